@@ -1,0 +1,71 @@
+"""A channel: its schema (built from ``schemas/<name>.py``), limits and severities."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pandera.pandas as pa
+
+from feedcheck.errors import ConfigError
+from feedcheck.findings import CODES, Severity
+
+CHANNEL_NAMES = ("tiktok", "google", "meta")
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    """What a schema is built from: length limits, catalog currency and the time for expiry checks."""
+
+    limits: Mapping[str, int]
+    currency: str | None
+    now: str
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One ad channel's catalog rules.
+
+    ``limits`` are the length limits the channel does not publish officially
+    (overridable per run); ``severity`` overrides the default severity of a
+    finding code for this channel; ``catalog_currency`` says whether every
+    price must be in one currency.
+    """
+
+    name: str
+    title: str
+    build: Callable[[SchemaOptions], pa.DataFrameSchema]
+    limits: Mapping[str, int] = field(default_factory=dict)
+    severity: Mapping[str, str] = field(default_factory=dict)
+    catalog_currency: bool = False
+
+    def severity_of(self, code: str) -> Severity:
+        return Severity(self.severity.get(code, CODES[code].severity.value))
+
+    def schema(self, *, currency: str | None, now: str, limits: Mapping[str, int] | None = None) -> pa.DataFrameSchema:
+        """Build the pandera schema with the run's options.
+
+        Raises:
+            ConfigError: a limit is overridden for a field the channel does not limit.
+        """
+        unknown = sorted(set(limits or {}) - set(self.limits))
+        if unknown:
+            raise ConfigError(
+                f"No configurable limit for {', '.join(unknown)} on {self.title}; "
+                f"configurable: {', '.join(sorted(self.limits))}."
+            )
+        return self.build(SchemaOptions(limits={**self.limits, **(limits or {})}, currency=currency, now=now))
+
+
+def get_channel(name: str) -> Channel:
+    """The channel called ``name`` (tiktok, google or meta).
+
+    Raises:
+        ConfigError: unknown channel name.
+    """
+    if name not in CHANNEL_NAMES:
+        raise ConfigError(f"Unknown channel '{name}'; choose one of {', '.join(CHANNEL_NAMES)}.")
+    module = importlib.import_module(f"feedcheck.schemas.{name}")
+    channel: Channel = module.CHANNEL
+    return channel

@@ -1,0 +1,174 @@
+"""Check one feed end to end: fetch, read, validate, summarise.
+
+:func:`check_feed` never raises for a bad feed: an unreachable or unreadable
+source becomes a fatal finding in the returned :class:`FeedReport`, so callers
+(the CLI, flows, notebooks) always get a report to write and show.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from feedcheck.channels import get_channel
+from feedcheck.checks import utc_now
+from feedcheck.config import ChannelOptions, FetchLimits, ReadLimits
+from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.fetch import Auth, Fetched, Validators, fetch
+from feedcheck.findings import FindingLog, make_finding
+from feedcheck.readers import FeedInfo, open_feed
+from feedcheck.redact import redact_url
+from feedcheck.validate import FeedValidator
+
+REPORT_VERSION = "1"
+
+
+@dataclass
+class FeedReport:
+    """Everything one check learnt: counts, findings and how the source looked."""
+
+    source: str
+    channel: str
+    log: FindingLog
+    info: FeedInfo | None = None
+    fetched: Fetched | None = None
+    items_total: int = 0
+    items_with_errors: int = 0
+    items_with_warnings: int = 0
+    currency: str | None = None
+    currency_assumed: bool = False
+    started_at: str = ""
+    seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fatal(self) -> bool:
+        return self.log.fatal is not None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.fetched is not None and self.fetched.unchanged
+
+    @property
+    def status(self) -> str:
+        """``fatal``, ``unchanged``, ``errors`` or ``ok``."""
+        if self.fatal:
+            return "fatal"
+        if self.unchanged:
+            return "unchanged"
+        return "errors" if self.log.by_severity()["error"] else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """0 no errors, 1 error findings, 3 the feed could not be used."""
+        return {"fatal": 3, "errors": 1}.get(self.status, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``report.json`` structure (versioned by ``report_version``)."""
+        fatal = self.log.fatal
+        return {
+            "report_version": REPORT_VERSION,
+            "status": self.status,
+            "source": self.source,
+            "channel": self.channel,
+            "started_at": self.started_at,
+            "seconds": round(self.seconds, 3),
+            "fetch": {
+                "sha256": self.fetched.sha256 if self.fetched else None,
+                "bytes": self.fetched.size if self.fetched else None,
+                "unchanged": self.unchanged,
+                "etag": self.fetched.validators.etag if self.fetched else None,
+                "last_modified": self.fetched.validators.last_modified if self.fetched else None,
+            },
+            "feed": {
+                "format": self.info.format if self.info else None,
+                "encoding": self.info.encoding if self.info else None,
+                "compressed": self.info.compressed if self.info else None,
+                "columns": self.info.columns if self.info else [],
+                "currency": self.currency,
+                "currency_assumed": self.currency_assumed,
+            },
+            "fatal": fatal.as_dict() if fatal else None,
+            "items": {
+                "total": self.items_total,
+                "with_errors": self.items_with_errors,
+                "with_warnings": self.items_with_warnings,
+                "valid": self.items_total - self.items_with_errors,
+            },
+            "findings": {
+                "by_severity": self.log.by_severity(),
+                "by_code": {
+                    code: {"count": n, "severity": self.log.severity_of[code].value}
+                    for code, n in sorted(self.log.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+                },
+                "stored": len(self.log),
+                "max_per_code": self.log.max_per_code,
+            },
+        } | self.extra
+
+
+def check_feed(
+    source: str | os.PathLike[str],
+    channel: str = "tiktok",
+    *,
+    options: ChannelOptions = ChannelOptions(),
+    fetch_limits: FetchLimits = FetchLimits(),
+    read_limits: ReadLimits = ReadLimits(),
+    previous: Validators | None = None,
+    auth: Auth | None = None,
+    workdir: Path | None = None,
+) -> FeedReport:
+    """Fetch, read and validate a feed for ``channel``; return the report.
+
+    ``previous`` holds the ETag/Last-Modified of the last fetch: when the
+    server says nothing changed, the report's status is ``unchanged`` and
+    nothing is read.
+
+    Raises:
+        ConfigError: unknown channel or a bad option (the feed is not touched).
+    """
+    spec = get_channel(channel)
+    log = FindingLog(max_per_code=read_limits.max_findings_per_code)
+    report = FeedReport(
+        source=redact_url(os.fspath(source)),
+        channel=channel,
+        log=log,
+        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    started = time.perf_counter()
+    validator = FeedValidator(spec, log, options, now=utc_now())
+    spec.schema(currency=options.currency, now=utc_now(), limits=options.limits)  # fail fast on bad options
+    try:
+        report.fetched = fetch(source, limits=fetch_limits, previous=previous, auth=auth, workdir=workdir)
+        if report.fetched.unchanged:
+            log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
+        else:
+            _read(report, validator, read_limits)
+    except ConfigError:
+        raise
+    except FeedcheckError as exc:
+        log.add(exc.finding)
+    finally:
+        if report.fetched is not None:
+            report.fetched.cleanup()
+    report.items_total = validator.items_total
+    report.items_with_errors = validator.items_with_errors
+    report.items_with_warnings = validator.items_with_warnings
+    report.currency = validator.currency
+    report.currency_assumed = validator.currency_assumed
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits) -> None:
+    assert report.fetched is not None and report.fetched.path is not None
+    with open_feed(report.fetched.path, report.log, limits=limits, shown=report.source,
+                   charset=report.fetched.charset) as (info, chunks):
+        report.info = info
+        for chunk in chunks:
+            validator.validate(chunk)
+    validator.finish()

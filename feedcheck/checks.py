@@ -1,0 +1,501 @@
+"""The rules channel schemas are made of, registered once as pandera checks.
+
+Each check is vectorised (it takes a whole column, or the whole chunk for
+rules that compare fields) and is bound to exactly one finding code in
+:data:`RULES`.  Empty values pass every check except ``required`` and the
+conditional ones: "missing" is its own finding, reported once.
+
+A schema names a check as ``Check.max_length(limit=150)``; when it fails,
+:mod:`feedcheck.validate` looks the check up here to get the code and to
+compute the per-value part of the message (a "did you mean", the expected
+check digit…), only for the examples that are kept.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pandera import extensions
+
+from feedcheck.currencies import ISO_4217, MINOR_UNITS
+
+# A hint turns a failing value (and the rule's parameters; for rules across
+# fields also ``_row``, the item's values) into extra message parameters.
+Hint = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a registered check reports: its finding code and how to explain a value."""
+
+    code: str
+    hint: Hint | None = None
+    frame: bool = False
+
+
+RULES: dict[str, Rule] = {}
+
+
+def _rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = None, frame: bool = False):  # type: ignore[no-untyped-def]
+    def register(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
+        extensions.register_check_method(
+            statistics=list(statistics), supported_types=pd.DataFrame if frame else pd.Series
+        )(fn)
+        RULES[fn.__name__] = Rule(code, hint, frame)
+        return fn
+
+    return register
+
+
+def normalise_token(series: pd.Series) -> pd.Series:
+    """Lower-case, spaces for ``_``/``-``, single spaces: how enums are compared."""
+    return series.str.strip().str.lower().str.replace(r"[\s_-]+", " ", regex=True)
+
+
+def _norm(value: str) -> str:
+    return re.sub(r"[\s_-]+", " ", value.strip().lower())
+
+
+def _present(series: pd.Series) -> pd.Series:
+    return series.str.len() > 0
+
+
+# --- presence -------------------------------------------------------------
+
+
+@_rule("item.missing_required")
+def required(series: pd.Series) -> pd.Series:
+    return _present(series)
+
+
+@_rule("item.missing_recommended", ("reason",), hint=lambda v, p: {"detail": p["reason"]})
+def recommended(series: pd.Series, *, reason: str) -> pd.Series:
+    return _present(series)
+
+
+# --- length and counts ----------------------------------------------------
+
+
+def _length_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"length": f"{len(value):,}", "limit": f"{params['limit']:,}"}
+
+
+@_rule("item.too_long", ("limit",), hint=_length_hint)
+def max_length(series: pd.Series, *, limit: int) -> pd.Series:
+    return series.str.len() <= limit
+
+
+@_rule("item.longer_than_recommended", ("limit",), hint=_length_hint)
+def recommended_length(series: pd.Series, *, limit: int) -> pd.Series:
+    return series.str.len() <= limit
+
+
+@_rule("item.too_many_values", ("limit",), hint=lambda v, p: {"count": len(v.split(",")), "limit": p["limit"]})
+def max_values(series: pd.Series, *, limit: int) -> pd.Series:
+    return series.str.count(",") < limit
+
+
+# --- enumerations ---------------------------------------------------------
+
+
+def _enum_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    allowed = list(params["allowed"])
+    close = difflib.get_close_matches(_norm(value), allowed, n=1, cutoff=0.6)
+    return {"allowed": ", ".join(allowed), "hint": f" Did you mean '{close[0]}'?" if close else ""}
+
+
+@_rule("item.invalid_value", ("allowed", "alternatives"), hint=_enum_hint)
+def one_of(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
+    accepted = {_norm(a) for a in allowed} | {_norm(a) for a in alternatives}
+    return ~_present(series) | normalise_token(series).isin(accepted)
+
+
+def canonical_value(value: str, allowed: list[str], alternatives: Mapping[str, str]) -> str | None:
+    """The channel's spelling of an accepted value, or ``None`` if it is not accepted.
+
+    >>> canonical_value("In_Stock", ["in stock", "out of stock"], {})
+    'in stock'
+    >>> canonical_value("backorder", ["available for order"], {"backorder": "available for order"})
+    'available for order'
+    """
+    key = _norm(value)
+    by_norm = {_norm(a): a for a in allowed} | {_norm(k): v for k, v in alternatives.items()}
+    return by_norm.get(key)
+
+
+@_rule(
+    "item.noncanonical_value",
+    ("allowed", "alternatives"),
+    hint=lambda v, p: {"hint": canonical_value(v, p["allowed"], p["alternatives"])},
+)
+def canonical_spelling(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
+    accepted = {_norm(a) for a in allowed} | {_norm(a) for a in alternatives}
+    return ~normalise_token(series).isin(accepted) | series.isin(allowed)
+
+
+# --- ids ------------------------------------------------------------------
+
+_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\ufffd]"
+
+
+def _id_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    if re.search(_CONTROL, value):
+        return {"hint": f"Id '{value}' contains invisible control characters; remove them from the SKU."}
+    return {
+        "hint": f"Id '{value}' contains spaces; ids should be letters, digits, '-' and '_' only. "
+        "Replace the spaces, and send the same id in your pixel and server events."
+    }
+
+
+@_rule("item.id_invalid", hint=_id_hint)
+def id_chars(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(r"\s|" + _CONTROL, regex=True)
+
+
+@_rule("item.id_suspicious")
+def id_not_scientific(series: pd.Series) -> pd.Series:
+    return ~series.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
+
+
+# --- prices ---------------------------------------------------------------
+
+PRICE_RE = r"\d+(\.\d+)? [A-Z]{3}"
+
+
+def explain_price(value: str) -> str:
+    """Say what is wrong with a price and how to write it.
+
+    >>> explain_price("169,00 EUR")
+    "Price '169,00 EUR' uses a decimal comma; write '169.00 EUR' (a dot, no thousands separators)."
+    """
+    v = value.strip()
+    match = re.fullmatch(r"([^\d\s]{0,3})\s*([\d.,\s']+?)\s*([A-Za-z]{3})?", v)
+    if re.fullmatch(r"[A-Z]{3}\s*\d+([.,]\d+)?", v):
+        number, code = v[3:].strip(), v[:3]
+        return f"Price '{value}' puts the currency first; write '{number.replace(',', '.')} {code}'."
+    if match and match.group(1):
+        return f"Price '{value}' uses a currency symbol; write the number then the ISO 4217 code, e.g. '12.50 USD'."
+    if match and match.group(2):
+        number, code = match.group(2).replace(" ", "").replace("'", ""), match.group(3)
+        if not code:
+            return f"Price '{value}' has no currency; add the ISO 4217 code, e.g. '{_fixed(number)} USD'."
+        if code != code.upper():
+            return f"Price '{value}' has a lower-case currency; write '{_fixed(number)} {code.upper()}'."
+        if re.fullmatch(r"\d{1,3}([.,]\d{3})+([.,]\d+)?", number) and not re.fullmatch(r"\d+([.,]\d{1,2})", number):
+            return f"Price '{value}' has thousands separators; write '{_fixed(number)} {code}'."
+        if re.fullmatch(r"\d+,\d+", number):
+            return f"Price '{value}' uses a decimal comma; write '{_fixed(number)} {code}' (a dot, no thousands separators)."
+    return f"Price '{value}' is not a number followed by a currency code; write it like '12.50 USD'."
+
+
+def _fixed(number: str) -> str:
+    """Best reading of a human-formatted number as ``1234.50``."""
+    if re.fullmatch(r"\d+,\d{1,2}", number):
+        return number.replace(",", ".")
+    if re.fullmatch(r"\d{1,3}(\.\d{3})+,\d+", number):
+        return number.replace(".", "").replace(",", ".")
+    return number.replace(",", "")
+
+
+def parse_price(value: str) -> tuple[str, str] | None:
+    """Split a well-formed price into amount and currency, or ``None``.
+
+    >>> parse_price("12.50 EUR")
+    ('12.50', 'EUR')
+    """
+    match = re.fullmatch(r"(\d+(?:\.\d+)?) ([A-Z]{3})", value)
+    return (match.group(1), match.group(2)) if match else None
+
+
+@_rule("item.price_invalid", hint=lambda v, p: {"hint": explain_price(v)})
+def price_format(series: pd.Series) -> pd.Series:
+    return ~_present(series) | series.str.fullmatch(PRICE_RE)
+
+
+def _currency(series: pd.Series) -> pd.Series:
+    return series.str.extract(r"^\d+(?:\.\d+)? ([A-Z]{3})$", expand=False).fillna("")
+
+
+@_rule("item.currency_unknown", hint=lambda v, p: {"hint": v.rsplit(" ", 1)[-1]})
+def currency_code(series: pd.Series) -> pd.Series:
+    code = _currency(series)
+    return (code == "") | code.isin(ISO_4217)
+
+
+def _decimals_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    amount, code = value.rsplit(" ", 1)
+    places = len(amount.partition(".")[2])
+    allowed = MINOR_UNITS.get(code, 2)
+    return {"hint": f"{places} decimal places but {code} has {allowed}"}
+
+
+@_rule("item.price_decimals", hint=_decimals_hint)
+def currency_decimals(series: pd.Series) -> pd.Series:
+    parts = series.str.extract(r"^\d+(?:\.(\d+))? ([A-Z]{3})$").fillna("")
+    places = parts[0].str.len()
+    allowed = parts[1].map(MINOR_UNITS).fillna(2)
+    return (parts[1] == "") | (places <= allowed) | parts[0].str.fullmatch(r"0*")
+
+
+@_rule("item.currency_mismatch", ("currency",), hint=lambda v, p: {"currency": p["currency"]})
+def catalog_currency(series: pd.Series, *, currency: str) -> pd.Series:
+    code = _currency(series)
+    return (code == "") | (code == currency)
+
+
+# --- URLs -----------------------------------------------------------------
+
+
+def _url_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    v = value.strip()
+    if v.lower().startswith("www."):
+        return {"hint": f"'{value}' has no scheme; write 'https://{v}'."}
+    if v.startswith("//"):
+        return {"hint": f"'{value}' is protocol-relative; write 'https:{v}'."}
+    if v.startswith("/"):
+        return {"hint": f"'{value}' is a relative path; channels need the full https:// URL."}
+    return {"hint": f"'{value}' is not an http:// or https:// URL; channels only fetch web links."}
+
+
+@_rule("item.url_invalid", hint=_url_hint)
+def http_url(series: pd.Series) -> pd.Series:
+    return ~_present(series) | series.str.contains(r"^[hH][tT][tT][pP][sS]?://[^/\s?#]+\.[^/\s?#]+", regex=True)
+
+
+def _ascii_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    bad = sorted({c for c in value if ord(c) > 126 or ord(c) <= 32})
+    shown = ", ".join("space" if c == " " else repr(c) for c in bad[:5])
+    return {"hint": shown}
+
+
+@_rule("item.url_not_ascii", hint=_ascii_hint)
+def url_ascii(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(r"[^\x21-\x7e]", regex=True)
+
+
+@_rule("item.image_format", ("extensions",))
+def image_extension(series: pd.Series, *, extensions: list[str]) -> pd.Series:
+    pattern = r"\.(?:" + "|".join(re.escape(e) for e in extensions) + r")$"
+    path = series.str.replace(r"[?#].*$", "", regex=True).str.lower()
+    return ~_present(series) | path.str.contains(pattern, regex=True)
+
+
+# --- GTIN -----------------------------------------------------------------
+
+GTIN_LENGTHS = (8, 12, 13, 14)
+
+
+def _gtin_digits(series: pd.Series) -> pd.Series:
+    return series.str.replace(r"[\s-]", "", regex=True)
+
+
+def _gtin_format_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    digits = re.sub(r"[\s-]", "", value)
+    if not digits.isdigit():
+        return {"hint": f"GTIN '{value}' contains letters or symbols; a GTIN is 8, 12, 13 or 14 digits. "
+                "Internal codes belong in mpn; leave gtin empty if the product has none."}
+    return {"hint": f"GTIN '{value}' has {len(digits)} digits; a GTIN has 8, 12, 13 or 14 "
+            "(UPC 12, EAN 13, ITF 14). Check it was not cut off or padded."}
+
+
+@_rule("item.gtin_format", hint=_gtin_format_hint)
+def gtin_format(series: pd.Series) -> pd.Series:
+    digits = _gtin_digits(series)
+    return ~_present(series) | (digits.str.fullmatch(r"\d+") & digits.str.len().isin(GTIN_LENGTHS))
+
+
+def gtin_check_digit_of(body: str) -> int:
+    """GS1 mod-10 check digit for the digits before it.
+
+    >>> gtin_check_digit_of("69861507052")
+    7
+    """
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
+def _well_formed_gtins(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    digits = _gtin_digits(series)
+    ok = digits.str.fullmatch(r"\d+").fillna(False) & digits.str.len().isin(GTIN_LENGTHS)
+    return ok.astype(bool), digits.where(ok, "").str.zfill(14)
+
+
+@_rule("item.gtin_check_digit", hint=lambda v, p: {"hint": gtin_check_digit_of(re.sub(r"[\s-]", "", v)[:-1])})
+def gtin_check_digit(series: pd.Series) -> pd.Series:
+    ok, padded = _well_formed_gtins(series)
+    result = pd.Series(True, index=series.index)
+    if not ok.any():
+        return result
+    values = padded[ok].to_numpy(dtype="U14").astype("S14")
+    digits = np.frombuffer(values.tobytes(), dtype=np.uint8).reshape(-1, 14) - ord("0")
+    weights = np.array([3, 1] * 6 + [3], dtype=np.int64)
+    expected = (10 - (digits[:, :13] @ weights) % 10) % 10
+    result[ok] = expected == digits[:, 13]
+    return result
+
+
+_RESTRICTED = {
+    "02": "is a restricted-circulation number (variable-weight or in-store)",
+    "04": "is an in-store number for a retailer's internal use",
+    "2": "is a restricted-circulation (in-store) number",
+    "05": "is a coupon number",
+    "98": "is a coupon or refund-receipt number",
+    "99": "is a coupon number",
+}
+
+
+def _restricted_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    body = re.sub(r"[\s-]", "", value).zfill(14)[1:]
+    reason = next((r for p, r in _RESTRICTED.items() if body.startswith(p)), "has a restricted prefix")
+    return {"hint": reason}
+
+
+@_rule("item.gtin_restricted", hint=_restricted_hint)
+def gtin_prefix(series: pd.Series) -> pd.Series:
+    ok, padded = _well_formed_gtins(series)
+    body = padded.str.slice(1)
+    restricted = body.str.match("|".join(_RESTRICTED)) & (padded.str.slice(0, 6) != "000000")
+    return ~(ok & restricted.fillna(False))
+
+
+# --- text hygiene ---------------------------------------------------------
+
+_EMOJI = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\U000e0000-\U000e007f]"
+_PLACEHOLDER = r"\[object Object\]|\{\{[^}]*\}\}|\$\{[^}]*\}|^(?:undefined|null|nan|none|#n/a|#value!)$"
+_HTML = r"<\s*/?\s*(?:p|br|b|i|u|strong|em|ul|ol|li|div|span|a|h[1-6]|table|tr|td|img)\b[^>]*>|&(?:nbsp|amp|lt|gt|quot);"
+
+
+def _found(pattern: str, flags: int = 0) -> Hint:
+    def hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        found = re.findall(pattern, value, flags)
+        return {"hint": ", ".join(dict.fromkeys(repr(f) if len(f) == 1 else f for f in found[:5]))}
+
+    return hint
+
+
+@_rule("item.control_chars", hint=_found(_CONTROL))
+def no_control_chars(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(_CONTROL, regex=True)
+
+
+@_rule("item.emoji", hint=_found(_EMOJI))
+def no_emoji(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(_EMOJI, regex=True)
+
+
+@_rule("item.placeholder_text", hint=_found(r"(?i)" + _PLACEHOLDER))
+def no_placeholder(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(r"(?i)" + _PLACEHOLDER, regex=True)
+
+
+def _promotion_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    lowered = value.lower()
+    return {"hint": next((p for p in params["phrases"] if p in lowered), "")}
+
+
+@_rule("item.promotional_text", ("phrases",), hint=_promotion_hint)
+def no_promotion(series: pd.Series, *, phrases: list[str]) -> pd.Series:
+    return ~series.str.lower().str.contains("|".join(re.escape(p) for p in phrases), regex=True)
+
+
+@_rule("item.html", hint=_found(r"(?i)" + _HTML))
+def no_html(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(r"(?i)" + _HTML, regex=True)
+
+
+# --- dates ----------------------------------------------------------------
+
+_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]\s?\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
+DATE_FORM = "YYYY-MM-DD or YYYY-MM-DDThh:mm±hhmm"
+INTERVAL_FORM = "start/end, e.g. 2026-02-24T13:00-0800/2026-02-29T15:30-0800"
+
+
+def _parse_dates(series: pd.Series) -> pd.Series:
+    text = series.str.replace(r"[T ]\s?(\d):", r"T0\1:", regex=True).str.replace(r" T", "T", regex=False)
+    text = text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+    return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
+
+
+@_rule("item.date_invalid", hint=lambda v, p: {"hint": DATE_FORM})
+def iso_date(series: pd.Series) -> pd.Series:
+    shaped = series.str.fullmatch(_DATE)
+    return ~_present(series) | (shaped & _parse_dates(series.where(shaped, "")).notna())
+
+
+def _interval(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    parts = series.str.split("/", n=1, expand=True).reindex(columns=[0, 1]).fillna("")
+    shaped = series.str.fullmatch(_DATE + "/" + _DATE)
+    start = _parse_dates(parts[0].where(shaped, ""))
+    end = _parse_dates(parts[1].where(shaped, ""))
+    return shaped, start, end
+
+
+@_rule("item.date_invalid", hint=lambda v, p: {"hint": INTERVAL_FORM})
+def date_interval(series: pd.Series) -> pd.Series:
+    shaped, start, end = _interval(series)
+    return ~_present(series) | (shaped & start.notna() & end.notna() & (start < end))
+
+
+def _expired_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"hint": "on " + value.split("/", 1)[-1][:10]}
+
+
+@_rule("item.sale_expired", ("now",), hint=_expired_hint)
+def not_expired(series: pd.Series, *, now: str) -> pd.Series:
+    shaped, start, end = _interval(series)
+    return ~(shaped & end.notna() & (end < pd.Timestamp(now)))
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO text, for schemas that check expiry."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+# --- rules across fields (frame checks; ``field`` names the field reported) -
+
+
+@_rule("item.missing_conditional", ("field", "when", "values"), frame=True,
+       hint=lambda v, p: {"detail": f"{p['when']} is {' or '.join(p['values'])}"})
+def required_when(frame: pd.DataFrame, *, field: str, when: str, values: list[str]) -> pd.Series:
+    triggered = normalise_token(frame[when]).isin([_norm(v) for v in values])
+    return ~(triggered & ~_present(frame[field]))
+
+
+def _no_identifier_claimed(frame: pd.DataFrame) -> pd.Series:
+    if "identifier_exists" not in frame.columns:
+        return pd.Series(False, index=frame.index)
+    return normalise_token(frame["identifier_exists"]).isin(["no", "false"])
+
+
+@_rule("item.missing_identifier", ("field", "mode"), frame=True,
+       hint=lambda v, p: {"detail": "no GTIN, and no brand with an MPN" if p["mode"] == "gtin_or_brand_mpn"
+                          else "no brand, GTIN or MPN"})
+def identifiers(frame: pd.DataFrame, *, field: str, mode: str) -> pd.Series:
+    gtin, mpn, brand = (_present(frame[c]) for c in ("gtin", "mpn", "brand"))
+    if mode == "gtin_or_brand_mpn":
+        used = frame["condition"].str.strip().str.lower().isin(["used", "refurbished"])
+        return gtin | (brand & mpn) | _no_identifier_claimed(frame) | used
+    return gtin | mpn | brand
+
+
+@_rule("item.identifier_exists_conflict", ("field",), frame=True)
+def identifier_exists_consistent(frame: pd.DataFrame, *, field: str) -> pd.Series:
+    has_ids = _present(frame["gtin"]) | (_present(frame["brand"]) & _present(frame["mpn"]))
+    return ~(_no_identifier_claimed(frame) & has_ids)
+
+
+@_rule("item.sale_price_above_price", ("field",), frame=True, hint=lambda v, p: {"hint": p["_row"]["price"]})
+def sale_below_price(frame: pd.DataFrame, *, field: str) -> pd.Series:
+    pattern = r"^(\d+(?:\.\d+)?) ([A-Z]{3})$"
+    sale = frame[field].str.extract(pattern)
+    price = frame["price"].str.extract(pattern)
+    both = sale[0].notna() & price[0].notna()
+    lower = pd.to_numeric(sale[0], errors="coerce") < pd.to_numeric(price[0], errors="coerce")
+    return ~both | (lower & (sale[1] == price[1])).fillna(False).astype(bool)

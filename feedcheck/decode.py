@@ -1,0 +1,325 @@
+"""From stored bytes to a stream the readers can parse: gunzip, sniff, decode.
+
+Content decides, never the file name or Content-Type: a login page served as
+``feed.xml`` is HTML, and a ``.csv`` may be gzip.  Decompression is capped so a
+small bomb cannot fill memory or disk.  Text encodings follow the order a
+browser uses: a BOM, then a declared charset (Latin-1 labels read as
+Windows-1252, as the WHATWG standard says), then strict UTF-8, then
+Windows-1252 with a warning.  Bytes that are not valid text are reported with
+their offset and line, never silently replaced.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextvars
+import io
+import re
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from feedcheck.errors import FeedFormatError
+from feedcheck.findings import Finding, make_finding
+
+GZIP_MAGIC = b"\x1f\x8b"
+SNIFF_BYTES = 1 << 16
+_SAMPLE_BYTES = 1 << 20
+_LATIN1_LABELS = {"latin-1", "latin1", "iso-8859-1", "iso8859-1", "iso_8859-1", "l1", "us-ascii", "ascii"}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+_TAG_RE = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+
+
+class CappedGzipReader(io.RawIOBase):
+    """Decompress gzip (all members) lazily, refusing to produce more than ``cap`` bytes."""
+
+    def __init__(self, raw: BinaryIO, cap: int, source: str) -> None:
+        self._raw = raw
+        self._cap = cap
+        self._source = source
+        self._inflater = zlib.decompressobj(wbits=31)
+        self._pending = b""
+        self._leftover = b""
+        self._produced = 0
+        self._started = False
+        self._members = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        size = len(buffer)
+        while not self._pending and not self._eof:
+            self._pending = self._inflate(size)
+        n = min(size, len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _inflate(self, size: int) -> bytes:
+        data = self._inflater.unconsumed_tail or self._leftover or self._raw.read(1 << 16)
+        self._leftover = b""
+        if not data:
+            if self._started:
+                raise FeedFormatError.of(
+                    "decode.bad_gzip",
+                    f"{self._source} ends in the middle of its gzip data (truncated download?).",
+                )
+            self._eof = True
+            return b""
+        if not self._started and self._members and not data.startswith(GZIP_MAGIC):
+            self._eof = True  # bytes after the last member are ignored, as gzip(1) does
+            return b""
+        self._started = True
+        try:
+            out = self._inflater.decompress(data, max(size, 1 << 16))
+        except zlib.error as exc:
+            raise FeedFormatError.of("decode.bad_gzip", f"{self._source} is not valid gzip ({exc}).") from None
+        if self._inflater.eof:
+            self._leftover = self._inflater.unused_data
+            self._inflater = zlib.decompressobj(wbits=31)  # the next member, if any
+            self._started = False
+            self._members += 1
+        self._produced += len(out)
+        if self._produced > self._cap:
+            raise FeedFormatError.of(
+                "decode.too_large",
+                f"{self._source} decompresses to more than {self._cap:,} bytes; refusing (a gzip bomb, "
+                "or raise the cap if the feed is really that large).",
+            )
+        return out
+
+
+@dataclass
+class Opened:
+    """An open, decompressed byte stream and what sniffing learnt about it."""
+
+    stream: BinaryIO
+    kind: str  # "xml" or "delimited"
+    compressed: bool
+    head: bytes
+    findings: list[Finding] = field(default_factory=list)
+
+    def close(self) -> None:
+        self.stream.close()
+
+
+def open_source(path: Path, *, max_decompressed: int, shown: str) -> Opened:
+    """Open ``path``, transparently gunzipping, and sniff what it holds.
+
+    Raises:
+        FeedFormatError: empty, HTML, a sitemap, an unknown XML document, or bad gzip.
+    """
+    raw = path.open("rb")
+    try:
+        compressed = raw.read(2) == GZIP_MAGIC
+        raw.seek(0)
+        stream: BinaryIO = (
+            io.BufferedReader(CappedGzipReader(raw, max_decompressed, shown), 1 << 16)  # type: ignore[arg-type]
+            if compressed
+            else raw
+        )
+        head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES] if hasattr(stream, "peek") else b""
+        kind = sniff(head, shown)
+    except BaseException:
+        raw.close()
+        raise
+    return Opened(stream=stream, kind=kind, compressed=compressed, head=head)
+
+
+def sniff(head: bytes, shown: str) -> str:
+    """Tell XML feeds from delimited text by content, rejecting what is not a feed.
+
+    >>> sniff(b'<?xml version="1.0"?><rss version="2.0">', "x")
+    'xml'
+    >>> sniff(b"id,title\\n1,Shirt\\n", "x")
+    'delimited'
+    """
+    text = _ascii_view(head)
+    stripped = text.lstrip()
+    if not stripped:
+        raise FeedFormatError.of("feed.empty_file", f"{shown} is empty; the export produced no data.")
+    lowered = stripped[:2048].lower()
+    if lowered.startswith(b"<!doctype html") or b"<html" in lowered[:512]:
+        raise FeedFormatError.of(
+            "feed.html",
+            f"{shown} is an HTML page, not a feed (often a login or error page served with status 200). "
+            "Open the URL in a browser and check the feed's address and credentials.",
+        )
+    if not stripped.startswith(b"<"):
+        return "delimited"
+    root = _root_name(stripped)
+    if root in (b"rss", b"feed", b"doctype"):
+        return "xml"
+    if root in (b"urlset", b"sitemapindex"):
+        raise FeedFormatError.of(
+            "feed.sitemap",
+            f"{shown} is a sitemap, not a product feed. Use the product feed's URL (RSS 2.0 or Atom with "
+            "g: attributes, or CSV/TSV).",
+        )
+    name = root.decode("ascii", "replace") if root else "?"
+    raise FeedFormatError.of(
+        "feed.unknown_format",
+        f"{shown} is XML with root <{name}>; feedcheck reads RSS 2.0 (<rss>) and Atom (<feed>) product feeds.",
+    )
+
+
+def _ascii_view(head: bytes) -> bytes:
+    """The head with any BOM removed and UTF-16 narrowed, good enough for sniffing."""
+    for bom, encoding, _ in _BOMS:
+        if head.startswith(bom):
+            if encoding == "utf-16":
+                return head[2:].decode("utf-16-le" if bom == codecs.BOM_UTF16_LE else "utf-16-be", "ignore").encode(
+                    "ascii", "ignore"
+                )
+            return head[len(bom) :]
+    return head
+
+
+def _root_name(text: bytes) -> bytes:
+    """Local name of the first element, skipping the declaration, comments and PIs."""
+    for match in _TAG_RE.finditer(text):
+        start = match.start()
+        if text[start + 1 : start + 2] in (b"?", b"!"):
+            continue
+        return match.group(1).split(b":")[-1].lower()
+    if re.search(rb"<!DOCTYPE", text, re.IGNORECASE):
+        return b"doctype"
+    return b""
+
+
+def detect_text_encoding(head: bytes, declared: str | None) -> tuple[str, list[Finding]]:
+    """Pick the encoding for delimited text, with findings about the choice.
+
+    >>> detect_text_encoding("id\\n€".encode("utf-8"), None)[0]
+    'utf-8'
+    >>> detect_text_encoding("id\\n€".encode("cp1252"), None)[0]
+    'cp1252'
+    """
+    for bom, encoding, label in _BOMS:
+        if head.startswith(bom):
+            findings = [make_finding("decode.bom", detail=label)] if encoding == "utf-8-sig" else []
+            return encoding, findings
+    if declared:
+        label = declared.strip().lower()
+        if label in _LATIN1_LABELS:
+            return "cp1252", [make_finding("decode.latin1_as_cp1252", detail=declared)]
+        try:
+            return codecs.lookup(label).name, []
+        except LookupError:
+            pass
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head[:_SAMPLE_BYTES], final=False)
+    except UnicodeDecodeError:
+        return "cp1252", [make_finding("decode.fallback_cp1252")]
+    return "utf-8", []
+
+
+def xml_encoding_override(head: bytes) -> tuple[str | None, list[Finding]]:
+    """The encoding lxml should use instead of the document's own, if any.
+
+    lxml honours BOMs and declarations itself; feedcheck only steps in for a
+    Latin-1 declaration (read as Windows-1252) and for undeclared non-UTF-8.
+    """
+    if any(head.startswith(bom) for bom, _, _ in _BOMS):
+        return None, []
+    match = _XML_DECL_RE.match(head)
+    if match:
+        label = match.group(1).decode("ascii").lower()
+        if label in _LATIN1_LABELS:
+            return "windows-1252", [make_finding("decode.latin1_as_cp1252", detail=match.group(1).decode())]
+        return None, []
+    encoding, findings = detect_text_encoding(head, None)
+    return ("windows-1252", findings) if encoding == "cp1252" else (None, [])
+
+
+_sink: contextvars.ContextVar[list[tuple[int, int]]] = contextvars.ContextVar("feedcheck_decode_sink")
+
+
+def _record_error(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    _sink.get().append((exc.start, exc.end))
+    return "\ufffd", exc.end
+
+
+codecs.register_error("feedcheck-record", _record_error)
+
+
+class DecodingReader(io.TextIOBase):
+    """A text stream over bytes that reports undecodable bytes as findings.
+
+    Each bad byte sequence becomes a ``decode.invalid_bytes`` finding with its
+    byte offset and line, and is replaced by U+FFFD so reading can go on.
+    """
+
+    def __init__(self, raw: BinaryIO, encoding: str, findings: list[Finding]) -> None:
+        self._raw = raw
+        self._decoder = codecs.getincrementaldecoder(encoding)(errors="feedcheck-record")
+        self._findings = findings
+        self._offset = 0
+        self._lines = 0
+        self._buffer = ""
+        self._eof = False
+        self.encoding_name = encoding
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> str:
+        want = size if size is not None and size >= 0 else None
+        while not self._eof and (want is None or len(self._buffer) < want):
+            self._fill(1 << 16)
+        if want is None:
+            out, self._buffer = self._buffer, ""
+        else:
+            out, self._buffer = self._buffer[:want], self._buffer[want:]
+        return out
+
+    def readline(self, size: int | None = -1) -> str:
+        while "\n" not in self._buffer and not self._eof:
+            self._fill(1 << 16)
+        cut = self._buffer.find("\n")
+        end = len(self._buffer) if cut < 0 else cut + 1
+        out, self._buffer = self._buffer[:end], self._buffer[end:]
+        return out
+
+    def _fill(self, n: int) -> None:
+        data = self._raw.read(n)
+        final = not data
+        pending = len(self._decoder.getstate()[0])
+        errors: list[tuple[int, int]] = []
+        token = _sink.set(errors)
+        try:
+            text = self._decoder.decode(data, final)
+        finally:
+            _sink.reset(token)
+        base = self._offset - pending
+        window = self._decoder_window(data, pending)
+        for start, end in errors:
+            self._report(base + start, window[:start], window[start:end])
+        self._offset += len(data)
+        self._lines += data.count(b"\n")
+        self._buffer += text
+        self._eof = final
+
+    def _decoder_window(self, data: bytes, pending: int) -> bytes:
+        return (b"\x00" * pending) + data
+
+    def _report(self, offset: int, before: bytes, bad: bytes) -> None:
+        line = self._lines + before.count(b"\n") + 1
+        self._findings.append(
+            make_finding(
+                "decode.invalid_bytes",
+                value=bad.hex(" "),
+                detail=f"Byte(s) {bad.hex(' ')} at byte offset {offset:,} (line {line:,}) are not valid "
+                f"{self.encoding_name}; they were replaced by \ufffd.",
+            )
+        )

@@ -1,0 +1,426 @@
+"""One record type for everything feedcheck finds, feed or event log.
+
+A finding is data, not an exception: the user's feed is allowed to be broken,
+and the report is how they learn what to fix.  Every finding has a stable
+``code`` (documented in ``docs/codes.md`` and in :data:`CODES`), a severity, the
+item and field it concerns, the offending value (truncated) and a message that
+says what to do.
+
+Feeds can have millions of findings, so :class:`FindingLog` keeps exact counts
+for every code but stores at most ``max_per_code`` examples of each.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+VALUE_MAX_CHARS = 200
+FINDING_COLUMNS = ("code", "severity", "item_id", "row", "field", "value", "message")
+
+
+class Severity(str, enum.Enum):
+    """How much a finding matters to the channel."""
+
+    ERROR = "error"  # the channel rejects the item (or the whole feed, if fatal)
+    WARNING = "warning"  # the item is kept but should be fixed
+    INFO = "info"  # worth knowing; nothing to fix
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    """A registered finding code: its default severity and its message template.
+
+    Templates are ``str.format`` strings over ``field``, ``value``, ``item_id``
+    and the parameters of the rule that raised the finding (``limit``, …), plus
+    ``hint``, which a rule may compute from the value (a "did you mean").
+    """
+
+    title: str
+    severity: Severity
+    template: str
+    fatal: bool = False
+
+
+def _c(title: str, severity: str, template: str, fatal: bool = False) -> Code:
+    return Code(title, Severity(severity), template, fatal)
+
+
+CODES: dict[str, Code] = {
+    "config.invalid": _c("Invalid options", "error", "{detail}", True),
+    # Fetching the source.  All fatal: there is nothing to check.
+    "fetch.not_found": _c("Source not found", "error", "{detail}", True),
+    "fetch.failed": _c("Source could not be fetched", "error", "{detail}", True),
+    "fetch.status": _c("Server answered with an error", "error", "{detail}", True),
+    "fetch.timeout": _c("Fetch took too long", "error", "{detail}", True),
+    "fetch.too_large": _c("Source larger than the size cap", "error", "{detail}", True),
+    "fetch.too_many_redirects": _c("Too many redirects", "error", "{detail}", True),
+    "fetch.blocked": _c("Address or scheme not allowed", "error", "{detail}", True),
+    "fetch.unchanged": _c("Source unchanged since last check", "info", "{detail}"),
+    # Decoding bytes into text.
+    "decode.too_large": _c("Decompressed size over the cap", "error", "{detail}", True),
+    "decode.bad_gzip": _c("Corrupt or truncated gzip", "error", "{detail}", True),
+    "decode.bom": _c(
+        "Byte-order mark at the start",
+        "warning",
+        "The file starts with a {detail} byte-order mark. feedcheck ignores it, but some "
+        "ingesters read it as part of the first column name; save the file without a BOM.",
+    ),
+    "decode.fallback_cp1252": _c(
+        "Not UTF-8; read as Windows-1252",
+        "warning",
+        "The file is not valid UTF-8 and declares no encoding, so it was read as "
+        "Windows-1252. Check accented characters in the findings, then re-save the feed as UTF-8.",
+    ),
+    "decode.latin1_as_cp1252": _c(
+        "Latin-1 label read as Windows-1252",
+        "info",
+        "The feed says it is {detail}; like browsers, feedcheck reads that as Windows-1252 "
+        "so that €, smart quotes and dashes come out right. UTF-8 is safer for every channel.",
+    ),
+    "decode.invalid_bytes": _c(
+        "Bytes that are not valid text",
+        "error",
+        "{detail} Such characters reach the channel as garbage; re-save the feed as UTF-8.",
+    ),
+    # Recognising the format.
+    "feed.empty_file": _c("Empty file", "error", "{detail}", True),
+    "feed.html": _c("HTML page instead of a feed", "error", "{detail}", True),
+    "feed.sitemap": _c("Sitemap instead of a feed", "error", "{detail}", True),
+    "feed.unknown_format": _c("Not a feed format feedcheck knows", "error", "{detail}", True),
+    "feed.no_items": _c(
+        "No items",
+        "error",
+        "The feed has no items. A channel that replaces the catalog with this file deletes "
+        "every product; check the export before it is fetched.",
+    ),
+    "feed.missing_column": _c(
+        "Required field absent from the feed",
+        "error",
+        "No column or element '{field}' in the feed; the channel requires it for every item. "
+        "Add it to the export.",
+    ),
+    "feed.unknown_field": _c(
+        "Field the channel does not use",
+        "info",
+        "'{field}' is not a {channel} catalog field; the channel ignores it.",
+    ),
+    "feed.currency_assumed": _c(
+        "Catalog currency assumed",
+        "info",
+        "No catalog currency was given, so {value} (the most common price currency in the "
+        "first items) is assumed. Pass --currency to state it.",
+    ),
+    "feed.unprefixed_element": _c(
+        "Google attribute without the g: namespace",
+        "error",
+        "{detail}",
+    ),
+    "xml.dtd_forbidden": _c("DOCTYPE or entity declarations", "error", "{detail}", True),
+    "xml.syntax": _c("XML is not well-formed", "error", "{detail}", True),
+    "csv.no_header": _c("No header row", "error", "{detail}", True),
+    "csv.too_many_columns": _c("Too many columns", "error", "{detail}", True),
+    "csv.duplicate_header": _c(
+        "Column named twice",
+        "warning",
+        "'{field}' is a column name more than once ({detail}); feedcheck reads the first. "
+        "Remove or rename the others: channels differ in which one they keep.",
+    ),
+    "csv.ragged_row": _c(
+        "Row with too many cells",
+        "error",
+        "{detail} The row was skipped. Usually an unquoted delimiter inside a value: quote "
+        "the value or remove the delimiter.",
+    ),
+    "csv.template_row": _c(
+        "Template guidance row",
+        "warning",
+        "Row {row} is a guidance row from TikTok's CSV template ('{value}'); it was skipped. "
+        "Delete it from the file.",
+    ),
+    # Items.
+    "item.missing_required": _c(
+        "Required value missing",
+        "error",
+        "'{field}' is empty; {channel} rejects items without it. Fill it in the export.",
+    ),
+    "item.missing_recommended": _c(
+        "Recommended value missing",
+        "info",
+        "'{field}' is empty; {channel} recommends it ({detail}).",
+    ),
+    "item.missing_conditional": _c(
+        "Value required by another field missing",
+        "error",
+        "'{field}' is empty but required when {detail}.",
+    ),
+    "item.missing_identifier": _c(
+        "No product identifiers",
+        "warning",
+        "The item has {detail}. Add the manufacturer's GTIN, or brand and MPN, or set "
+        "identifier_exists to 'no' for custom or handmade products.",
+    ),
+    "item.identifier_exists_conflict": _c(
+        "identifier_exists says no, but identifiers are present",
+        "warning",
+        "identifier_exists is '{value}' but the item has a GTIN or brand and MPN. Remove "
+        "identifier_exists, or the identifiers.",
+    ),
+    "item.too_long": _c(
+        "Value too long",
+        "error",
+        "'{field}' has {length} characters; {channel} allows at most {limit}. Shorten it.",
+    ),
+    "item.longer_than_recommended": _c(
+        "Value longer than recommended",
+        "warning",
+        "'{field}' has {length} characters; {channel} recommends at most {limit} "
+        "(longer text may be cut off in ads).",
+    ),
+    "item.invalid_value": _c(
+        "Value not allowed",
+        "error",
+        "'{value}' is not a valid {field}. Allowed: {allowed}.{hint}",
+    ),
+    "item.noncanonical_value": _c(
+        "Alternative spelling",
+        "warning",
+        "'{value}' is accepted for {field}, but {channel}'s spelling is '{hint}'; the cleaned "
+        "catalog uses it. Change the export to avoid surprises on other channels.",
+    ),
+    "item.id_invalid": _c("Unusable id", "error", "{hint}"),
+    "item.id_suspicious": _c(
+        "Id looks mangled by a spreadsheet",
+        "warning",
+        "Id '{value}' looks like a number a spreadsheet rewrote in scientific notation; the "
+        "original SKU is lost. Export ids as text.",
+    ),
+    "item.duplicate_id": _c(
+        "Duplicate id",
+        "error",
+        "Id '{value}' is also used on row {hint}; {channel} keeps only one of them. "
+        "Give every item its own id.",
+    ),
+    "item.price_invalid": _c("Price not in '12.50 USD' form", "error", "{hint}"),
+    "item.currency_unknown": _c(
+        "Unknown currency code",
+        "error",
+        "'{hint}' in {field} '{value}' is not an ISO 4217 currency code. Use a code such as "
+        "USD, EUR or GBP.",
+    ),
+    "item.currency_mismatch": _c(
+        "Price in another currency than the catalog",
+        "error",
+        "{field} '{value}' is not in {currency}, the catalog's currency; {channel} requires "
+        "every price in the catalog currency. Convert it, or move the item to a catalog in "
+        "that currency.",
+    ),
+    "item.price_decimals": _c(
+        "Decimals the currency does not have",
+        "warning",
+        "{field} '{value}' has {hint}. Round the price to the currency's minor unit.",
+    ),
+    "item.sale_price_above_price": _c(
+        "Sale price not below the price",
+        "error",
+        "sale_price '{value}' is not lower than price '{hint}'. A sale price must be below "
+        "the regular price, in the same currency.",
+    ),
+    "item.date_invalid": _c(
+        "Date not in ISO 8601 form",
+        "error",
+        "'{value}' is not a valid {field}; write it as {hint}.",
+    ),
+    "item.sale_expired": _c(
+        "Sale period over",
+        "warning",
+        "The sale period '{value}' ended {hint}; the sale price no longer applies. Update "
+        "or remove it.",
+    ),
+    "item.url_invalid": _c("Not an http(s) URL", "error", "{hint}"),
+    "item.url_not_ascii": _c(
+        "URL with spaces or non-ASCII characters",
+        "warning",
+        "{field} '{value}' contains characters that must be percent-encoded ({hint}).",
+    ),
+    "item.image_format": _c(
+        "Image link not .jpg, .jpeg or .png",
+        "warning",
+        "{channel} flags image links that do not end in .jpg, .jpeg or .png: '{value}'.",
+    ),
+    "item.too_many_values": _c(
+        "Too many values",
+        "warning",
+        "'{field}' lists {count} values; {channel} uses the first {limit} and ignores the rest.",
+    ),
+    "item.gtin_format": _c("GTIN not 8, 12, 13 or 14 digits", "error", "{hint}"),
+    "item.gtin_check_digit": _c(
+        "GTIN check digit wrong",
+        "error",
+        "GTIN '{value}' fails the GS1 check digit (expected {hint}). It is mistyped or "
+        "invented; copy it from the packaging or leave it empty.",
+    ),
+    "item.gtin_restricted": _c(
+        "GTIN with a restricted or coupon prefix",
+        "error",
+        "GTIN '{value}' {hint}; channels do not accept it as a product identifier.",
+    ),
+    "item.control_chars": _c(
+        "Control characters",
+        "error",
+        "'{field}' contains invisible control characters ({hint}); remove them.",
+    ),
+    "item.emoji": _c(
+        "Emoji in the text",
+        "error",
+        "'{field}' contains emoji ({hint}); {channel} rejects them. Remove them.",
+    ),
+    "item.placeholder_text": _c(
+        "Placeholder or template junk",
+        "error",
+        "'{field}' contains '{hint}', which is export-template junk rather than product "
+        "text. Fix the export mapping for this field.",
+    ),
+    "item.promotional_text": _c(
+        "Promotional text",
+        "warning",
+        "'{field}' contains '{hint}'; {channel} rejects promotional wording in titles.",
+    ),
+    "item.html": _c(
+        "HTML markup in plain text",
+        "warning",
+        "'{field}' contains HTML markup ({hint}); {channel} wants plain text.",
+    ),
+    "item.whitespace_trimmed": _c(
+        "Surrounding whitespace",
+        "info",
+        "'{field}' had leading or trailing whitespace, which was trimmed.",
+    ),
+    "item.id_whitespace": _c(
+        "Id with surrounding whitespace",
+        "warning",
+        "Id '{value}' has leading or trailing whitespace; it was trimmed, but events that "
+        "send the trimmed id will not match a catalog that keeps the spaces.",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing feedcheck found: a fatal source problem, a feed-level or an item-level one."""
+
+    code: str
+    severity: Severity
+    message: str
+    item_id: str = ""
+    row: int | None = None
+    field: str = ""
+    value: str = ""
+
+    @property
+    def fatal(self) -> bool:
+        """True when the finding means the source could not be used at all."""
+        return CODES[self.code].fatal if self.code in CODES else False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in FINDING_COLUMNS} | {
+            "severity": self.severity.value
+        }
+
+
+def truncate(value: str, limit: int = VALUE_MAX_CHARS) -> str:
+    """Shorten a value for display, marking the cut.
+
+    >>> truncate("abcdef", 4)
+    'abc…'
+    """
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def render(code: str, params: Mapping[str, Any]) -> str:
+    """Render a code's message; unknown keys in a template render as ``?``."""
+    return CODES[code].template.format_map(_Defaulting(params))
+
+
+class _Defaulting(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "?"
+
+
+def make_finding(
+    code: str,
+    *,
+    severity: Severity | None = None,
+    item_id: str = "",
+    row: int | None = None,
+    field: str = "",
+    value: str = "",
+    **params: Any,
+) -> Finding:
+    """Build a finding for ``code`` with its message rendered from ``params``."""
+    message = render(code, {"field": field, "value": value, "item_id": item_id, "row": row} | params)
+    return Finding(
+        code=code,
+        severity=severity or CODES[code].severity,
+        message=message,
+        item_id=item_id,
+        row=row,
+        field=field,
+        value=truncate(value),
+    )
+
+
+@dataclass
+class FindingLog:
+    """Collects findings: exact counts for every code, at most ``max_per_code`` stored."""
+
+    max_per_code: int = 1000
+    counts: Counter[str] = field(default_factory=Counter)
+    severity_of: dict[str, Severity] = field(default_factory=dict)
+    _stored: list[Finding] = field(default_factory=list)
+
+    def add(self, finding: Finding) -> None:
+        self.counts[finding.code] += 1
+        self.severity_of.setdefault(finding.code, finding.severity)
+        if self.counts[finding.code] <= self.max_per_code:
+            self._stored.append(finding)
+
+    def extend(self, findings: Iterable[Finding]) -> None:
+        for finding in findings:
+            self.add(finding)
+
+    def room(self, code: str) -> int:
+        """How many more findings of ``code`` will be stored."""
+        return max(0, self.max_per_code - self.counts[code])
+
+    def count_only(self, code: str, severity: Severity, n: int) -> None:
+        """Count ``n`` findings of ``code`` that are not stored (beyond the cap)."""
+        self.counts[code] += n
+        self.severity_of.setdefault(code, severity)
+
+    def __iter__(self) -> Iterator[Finding]:
+        return iter(self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored)
+
+    @property
+    def fatal(self) -> Finding | None:
+        """The first fatal finding, if the source could not be used."""
+        return next((f for f in self._stored if f.fatal), None)
+
+    def by_severity(self) -> dict[str, int]:
+        totals = {s.value: 0 for s in Severity}
+        for code, n in self.counts.items():
+            totals[self.severity_of[code].value] += n
+        return totals
+
+    def to_frame(self) -> pd.DataFrame:
+        """The stored findings as a table with :data:`FINDING_COLUMNS`."""
+        rows = [f.as_dict() for f in self._stored]
+        return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))

@@ -1,0 +1,17 @@
+"""What every reader reports about the feed it opened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FeedInfo:
+    """The detected shape of a feed, for the report."""
+
+    source: str
+    format: str  # "csv", "tsv", "rss" or "atom"
+    encoding: str
+    compressed: bool
+    delimiter: str | None = None
+    columns: list[str] = field(default_factory=list)

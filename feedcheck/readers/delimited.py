@@ -1,0 +1,171 @@
+"""CSV, TSV and the other delimited forms Meta accepts, read in chunks of strings.
+
+Values stay exactly as written: no NA coercion (``NA`` and ``null`` are titles
+too), no numbers (GTIN ``00012345678905`` keeps its zeros).  Rows are numbered
+as a spreadsheet shows them, header = row 1, so a person can find them.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import warnings
+from collections.abc import Iterator
+
+import numpy as np
+import pandas as pd
+
+from feedcheck.config import ReadLimits
+from feedcheck.decode import DecodingReader, Opened, detect_text_encoding
+from feedcheck.errors import FeedFormatError
+from feedcheck.fields import ID, canonical
+from feedcheck.findings import FindingLog, make_finding
+from feedcheck.readers.base import FeedInfo
+
+DELIMITERS = {"\t": "tsv", ",": "csv", ";": "csv", "|": "csv", "~": "csv"}
+TEMPLATE_MARKERS = ("context", "columns", "example")
+_BAD_LINE_RE = re.compile(r"line (\d+): expected (\d+) fields, saw (\d+)")
+
+
+def sniff_delimiter(header: str) -> str:
+    """The delimiter that splits the header into the most fields.
+
+    >>> sniff_delimiter("id\\ttitle\\tprice")
+    '\\t'
+    >>> sniff_delimiter("id;title;price,extra")
+    ';'
+    """
+    counts = {d: header.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    return best if counts[best] else ","
+
+
+def read_delimited(
+    opened: Opened, log: FindingLog, limits: ReadLimits, shown: str, charset: str | None
+) -> tuple[FeedInfo, Iterator[pd.DataFrame]]:
+    """Open a delimited feed: its info now, its items as a lazy iterator of chunks.
+
+    Raises:
+        FeedFormatError: no header row, or more columns than ``limits.max_columns``.
+    """
+    encoding, findings = detect_text_encoding(opened.head, charset)
+    log.extend(findings)
+    decode_findings: list = []
+    text = DecodingReader(opened.stream, encoding, decode_findings)
+    header_row = 1
+    header_line = text.readline()
+    while header_line.lstrip().startswith("#"):
+        log.add(make_finding("csv.template_row", row=header_row, value=header_line.strip()[:60]))
+        header_row += 1
+        header_line = text.readline()
+    if not header_line.strip():
+        raise FeedFormatError.of(
+            "csv.no_header", f"{shown} has no header row naming the columns; the first line must list the field names."
+        )
+    delimiter = sniff_delimiter(header_line)
+    header = next(csv.reader([header_line], delimiter=delimiter))
+    if len(header) > limits.max_columns:
+        raise FeedFormatError.of(
+            "csv.too_many_columns",
+            f"{shown} has {len(header):,} columns; feeds have at most a few hundred, so the delimiter "
+            f"or the file is wrong (limit {limits.max_columns:,}).",
+        )
+    names = _unique_names(header, log)
+    info = FeedInfo(
+        source=shown,
+        format=DELIMITERS[delimiter],
+        encoding=encoding,
+        compressed=opened.compressed,
+        delimiter=delimiter,
+        columns=[n for n in names if not n.startswith("\x00")],
+    )
+    return info, _chunks(text, names, delimiter, header_row, limits, log, decode_findings)
+
+
+def _unique_names(header: list[str], log: FindingLog) -> list[str]:
+    """Canonical names; repeats are renamed to hidden names and dropped later."""
+    seen: dict[str, int] = {}
+    names = []
+    for position, raw in enumerate(header, start=1):
+        name = canonical(raw) or f"column_{position}"
+        if name in seen:
+            log.add(
+                make_finding(
+                    "csv.duplicate_header", field=name, detail=f"columns {seen[name]} and {position}"
+                )
+            )
+            name = f"\x00{position}"
+        else:
+            seen[name] = position
+        names.append(name)
+    return names
+
+
+def _chunks(
+    text: DecodingReader,
+    names: list[str],
+    delimiter: str,
+    header_row: int,
+    limits: ReadLimits,
+    log: FindingLog,
+    decode_findings: list,
+) -> Iterator[pd.DataFrame]:
+    reader = pd.read_csv(
+        text,
+        sep=delimiter,
+        header=None,
+        names=names,
+        dtype=str,
+        keep_default_na=False,
+        na_filter=False,
+        chunksize=limits.chunk_rows,
+        engine="c",
+        on_bad_lines="warn",
+        index_col=False,
+        skip_blank_lines=True,
+    )
+    skipped: list[int] = []  # record number of each skipped row, minus the skips before it
+    with reader:
+        while True:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                chunk = next(reader, None)
+            _report_bad_lines(caught, header_row, log, skipped)
+            log.extend(decode_findings)
+            decode_findings.clear()
+            if chunk is None:
+                return
+            chunk = chunk[[n for n in names if not n.startswith("\x00")]].fillna("")
+            good = chunk.index.to_numpy() + 1
+            chunk.index = good + np.searchsorted(skipped, good, side="right") + header_row
+            yield _drop_template_rows(chunk, log)
+
+
+def _report_bad_lines(
+    caught: list[warnings.WarningMessage], header_row: int, log: FindingLog, skipped: list[int]
+) -> None:
+    """Turn pandas' skipped-line warnings into findings; remember them for row numbering."""
+    for warning in caught:
+        for record, expected, saw in _BAD_LINE_RE.findall(str(warning.message)):
+            skipped.append(int(record) - len(skipped))
+            row = int(record) + header_row
+            log.add(
+                make_finding(
+                    "csv.ragged_row",
+                    row=row,
+                    detail=f"Row {row:,} has {saw} cells where the header has {expected}.",
+                )
+            )
+
+
+def _drop_template_rows(chunk: pd.DataFrame, log: FindingLog) -> pd.DataFrame:
+    """Remove TikTok template guidance rows (``#…``, context, columns, example)."""
+    if ID not in chunk.columns or chunk.empty:
+        return chunk
+    first = chunk[ID].str.strip().str.lower()
+    marker = first.isin(TEMPLATE_MARKERS) | first.str.startswith("#")
+    if not marker.any():
+        return chunk
+    for row, value in chunk.loc[marker, ID].items():
+        log.add(make_finding("csv.template_row", row=int(row), value=str(value)[:60]))
+    return chunk.loc[~marker]

@@ -1,0 +1,70 @@
+"""Write what a check found: ``findings.csv`` for spreadsheets, ``report.json`` for machines.
+
+Files are written atomically (temp file in the same folder, fsync, rename), so
+a reader never sees half a report.  CSV cells that a spreadsheet would run as
+a formula are neutralised as OWASP recommends for CSV injection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from feedcheck.findings import FINDING_COLUMNS, Finding
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value: object) -> str:
+    """Neutralise a value a spreadsheet would execute as a formula.
+
+    >>> safe_cell("=HYPERLINK(\\"http://x\\")")
+    '\\'=HYPERLINK("http://x")'
+    >>> safe_cell("12.50 USD")
+    '12.50 USD'
+    """
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` in one step; a crash leaves the old file intact."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def findings_csv(findings: Iterable[Finding]) -> bytes:
+    """Findings as spreadsheet-safe CSV (UTF-8 with BOM so Excel reads accents)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writerow(FINDING_COLUMNS)
+    for finding in findings:
+        row = finding.as_dict()
+        writer.writerow([safe_cell(row[c]) for c in FINDING_COLUMNS])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def write_reports(out_dir: Path, report: dict[str, Any], findings: Iterable[Finding]) -> dict[str, Path]:
+    """Write ``findings.csv`` and ``report.json`` into ``out_dir``; return their paths."""
+    paths = {"findings": out_dir / "findings.csv", "report": out_dir / "report.json"}
+    atomic_write(paths["findings"], findings_csv(findings))
+    atomic_write(paths["report"], (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
+    return paths
