@@ -412,13 +412,15 @@ def no_html(series: pd.Series) -> pd.Series:
 
 # --- dates ----------------------------------------------------------------
 
-_DATE = r"\d{4}-\d{2}-\d{2}(?:[T ]\s?\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
+# ISO 8601 date or date-time; TikTok's template writes "2017-12-01 T0:00", accepted too.
+_DATE = r"\d{4}-\d{2}-\d{2}(?:(?:\s?T|\s)\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
 DATE_FORM = "YYYY-MM-DD or YYYY-MM-DDThh:mm±hhmm"
 INTERVAL_FORM = "start/end, e.g. 2026-02-24T13:00-0800/2026-02-29T15:30-0800"
 
 
 def _parse_dates(series: pd.Series) -> pd.Series:
-    text = series.str.replace(r"[T ]\s?(\d):", r"T0\1:", regex=True).str.replace(r" T", "T", regex=False)
+    text = series.str.replace(r"(\d)(?:\s?T|\s)(\d{1,2}:)", r"\1T\2", regex=True)
+    text = text.str.replace(r"T(\d):", r"T0\1:", regex=True)
     text = text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
     return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
 
@@ -430,10 +432,10 @@ def iso_date(series: pd.Series) -> pd.Series:
 
 
 def _interval(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    parts = series.str.split("/", n=1, expand=True).reindex(columns=[0, 1]).fillna("")
+    parts = series.str.partition("/")
     shaped = series.str.fullmatch(_DATE + "/" + _DATE)
     start = _parse_dates(parts[0].where(shaped, ""))
-    end = _parse_dates(parts[1].where(shaped, ""))
+    end = _parse_dates(parts[2].where(shaped, ""))
     return shaped, start, end
 
 

@@ -1,0 +1,95 @@
+"""Shared test helpers: fixture paths, a real HTTP server on 127.0.0.1, finding tuples."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from feedcheck.findings import FindingLog
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+FEEDS = FIXTURES / "feeds"
+
+settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("long", max_examples=5_000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+Handler = Callable[[BaseHTTPRequestHandler], None]
+
+
+class FeedServer:
+    """A real HTTP server on 127.0.0.1 whose routes are plain functions of the request."""
+
+    def __init__(self) -> None:
+        self.routes: dict[str, Handler] = {}
+        self.hits: dict[str, int] = {}
+        self.requests: list[dict[str, str]] = []
+        server = self
+
+        class _Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                path = self.path.split("?")[0]
+                server.hits[path] = server.hits.get(path, 0) + 1
+                server.requests.append({"path": self.path, **{k: v for k, v in self.headers.items()}})
+                route = server.routes.get(path)
+                if route is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                route(self)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def close(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+def send(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", **headers: str) -> None:
+    """Answer a request with a status, headers (underscores become dashes) and a body."""
+    handler.send_response(status)
+    for name, value in headers.items():
+        handler.send_header(name.replace("_", "-"), value)
+    if "Content_Length" not in headers:
+        handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    if body:
+        handler.wfile.write(body)
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    srv = FeedServer()
+    yield srv
+    srv.close()
+
+
+def tuples(log: FindingLog, *codes: str) -> list[tuple[int | None, str, str]]:
+    """Findings as sorted (row, field, code) tuples, optionally only some codes."""
+    return sorted(
+        ((f.row, f.field, f.code) for f in log if not codes or f.code in codes),
+        key=lambda t: (t[0] or 0, t[1], t[2]),
+    )

@@ -1,0 +1,120 @@
+"""Channel schemas on real-shaped fixtures: every defect found, clean feeds pass."""
+
+from __future__ import annotations
+
+import pytest
+
+from feedcheck import ChannelOptions, check_feed
+from feedcheck.findings import Severity
+from tests.conftest import FEEDS, tuples
+
+
+def problems(report) -> list[tuple]:
+    """(row, field, code) of every error and warning finding."""
+    return [t for t in tuples(report.log) if report.log.severity_of[t[2]] is not Severity.INFO]
+
+
+@pytest.mark.parametrize(
+    ("name", "channel"),
+    [("tiktok_clean.csv", "tiktok"), ("google_clean.xml", "google"), ("google_atom.xml", "google")],
+)
+def test_clean_feeds_have_no_errors(name: str, channel: str) -> None:
+    report = check_feed(FEEDS / name, channel)
+    assert report.status == "ok"
+    assert report.items_with_errors == 0
+    assert report.log.by_severity()["error"] == 0
+
+
+def test_clean_tiktok_feed_has_no_warnings_and_counts_items() -> None:
+    report = check_feed(FEEDS / "tiktok_clean.csv", "tiktok")
+    assert report.items_total == 8
+    assert problems(report) == []
+    assert report.currency == "USD" and report.currency_assumed
+
+
+def test_tiktok_defects_each_found_once_where_they_are() -> None:
+    report = check_feed(FEEDS / "tiktok_defects.csv", "tiktok")
+    assert problems(report) == [
+        (1, "", "csv.template_row"),
+        (3, "", "csv.template_row"),
+        (4, "price", "item.price_invalid"),  # decimal comma
+        (5, "price", "item.price_invalid"),  # thousands separator
+        (6, "price", "item.price_invalid"),  # no currency
+        (7, "id", "item.id_whitespace"),
+        (8, "id", "item.duplicate_id"),  # 'DF-004 ' trimmed equals 'DF-004'
+        (9, "price", "item.currency_mismatch"),  # EUR in a USD catalog
+        (10, "gtin", "item.gtin_check_digit"),
+        (11, "title", "item.emoji"),
+        (12, "description", "item.placeholder_text"),
+        (13, "availability", "item.noncanonical_value"),  # in_stock
+        (14, "availability", "item.invalid_value"),  # in stok
+        (15, "image_link", "item.image_format"),
+        (15, "link", "item.url_invalid"),
+        (16, "sale_price", "item.sale_price_above_price"),
+        (16, "sale_price_effective_date", "item.sale_expired"),  # TikTok's template form, in 2017
+        (17, "sale_price_effective_date", "item.date_invalid"),  # end before start
+        (18, "id", "item.id_suspicious"),
+        (19, "title", "item.promotional_text"),
+        (20, "brand", "item.missing_required"),
+        (21, "id", "item.id_invalid"),
+        (22, "price", "item.currency_mismatch"),
+        (22, "price", "item.price_decimals"),
+        (23, "price", "item.currency_mismatch"),
+        (23, "price", "item.currency_unknown"),
+        (24, "condition", "item.invalid_value"),
+        (24, "gtin", "item.gtin_restricted"),
+        (25, "gtin", "item.gtin_format"),
+        (25, "title", "item.control_chars"),
+    ]
+    assert report.items_total == 22
+    assert report.items_with_errors == 17
+    assert report.exit_code == 1
+
+
+def test_explicit_catalog_currency_changes_which_prices_mismatch() -> None:
+    report = check_feed(FEEDS / "tiktok_defects.csv", "tiktok", options=ChannelOptions(currency="EUR"))
+    mismatched = {f.item_id for f in report.log if f.code == "item.currency_mismatch"}
+    assert "DF-005" not in mismatched and "DF-006" in mismatched
+    assert not report.currency_assumed
+
+
+def test_configurable_limit_applies() -> None:
+    strict = check_feed(FEEDS / "tiktok_clean.csv", "tiktok", options=ChannelOptions(limits={"title": 20}))
+    long_titles = {f.item_id for f in strict.log if f.code == "item.too_long" and f.field == "title"}
+    assert long_titles == {"NW-TEE-001-S", "NW-TEE-001-M", "NW-TEE-001-L", "NW-JKT-014", "NW-BAG-007",
+                           "NW-SOCK-3PK"}
+
+
+def test_google_defects() -> None:
+    report = check_feed(FEEDS / "google_defects.xml", "google")
+    assert problems(report) == [
+        (None, "price", "feed.unprefixed_element"),
+        (1, "availability_date", "item.missing_conditional"),
+        (2, "gtin", "item.gtin_restricted"),
+        (3, "gtin", "item.missing_identifier"),
+        (4, "identifier_exists", "item.identifier_exists_conflict"),
+        (5, "age_group", "item.invalid_value"),
+        (6, "gtin", "item.gtin_check_digit"),  # Google's own sample GTIN 123456789123
+        (7, "link", "item.url_not_ascii"),
+        (7, "price", "item.missing_required"),
+        (7, "title", "item.too_long"),
+    ]
+    hint = next(f for f in report.log if f.code == "item.invalid_value")
+    assert "Did you mean 'adult'?" in hint.message
+
+
+def test_google_accepts_both_availability_spellings_with_a_warning() -> None:
+    report = check_feed(FEEDS / "google_clean.xml", "google")
+    assert problems(report) == [(3, "availability", "item.noncanonical_value")]
+    assert report.items_with_warnings == 1
+
+
+def test_meta_catalog() -> None:
+    report = check_feed(FEEDS / "meta_catalog.tsv", "meta")
+    assert report.info is not None and report.info.format == "tsv"
+    assert problems(report) == [
+        (3, "description", "item.html"),
+        (3, "title", "item.longer_than_recommended"),
+        (4, "brand", "item.missing_identifier"),
+    ]
+    assert report.items_total == 4 and report.items_with_errors == 1
