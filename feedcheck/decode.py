@@ -54,6 +54,10 @@ class CappedGzipReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         size = len(buffer)
         while not self._pending and not self._eof:
