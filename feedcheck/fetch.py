@@ -224,10 +224,27 @@ def _fetch_http(
         ) from None
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
         raise FetchError.of(
-            "fetch.failed", f"Could not fetch {shown}: {redact_text(str(exc))}. Check the URL and the network."
+            "fetch.failed", f"Could not fetch {shown}: {_reason(exc)}. Check the URL and the network."
         ) from None
     finally:
         session.close()
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause in words, without the URL (library messages embed paths and queries)."""
+    pending: list[object] = [exc]
+    for _ in range(50):
+        if not pending:
+            break
+        current = pending.pop(0)
+        if isinstance(current, socket.gaierror):
+            return "the host name could not be resolved"
+        if isinstance(current, OSError) and current.strerror:
+            return current.strerror.lower()
+        if isinstance(current, BaseException):
+            pending.extend(a for a in current.args if isinstance(a, BaseException))
+            pending.extend(x for x in (getattr(current, "reason", None), current.__cause__, current.__context__) if x)
+    return redact_text(type(exc).__name__)
 
 
 def _receive(
