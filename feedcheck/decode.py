@@ -160,7 +160,7 @@ def sniff(head: bytes, shown: str) -> str:
     if not stripped.startswith(b"<"):
         return "delimited"
     root = _root_name(stripped)
-    if root in (b"rss", b"feed", b"doctype"):
+    if root in (b"rss", b"feed", b"doctype", b""):  # empty: the root lies past the sniffed head
         return "xml"
     if root in (b"urlset", b"sitemapindex"):
         raise FeedFormatError.of(
