@@ -17,7 +17,7 @@ from pathlib import Path
 from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.check import FeedReport, check_feed
 from feedcheck.config import ChannelOptions, FetchLimits, ReadLimits
-from feedcheck.errors import FeedcheckError
+from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.fetch import Auth, Validators
 from feedcheck.report import atomic_write, write_reports
 
@@ -110,7 +110,7 @@ def _limits(pairs: list[str]) -> dict[str, int]:
     for pair in pairs:
         name, _, number = pair.partition("=")
         if not number.isdigit():
-            raise SystemExit(f"feedcheck: --limit takes FIELD=N with a whole number, got '{pair}'")
+            raise ConfigError(f"--limit takes FIELD=N with a whole number, got '{pair}'.")
         limits[name.strip()] = int(number)
     return limits
 
@@ -120,13 +120,13 @@ def _auth(args: argparse.Namespace) -> Auth | None:
     for pair in args.header_env:
         header, _, var = pair.partition("=")
         if not header or not var:
-            raise SystemExit(f"feedcheck: --header-env takes HEADER=VAR, got '{pair}'")
+            raise ConfigError(f"--header-env takes HEADER=VAR, got '{pair}'.")
         headers[header] = var
     basic = None
     if args.basic_auth_env:
         user, _, password = args.basic_auth_env.partition(":")
         if not user or not password:
-            raise SystemExit("feedcheck: --basic-auth-env takes USER_VAR:PASSWORD_VAR")
+            raise ConfigError("--basic-auth-env takes USER_VAR:PASSWORD_VAR.")
         basic = (user, password)
     return Auth.from_env(headers, basic) if headers or basic else None
 

@@ -1,0 +1,103 @@
+"""The command line as a user runs it: outputs, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import feedcheck
+from feedcheck.cli import main
+from tests.conftest import FEEDS, FeedServer, send
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "feedcheck", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_clean_feed_exit_0_and_reports(tmp_path: Path) -> None:
+    done = run("check", str(FEEDS / "tiktok_clean.csv"), "--channel", "tiktok", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout and "8 items" in done.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["items"] == {"total": 8, "with_errors": 0, "with_warnings": 0, "valid": 8}
+    assert report["feed"]["format"] == "csv" and report["feed"]["encoding"] == "utf-8"
+    assert report["findings"]["by_severity"]["error"] == 0
+
+
+def test_defects_exit_1_with_findings_csv(tmp_path: Path) -> None:
+    assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path)]) == 1
+    with (tmp_path / "findings.csv").open(encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["code", "severity", "item_id", "row", "field", "value", "message"]
+    price = next(r for r in rows if r["item_id"] == "DF-001" and r["code"] == "item.price_invalid")
+    assert price["row"] == "4" and "169.00 USD" in price["message"]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["findings"]["by_code"]["item.price_invalid"] == {"count": 3, "severity": "error"}
+    assert report["items"]["with_errors"] == 17
+
+
+def test_findings_per_code_capped_but_counts_exact(tmp_path: Path) -> None:
+    assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path), "--max-findings", "1"]) == 1
+    report = json.loads((tmp_path / "report.json").read_text())
+    with (tmp_path / "findings.csv").open(encoding="utf-8-sig") as f:
+        stored = [r["code"] for r in csv.DictReader(f)]
+    assert stored.count("item.price_invalid") == 1
+    assert report["findings"]["by_code"]["item.price_invalid"]["count"] == 3
+
+
+def test_unreadable_feed_exit_3_without_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "login.xml"
+    bad.write_text("<!DOCTYPE html><html><body>Sign in</body></html>")
+    done = run("check", str(bad), "--out", str(tmp_path / "out"))
+    assert done.returncode == 3
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "HTML page" in done.stdout
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["status"] == "fatal" and report["fatal"]["code"] == "feed.html"
+
+
+def test_missing_file_exit_3(tmp_path: Path) -> None:
+    done = run("check", str(tmp_path / "missing.csv"), "--out", str(tmp_path))
+    assert done.returncode == 3 and "does not exist" in done.stdout and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["check"], ["check", "x.csv", "--channel", "pinterest"], ["check", "x.csv", "--limit", "title=long"],
+     ["check", "x.csv", "--limit", "gtin=5"]],
+)
+def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
+    done = run(*args, "--out", str(tmp_path)) if len(args) > 1 else run(*args)
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+
+
+def test_unchanged_feed_over_http_is_not_reread(tmp_path: Path, server: FeedServer) -> None:
+    body = (FEEDS / "tiktok_defects.csv").read_bytes()
+
+    def conditional(handler) -> None:
+        if handler.headers.get("If-None-Match") == '"v7"':
+            send(handler, 304)
+        else:
+            send(handler, 200, body, ETag='"v7"')
+
+    server.routes["/feed.csv"] = conditional
+    url = server.url("/feed.csv")
+    assert main(["check", url, "--out", str(tmp_path)]) == 1
+    first = (tmp_path / "report.json").read_bytes()
+    done = run("check", url, "--out", str(tmp_path))
+    assert done.returncode == 1 and "unchanged" in done.stdout
+    assert (tmp_path / "report.json").read_bytes() == first
+    assert main(["check", url, "--out", str(tmp_path), "--force"]) == 1
+    assert server.requests[-1].get("If-None-Match") is None
+
+
+def test_public_api_is_sorted_and_complete() -> None:
+    assert feedcheck.__all__ == sorted(feedcheck.__all__)
+    for name in feedcheck.__all__:
+        assert hasattr(feedcheck, name)
