@@ -101,3 +101,11 @@ def test_public_api_is_sorted_and_complete() -> None:
     assert feedcheck.__all__ == sorted(feedcheck.__all__)
     for name in feedcheck.__all__:
         assert hasattr(feedcheck, name)
+
+
+def test_every_code_is_documented() -> None:
+    from feedcheck.findings import CODES
+
+    table = (Path(__file__).resolve().parent.parent / "docs" / "codes.md").read_text()
+    missing = [code for code in CODES if f"`{code}`" not in table]
+    assert missing == []

@@ -1,0 +1,36 @@
+"""The installed package carries the channel schemas and works outside the repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_wheel_ships_schemas_and_checks_a_feed_outside_the_repo(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path / "dist"), str(ROOT)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = (tmp_path / "dist").glob("feedcheck-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    for module in ("tiktok", "google", "meta", "_common"):
+        assert f"feedcheck/schemas/{module}.py" in names
+    target = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(target)
+    feed = tmp_path / "feed.csv"
+    feed.write_bytes((ROOT / "fixtures" / "feeds" / "tiktok_clean.csv").read_bytes())
+    code = (
+        "import feedcheck, sys; "
+        f"assert feedcheck.__file__.startswith({str(target)!r}), feedcheck.__file__; "
+        "r = feedcheck.check_feed('feed.csv', 'tiktok'); "
+        "print(r.status, r.items_total)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                          env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ok", "8"]
