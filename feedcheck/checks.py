@@ -239,9 +239,9 @@ def _decimals_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 @_rule("item.price_decimals", hint=_decimals_hint)
 def currency_decimals(series: pd.Series) -> pd.Series:
     parts = series.str.extract(r"^\d+(?:\.(\d+))? ([A-Z]{3})$").fillna("")
-    places = parts[0].str.len()
-    allowed = parts[1].map(MINOR_UNITS).fillna(2)
-    return (parts[1] == "") | (places <= allowed) | parts[0].str.fullmatch(r"0*")
+    places = parts[0].str.len().to_numpy()
+    allowed = np.array([MINOR_UNITS.get(code, 2) for code in parts[1]], dtype=np.int64)
+    return (parts[1] == "") | pd.Series(places <= allowed, index=series.index) | parts[0].str.fullmatch(r"0*")
 
 
 @_rule("item.currency_mismatch", ("currency",), hint=lambda v, p: {"currency": p["currency"]})
@@ -432,10 +432,10 @@ def iso_date(series: pd.Series) -> pd.Series:
 
 
 def _interval(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    parts = series.str.partition("/")
+    parts = series.str.extract(r"^([^/]*)/(.*)$").fillna("")
     shaped = series.str.fullmatch(_DATE + "/" + _DATE)
     start = _parse_dates(parts[0].where(shaped, ""))
-    end = _parse_dates(parts[2].where(shaped, ""))
+    end = _parse_dates(parts[1].where(shaped, ""))
     return shaped, start, end
 
 

@@ -16,7 +16,7 @@ from feedcheck.findings import FindingLog
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FEEDS = FIXTURES / "feeds"
 
-settings.register_profile("ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=5_000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

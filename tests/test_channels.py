@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from feedcheck import ChannelOptions, check_feed
 from feedcheck.findings import Severity
@@ -118,3 +121,69 @@ def test_meta_catalog() -> None:
         (4, "brand", "item.missing_identifier"),
     ]
     assert report.items_total == 4 and report.items_with_errors == 1
+
+
+def test_feed_level_findings(tmp_path) -> None:
+    feed = tmp_path / "feed.csv"
+    images = ",".join(f"https://cdn.example/{i}.jpg" for i in range(12))
+    feed.write_text(
+        "id,title,description,availability,condition,price,link,image_link,additional_image_link,shoe_width\n"
+        f'A1, Tee ,Soft.,in stock,new,9.00 USD,https://s.example/a,https://c.example/a.jpg,"{images}",wide\n'
+    )
+    report = check_feed(feed, "tiktok")
+    assert tuples(report.log, "feed.missing_column", "feed.unknown_field", "item.too_many_values",
+                  "item.whitespace_trimmed") == [
+        (None, "brand", "feed.missing_column"),
+        (None, "shoe_width", "feed.unknown_field"),
+        (2, "additional_image_link", "item.too_many_values"),
+        (2, "title", "item.whitespace_trimmed"),
+    ]
+    assert tuples(report.log, "item.missing_required") == [(2, "brand", "item.missing_required")]
+
+
+def test_header_only_feed_has_no_items(tmp_path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text("sku_id,title,price\n")
+    report = check_feed(feed, "tiktok")
+    assert report.items_total == 0
+    assert [f.code for f in report.log] == ["feed.no_items"]
+    assert report.exit_code == 1
+
+
+def test_duplicates_are_found_across_chunks(tmp_path) -> None:
+    from feedcheck import ReadLimits
+
+    feed = tmp_path / "feed.csv"
+    rows = "".join(f"A{i % 150},T,D,in stock,new,1.00 USD,https://s.example/a,https://c.example/a.jpg,B\n"
+                   for i in range(300))
+    feed.write_text("id,title,description,availability,condition,price,link,image_link,brand\n" + rows)
+    report = check_feed(feed, "tiktok", read_limits=ReadLimits(chunk_rows=64))
+    dups = [f for f in report.log if f.code == "item.duplicate_id"]
+    assert len(dups) == 150 and report.items_with_errors == 150
+    assert dups[0].item_id == "A0" and dups[0].row == 152 and "row 2;" in dups[0].message
+
+
+_VALUES = st.one_of(
+    st.sampled_from(["", " ", "in stock", "9.99 USD", "1,5 EUR", "https://x.example/a.jpg", "0698615070527",
+                     "2026-01-01/2025-01-01", "preorder", "no", "new", "[object Object]", "🌞", "\x07", "1.2E+5"]),
+    st.text(max_size=30),
+)
+
+
+@pytest.mark.parametrize("channel", ["tiktok", "google", "meta"])
+@given(data=st.data())
+def test_any_values_give_findings_never_exceptions(channel: str, data: st.DataObject) -> None:
+    from feedcheck import FeedValidator, FindingLog, get_channel
+    from feedcheck.checks import utc_now
+
+    spec = get_channel(channel)
+    columns = list(spec.schema(currency=None, now=utc_now()).columns)
+    chosen = data.draw(st.lists(st.sampled_from(columns), min_size=1, unique=True))
+    n = data.draw(st.integers(min_value=1, max_value=4))
+    frame = pd.DataFrame({c: data.draw(st.lists(_VALUES, min_size=n, max_size=n)) for c in chosen},
+                         index=range(2, 2 + n), dtype="str")
+    validator = FeedValidator(spec, FindingLog(), ChannelOptions(), now=utc_now())
+    verdict = validator.validate(frame)
+    validator.finish()
+    assert len(verdict.errors) == n
+    assert validator.items_total == n
