@@ -55,6 +55,19 @@ def test_bom_encodings_read_like_utf8(tmp_path: Path, encoding: str) -> None:
     assert codes == (["decode.bom"] if encoding == "utf-8-sig" else [])
 
 
+def test_committed_encoding_fixtures() -> None:
+    reference, _, _ = read(CLEAN)
+    bom, log, _ = read(FEEDS / "encodings" / "tiktok_bom.csv")
+    pd.testing.assert_frame_equal(bom, reference)
+    assert [f.code for f in log] == ["decode.bom"]
+    utf16, log, info = read(FEEDS / "encodings" / "tiktok_utf16.tsv")
+    assert info.format == "tsv" and info.encoding == "utf-16" and len(log) == 0
+    pd.testing.assert_frame_equal(utf16, reference)
+    cp, log, info = read(FEEDS / "encodings" / "tiktok_cp1252.csv")
+    assert cp.loc[2, "title"] == "Caf\u00e9 Mug \u201cMorning\u201d" and cp.loc[2, "brand"] == "Kr\u00fcger & S\u00f6hne"
+    assert [f.code for f in log] == ["decode.fallback_cp1252"]
+
+
 def test_cp1252_without_label_is_decoded_with_a_warning(tmp_path: Path) -> None:
     data = "id,title,price\nA1,Caf\u00e9 \u201cNoir\u201d \u20ac,9.00 EUR\n".encode("cp1252")
     frame, log, info = read(write(tmp_path, "f.csv", data))
