@@ -67,6 +67,19 @@ def _present(series: pd.Series) -> pd.Series:
     return series.str.len() > 0
 
 
+def _where_present(series: pd.Series, check: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Run a costly check on the non-empty values only; empty values pass.
+
+    Optional fields are empty in most feeds, and parsing dates or prices of
+    empty strings would dominate the run.
+    """
+    present = _present(series).to_numpy()
+    result = pd.Series(True, index=series.index)
+    if present.any():
+        result[present] = check(series[present]).fillna(False).astype(bool).to_numpy()
+    return result
+
+
 # --- presence -------------------------------------------------------------
 
 
@@ -225,8 +238,11 @@ def _currency(series: pd.Series) -> pd.Series:
 
 @_rule("item.currency_unknown", hint=lambda v, p: {"hint": v.rsplit(" ", 1)[-1]})
 def currency_code(series: pd.Series) -> pd.Series:
-    code = _currency(series)
-    return (code == "") | code.isin(ISO_4217)
+    def known(values: pd.Series) -> pd.Series:
+        code = _currency(values)
+        return (code == "") | code.isin(ISO_4217)
+
+    return _where_present(series, known)
 
 
 def _decimals_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -238,6 +254,10 @@ def _decimals_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 @_rule("item.price_decimals", hint=_decimals_hint)
 def currency_decimals(series: pd.Series) -> pd.Series:
+    return _where_present(series, _decimals_ok)
+
+
+def _decimals_ok(series: pd.Series) -> pd.Series:
     parts = series.str.extract(r"^\d+(?:\.(\d+))? ([A-Z]{3})$").fillna("")
     places = parts[0].str.len().to_numpy()
     allowed = np.array([MINOR_UNITS.get(code, 2) for code in parts[1]], dtype=np.int64)
@@ -427,8 +447,11 @@ def _parse_dates(series: pd.Series) -> pd.Series:
 
 @_rule("item.date_invalid", hint=lambda v, p: {"hint": DATE_FORM})
 def iso_date(series: pd.Series) -> pd.Series:
-    shaped = series.str.fullmatch(_DATE)
-    return ~_present(series) | (shaped & _parse_dates(series.where(shaped, "")).notna())
+    def valid(values: pd.Series) -> pd.Series:
+        shaped = values.str.fullmatch(_DATE)
+        return shaped & _parse_dates(values.where(shaped, "")).notna()
+
+    return _where_present(series, valid)
 
 
 def _interval(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
@@ -441,8 +464,11 @@ def _interval(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 @_rule("item.date_invalid", hint=lambda v, p: {"hint": INTERVAL_FORM})
 def date_interval(series: pd.Series) -> pd.Series:
-    shaped, start, end = _interval(series)
-    return ~_present(series) | (shaped & start.notna() & end.notna() & (start < end))
+    def valid(values: pd.Series) -> pd.Series:
+        shaped, start, end = _interval(values)
+        return shaped & start.notna() & end.notna() & (start < end)
+
+    return _where_present(series, valid)
 
 
 def _expired_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -451,8 +477,11 @@ def _expired_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 @_rule("item.sale_expired", ("now",), hint=_expired_hint)
 def not_expired(series: pd.Series, *, now: str) -> pd.Series:
-    shaped, start, end = _interval(series)
-    return ~(shaped & end.notna() & (end < pd.Timestamp(now)))
+    def current(values: pd.Series) -> pd.Series:
+        shaped, start, end = _interval(values)
+        return ~(shaped & end.notna() & (end < pd.Timestamp(now)))
+
+    return _where_present(series, current)
 
 
 def utc_now() -> str:
@@ -495,9 +524,14 @@ def identifier_exists_consistent(frame: pd.DataFrame, *, field: str) -> pd.Serie
 
 @_rule("item.sale_price_above_price", ("field",), frame=True, hint=lambda v, p: {"hint": p["_row"]["price"]})
 def sale_below_price(frame: pd.DataFrame, *, field: str) -> pd.Series:
+    result = pd.Series(True, index=frame.index)
+    on_sale = _present(frame[field]).to_numpy()
+    if not on_sale.any():
+        return result
     pattern = r"^(\d+(?:\.\d+)?) ([A-Z]{3})$"
-    sale = frame[field].str.extract(pattern)
-    price = frame["price"].str.extract(pattern)
+    sale = frame.loc[on_sale, field].str.extract(pattern)
+    price = frame.loc[on_sale, "price"].str.extract(pattern)
     both = sale[0].notna() & price[0].notna()
     lower = pd.to_numeric(sale[0], errors="coerce") < pd.to_numeric(price[0], errors="coerce")
-    return ~both | (lower & (sale[1] == price[1])).fillna(False).astype(bool)
+    result[on_sale] = (~both | (lower & (sale[1] == price[1])).fillna(False)).astype(bool).to_numpy()
+    return result
