@@ -1,4 +1,4 @@
-"""ISO 4217 currency codes with their minor units, and TikTok's accepted subset.
+"""ISO 4217 currency codes with their minor units.
 
 Kept as data in the package (no network, no extra dependency).  Fund and
 precious-metal codes (XAU, XDR…) are left out: nobody prices products in them.
@@ -24,12 +24,3 @@ ZAR 2 ZMW 2 ZWG 2 ZWL 2
 _PAIRS = _TABLE.split()
 MINOR_UNITS: dict[str, int] = {_PAIRS[i]: int(_PAIRS[i + 1]) for i in range(0, len(_PAIRS), 2)}
 ISO_4217: frozenset[str] = frozenset(MINOR_UNITS)
-
-# Currencies TikTok's Events API accepts (tiktok-business-api-sdk PixelProperties).
-TIKTOK_EVENT_CURRENCIES: frozenset[str] = frozenset(
-    """
-    AED ARS AUD BDT BHD BIF BOB BRL CAD CHF CLP CNY COP CRC CZK DKK DZD EGP EUR GBP GTQ HKD HNL
-    HUF IDR ILS INR ISK JPY KES KHR KRW KWD KZT MAD MOP MXN MYR NGN NIO NOK NZD OMR PEN PHP PKR
-    PLN PYG QAR RON RUB SAR SEK SGD THB TRY TWD UAH USD VES VND ZAR
-    """.split()
-)

@@ -16,7 +16,7 @@ import contextvars
 import io
 import re
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -109,7 +109,6 @@ class Opened:
     kind: str  # "xml" or "delimited"
     compressed: bool
     head: bytes
-    findings: list[Finding] = field(default_factory=list)
 
     def close(self) -> None:
         self.stream.close()
@@ -306,16 +305,13 @@ class DecodingReader(io.TextIOBase):
         finally:
             _sink.reset(token)
         base = self._offset - pending
-        window = self._decoder_window(data, pending)
+        window = b"\x00" * pending + data  # error offsets count the decoder's pending bytes
         for start, end in errors:
             self._report(base + start, window[:start], window[start:end])
         self._offset += len(data)
         self._lines += data.count(b"\n")
         self._buffer += text
         self._eof = final
-
-    def _decoder_window(self, data: bytes, pending: int) -> bytes:
-        return (b"\x00" * pending) + data
 
     def _report(self, offset: int, before: bytes, bad: bytes) -> None:
         line = self._lines + before.count(b"\n") + 1

@@ -45,10 +45,6 @@ ALIASES: dict[str, str] = {
     "item group id": "item_group_id",
 }
 
-# Wire names per channel for publishing.
-CHANNEL_ID_NAME = {"tiktok": "sku_id", "google": "id", "meta": "id"}
-
-
 def canonical(name: str) -> str:
     """The canonical name for a header or element name.
 

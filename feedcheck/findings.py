@@ -18,8 +18,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 VALUE_MAX_CHARS = 200
 FINDING_COLUMNS = ("code", "severity", "item_id", "row", "field", "value", "message")
 
@@ -419,8 +417,3 @@ class FindingLog:
         for code, n in self.counts.items():
             totals[self.severity_of[code].value] += n
         return totals
-
-    def to_frame(self) -> pd.DataFrame:
-        """The stored findings as a table with :data:`FINDING_COLUMNS`."""
-        rows = [f.as_dict() for f in self._stored]
-        return pd.DataFrame(rows, columns=list(FINDING_COLUMNS))

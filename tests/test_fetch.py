@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feedcheck import ChannelOptions, FetchError, FetchLimits, ReadLimits, Validators, check_feed, fetch
+from feedcheck import FetchError, FetchLimits, ReadLimits, Validators, check_feed, fetch
 from feedcheck.fetch import Auth
 from tests.conftest import FEEDS, FeedServer, send
 
