@@ -225,6 +225,16 @@ def detect_text_encoding(head: bytes, declared: str | None) -> tuple[str, list[F
     return "utf-8", []
 
 
+def declared_xml_encoding(head: bytes) -> str | None:
+    """The encoding an XML declaration names, if any.
+
+    >>> declared_xml_encoding(b'<?xml version="1.0" encoding="ISO-8859-1"?><rss/>')
+    'ISO-8859-1'
+    """
+    match = _XML_DECL_RE.match(head)
+    return match.group(1).decode("ascii") if match else None
+
+
 def xml_encoding_override(head: bytes) -> tuple[str | None, list[Finding]]:
     """The encoding lxml should use instead of the document's own, if any.
 
@@ -233,11 +243,10 @@ def xml_encoding_override(head: bytes) -> tuple[str | None, list[Finding]]:
     """
     if any(head.startswith(bom) for bom, _, _ in _BOMS):
         return None, []
-    match = _XML_DECL_RE.match(head)
-    if match:
-        label = match.group(1).decode("ascii").lower()
-        if label in _LATIN1_LABELS:
-            return "windows-1252", [make_finding("decode.latin1_as_cp1252", detail=match.group(1).decode())]
+    declared = declared_xml_encoding(head)
+    if declared:
+        if declared.lower() in _LATIN1_LABELS:
+            return "windows-1252", [make_finding("decode.latin1_as_cp1252", detail=declared)]
         return None, []
     encoding, findings = detect_text_encoding(head, None)
     return ("windows-1252", findings) if encoding == "cp1252" else (None, [])

@@ -18,7 +18,7 @@ import pandas as pd
 from lxml import etree
 
 from feedcheck.config import ReadLimits
-from feedcheck.decode import Opened, xml_encoding_override
+from feedcheck.decode import Opened, declared_xml_encoding, xml_encoding_override
 from feedcheck.errors import FeedFormatError
 from feedcheck.fields import ATOM_NS, GOOGLE_CUSTOM_NS, GOOGLE_NS, ID, KNOWN_FIELDS, canonical
 from feedcheck.findings import FindingLog, make_finding
@@ -63,15 +63,10 @@ def read_xml(
     info = FeedInfo(
         source=shown,
         format="atom" if root == b"feed" else "rss",
-        encoding=encoding or _declared_encoding(opened.head),
+        encoding=encoding or (declared_xml_encoding(opened.head) or "utf-8").lower(),
         compressed=opened.compressed,
     )
     return info, _chunks(opened, encoding, limits, shown, log, info)
-
-
-def _declared_encoding(head: bytes) -> str:
-    match = re.match(rb"""\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)""", head)
-    return match.group(1).decode().lower() if match else "utf-8"
 
 
 def _dtd_forbidden(shown: str) -> FeedFormatError:
