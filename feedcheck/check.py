@@ -1,14 +1,17 @@
-"""Check one feed end to end: fetch, read, validate, summarise.
+"""Check one feed end to end: fetch, read, validate, summarise; optionally its purchase events too.
 
 :func:`check_feed` never raises for a bad feed: an unreachable or unreadable
 source becomes a fatal finding in the returned :class:`FeedReport`, so callers
-(the CLI, flows, notebooks) always get a report to write and show.
+(the CLI, flows, notebooks) always get a report to write and show.  Given
+event logs, it reconciles their content ids with the feed just read, so one
+report says both what is wrong with the catalog and which events miss it.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,15 +19,18 @@ from typing import Any
 
 from feedcheck.channels import get_channel
 from feedcheck.checks import utc_now
-from feedcheck.config import ChannelOptions, FetchLimits, ReadLimits
+from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.eventlog import FieldMap, expand_paths
+from feedcheck.events import EventsReport, check_events
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import FindingLog, make_finding
 from feedcheck.readers import FeedInfo, open_feed
+from feedcheck.reconcile import Catalog
 from feedcheck.redact import redact_url
+from feedcheck.report import REPORT_VERSION
 from feedcheck.validate import FeedValidator
 
-REPORT_VERSION = "1"
 
 
 @dataclass
@@ -43,7 +49,7 @@ class FeedReport:
     currency_assumed: bool = False
     started_at: str = ""
     seconds: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    events: EventsReport | None = None
 
     @property
     def fatal(self) -> bool:
@@ -99,16 +105,13 @@ class FeedReport:
                 "with_warnings": self.items_with_warnings,
                 "valid": self.items_total - self.items_with_errors,
             },
-            "findings": {
-                "by_severity": self.log.by_severity(),
-                "by_code": {
-                    code: {"count": n, "severity": self.log.severity_of[code].value}
-                    for code, n in sorted(self.log.counts.items(), key=lambda kv: (-kv[1], kv[0]))
-                },
-                "stored": len(self.log),
-                "max_per_code": self.log.max_per_code,
-            },
-        } | self.extra
+            "findings": self.log.summary(),
+        } | ({"events": self.events.summary} if self.events is not None else {})
+
+    @property
+    def mismatches(self) -> list[dict[str, Any]] | None:
+        """The ``mismatches.csv`` rows when events were checked, else ``None``."""
+        return self.events.mismatches if self.events is not None else None
 
 
 def check_feed(
@@ -121,12 +124,16 @@ def check_feed(
     previous: Validators | None = None,
     auth: Auth | None = None,
     workdir: Path | None = None,
+    events: Sequence[str | os.PathLike[str]] = (),
+    event_options: EventOptions = EventOptions(),
 ) -> FeedReport:
     """Fetch, read and validate a feed for ``channel``; return the report.
 
     ``previous`` holds the ETag/Last-Modified of the last fetch: when the
     server says nothing changed, the report's status is ``unchanged`` and
-    nothing is read.
+    nothing is read.  ``events`` are event-log paths, folders or globs: their
+    events are checked and their content ids reconciled with this feed (which
+    is then always read in full, whatever ``previous`` says).
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).
@@ -142,12 +149,18 @@ def check_feed(
     started = time.perf_counter()
     validator = FeedValidator(spec, log, options, now=utc_now())
     spec.schema(currency=options.currency, now=utc_now(), limits=options.limits)  # fail fast on bad options
+    catalog = Catalog(report.source) if events else None
+    if catalog is not None:  # fail fast on bad event options, before the feed is fetched
+        events = expand_paths(events)
+        catalog.use_patterns(event_options.id_patterns)
+        FieldMap.from_options(event_options)
     try:
-        report.fetched = fetch(source, limits=fetch_limits, previous=previous, auth=auth, workdir=workdir)
+        report.fetched = fetch(source, limits=fetch_limits, previous=None if events else previous,
+                               auth=auth, workdir=workdir)
         if report.fetched.unchanged:
             log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
         else:
-            _read(report, validator, read_limits)
+            _read(report, validator, read_limits, catalog)
     except ConfigError:
         raise
     except FeedcheckError as exc:
@@ -160,15 +173,21 @@ def check_feed(
     report.items_with_warnings = validator.items_with_warnings
     report.currency = validator.currency
     report.currency_assumed = validator.currency_assumed
+    if events:
+        if catalog is not None and validator.currency:
+            catalog.currency = validator.currency
+        report.events = check_events(events, None if report.fatal else catalog, options=event_options, log=log)
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits) -> None:
+def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, catalog: Catalog | None) -> None:
     assert report.fetched is not None and report.fetched.path is not None
     with open_feed(report.fetched.path, report.log, limits=limits, shown=report.source,
                    charset=report.fetched.charset) as (info, chunks):
         report.info = info
         for chunk in chunks:
-            validator.validate(chunk)
+            verdict = validator.validate(chunk)
+            if catalog is not None:
+                catalog.add(chunk, verdict.errors)
     validator.finish()

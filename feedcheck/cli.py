@@ -1,8 +1,8 @@
 """The ``feedcheck`` command line: a thin shell over the library.
 
 Exit codes: 0 no error findings, 1 error findings, 2 usage or option error,
-3 the feed could not be fetched or read, 4 an internal error (a bug: please
-report it with the output of ``--verbose``).
+3 the feed (or every event log) could not be fetched or read, 4 an internal
+error (a bug: please report it with the output of ``--verbose``).
 """
 
 from __future__ import annotations
@@ -13,12 +13,23 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.check import FeedReport, check_feed
-from feedcheck.config import ChannelOptions, FetchLimits, ReadLimits
+from feedcheck.config import (
+    CATALOG_EVENTS,
+    EVENT_FIELDS,
+    PURCHASE_EVENTS,
+    ChannelOptions,
+    EventOptions,
+    FetchLimits,
+    ReadLimits,
+)
 from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.events import check_events
 from feedcheck.fetch import Auth, Validators
+from feedcheck.findings import FindingLog
 from feedcheck.report import atomic_write, write_reports
 
 STATE_FILE = ".feedcheck-state.json"
@@ -54,55 +65,133 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     check = sub.add_parser(
         "check",
+        parents=[_feed_options(), _event_options()],
         help="fetch and validate a feed, write findings.csv and report.json",
         description="Fetch a feed (path, file:// or http(s):// URL, plain or gzip; CSV, TSV, RSS or Atom), "
-        "validate it for a channel, and write DIR/findings.csv and DIR/report.json.",
+        "validate it for a channel, and write DIR/findings.csv and DIR/report.json. With --events, also check "
+        "purchase-event logs against the feed and write DIR/mismatches.csv.",
     )
     check.add_argument("source", help="feed path or URL")
-    check.add_argument("--channel", choices=CHANNEL_NAMES, default="tiktok", help="channel rules (default tiktok)")
-    check.add_argument("--out", type=Path, default=Path("out"), help="report folder (default ./out)")
-    check.add_argument("--currency", help="the catalog's currency, e.g. USD (default: inferred from the prices)")
-    check.add_argument("--limit", action="append", default=[], metavar="FIELD=N",
-                       help="override a length limit the channel does not publish, e.g. title=255")
-    check.add_argument("--max-findings", type=int, default=ReadLimits.max_findings_per_code, metavar="N",
-                       help="findings stored per code; counts stay exact (default %(default)s)")
-    check.add_argument("--timeout", type=float, default=FetchLimits.deadline, metavar="SECONDS",
-                       help="wall-clock limit for downloading the feed (default %(default)s)")
-    check.add_argument("--max-bytes", type=int, default=FetchLimits.max_bytes, metavar="N",
-                       help="largest download accepted (default %(default)s)")
-    check.add_argument("--header-env", action="append", default=[], metavar="HEADER=VAR",
-                       help="send HEADER with the value of environment variable VAR (e.g. Authorization=FEED_TOKEN)")
-    check.add_argument("--basic-auth-env", metavar="USER_VAR:PASSWORD_VAR",
-                       help="HTTP basic auth from two environment variables")
+    check.add_argument("--events", nargs="+", default=[], metavar="LOG",
+                       help="event logs (files, folders or globs; JSON lines or arrays, plain or .gz) to check "
+                       "and reconcile with the feed")
     check.add_argument("--force", action="store_true", help="fetch even if the server says the feed is unchanged")
-    check.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
     check.set_defaults(run=_check)
+    events = sub.add_parser(
+        "events",
+        parents=[_feed_options(), _event_options()],
+        help="check purchase-event logs, and reconcile their content ids with a catalog",
+        description="Read purchase-event logs (TikTok Events API 2.0 and 1.x bodies, pixel events, flat records, "
+        "or any shape mapped with --field), deduplicate them, check value, currency and contents, and with "
+        "--catalog match every content_id against the feed. Writes DIR/findings.csv, DIR/report.json and, "
+        "with --catalog, DIR/mismatches.csv. Nothing is published.",
+    )
+    events.add_argument("logs", nargs="+", metavar="LOG", help="event logs: files, folders or globs")
+    events.add_argument("--catalog", metavar="SOURCE", help="the catalog feed (path or URL) to reconcile with")
+    events.set_defaults(run=_events)
     return parser
 
 
+def _feed_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--channel", choices=CHANNEL_NAMES, default="tiktok", help="channel rules (default tiktok)")
+    options.add_argument("--out", type=Path, default=Path("out"), help="report folder (default ./out)")
+    options.add_argument("--currency", help="the catalog's currency, e.g. USD (default: inferred from the prices)")
+    options.add_argument("--limit", action="append", default=[], metavar="FIELD=N",
+                         help="override a length limit the channel does not publish, e.g. title=255")
+    options.add_argument("--max-findings", type=int, default=ReadLimits.max_findings_per_code, metavar="N",
+                         help="findings stored per code; counts stay exact (default %(default)s)")
+    options.add_argument("--timeout", type=float, default=FetchLimits.deadline, metavar="SECONDS",
+                         help="wall-clock limit for downloading the feed (default %(default)s)")
+    options.add_argument("--max-bytes", type=int, default=FetchLimits.max_bytes, metavar="N",
+                         help="largest download accepted (default %(default)s)")
+    options.add_argument("--header-env", action="append", default=[], metavar="HEADER=VAR",
+                         help="send HEADER with the value of environment variable VAR (e.g. Authorization=FEED_TOKEN)")
+    options.add_argument("--basic-auth-env", metavar="USER_VAR:PASSWORD_VAR",
+                         help="HTTP basic auth from two environment variables")
+    options.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
+    return options
+
+
+def _event_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--field", action="append", default=[], metavar="NAME=PATH",
+                         help="where a field sits in logs of another shape, e.g. event_id=properties.eventId "
+                         f"(names: {', '.join(EVENT_FIELDS)})")
+    options.add_argument("--purchase-event", action="append", default=[], metavar="NAME",
+                         help="an event name that is a purchase (default Purchase; repeat for several)")
+    options.add_argument("--catalog-event", action="append", default=[], metavar="NAME",
+                         help="an event name whose content ids must match the catalog "
+                         "(default ViewContent, AddToCart, Purchase; repeat for several)")
+    options.add_argument("--id-pattern", action="append", default=[], metavar="REGEX",
+                         help="an id format to try when a content_id misses, its first group the id's core, "
+                         "e.g. '^myshop-(.+)$'")
+    options.add_argument("--dedup-window", type=float, default=EventOptions.dedup_window_hours, metavar="HOURS",
+                         help="events with the same name and event_id this close are one event (default %(default)s)")
+    return options
+
+
 def _check(args: argparse.Namespace) -> int:
-    options = ChannelOptions(currency=args.currency.upper() if args.currency else None, limits=_limits(args.limit))
     out: Path = args.out
     state = _load_state(out)
     previous = None if args.force else _validators(state.get(str(args.source)))
-    report = check_feed(
-        args.source,
+    report = _check_feed(args, args.source, previous, args.events)
+    if report.unchanged:
+        code = int(state[str(args.source)].get("exit_code", 0))
+        print(f"{report.source} is unchanged since the last check; its report is in {out / 'report.json'}.")
+        return code
+    paths = write_reports(out, report.to_dict(), report.log, report.mismatches)
+    if report.fetched is not None and not report.fatal and not args.events:
+        _save_state(out, state, str(args.source), report)
+    print(_summary(report, paths))
+    return report.exit_code
+
+
+def _events(args: argparse.Namespace) -> int:
+    if args.catalog:
+        report = _check_feed(args, args.catalog, None, args.logs)
+        paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
+        print(_summary(report, paths))
+        return report.exit_code
+    only = check_events(args.logs, options=_event_settings(args),
+                        log=FindingLog(max_per_code=args.max_findings))
+    paths = write_reports(args.out, only.to_dict(), only.log)
+    print(_events_summary(only.summary, only.log))
+    print(_paths_line(paths))
+    return only.exit_code
+
+
+def _check_feed(args: argparse.Namespace, source: str, previous: Validators | None, logs: list[str]) -> FeedReport:
+    options = ChannelOptions(currency=args.currency.upper() if args.currency else None, limits=_limits(args.limit))
+    return check_feed(
+        source,
         args.channel,
         options=options,
         fetch_limits=FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
         read_limits=ReadLimits(max_findings_per_code=args.max_findings),
         previous=previous,
         auth=_auth(args),
+        events=logs,
+        event_options=_event_settings(args),
     )
-    if report.unchanged:
-        code = int(state[str(args.source)].get("exit_code", 0))
-        print(f"{report.source} is unchanged since the last check; its report is in {out / 'report.json'}.")
-        return code
-    paths = write_reports(out, report.to_dict(), report.log)
-    if report.fetched is not None and not report.fatal:
-        _save_state(out, state, str(args.source), report)
-    print(_summary(report, paths))
-    return report.exit_code
+
+
+def _event_settings(args: argparse.Namespace) -> EventOptions:
+    fields = {}
+    for pair in args.field:
+        name, _, path = pair.partition("=")
+        if not name or not path:
+            raise ConfigError(f"--field takes NAME=PATH, e.g. event_id=properties.eventId; got '{pair}'.")
+        fields[name.strip()] = path.strip()
+    if args.dedup_window <= 0:
+        raise ConfigError("--dedup-window must be a positive number of hours.")
+    return EventOptions(
+        purchase_events=frozenset(args.purchase_event) or PURCHASE_EVENTS,
+        catalog_events=frozenset(args.catalog_event) or CATALOG_EVENTS,
+        fields=fields,
+        dedup_window_hours=args.dedup_window,
+        id_patterns=tuple(args.id_pattern),
+    )
 
 
 def _limits(pairs: list[str]) -> dict[str, int]:
@@ -162,21 +251,61 @@ def _summary(report: FeedReport, paths: dict[str, Path]) -> str:
     fatal = report.log.fatal
     if fatal:
         lines.append(f"FAILED  {report.source}: {fatal.message}")
-    else:
+    if report.info is not None:
         info = report.info
-        shape = f"{info.format.upper()}, {info.encoding}{', gzip' if info.compressed else ''}" if info else ""
+        shape = f"{info.format.upper()}, {info.encoding}{', gzip' if info.compressed else ''}"
         verdict = "OK" if report.status == "ok" else "ERRORS"
-        lines.append(f"{verdict}  {report.source} ({shape}) for {report.channel}")
+        if not fatal:
+            lines.append(f"{verdict}  {report.source} ({shape}) for {report.channel}")
         lines.append(
             f"  {report.items_total:,} items: {report.items_with_errors:,} with errors (rejected by the channel), "
             f"{report.items_with_warnings:,} with warnings only"
         )
-        top = [(c, n) for c, n in report.log.counts.most_common() if report.log.severity_of[c].value != "info"][:8]
-        if top:
-            lines.append("  top findings:")
-            lines.extend(f"    {n:>8,}  {report.log.severity_of[c].value:<7}  {c}" for c, n in top)
-    lines.append(f"  reports: {paths['findings']}  {paths['report']}")
+    if report.events is not None:
+        lines.append(_events_summary(report.events.summary, report.log))
+    else:
+        lines.extend(_top_findings(report.log))
+    lines.append(_paths_line(paths))
     return "\n".join(lines)
+
+
+def _events_summary(summary: dict[str, object], log: FindingLog) -> str:
+    s: dict[str, Any] = summary
+    lines = [
+        f"  {s['total']:,} events read ({s['unique']:,} after deduplication, {s['duplicates']:,} duplicates); "
+        f"{s['missing_value']:,} without value, {s['missing_currency']:,} without currency, "
+        f"{s['invalid_currency']:,} with an invalid currency"
+    ]
+    if s.get("match_rate") is not None:
+        lines.append(f"  catalog match rate {s['match_rate']:.1%} of events ({s['match_rate_lines']:.1%} of content lines)")
+        for name, stats in s["by_name"].items():
+            rate = stats["match_rate"]
+            lines.append(f"    {name:<14} {stats['matched_events']:>8,} / {stats['events']:<8,} "
+                         f"{'-' if rate is None else f'{rate:.1%}'}")
+        risk = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in s["revenue_at_risk"].items())
+        lines.append(f"  revenue at risk (purchases with unmatched ids): {risk or 'none'}")
+        top = s["top_unmatched"][:5]
+        if top:
+            lines.append("  top unmatched ids:")
+            lines.extend(
+                f"    {row['content_id']:<24} {row['reason']:<20} {row['events']:>6,} events"
+                + (f"  {row['revenue']:,.2f} {row['currency']}" if row["revenue"] else "")
+                + (f"  -> {row['suggested_id']}" if row["suggested_id"] else "")
+                for row in top
+            )
+    lines.extend(_top_findings(log))
+    return "\n".join(lines)
+
+
+def _top_findings(log: FindingLog) -> list[str]:
+    top = [(c, n) for c, n in log.counts.most_common() if log.severity_of[c].value != "info"][:8]
+    if not top:
+        return []
+    return ["  top findings:"] + [f"    {n:>8,}  {log.severity_of[c].value:<7}  {c}" for c, n in top]
+
+
+def _paths_line(paths: dict[str, Path]) -> str:
+    return "  reports: " + "  ".join(str(p) for p in paths.values())
 
 
 if __name__ == "__main__":

@@ -50,3 +50,39 @@ class ChannelOptions:
 
     currency: str | None = None
     limits: dict[str, int] = field(default_factory=dict)
+
+
+PURCHASE_EVENTS = frozenset({"Purchase"})
+CATALOG_EVENTS = frozenset({"ViewContent", "AddToCart", "Purchase"})
+EVENT_FIELDS = (
+    "event", "event_id", "event_time", "contents", "content_id", "content_type",
+    "quantity", "price", "value", "currency", "order_id",
+)
+
+
+@dataclass(frozen=True)
+class EventOptions:
+    """How to read and judge purchase-event logs.
+
+    ``purchase_events`` need a value and a currency and carry revenue;
+    ``catalog_events`` are the ones whose content ids must match the catalog
+    (TikTok's ViewContent, AddToCart and Purchase by default; legacy names such
+    as CompletePayment count as their current name).  ``fields`` maps the
+    names in :data:`EVENT_FIELDS` to dotted paths for logs of another shape,
+    e.g. ``{"event_id": "properties.eventId"}``; ``content_id``, ``quantity``,
+    ``price`` and ``content_type`` are read inside each ``contents`` entry when
+    ``contents`` is mapped.  ``id_patterns`` are extra regular expressions whose
+    first group is the core of an id (``^myshop-(.+)$``), tried when a
+    content_id does not match the catalog.
+    """
+
+    purchase_events: frozenset[str] = PURCHASE_EVENTS
+    catalog_events: frozenset[str] = CATALOG_EVENTS
+    fields: dict[str, str] = field(default_factory=dict)
+    dedup_window_hours: float = 48.0
+    value_tolerance: float = 0.01  # relative; value vs Σ price × quantity
+    id_patterns: tuple[str, ...] = ()
+    max_record_bytes: int = 8 << 20
+    max_dedup_keys: int = 2_000_000
+    max_decompressed_bytes: int = 64 << 30
+    top_unmatched: int = 20

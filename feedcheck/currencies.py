@@ -24,3 +24,12 @@ ZAR 2 ZMW 2 ZWG 2 ZWL 2
 _PAIRS = _TABLE.split()
 MINOR_UNITS: dict[str, int] = {_PAIRS[i]: int(_PAIRS[i + 1]) for i in range(0, len(_PAIRS), 2)}
 ISO_4217: frozenset[str] = frozenset(MINOR_UNITS)
+
+TIKTOK_EVENT_CURRENCIES: frozenset[str] = frozenset(
+    """
+AED ARS AUD BDT BHD BIF BOB BRL CAD CHF CLP CNY COP CRC CZK DKK DZD EGP EUR GBP GTQ HKD HNL HUF
+IDR ILS INR ISK JPY KES KHR KRW KWD KZT MAD MOP MXN MYR NGN NIO NOK NZD OMR PEN PHP PKR PLN PYG
+QAR RON RUB SAR SEK SGD THB TRY TWD UAH USD VES VND ZAR
+""".split()
+)
+"""Currencies TikTok accepts on pixel and Events API events (its PixelProperties model)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 VALUE_MAX_CHARS = 200
-FINDING_COLUMNS = ("code", "severity", "item_id", "row", "field", "value", "message")
+FINDING_COLUMNS = ("code", "severity", "item_id", "row", "field", "value", "message", "source")
 
 
 class Severity(str, enum.Enum):
@@ -305,6 +305,180 @@ CODES: dict[str, Code] = {
         "Id '{value}' has leading or trailing whitespace; it was trimmed, but events that "
         "send the trimmed id will not match a catalog that keeps the spaces.",
     ),
+    # Purchase-event logs (item_id is the event id, or file:line when there is none).
+    "events.file_unreadable": _c("Event log could not be read", "error", "{detail}"),
+    "events.empty_file": _c("Empty event log", "warning", "{detail}"),
+    "events.not_json": _c(
+        "Line is not JSON",
+        "error",
+        "Not JSON ({detail}); the line was skipped. Look at how the log is written: "
+        "one JSON object per line, or a JSON array of objects.",
+    ),
+    "events.not_json_file": _c("Event log is not JSON", "error", "{detail}"),
+    "events.too_large": _c("Event record over the size cap", "error", "{detail}"),
+    "events.unknown_shape": _c(
+        "Record is not an event feedcheck recognises",
+        "error",
+        "{detail} Map your log's fields with --field, e.g. --field event_id=properties.eventId.",
+    ),
+    "events.no_events": _c("No events", "error", "{detail}", True),
+    "events.missing_event_name": _c(
+        "Event without a name", "error", "The event has no 'event' name; the platform drops it."
+    ),
+    "events.legacy_name": _c(
+        "Legacy event name",
+        "warning",
+        "'{value}' is a legacy TikTok event name, used by {count} event(s); send '{hint}' instead. "
+        "TikTok still converts it, but reports and rules use the new name.",
+    ),
+    "events.missing_event_id": _c(
+        "Event without event_id",
+        "warning",
+        "{event} has no event_id, so the platform cannot deduplicate it against the same event "
+        "from the pixel or the server; send the order id (purchases) or a per-action id.",
+    ),
+    "events.event_id_placeholder": _c(
+        "event_id is a placeholder",
+        "error",
+        "event_id '{value}' is a placeholder, not an id: every event with it looks like the same "
+        "event and all but the first are dropped. Fix the tag that fills it.",
+    ),
+    "events.duplicate": _c(
+        "Duplicate event",
+        "warning",
+        "{event} with event_id '{item_id}' was already seen {hint}; the platform keeps only the first "
+        "within 48 h{doubled}.",
+    ),
+    "events.duplicate_outside_window": _c(
+        "Same event_id more than 48 h apart",
+        "warning",
+        "{event} with event_id '{item_id}' repeats {hint}, more than the 48 h deduplication window "
+        "later, so the platform counts it twice{doubled}. Use ids that are unique per action.",
+    ),
+    "events.order_counted_twice": _c(
+        "Order reported by two events",
+        "error",
+        "Order '{value}' is reported by {event} events with different event_ids ('{hint}' and "
+        "'{item_id}'), so the platform counts it twice{doubled}. Send the order id as event_id from "
+        "both the pixel and the server.",
+    ),
+    "events.missing_contents": _c(
+        "Catalog event without contents",
+        "error",
+        "{event} has no contents or content_id, so catalog ads cannot tie it to a product. "
+        "Send contents: [{{content_id, content_type, quantity, price}}].",
+    ),
+    "events.missing_content_id": _c(
+        "Content without content_id",
+        "error",
+        "{field} is empty: the platform reports \"content ID received with no value\" and "
+        "cannot match the product.",
+    ),
+    "events.content_id_not_string": _c(
+        "content_id is not a string",
+        "error",
+        "{field} is the {hint} {value}; TikTok rejects it (\"Not a valid string\"). Send \"{value}\" "
+        "as a string.",
+    ),
+    "events.content_type_invalid": _c(
+        "content_type not product or product_group",
+        "error",
+        "{field} is '{value}'; it must be 'product' (content_id is an item id) or 'product_group' "
+        "(content_id is an item_group_id).",
+    ),
+    "events.quantity_invalid": _c(
+        "Quantity not a whole number ≥ 1", "warning", "{field} is {value}; send a whole number of at least 1."
+    ),
+    "events.price_invalid": _c(
+        "Content price not a number",
+        "error",
+        "{field} is {value}; send the unit price as a number (TikTok answers \"Invalid Price Field\").",
+    ),
+    "events.missing_value": _c(
+        "Event without value",
+        "error",
+        "{event} has no value{hint}; the platform cannot report revenue or optimise for it. "
+        "Send the order total as a number.",
+    ),
+    "events.value_invalid": _c("Invalid value", "error", "{event} value {value}: {hint}"),
+    "events.missing_currency": _c(
+        "Event without currency",
+        "error",
+        "{event} has a value but no currency; the platform ignores the value. Send an ISO 4217 code such as USD.",
+    ),
+    "events.currency_invalid": _c(
+        "Currency not an ISO 4217 code", "error", "Currency '{value}' is not an ISO 4217 code{hint}."
+    ),
+    "events.currency_not_accepted": _c(
+        "Currency TikTok does not accept",
+        "error",
+        "Currency '{value}' is ISO 4217 but not in TikTok's list of event currencies; convert the "
+        "value to a currency TikTok accepts.",
+    ),
+    "events.value_mismatch": _c(
+        "value differs from Σ price × quantity",
+        "warning",
+        "{event} value {value} but its contents add up to {hint}; value should be the order total.",
+    ),
+    "events.currency_mismatch": _c(
+        "Event currency differs from the catalog's",
+        "warning",
+        "{event} is in {value} but the catalog prices '{field}' in {hint}; a hard-coded currency "
+        "in the tag is the usual cause.",
+    ),
+    "events.time_invalid": _c(
+        "Unreadable event time",
+        "warning",
+        "Event time {value} is neither unix seconds nor ISO 8601; deduplication treats the event "
+        "as recent.",
+    ),
+    # Reconciling event content_ids with the catalog (item_id is the content_id).
+    "match.not_in_catalog": _c(
+        "content_id not in the catalog",
+        "error",
+        "content_id '{value}' ({events} event(s){revenue}) is not in the catalog at all: the product is "
+        "missing from the feed, or the site sends another kind of id.",
+    ),
+    "match.case_or_whitespace": _c(
+        "content_id differs only in case or spaces",
+        "error",
+        "content_id '{value}' ({events} event(s){revenue}) matches catalog id '{hint}' only after "
+        "trimming or ignoring case; ids must match exactly.",
+    ),
+    "match.id_format": _c(
+        "content_id in another id format",
+        "error",
+        "content_id '{value}' ({events} event(s){revenue}) matches catalog id '{hint}' after removing "
+        "{detail}; send the catalog's id, or change the feed's ids to the site's.",
+    ),
+    "match.group_id": _c(
+        "content_id is an item_group_id",
+        "error",
+        "content_id '{value}' ({events} event(s){revenue}) is an item_group_id, but content_type is "
+        "not 'product_group'; send the variant's id, or content_type 'product_group'.",
+    ),
+    "match.item_id_as_group": _c(
+        "product_group content_id is an item id",
+        "error",
+        "content_id '{value}' ({events} event(s){revenue}) is an item id, but content_type is "
+        "'product_group', which must name an item_group_id; send content_type 'product'.",
+    ),
+    "match.excluded": _c(
+        "content_id excluded from the catalog",
+        "error",
+        "content_id '{value}' ({events} event(s){revenue}) is in the feed, but the item has error "
+        "findings, so the channel rejects it; fix the item (see its findings).",
+    ),
+    "match.out_of_stock": _c(
+        "Events for an out-of-stock item",
+        "info",
+        "content_id '{value}' matches an item marked '{hint}' that still gets {events} event(s).",
+    ),
+    "match.rate_low": _c(
+        "Low catalog match rate",
+        "warning",
+        "{event}: {hint} of {events} event(s) match the catalog. {detail}",
+    ),
 }
 
 
@@ -319,6 +493,7 @@ class Finding:
     row: int | None = None
     field: str = ""
     value: str = ""
+    source: str = ""
 
     @property
     def fatal(self) -> bool:
@@ -358,9 +533,14 @@ def make_finding(
     row: int | None = None,
     field: str = "",
     value: str = "",
+    source: str = "",
     **params: Any,
 ) -> Finding:
-    """Build a finding for ``code`` with its message rendered from ``params``."""
+    """Build a finding for ``code`` with its message rendered from ``params``.
+
+    ``source`` locates it in an input that is not the feed itself, such as an
+    event log's ``file:line``.
+    """
     message = render(code, {"field": field, "value": value, "item_id": item_id, "row": row} | params)
     return Finding(
         code=code,
@@ -370,6 +550,7 @@ def make_finding(
         row=row,
         field=field,
         value=truncate(value),
+        source=source,
     )
 
 
@@ -417,3 +598,15 @@ class FindingLog:
         for code, n in self.counts.items():
             totals[self.severity_of[code].value] += n
         return totals
+
+    def summary(self) -> dict[str, Any]:
+        """The ``findings`` section of ``report.json``: totals by severity and by code."""
+        return {
+            "by_severity": self.by_severity(),
+            "by_code": {
+                code: {"count": n, "severity": self.severity_of[code].value}
+                for code, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            },
+            "stored": len(self),
+            "max_per_code": self.max_per_code,
+        }

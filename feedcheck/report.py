@@ -13,12 +13,14 @@ import io
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from feedcheck.findings import FINDING_COLUMNS, Finding
 
+REPORT_VERSION = "1"
+MISMATCH_COLUMNS = ("content_id", "reason", "suggested_id", "events", "revenue", "currency", "first_seen", "last_seen")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 
 
@@ -51,20 +53,34 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def findings_csv(findings: Iterable[Finding]) -> bytes:
-    """Findings as spreadsheet-safe CSV (UTF-8 with BOM so Excel reads accents)."""
+def rows_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
+    """Rows as spreadsheet-safe CSV, like :func:`findings_csv`."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow(FINDING_COLUMNS)
-    for finding in findings:
-        row = finding.as_dict()
-        writer.writerow([safe_cell(row[c]) for c in FINDING_COLUMNS])
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([safe_cell(row[c]) for c in columns])
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def write_reports(out_dir: Path, report: dict[str, Any], findings: Iterable[Finding]) -> dict[str, Path]:
-    """Write ``findings.csv`` and ``report.json`` into ``out_dir``; return their paths."""
+def findings_csv(findings: Iterable[Finding]) -> bytes:
+    """Findings as spreadsheet-safe CSV (UTF-8 with BOM so Excel reads accents)."""
+    return rows_csv(FINDING_COLUMNS, (f.as_dict() for f in findings))
+
+
+def write_reports(
+    out_dir: Path,
+    report: dict[str, Any],
+    findings: Iterable[Finding],
+    mismatches: Iterable[dict[str, Any]] | None = None,
+) -> dict[str, Path]:
+    """Write ``findings.csv``, ``report.json`` and (after an event check) ``mismatches.csv``; return their paths."""
     paths = {"findings": out_dir / "findings.csv", "report": out_dir / "report.json"}
+    if mismatches is not None:
+        paths["mismatches"] = out_dir / "mismatches.csv"
+        atomic_write(paths["mismatches"], rows_csv(MISMATCH_COLUMNS, mismatches))
+    else:  # an earlier run's mismatches would contradict this report
+        (out_dir / "mismatches.csv").unlink(missing_ok=True)
     atomic_write(paths["findings"], findings_csv(findings))
     atomic_write(paths["report"], (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
     return paths

@@ -33,7 +33,7 @@ def test_defects_exit_1_with_findings_csv(tmp_path: Path) -> None:
     assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path)]) == 1
     with (tmp_path / "findings.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["code", "severity", "item_id", "row", "field", "value", "message"]
+    assert list(rows[0]) == ["code", "severity", "item_id", "row", "field", "value", "message", "source"]
     price = next(r for r in rows if r["item_id"] == "DF-001" and r["code"] == "item.price_invalid")
     assert price["row"] == "4" and "169.00 USD" in price["message"]
     report = json.loads((tmp_path / "report.json").read_text())

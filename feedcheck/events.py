@@ -1,0 +1,467 @@
+"""Check purchase events: deduplicate, judge value, currency and contents, reconcile with a catalog.
+
+:func:`check_events` reads logs with :mod:`feedcheck.eventlog`, deduplicates
+events the way the platforms do (same event name and ``event_id`` within
+48 hours; the first one wins), checks every remaining event and, given a
+:class:`~feedcheck.reconcile.Catalog`, matches its content ids.  Everything
+it finds is a :class:`~feedcheck.findings.Finding` in the same log as feed
+findings, with the event id (or ``file:line``) as ``item_id`` and
+``file:line`` as ``source``.
+
+Memory stays bounded on large logs: events are streamed one at a time and the
+deduplication keys are capped (``EventOptions.max_dedup_keys``, oldest
+dropped first).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from feedcheck.config import EventOptions
+from feedcheck.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
+from feedcheck.eventlog import Event, expand_paths, read_events
+from feedcheck.findings import FindingLog, Severity, make_finding
+from feedcheck.reconcile import Catalog, Line, Reconciler
+from feedcheck.report import REPORT_VERSION
+
+LEGACY_NAMES = {
+    "CompletePayment": "Purchase",
+    "SubmitForm": "Lead",
+    "ClickForm": "Lead",
+    "AddBilling": "AddPaymentInfo",
+    "Browse": "PageView",
+    "Checkout": "PlaceAnOrder",
+    "ClickInDownloadPage": "ClickButton",
+    "ClickToDownload": "Download",
+    "Consult": "Contact",
+    "ConsultByPhone": "Contact",
+    "Registration": "CompleteRegistration",
+    "StartCheckout": "InitiateCheckout",
+    "ViewConsultationPage": "ViewContent",
+    "ViewDownloadPage": "ViewContent",
+    "ViewForm": "ViewContent",
+}
+CONTENT_TYPES = ("product", "product_group")
+_PLACEHOLDER_IDS = {"", "undefined", "null", "none", "nan", "[object object]", "(not set)", "false", "0"}
+_TEMPLATE_ID = re.compile(r"^(\{\{.*\}\}|\$\{.*\}|%%.*%%|<.*>)$")
+_CURRENCY_HINTS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "RMB": "CNY", "₹": "INR"}
+_SECONDS_PER_HOUR = 3600.0
+
+
+@dataclass
+class EventsReport:
+    """What :func:`check_events` learnt: counts, the match report and the mismatch rows."""
+
+    log: FindingLog
+    summary: dict[str, Any]
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        """``fatal``, ``errors`` or ``ok``."""
+        if self.log.fatal is not None:
+            return "fatal"
+        return "errors" if self.log.by_severity()["error"] else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """0 no errors, 1 error findings, 3 no event could be read."""
+        return {"fatal": 3, "errors": 1}.get(self.status, 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``report.json`` structure of an events-only check (no catalog feed)."""
+        fatal = self.log.fatal
+        return {
+            "report_version": REPORT_VERSION,
+            "status": self.status,
+            "fatal": fatal.as_dict() if fatal else None,
+            "findings": self.log.summary(),
+            "events": self.summary,
+        }
+
+
+def check_events(
+    paths: Iterable[str | os.PathLike[str]],
+    catalog: Catalog | None = None,
+    *,
+    options: EventOptions = EventOptions(),
+    log: FindingLog | None = None,
+) -> EventsReport:
+    """Read, deduplicate and check the events in ``paths``; reconcile them with ``catalog`` if given.
+
+    ``paths`` are files, folders or globs.  Findings go to ``log`` (a new one
+    if ``None``), so a feed check and its events can share one report.
+
+    Raises:
+        ConfigError: a path matches no file, or an option is invalid.
+    """
+    log = log if log is not None else FindingLog()
+    files = expand_paths(paths)
+    reconciler = Reconciler(catalog, log, options) if catalog is not None else None
+    checker = EventChecker(log, options, reconciler)
+    for event in read_events(files, log, options):
+        checker.check(event)
+    checker.finish()
+    summary = {"files": [str(f) for f in files]} | checker.summary()
+    mismatches: list[dict[str, Any]] = []
+    if reconciler is not None:
+        reconciler.finish()
+        summary |= reconciler.summary()
+        mismatches = reconciler.mismatch_rows()
+    return EventsReport(log=log, summary=summary, mismatches=mismatches)
+
+
+def _text(raw: Any) -> str:
+    return "" if raw is None else str(raw).strip()
+
+
+def _number(raw: Any) -> tuple[float | None, str]:
+    """``(amount, problem)``: the amount when one can be read, and what is wrong with it, if anything.
+
+    >>> _number(12.5), _number("12.50"), _number(-1), _number("abc"), _number(None)
+    ((12.5, ''), (12.5, 'is a string; send a number'), (-1.0, 'is negative'), (None, 'is not a number'), (None, 'missing'))
+    """
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None, "missing"
+    if isinstance(raw, bool) or isinstance(raw, (dict, list)):
+        return None, f"is a JSON {type(raw).__name__}, not a number"
+    if isinstance(raw, str):
+        try:
+            amount = float(raw.strip())
+        except ValueError:
+            return None, "is not a number"
+        return (amount, "is a string; send a number") if math.isfinite(amount) else (None, "is not a number")
+    amount = float(raw)
+    if not math.isfinite(amount):
+        return None, "is not a finite number"
+    return (amount, "is negative") if amount < 0 else (amount, "")
+
+
+class EventChecker:
+    """Checks events one at a time, keeping what deduplication and the counts need."""
+
+    def __init__(self, log: FindingLog, options: EventOptions, reconciler: Reconciler | None = None) -> None:
+        self.log = log
+        self.options = options
+        self.reconciler = reconciler
+        self.window = options.dedup_window_hours * _SECONDS_PER_HOUR
+        self.counts: Counter[str] = Counter()
+        self.shapes: Counter[str] = Counter()
+        self.names: Counter[str] = Counter()
+        self.legacy: Counter[str] = Counter()
+        self.double_counted: Counter[str] = Counter()  # duplicates the platform drops
+        self.counted_twice: Counter[str] = Counter()  # copies the platform cannot tell apart
+        self._seen: dict[tuple[str, str], tuple[float | None, str, str]] = {}
+        self._orders: dict[str, tuple[str, float | None]] = {}
+
+    def check(self, event: Event) -> None:
+        """Judge one event; findings go to the log, matches to the reconciler."""
+        self.counts["total"] += 1
+        self.shapes[event.shape] += 1
+        if not isinstance(event.name, str) or not event.name.strip():
+            self._add("events.missing_event_name", event, event.where, field="event")
+            return
+        name = LEGACY_NAMES.get(event.name, event.name)
+        if name != event.name:
+            self.legacy[event.name] += 1
+        self.names[name] += 1
+        purchase = name in self.options.purchase_events or event.name in self.options.purchase_events
+        catalog_event = purchase or name in self.options.catalog_events or event.name in self.options.catalog_events
+        event_id = self._event_id(event, name)
+        item = event_id or event.where
+        value, value_problem = _number(event.value)
+        if event_id and self._duplicate(event, name, event_id, value if purchase else None, _text(event.currency)):
+            return
+        self.counts["unique"] += 1
+        if event.time is None and event.time_raw is not None:
+            self._add("events.time_invalid", event, item, field="event_time", value=str(event.time_raw))
+        currency = self._currency(event, item, name, purchase, catalog_event, value)
+        self._value(event, item, name, purchase, catalog_event, value, value_problem)
+        if purchase and event.order_id not in (None, "") and event_id:
+            self._order(event, name, str(event.order_id), event_id, value, currency)
+        lines = self._contents(event, item, name, purchase, catalog_event, value)
+        if self.reconciler is not None and catalog_event:
+            matched = self.reconciler.add(name, lines, event.time, currency, value if value_problem != "is negative" else None, purchase)
+            self._currency_match(event, item, name, currency, matched)
+
+    def _add(self, code: str, record: Event, item: str, severity: Severity | None = None, /, **params: Any) -> None:
+        self.log.add(make_finding(code, severity=severity, item_id=item, row=record.line, source=record.where, **params))
+
+    def _event_id(self, event: Event, name: str) -> str | None:
+        raw = event.event_id
+        text = "" if raw is None else str(raw).strip()
+        if raw is None or text == "":
+            self.counts["missing_event_id"] += 1
+            self._add("events.missing_event_id", event, event.where, field="event_id", event=name)
+            return None
+        if text.casefold() in _PLACEHOLDER_IDS or _TEMPLATE_ID.match(text):
+            self.counts["missing_event_id"] += 1
+            self._add("events.event_id_placeholder", event, event.where, field="event_id", value=text)
+            return None
+        return text
+
+    def _duplicate(self, event: Event, name: str, event_id: str, value: float | None, currency: str) -> bool:
+        """True when the platform would drop this event as a copy; ``value`` is what that copy would double.
+
+        A copy from the other side (pixel vs server) is the intended set-up and
+        only information; a second copy from the same side is a warning.
+        """
+        key = (name, event_id)
+        earlier = self._seen.get(key)
+        if earlier is None:
+            self._remember(self._seen, key, (event.time, event.origin, event.where))
+            return False
+        when, origins, where = earlier
+        gap = None if when is None or event.time is None else abs(event.time - when)
+        if gap is not None and gap > self.window:
+            self.counts["duplicates_outside_window"] += 1
+            if value:
+                self.counted_twice[currency or "unknown"] += value
+            self._seen[key] = (event.time, event.origin, event.where)
+            self._add("events.duplicate_outside_window", event, event_id, field="event_id", event=name,
+                      hint=f"{gap / _SECONDS_PER_HOUR:,.0f} h after {where}",
+                      doubled=f" ({value:,.2f} {currency} twice)" if value else "")
+            return False
+        self.counts["duplicates"] += 1
+        if value:
+            self.double_counted[currency or "unknown"] += value
+        pair = bool(origins) and event.origin in ("browser", "server") and event.origin not in origins
+        if event.origin and event.origin not in origins:
+            self._seen[key] = (when, origins + " " + event.origin, where)
+        hint = f"at {where}" + (" (pixel and server copies of one action, as intended)" if pair else "")
+        self._add("events.duplicate", event, event_id, Severity.INFO if pair else None, field="event_id",
+                  event=name, hint=hint,
+                  doubled=f" ({value:,.2f} {currency} would otherwise be counted twice)" if value else "")
+        return True
+
+    def _remember(self, store: dict[Any, Any], key: Any, entry: Any) -> None:
+        store[key] = entry
+        if len(store) > self.options.max_dedup_keys:
+            keep = dict(itertools.islice(store.items(), len(store) // 2, None))
+            store.clear()
+            store.update(keep)
+
+    def _order(self, event: Event, name: str, order: str, event_id: str, value: float | None, currency: str) -> None:
+        earlier = self._orders.get(order)
+        if earlier is None:
+            self._remember(self._orders, order, (event_id, event.time))
+            return
+        other, when = earlier
+        within = when is None or event.time is None or abs(event.time - when) <= self.window
+        if other != event_id and within:
+            self.counts["orders_counted_twice"] += 1
+            if value:
+                self.counted_twice[currency or "unknown"] += value
+            doubled = f" ({value:,.2f} {currency} twice)" if value else ""
+            self._add("events.order_counted_twice", event, event_id, field="order_id", value=order,
+                      event=name, hint=other, doubled=doubled)
+
+    def _value(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
+               value: float | None, problem: str) -> None:
+        if problem == "missing":
+            if purchase or catalog_event:
+                self.counts["missing_value"] += 1
+                blank = "" if event.value is None else " (it is blank)"
+                self._add("events.missing_value", event, item, None if purchase else Severity.WARNING,
+                          field="value", event=name, hint=blank)
+            return
+        if problem:
+            self.counts["invalid_value"] += 1
+            self._add("events.value_invalid", event, item, field="value", event=name,
+                      value=repr(event.value) if isinstance(event.value, str) else str(event.value), hint=problem)
+
+    def _currency(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
+                  value: float | None) -> str:
+        """The event's currency code as sent (upper-cased when it is an ISO code), after checking it."""
+        raw = event.currency
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            if purchase or (catalog_event and value is not None):
+                self.counts["missing_currency"] += 1
+                self._add("events.missing_currency", event, item, None if purchase else Severity.WARNING,
+                          field="currency", event=name)
+            return ""
+        text = str(raw).strip()
+        if text not in ISO_4217:
+            self.counts["invalid_currency"] += 1
+            guess = text.upper() if text.upper() in ISO_4217 else _CURRENCY_HINTS.get(text.upper())
+            self._add("events.currency_invalid", event, item, field="currency", value=text,
+                      hint=f"; send '{guess}'" if guess else "")
+            return guess or text
+        if text not in TIKTOK_EVENT_CURRENCIES:
+            self.counts["invalid_currency"] += 1
+            self._add("events.currency_not_accepted", event, item, field="currency", value=text)
+        return text
+
+    def _contents(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
+                  value: float | None) -> list[Line]:
+        if event.contents is None:
+            if catalog_event:
+                self.counts["missing_contents"] += 1
+                self._add("events.missing_contents", event, item, None if purchase else Severity.WARNING,
+                          field="contents", event=name)
+            return []
+        self.counts["content_lines"] += len(event.contents)
+        ids: list[str | None] = []
+        groups: list[bool] = []
+        totals: list[float | None] = []
+        for i, content in enumerate(event.contents):
+            ids.append(self._content_id(event, item, i, content.content_id))
+            content_type = content.content_type if content.content_type is not None else event.content_type
+            if content_type is not None and content_type not in CONTENT_TYPES:
+                self._add("events.content_type_invalid", event, item, field=f"contents[{i}].content_type",
+                          value=str(content_type))
+            groups.append(content_type == "product_group")
+            totals.append(self._line_total(event, item, i, content.quantity, content.price))
+        if value is not None and totals and all(t is not None for t in totals):
+            total = sum(t for t in totals if t is not None)
+            if abs(value - total) > max(0.01, self.options.value_tolerance * max(abs(total), abs(value))):
+                self._add("events.value_mismatch", event, item, field="value", event=name,
+                          value=f"{value:,.2f}", hint=f"{total:,.2f}")
+        share = (value or 0.0) / len(event.contents)
+        return [
+            Line(cid, group, total if total is not None else share) for cid, group, total in zip(ids, groups, totals)
+        ]
+
+    def _content_id(self, event: Event, item: str, i: int, raw: Any) -> str | None:
+        where = f"contents[{i}].content_id"
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            self.counts["missing_content_id"] += 1
+            self._add("events.missing_content_id", event, item, field=where)
+            return None
+        if isinstance(raw, str):
+            return raw
+        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+            text = str(int(raw)) if isinstance(raw, float) and raw.is_integer() else str(raw)
+            self.counts["content_id_not_string"] += 1
+            self._add("events.content_id_not_string", event, item, field=where, value=text, hint="number")
+            return text
+        self.counts["content_id_not_string"] += 1
+        self._add("events.content_id_not_string", event, item, field=where, value=str(raw)[:60],
+                  hint=f"JSON {type(raw).__name__}")
+        return None
+
+    def _line_total(self, event: Event, item: str, i: int, quantity: Any, price: Any) -> float | None:
+        count: float | None = 1.0
+        if quantity is not None:
+            whole = isinstance(quantity, (int, float)) and not isinstance(quantity, bool) and float(quantity).is_integer()
+            if not whole or quantity < 1:
+                self._add("events.quantity_invalid", event, item, field=f"contents[{i}].quantity", value=repr(quantity))
+                count = None
+            else:
+                count = float(quantity)
+        if price is None:
+            return None
+        amount, problem = _number(price)
+        if problem and problem != "missing":
+            self._add("events.price_invalid", event, item, field=f"contents[{i}].price",
+                      value=repr(price) if isinstance(price, str) else str(price))
+        if amount is None or count is None:
+            return None
+        return amount * count
+
+    def _currency_match(self, event: Event, item: str, name: str, currency: str, matched: list[str]) -> None:
+        if not currency or self.reconciler is None:
+            return
+        for content_id in matched:
+            expected = self.reconciler.catalog.currency_for(content_id)
+            if expected and expected != currency:
+                self.counts["currency_mismatch"] += 1
+                self._add("events.currency_mismatch", event, item, field=content_id, event=name,
+                          value=currency, hint=expected)
+                return
+
+    def finish(self) -> None:
+        """Findings that summarise the whole log: legacy names, and a log with no events."""
+        for legacy, count in self.legacy.most_common():
+            self.log.add(make_finding("events.legacy_name", item_id=legacy, field="event", value=legacy,
+                                      hint=LEGACY_NAMES[legacy], count=count))
+        if self.counts["total"] == 0:
+            self.log.add(make_finding("events.no_events", detail=(
+                "No event could be read from the logs; see the other findings for why, "
+                "and check that the paths point at the event logs.")))
+
+    def summary(self) -> dict[str, Any]:
+        """The event-check part of ``report.json``'s ``events`` section."""
+        c = self.counts
+        return {
+            "total": c["total"],
+            "unique": c["unique"],
+            "duplicates": c["duplicates"],
+            "duplicates_outside_window": c["duplicates_outside_window"],
+            "orders_counted_twice": c["orders_counted_twice"],
+            "double_counted_value": {cur: round(v, 2) for cur, v in sorted(self.double_counted.items())},
+            "counted_twice_value": {cur: round(v, 2) for cur, v in sorted(self.counted_twice.items())},
+            "content_lines": c["content_lines"],
+            "missing_event_id": c["missing_event_id"],
+            "missing_contents": c["missing_contents"],
+            "missing_content_id": c["missing_content_id"],
+            "content_id_not_string": c["content_id_not_string"],
+            "missing_value": c["missing_value"],
+            "invalid_value": c["invalid_value"],
+            "missing_currency": c["missing_currency"],
+            "invalid_currency": c["invalid_currency"],
+            "currency_mismatch": c["currency_mismatch"],
+            "by_name_read": dict(sorted(self.names.items())),
+            "legacy_names": dict(self.legacy.most_common()),
+            "shapes": dict(sorted(self.shapes.items())),
+            "match_rate": None,
+        }
+
+
+ROW_COLUMNS = ("event", "event_id", "event_time", "content_id", "content_type", "quantity", "price",
+               "value", "currency", "file", "line", "event_index")
+
+
+def event_rows(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    options: EventOptions = EventOptions(),
+    log: FindingLog | None = None,
+    chunk_rows: int = 100_000,
+) -> Iterator[pd.DataFrame]:
+    """The events in ``paths`` as frames of one row per content line, for analysis in a notebook.
+
+    An event without contents gives one row with an empty ``content_id``.
+    ``value`` and ``currency`` appear on the event's first row only, so
+    ``frame["value"].sum()`` is the events' total, not a multiple of it.
+    Values are as logged (``content_id`` 123 becomes "123"); nothing is
+    deduplicated or checked here: :func:`check_events` does that.
+    """
+    log = log if log is not None else FindingLog()
+    rows: list[tuple[Any, ...]] = []
+    for index, event in enumerate(read_events(expand_paths(paths), log, options)):
+        amount, _ = _number(event.value)
+        moment = pd.Timestamp(event.time, unit="s", tz="UTC") if event.time is not None else pd.NaT
+        head = (event.name, None if event.event_id is None else str(event.event_id), moment)
+        tail = (event.file, event.line, index)
+        for n, content in enumerate(event.contents or [None]):  # type: ignore[list-item]
+            first = n == 0
+            rows.append(head + (
+                None if content is None or content.content_id is None else str(content.content_id),
+                None if content is None else (content.content_type or event.content_type),
+                None if content is None else _number(content.quantity)[0],
+                None if content is None else _number(content.price)[0],
+                amount if first else None,
+                (str(event.currency) if event.currency is not None else None) if first else None,
+            ) + tail)
+        if len(rows) >= chunk_rows:
+            yield _frame(rows)
+            rows = []
+    if rows:
+        yield _frame(rows)
+
+
+def _frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(rows, columns=ROW_COLUMNS)
+    for name in ("quantity", "price", "value"):
+        frame[name] = pd.to_numeric(frame[name])
+    return frame

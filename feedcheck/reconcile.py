@@ -1,0 +1,348 @@
+"""Match event content_ids with the catalog, and say why each miss misses.
+
+The platforms report a bare match-rate percentage days later; this module
+names every content_id that fails and its most likely cause, in this order:
+the item exists but validation excluded it; the id is an ``item_group_id``
+sent as a product (or an item id sent as a product group); it matches only
+after trimming or ignoring case; it matches after removing a known id format
+(a platform prefix, leading zeros, separators); or it is simply not in the
+catalog.  Matched ids of out-of-stock items are reported too, as information.
+
+Match rate follows the platforms: per event name, the share of (deduplicated)
+catalog events whose content ids all match; the share of content lines is
+reported beside it.  Revenue at risk is the value of purchase events with at
+least one unmatched id, per currency.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from feedcheck.config import EventOptions
+from feedcheck.errors import ConfigError
+from feedcheck.findings import FindingLog, Severity, make_finding
+
+OUT_OF_STOCK = frozenset({"out of stock", "out_of_stock", "discontinued", "sold out"})
+_VALID, _STOCKOUT = 1, 2
+_PRICE_CURRENCY = re.compile(r"([A-Za-z]{3})\s*$")
+_SEPARATORS = re.compile(r"[\s\-_.:/]+")
+ID_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"^gid://shopify/\w+/(\d+)$", "the Shopify gid:// prefix"),
+    (r"^shopify_[a-z]{2}_\d+_(\d+)$", "the Shopify shopify_CC_product_ prefix"),
+    (r"^wc_post_id_(.+)$", "the WooCommerce wc_post_id_ prefix"),
+    (r"^(.+)_\1$", "a repeated id (x_x)"),
+)
+_BUILTIN = tuple((re.compile(pattern), label) for pattern, label in ID_PATTERNS)
+MATCHED = ""
+RATE_TARGET = 0.9
+RATE_FLOOR = 0.5
+
+
+class Catalog:
+    """What the catalog holds, for matching: valid ids, excluded ids, group ids, stock and currency.
+
+    Built from a feed's chunks and their validation verdicts by
+    :func:`feedcheck.check_feed` (pass ``catalog=Catalog()``), so a content_id
+    can be told apart as "not in the feed" or "in the feed, but rejected".
+    """
+
+    def __init__(self, source: str = "") -> None:
+        self.source = source
+        self.currency: str | None = None  # shown in reports; the channel's catalog currency when known
+        self.items_total = 0
+        self._anchor: str | None = None  # the first price's currency; items in another are kept apart
+        self._items: dict[str, int] = {}
+        self._groups: dict[str, bool] = {}
+        self._availability: dict[str, str] = {}
+        self._currency_of: dict[str, str] = {}
+        self._folded: dict[str, str] | None = None
+        self._cores: dict[str, tuple[str, str]] | None = None
+        self._patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
+
+    def add(self, chunk: pd.DataFrame, errors: np.ndarray) -> None:
+        """Record one validated chunk (canonical column names); ``errors`` marks rejected items."""
+        if "id" not in chunk.columns:
+            return
+        self.items_total += len(chunk)
+        n = len(chunk)
+        ids = chunk["id"].str.strip().tolist()
+        groups = chunk["item_group_id"].str.strip().tolist() if "item_group_id" in chunk else [""] * n
+        stock = chunk["availability"].str.strip().str.lower().tolist() if "availability" in chunk else [""] * n
+        prices = chunk["price"].tolist() if "price" in chunk else [""] * n
+        for item_id, group, availability, price, rejected in zip(ids, groups, stock, prices, errors.tolist()):
+            if not item_id:
+                continue
+            flags = 0 if rejected else _VALID
+            if availability in OUT_OF_STOCK:
+                flags |= _STOCKOUT
+                self._availability[item_id] = availability
+            self._items[item_id] = self._items.get(item_id, 0) | flags
+            if group:
+                self._groups[group] = self._groups.get(group, False) or not rejected
+            found = _PRICE_CURRENCY.search(price or "")
+            if found:
+                code = found.group(1).upper()
+                if self._anchor is None:
+                    self._anchor = code
+                    self.currency = self.currency or code
+                if code != self._anchor:
+                    self._currency_of[item_id] = code
+        self._folded = self._cores = None
+
+    @property
+    def valid_items(self) -> int:
+        return sum(1 for flags in self._items.values() if flags & _VALID)
+
+    def currency_for(self, item_id: str) -> str | None:
+        """The currency of the item's price (the catalog's, unless the item differs)."""
+        return self._currency_of.get(item_id, self._anchor)
+
+    def classify(self, content_id: str, as_group: bool) -> tuple[str, str, str]:
+        """``(code, hint, detail)``: ``code`` is empty for a match, else the ``match.*`` reason.
+
+        ``hint`` is the catalog id to use (or the availability of a matched,
+        out-of-stock item); ``detail`` says what had to be removed to match.
+        """
+        flags = self._items.get(content_id)
+        valid_item = flags is not None and bool(flags & _VALID)
+        if as_group:
+            if self._groups.get(content_id):
+                return MATCHED, "", ""
+            if valid_item:
+                return "match.item_id_as_group", "", ""
+        else:
+            if valid_item:
+                if flags & _STOCKOUT:  # type: ignore[operator]
+                    return "match.out_of_stock", self._availability.get(content_id, "out of stock"), ""
+                return MATCHED, "", ""
+            if self._groups.get(content_id):
+                return "match.group_id", "", ""
+        if flags is not None or content_id in self._groups:
+            return "match.excluded", "", ""
+        folded = self._fold_index().get(content_id.strip().casefold())
+        if folded is not None:
+            return "match.case_or_whitespace", folded, ""
+        core, steps = self._core(content_id)
+        found = self._core_index().get(core)
+        if found is not None:
+            removed = " and ".join(dict.fromkeys(steps + found[1].split(" and ") if found[1] else steps))
+            return "match.id_format", found[0], removed or "differences in format"
+        return "match.not_in_catalog", "", ""
+
+    def use_patterns(self, patterns: Iterable[str]) -> None:
+        """Extra id formats (regular expressions whose first group is the id's core) to try."""
+        try:
+            self._patterns = tuple((re.compile(p, re.IGNORECASE), f"the pattern {p}") for p in patterns)
+        except re.error as exc:
+            raise ConfigError(f"Id pattern '{exc.pattern}' is not a valid regular expression ({exc.msg}).") from None
+        self._cores = None
+
+    def _fold_index(self) -> dict[str, str]:
+        if self._folded is None:
+            self._folded = {}
+            for name in self._matchable():
+                self._folded.setdefault(name.strip().casefold(), name)
+        return self._folded
+
+    def _core_index(self) -> dict[str, tuple[str, str]]:
+        if self._cores is None:
+            self._cores = {}
+            for name in self._matchable():
+                core, steps = self._core(name)
+                self._cores.setdefault(core, (name, " and ".join(steps)))
+        return self._cores
+
+    def _matchable(self) -> Iterable[str]:
+        yield from (name for name, flags in self._items.items() if flags & _VALID)
+        yield from (name for name, valid in self._groups.items() if valid)
+
+    def _core(self, name: str) -> tuple[str, list[str]]:
+        """The id with known prefixes, separators, case and leading zeros removed, and what was removed."""
+        steps = []
+        text = name.strip().casefold()
+        for pattern, label in self._patterns + _BUILTIN:
+            match = pattern.match(text)
+            if match and match.group(1):
+                text = match.group(1)
+                steps.append(label)
+                break
+        joined = _SEPARATORS.sub("", text)
+        if joined != text:
+            steps.append("separators")
+            text = joined
+        unpadded = text.lstrip("0")
+        if unpadded != text and unpadded:
+            steps.append("leading zeros")
+            text = unpadded
+        return text, steps
+
+
+@dataclass
+class NameStats:
+    """Match counts for one event name."""
+
+    events: int = 0
+    matched_events: int = 0
+    lines: int = 0
+    matched_lines: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "events": self.events,
+            "matched_events": self.matched_events,
+            "match_rate": _rate(self.matched_events, self.events),
+            "lines": self.lines,
+            "matched_lines": self.matched_lines,
+            "match_rate_lines": _rate(self.matched_lines, self.lines),
+        }
+
+
+@dataclass
+class IdStats:
+    """One content_id that failed to match (or matched an out-of-stock item)."""
+
+    code: str
+    hint: str
+    detail: str
+    events: Counter[str] = field(default_factory=Counter)  # per currency
+    revenue: Counter[str] = field(default_factory=Counter)  # per currency
+    first_seen: float | None = None
+    last_seen: float | None = None
+
+    def seen(self, currency: str, revenue: float, when: float | None) -> None:
+        self.events[currency] += 1
+        self.revenue[currency] += revenue
+        if when is not None:
+            self.first_seen = when if self.first_seen is None else min(self.first_seen, when)
+            self.last_seen = when if self.last_seen is None else max(self.last_seen, when)
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """A content line ready to match: the id as a string (``None`` if unusable) and its revenue share."""
+
+    content_id: str | None
+    as_group: bool
+    revenue: float
+
+
+class Reconciler:
+    """Matches the content lines of deduplicated catalog events and aggregates what misses."""
+
+    def __init__(self, catalog: Catalog, log: FindingLog, options: EventOptions = EventOptions()) -> None:
+        self.catalog = catalog
+        self.log = log
+        self.options = options
+        self.by_name: dict[str, NameStats] = {}
+        self.revenue_at_risk: Counter[str] = Counter()
+        self.ids: dict[str, IdStats] = {}
+        catalog.use_patterns(options.id_patterns)
+
+    def add(self, name: str, lines: list[Line], when: float | None, currency: str,
+            value: float | None, purchase: bool) -> list[str]:
+        """Match one event's lines; return the catalog ids it matched (for the currency check)."""
+        stats = self.by_name.setdefault(name, NameStats())
+        stats.events += 1
+        stats.lines += len(lines)
+        matched_ids = []
+        all_matched = bool(lines)
+        for line in lines:
+            code = "match.not_in_catalog" if line.content_id is None else self._verdict(line.content_id, line.as_group)
+            if code in (MATCHED, "match.out_of_stock"):
+                stats.matched_lines += 1
+                matched_ids.append(line.content_id)
+            else:
+                all_matched = False
+            if code != MATCHED and line.content_id is not None:
+                self.ids[line.content_id].seen(currency, line.revenue if purchase else 0.0, when)
+        if all_matched:
+            stats.matched_events += 1
+        elif purchase and value is not None:
+            self.revenue_at_risk[currency or "unknown"] += value
+        return [i for i in matched_ids if i is not None]
+
+    def _verdict(self, content_id: str, as_group: bool) -> str:
+        known = self.ids.get(content_id)
+        if known is not None:
+            return known.code
+        code, hint, detail = self.catalog.classify(content_id, as_group)
+        if code != MATCHED:
+            self.ids[content_id] = IdStats(code, hint, detail)
+        return code
+
+    def finish(self) -> None:
+        """Findings for every missed id (most revenue first) and for low match rates."""
+        for content_id, stats in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
+                                                                           -sum(kv[1].events.values()), kv[0])):
+            revenue = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in stats.revenue.items() if amount and cur)
+            self.log.add(make_finding(
+                stats.code, item_id=content_id, field="content_id", value=content_id, hint=stats.hint,
+                detail=stats.detail, events=sum(stats.events.values()),
+                revenue=f", {revenue} in purchases" if revenue else "",
+            ))
+        for name, stats in sorted(self.by_name.items()):
+            rate = _rate(stats.matched_events, stats.events)
+            if rate is None or rate >= RATE_TARGET:
+                continue
+            if rate == 0:
+                detail, severity = "0% means content_id is missing or is not the catalog's id at all.", Severity.ERROR
+            elif rate < RATE_FLOOR:
+                detail, severity = "Under 50% usually means the catalog lacks products the site sells.", Severity.ERROR
+            else:
+                detail, severity = "TikTok recommends more than 90% for catalog ads.", Severity.WARNING
+            self.log.add(make_finding("match.rate_low", severity=severity, item_id=name, event=name,
+                                      hint=f"{rate:.1%}", events=stats.events, detail=detail))
+
+    def summary(self) -> dict[str, Any]:
+        """The match part of ``report.json``'s ``events`` section."""
+        events = sum(s.events for s in self.by_name.values())
+        matched = sum(s.matched_events for s in self.by_name.values())
+        lines = sum(s.lines for s in self.by_name.values())
+        matched_lines = sum(s.matched_lines for s in self.by_name.values())
+        rows = self.mismatch_rows()
+        unmatched = [r for r in rows if r["reason"] != "out_of_stock"]
+        return {
+            "catalog": {"source": self.catalog.source, "items": self.catalog.items_total,
+                        "valid_items": self.catalog.valid_items, "currency": self.catalog.currency},
+            "match_rate": _rate(matched, events),
+            "match_rate_lines": _rate(matched_lines, lines),
+            "by_name": {name: s.as_dict() for name, s in sorted(self.by_name.items())},
+            "revenue_at_risk": {cur: round(v, 2) for cur, v in sorted(self.revenue_at_risk.items())},
+            "unmatched_ids": len({r["content_id"] for r in unmatched}),
+            "by_reason": dict(Counter(r["reason"] for r in rows).most_common()),
+            "top_unmatched": unmatched[: self.options.top_unmatched],
+        }
+
+    def mismatch_rows(self) -> list[dict[str, Any]]:
+        """One row per content_id and currency, most revenue first: the ``mismatches.csv`` rows."""
+        rows = []
+        for content_id, stats in self.ids.items():
+            for currency, count in stats.events.items():
+                rows.append({
+                    "content_id": content_id,
+                    "reason": stats.code.removeprefix("match."),
+                    "suggested_id": stats.hint if stats.code != "match.out_of_stock" else "",
+                    "events": count,
+                    "revenue": round(stats.revenue[currency], 2),
+                    "currency": currency,
+                    "first_seen": _iso(stats.first_seen),
+                    "last_seen": _iso(stats.last_seen),
+                })
+        rows.sort(key=lambda r: (-r["revenue"], -r["events"], r["content_id"], r["currency"]))
+        return rows
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def _iso(moment: float | None) -> str:
+    return "" if moment is None else datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds")
