@@ -126,6 +126,7 @@ def check_feed(
     workdir: Path | None = None,
     events: Sequence[str | os.PathLike[str]] = (),
     event_options: EventOptions = EventOptions(),
+    catalog: Catalog | None = None,
 ) -> FeedReport:
     """Fetch, read and validate a feed for ``channel``; return the report.
 
@@ -133,7 +134,9 @@ def check_feed(
     server says nothing changed, the report's status is ``unchanged`` and
     nothing is read.  ``events`` are event-log paths, folders or globs: their
     events are checked and their content ids reconciled with this feed (which
-    is then always read in full, whatever ``previous`` says).
+    is then always read in full, whatever ``previous`` says).  A ``catalog``
+    passed in is filled with the feed's items, to reconcile more logs later
+    with :func:`~feedcheck.events.check_events`.
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).
@@ -149,13 +152,14 @@ def check_feed(
     started = time.perf_counter()
     validator = FeedValidator(spec, log, options, now=utc_now())
     spec.schema(currency=options.currency, now=utc_now(), limits=options.limits)  # fail fast on bad options
-    catalog = Catalog(report.source) if events else None
-    if catalog is not None:  # fail fast on bad event options, before the feed is fetched
+    if catalog is None and events:
+        catalog = Catalog(report.source)
+    if events:  # fail fast on bad event options, before the feed is fetched
         events = expand_paths(events)
-        catalog.use_patterns(event_options.id_patterns)
+        Catalog().use_patterns(event_options.id_patterns)
         FieldMap.from_options(event_options)
     try:
-        report.fetched = fetch(source, limits=fetch_limits, previous=None if events else previous,
+        report.fetched = fetch(source, limits=fetch_limits, previous=None if catalog is not None else previous,
                                auth=auth, workdir=workdir)
         if report.fetched.unchanged:
             log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))

@@ -280,15 +280,28 @@ class DecodingReader(io.TextIOBase):
         self._lines = 0
         self._buffer = ""
         self._eof = False
+        self._pending_error: FeedFormatError | None = None
         self.encoding_name = encoding
+
+    def _raise_pending(self) -> None:
+        if self._pending_error is not None and not self._buffer:
+            error, self._pending_error = self._pending_error, None
+            raise error
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int | None = -1) -> str:
+        """Up to ``size`` characters.  Text decoded before a read error is returned first; the error comes next."""
         want = size if size is not None and size >= 0 else None
-        while not self._eof and (want is None or len(self._buffer) < want):
-            self._fill(1 << 16)
+        self._raise_pending()
+        try:
+            while not self._eof and (want is None or len(self._buffer) < want):
+                self._fill(1 << 16)
+        except FeedFormatError as exc:
+            if not self._buffer:
+                raise
+            self._pending_error = exc
         if want is None:
             out, self._buffer = self._buffer, ""
         else:
@@ -296,6 +309,7 @@ class DecodingReader(io.TextIOBase):
         return out
 
     def readline(self, size: int | None = -1) -> str:
+        self._raise_pending()
         while "\n" not in self._buffer and not self._eof:
             self._fill(1 << 16)
         cut = self._buffer.find("\n")

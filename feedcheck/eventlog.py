@@ -218,7 +218,11 @@ def _json_records(text: TextIO, max_chars: int) -> Iterator[tuple[int, Any]]:
             buf, pos, eof, skipped = _skip_line(text, buf, pos, eof)
             line += skipped
             continue
-        yield line, value
+        if end - pos > max_chars:
+            yield line, _Bad("events.too_large", truncate(buf[pos:pos + 80], 80),
+                             f"A record at line {line:,} is over {max_chars:,} characters; it was skipped.")
+        else:
+            yield line, value
         line += buf.count("\n", pos, end)
         pos = end
 

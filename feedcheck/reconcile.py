@@ -130,6 +130,11 @@ class Catalog:
         folded = self._fold_index().get(content_id.strip().casefold())
         if folded is not None:
             return "match.case_or_whitespace", folded, ""
+        bare, label = self._strip_format(content_id.strip().casefold())
+        if label:
+            found_bare = self._fold_index().get(bare)
+            if found_bare is not None:
+                return "match.id_format", found_bare, label
         core, steps = self._core(content_id)
         found = self._core_index().get(core)
         if found is not None:
@@ -164,16 +169,18 @@ class Catalog:
         yield from (name for name, flags in self._items.items() if flags & _VALID)
         yield from (name for name, valid in self._groups.items() if valid)
 
-    def _core(self, name: str) -> tuple[str, list[str]]:
-        """The id with known prefixes, separators, case and leading zeros removed, and what was removed."""
-        steps = []
-        text = name.strip().casefold()
+    def _strip_format(self, text: str) -> tuple[str, str]:
+        """The id inside a known id format (a platform prefix, a repeated id), and the format's name."""
         for pattern, label in self._patterns + _BUILTIN:
             match = pattern.match(text)
             if match and match.group(1):
-                text = match.group(1)
-                steps.append(label)
-                break
+                return match.group(1), label
+        return text, ""
+
+    def _core(self, name: str) -> tuple[str, list[str]]:
+        """The id with known prefixes, separators, case and leading zeros removed, and what was removed."""
+        text, label = self._strip_format(name.strip().casefold())
+        steps = [label] if label else []
         joined = _SEPARATORS.sub("", text)
         if joined != text:
             steps.append("separators")
