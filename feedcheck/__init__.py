@@ -6,24 +6,37 @@ The public API, for scripts and notebooks::
     report = feedcheck.check_feed("fixtures/feeds/tiktok_clean.csv", channel="tiktok")
     report.status, report.items_total          # ('ok', 8)
     [f.code for f in report.log]               # every finding, with a stable code
+
+    # purchase events, reconciled with the feed
+    report = feedcheck.check_feed("fixtures/events/northwind_catalog.csv",
+                                  events=["fixtures/events/server_eapi2.jsonl"])
+    report.events.summary["match_rate"], report.events.mismatches[0]["reason"]
 """
 
 from feedcheck.channels import CHANNEL_NAMES, Channel, get_channel
 from feedcheck.check import FeedReport, check_feed
-from feedcheck.config import ChannelOptions, FetchLimits, ReadLimits
+from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
+from feedcheck.eventlog import Content, Event, read_events
+from feedcheck.events import EventsReport, check_events, event_rows
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
 from feedcheck.readers import FeedInfo, open_feed
+from feedcheck.reconcile import Catalog
 from feedcheck.validate import FeedValidator
 
 __all__ = [
     "Auth",
     "CHANNEL_NAMES",
     "CODES",
+    "Catalog",
     "Channel",
     "ChannelOptions",
     "ConfigError",
+    "Content",
+    "Event",
+    "EventOptions",
+    "EventsReport",
     "FeedFormatError",
     "FeedInfo",
     "FeedReport",
@@ -37,8 +50,11 @@ __all__ = [
     "ReadLimits",
     "Severity",
     "Validators",
+    "check_events",
     "check_feed",
+    "event_rows",
     "fetch",
     "get_channel",
     "open_feed",
+    "read_events",
 ]
