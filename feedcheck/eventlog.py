@@ -171,7 +171,7 @@ class _Bad:
     reason: str
 
 
-def _json_records(text: TextIO, max_chars: int) -> Iterator[tuple[int, Any]]:
+def _json_records(text: TextIO | DecodingReader, max_chars: int) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, value)`` for each top-level JSON value; ``_Bad`` for what does not parse.
 
     Values may be separated by whitespace, newlines, commas and array brackets,
@@ -235,12 +235,12 @@ def _scalar(text: str) -> Any:
         return _Bad("events.not_json", truncate(text.strip(), 120), "the line does not start with '{'")
 
 
-def _refill(text: TextIO, buf: str, pos: int) -> tuple[str, int, bool]:
+def _refill(text: TextIO | DecodingReader, buf: str, pos: int) -> tuple[str, int, bool]:
     chunk = text.read(_READ_CHARS)
     return buf[pos:] + chunk, 0, not chunk
 
 
-def _skip_line(text: TextIO, buf: str, pos: int, eof: bool) -> tuple[str, int, bool, int]:
+def _skip_line(text: TextIO | DecodingReader, buf: str, pos: int, eof: bool) -> tuple[str, int, bool, int]:
     """Move past the end of the line ``pos`` is on; return the new buffer state and lines skipped."""
     while True:
         newline = buf.find("\n", pos)
@@ -338,7 +338,8 @@ def _unknown(where: str, line: int, detail: str) -> Finding:
 
 
 def _nested(e: dict[str, Any], file: str, line: int, shape: str, origin: str, time_key: str) -> Event:
-    props = e.get("properties") if isinstance(e.get("properties"), dict) else {}
+    found = e.get("properties")
+    props: dict[str, Any] = found if isinstance(found, dict) else {}
     time_raw = e.get(time_key, e.get("event_time", e.get("timestamp")))
     event_id = e.get("event_id")
     options = e.get("options") or e.get("event_options")

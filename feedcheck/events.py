@@ -19,7 +19,7 @@ import itertools
 import math
 import os
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -158,8 +158,8 @@ class EventChecker:
         self.shapes: Counter[str] = Counter()
         self.names: Counter[str] = Counter()
         self.legacy: Counter[str] = Counter()
-        self.double_counted: Counter[str] = Counter()  # duplicates the platform drops
-        self.counted_twice: Counter[str] = Counter()  # copies the platform cannot tell apart
+        self.double_counted: defaultdict[str, float] = defaultdict(float)  # duplicates the platform drops
+        self.counted_twice: defaultdict[str, float] = defaultdict(float)  # copies the platform cannot tell apart
         self._seen: dict[tuple[str, str], tuple[float | None, str, str]] = {}
         self._orders: dict[str, tuple[str, float | None]] = {}
 

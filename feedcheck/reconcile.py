@@ -17,7 +17,7 @@ least one unmatched id, per currency.
 from __future__ import annotations
 
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -147,7 +147,7 @@ class Catalog:
         try:
             self._patterns = tuple((re.compile(p, re.IGNORECASE), f"the pattern {p}") for p in patterns)
         except re.error as exc:
-            raise ConfigError(f"Id pattern '{exc.pattern}' is not a valid regular expression ({exc.msg}).") from None
+            raise ConfigError(f"Id pattern '{exc.pattern!s}' is not a valid regular expression ({exc.msg}).") from None
         self._cores = None
 
     def _fold_index(self) -> dict[str, str]:
@@ -220,7 +220,7 @@ class IdStats:
     hint: str
     detail: str
     events: Counter[str] = field(default_factory=Counter)  # per currency
-    revenue: Counter[str] = field(default_factory=Counter)  # per currency
+    revenue: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # per currency
     first_seen: float | None = None
     last_seen: float | None = None
 
@@ -249,7 +249,7 @@ class Reconciler:
         self.log = log
         self.options = options
         self.by_name: dict[str, NameStats] = {}
-        self.revenue_at_risk: Counter[str] = Counter()
+        self.revenue_at_risk: defaultdict[str, float] = defaultdict(float)
         self.ids: dict[str, IdStats] = {}
         catalog.use_patterns(options.id_patterns)
 
@@ -287,12 +287,12 @@ class Reconciler:
 
     def finish(self) -> None:
         """Findings for every missed id (most revenue first) and for low match rates."""
-        for content_id, stats in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
-                                                                           -sum(kv[1].events.values()), kv[0])):
-            revenue = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in stats.revenue.items() if amount and cur)
+        for content_id, missed in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
+                                                                            -sum(kv[1].events.values()), kv[0])):
+            revenue = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in missed.revenue.items() if amount and cur)
             self.log.add(make_finding(
-                stats.code, item_id=content_id, field="content_id", value=content_id, hint=stats.hint,
-                detail=stats.detail, events=sum(stats.events.values()),
+                missed.code, item_id=content_id, field="content_id", value=content_id, hint=missed.hint,
+                detail=missed.detail, events=sum(missed.events.values()),
                 revenue=f", {revenue} in purchases" if revenue else "",
             ))
         for name, stats in sorted(self.by_name.items()):
@@ -330,7 +330,7 @@ class Reconciler:
 
     def mismatch_rows(self) -> list[dict[str, Any]]:
         """One row per content_id and currency, most revenue first: the ``mismatches.csv`` rows."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         for content_id, stats in self.ids.items():
             for currency, count in stats.events.items():
                 rows.append({
