@@ -50,6 +50,12 @@ LEGACY_NAMES = {
     "ViewDownloadPage": "ViewContent",
     "ViewForm": "ViewContent",
 }
+STANDARD_NAMES = frozenset({
+    "ViewContent", "AddToCart", "Purchase", "InitiateCheckout", "AddPaymentInfo", "AddToWishlist", "PlaceAnOrder",
+    "Search", "CompleteRegistration", "Subscribe", "Contact", "Download", "Lead", "ClickButton", "StartTrial",
+    "SubmitApplication", "ApplicationApproval", "PageView",
+})
+_BY_FOLDED = {name.casefold(): name for name in STANDARD_NAMES | set(LEGACY_NAMES)}
 CONTENT_TYPES = ("product", "product_group")
 _PLACEHOLDER_IDS = {"", "undefined", "null", "none", "nan", "[object object]", "(not set)", "false", "0"}
 _TEMPLATE_ID = re.compile(r"^(\{\{.*\}\}|\$\{.*\}|%%.*%%|<.*>)$")
@@ -158,6 +164,7 @@ class EventChecker:
         self.shapes: Counter[str] = Counter()
         self.names: Counter[str] = Counter()
         self.legacy: Counter[str] = Counter()
+        self.miscased: Counter[str] = Counter()
         self.double_counted: defaultdict[str, float] = defaultdict(float)  # duplicates the platform drops
         self.counted_twice: defaultdict[str, float] = defaultdict(float)  # copies the platform cannot tell apart
         self._seen: dict[tuple[str, str], tuple[float | None, str, str]] = {}
@@ -173,6 +180,8 @@ class EventChecker:
         name = LEGACY_NAMES.get(event.name, event.name)
         if name != event.name:
             self.legacy[event.name] += 1
+        elif name not in STANDARD_NAMES and name.casefold() in _BY_FOLDED:
+            self.miscased[name] += 1
         self.names[name] += 1
         purchase = name in self.options.purchase_events or event.name in self.options.purchase_events
         catalog_event = purchase or name in self.options.catalog_events or event.name in self.options.catalog_events
@@ -384,6 +393,9 @@ class EventChecker:
         for legacy, count in self.legacy.most_common():
             self.log.add(make_finding("events.legacy_name", item_id=legacy, field="event", value=legacy,
                                       hint=LEGACY_NAMES[legacy], count=count))
+        for name, count in self.miscased.most_common():
+            self.log.add(make_finding("events.name_case", item_id=name, field="event", value=name,
+                                      hint=_BY_FOLDED[name.casefold()], count=count))
         if self.counts["total"] == 0:
             self.log.add(make_finding("events.no_events", detail=(
                 "No event could be read from the logs; see the other findings for why, "

@@ -331,6 +331,12 @@ CODES: dict[str, Code] = {
         "'{value}' is a legacy TikTok event name, used by {count} event(s); send '{hint}' instead. "
         "TikTok still converts it, but reports and rules use the new name.",
     ),
+    "events.name_case": _c(
+        "Standard event name in the wrong case",
+        "warning",
+        "'{value}' ({count} event(s)) is not TikTok's standard '{hint}': event names are case-sensitive, so it "
+        "may count as a custom event and not for catalog ads. Send '{hint}'.",
+    ),
     "events.missing_event_id": _c(
         "Event without event_id",
         "warning",

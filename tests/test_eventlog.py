@@ -67,9 +67,9 @@ def test_legacy_track_and_batch_bodies() -> None:
 
 def test_json_array_is_streamed_with_the_line_of_each_record() -> None:
     events, log = read(EVENTS / "flat_defects.json")
-    assert len(events) == 27 and list(log) == []
+    assert len(events) == 28 and list(log) == []
     assert (events[0].event_id, events[0].line) == ("order_6001", 2)
-    assert (events[-1].event_id, events[-1].line) == ("atc-6004", 28)
+    assert (events[-1].event_id, events[-1].line) == ("order_6017", 29)
 
 
 def test_analytics_track_events_need_a_field_mapping() -> None:

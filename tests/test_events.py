@@ -114,6 +114,7 @@ EVENT_CHECKS = {
     # code: (fixture, item_ids expected)
     "events.missing_event_name": (DEFECTS, [f"{DEFECTS}:21"]),
     "events.legacy_name": (DEFECTS, ["SubmitForm"]),
+    "events.name_case": (DEFECTS, ["purchase"]),
     "events.missing_event_id": (DEFECTS, [f"{DEFECTS}:12"]),
     "events.event_id_placeholder": (DEFECTS, [f"{DEFECTS}:13"]),
     "events.duplicate_outside_window": (DEFECTS, ["order_6016"]),
