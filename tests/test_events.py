@@ -108,6 +108,8 @@ def test_pixel_and_server_copies_are_information_a_server_resend_a_warning(pair:
 def test_match_rate_findings_follow_tiktok_thresholds(pair: dict) -> None:
     rates = {f.item_id: f.severity for f in pair["log"] if f.code == "match.rate_low"}
     assert rates == {"Purchase": Severity.ERROR, "ViewContent": Severity.WARNING}
+    all_match = check_feed(CATALOG, "tiktok", events=[EVENTS / "legacy_eapi1.jsonl"])
+    assert found(all_match.log, "match.rate_low") == []
 
 
 EVENT_CHECKS = {
