@@ -152,7 +152,8 @@ def _events(args: argparse.Namespace) -> int:
         report = _check_feed(args, args.catalog, None, args.logs)
         paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
         print(_summary(report, paths))
-        return report.exit_code
+        unusable = report.events is not None and report.events.unusable
+        return max(report.exit_code, 3) if unusable else report.exit_code
     only = check_events(args.logs, options=_event_settings(args),
                         log=FindingLog(max_per_code=args.max_findings))
     paths = write_reports(args.out, only.to_dict(), only.log)
@@ -183,7 +184,7 @@ def _event_settings(args: argparse.Namespace) -> EventOptions:
         if not name or not path:
             raise ConfigError(f"--field takes NAME=PATH, e.g. event_id=properties.eventId; got '{pair}'.")
         fields[name.strip()] = path.strip()
-    if args.dedup_window <= 0:
+    if not args.dedup_window > 0:  # also refuses nan
         raise ConfigError("--dedup-window must be a positive number of hours.")
     return EventOptions(
         purchase_events=frozenset(args.purchase_event) or PURCHASE_EVENTS,
@@ -277,13 +278,15 @@ def _events_summary(summary: dict[str, object], log: FindingLog) -> str:
         f"{s['invalid_currency']:,} with an invalid currency"
     ]
     if s.get("match_rate") is not None:
-        lines.append(f"  catalog match rate {s['match_rate']:.1%} of events ({s['match_rate_lines']:.1%} of content lines)")
+        lines.append(f"  catalog match rate {_percent(s['match_rate'])} of events "
+                     f"({_percent(s['match_rate_lines'])} of content lines)")
         for name, stats in s["by_name"].items():
-            rate = stats["match_rate"]
-            lines.append(f"    {name:<14} {stats['matched_events']:>8,} / {stats['events']:<8,} "
-                         f"{'-' if rate is None else f'{rate:.1%}'}")
+            matched = f"{stats['matched_events']:>8,} / {stats['events']:<8,}"
+            lines.append(f"    {name:<14} {matched} {_percent(stats['match_rate'])}")
         risk = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in s["revenue_at_risk"].items())
-        lines.append(f"  revenue at risk (purchases with unmatched ids): {risk or 'none'}")
+        no_ids = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in s["revenue_at_risk_without_content_ids"].items())
+        lines.append(f"  revenue at risk (purchases not matched to the catalog): {risk or 'none'}"
+                     + (f", of which without any content_id: {no_ids}" if no_ids else ""))
         top = s["top_unmatched"][:5]
         if top:
             lines.append("  top unmatched ids:")
@@ -295,6 +298,10 @@ def _events_summary(summary: dict[str, object], log: FindingLog) -> str:
             )
     lines.extend(_top_findings(log))
     return "\n".join(lines)
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate:.1%}"
 
 
 def _top_findings(log: FindingLog) -> list[str]:

@@ -84,5 +84,6 @@ class EventOptions:
     id_patterns: tuple[str, ...] = ()
     max_record_bytes: int = 8 << 20
     max_dedup_keys: int = 2_000_000
+    max_tracked_ids: int = 200_000  # unmatched ids reported one by one; the rest are counted together
     max_decompressed_bytes: int = 64 << 30
     top_unmatched: int = 20

@@ -269,11 +269,16 @@ class DecodingReader(io.TextIOBase):
     """A text stream over bytes that reports undecodable bytes as findings.
 
     Each bad byte sequence becomes a ``decode.invalid_bytes`` finding with its
-    byte offset and line, and is replaced by U+FFFD so reading can go on.
+    byte offset and line, and is replaced by U+FFFD so reading can go on.  Past
+    ``max_findings`` they are only counted (``unreported``), so a binary file
+    cannot fill memory with findings.
     """
 
-    def __init__(self, raw: BinaryIO, encoding: str, findings: list[Finding]) -> None:
+    def __init__(self, raw: BinaryIO, encoding: str, findings: list[Finding], max_findings: int = 1000) -> None:
         self._raw = raw
+        self._max_findings = max_findings
+        self._reported = 0
+        self.unreported = 0  # bad sequences past ``max_findings``: counted, not described
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="feedcheck-record")
         self._findings = findings
         self._offset = 0
@@ -337,6 +342,10 @@ class DecodingReader(io.TextIOBase):
         self._eof = final
 
     def _report(self, offset: int, before: bytes, bad: bytes) -> None:
+        if self._reported >= self._max_findings:
+            self.unreported += 1
+            return
+        self._reported += 1
         line = self._lines + before.count(b"\n") + 1
         self._findings.append(
             make_finding(

@@ -61,6 +61,7 @@ _PLACEHOLDER_IDS = {"", "undefined", "null", "none", "nan", "[object object]", "
 _TEMPLATE_ID = re.compile(r"^(\{\{.*\}\}|\$\{.*\}|%%.*%%|<.*>)$")
 _CURRENCY_HINTS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "RMB": "CNY", "₹": "INR"}
 _SECONDS_PER_HOUR = 3600.0
+_MAX_NAMES = 1000  # distinct event names counted; a log of random names must not grow memory
 
 
 @dataclass
@@ -72,9 +73,14 @@ class EventsReport:
     mismatches: list[dict[str, Any]] = field(default_factory=list)
 
     @property
+    def unusable(self) -> bool:
+        """True when not a single event could be read from the logs."""
+        return self.summary.get("total", 0) == 0
+
+    @property
     def status(self) -> str:
-        """``fatal``, ``errors`` or ``ok``."""
-        if self.log.fatal is not None:
+        """``fatal`` (no event could be read), ``errors`` or ``ok``."""
+        if self.log.fatal is not None or self.unusable:
             return "fatal"
         return "errors" if self.log.by_severity()["error"] else "ok"
 
@@ -85,7 +91,7 @@ class EventsReport:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``report.json`` structure of an events-only check (no catalog feed)."""
-        fatal = self.log.fatal
+        fatal = self.log.fatal or next((f for f in self.log if f.code == "events.no_events"), None)
         return {
             "report_version": REPORT_VERSION,
             "status": self.status,
@@ -133,8 +139,10 @@ def _text(raw: Any) -> str:
 def _number(raw: Any) -> tuple[float | None, str]:
     """``(amount, problem)``: the amount when one can be read, and what is wrong with it, if anything.
 
-    >>> _number(12.5), _number("12.50"), _number(-1), _number("abc"), _number(None)
-    ((12.5, ''), (12.5, 'is a string; send a number'), (-1.0, 'is negative'), (None, 'is not a number'), (None, 'missing'))
+    >>> _number(12.5), _number("12.50"), _number(-1)
+    ((12.5, ''), (12.5, 'is a string; send a number'), (-1.0, 'is negative'))
+    >>> _number("abc"), _number(None)
+    ((None, 'is not a number'), (None, 'missing'))
     """
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None, "missing"
@@ -146,7 +154,10 @@ def _number(raw: Any) -> tuple[float | None, str]:
         except ValueError:
             return None, "is not a number"
         return (amount, "is a string; send a number") if math.isfinite(amount) else (None, "is not a number")
-    amount = float(raw)
+    try:
+        amount = float(raw)
+    except OverflowError:
+        return None, "is not a finite number"
     if not math.isfinite(amount):
         return None, "is not a finite number"
     return (amount, "is negative") if amount < 0 else (amount, "")
@@ -160,6 +171,7 @@ class EventChecker:
         self.options = options
         self.reconciler = reconciler
         self.window = options.dedup_window_hours * _SECONDS_PER_HOUR
+        self.hours = f"{options.dedup_window_hours:g} h"
         self.counts: Counter[str] = Counter()
         self.shapes: Counter[str] = Counter()
         self.names: Counter[str] = Counter()
@@ -182,7 +194,8 @@ class EventChecker:
             self.legacy[event.name] += 1
         elif name not in STANDARD_NAMES and name.casefold() in _BY_FOLDED:
             self.miscased[name] += 1
-        self.names[name] += 1
+        if name in self.names or len(self.names) < _MAX_NAMES:
+            self.names[name] += 1
         purchase = name in self.options.purchase_events or event.name in self.options.purchase_events
         catalog_event = purchase or name in self.options.catalog_events or event.name in self.options.catalog_events
         event_id = self._event_id(event, name)
@@ -199,11 +212,13 @@ class EventChecker:
             self._order(event, name, str(event.order_id), event_id, value, currency)
         lines = self._contents(event, item, name, purchase, catalog_event, value)
         if self.reconciler is not None and catalog_event:
-            matched = self.reconciler.add(name, lines, event.time, currency, value if value_problem != "is negative" else None, purchase)
+            revenue = value if value_problem != "is negative" else None
+            matched = self.reconciler.add(name, lines, event.time, currency, revenue, purchase)
             self._currency_match(event, item, name, currency, matched)
 
     def _add(self, code: str, record: Event, item: str, severity: Severity | None = None, /, **params: Any) -> None:
-        self.log.add(make_finding(code, severity=severity, item_id=item, row=record.line, source=record.where, **params))
+        self.log.add(make_finding(code, severity=severity, item_id=item, row=record.line, source=record.where,
+                                  **params))
 
     def _event_id(self, event: Event, name: str) -> str | None:
         raw = event.event_id
@@ -237,7 +252,7 @@ class EventChecker:
                 self.counted_twice[currency or "unknown"] += value
             self._seen[key] = (event.time, event.origin, event.where)
             self._add("events.duplicate_outside_window", event, event_id, field="event_id", event=name,
-                      hint=f"{gap / _SECONDS_PER_HOUR:,.0f} h after {where}",
+                      hint=f"{gap / _SECONDS_PER_HOUR:,.0f} h after {where}", window=self.hours,
                       doubled=f" ({value:,.2f} {currency} twice)" if value else "")
             return False
         self.counts["duplicates"] += 1
@@ -248,7 +263,7 @@ class EventChecker:
             self._seen[key] = (when, origins + " " + event.origin, where)
         hint = f"at {where}" + (" (pixel and server copies of one action, as intended)" if pair else "")
         self._add("events.duplicate", event, event_id, Severity.INFO if pair else None, field="event_id",
-                  event=name, hint=hint,
+                  event=name, hint=hint, window=self.hours,
                   doubled=f" ({value:,.2f} {currency} would otherwise be counted twice)" if value else "")
         return True
 
@@ -296,7 +311,8 @@ class EventChecker:
             if purchase or (catalog_event and value is not None):
                 self.counts["missing_currency"] += 1
                 self._add("events.missing_currency", event, item, None if purchase else Severity.WARNING,
-                          field="currency", event=name)
+                          field="currency", event=name,
+                          hint=", so the platform ignores its value" if value is not None else "")
             return ""
         text = str(raw).strip()
         if text not in ISO_4217:
@@ -335,7 +351,7 @@ class EventChecker:
             if abs(value - total) > max(0.01, self.options.value_tolerance * max(abs(total), abs(value))):
                 self._add("events.value_mismatch", event, item, field="value", event=name,
                           value=f"{value:,.2f}", hint=f"{total:,.2f}")
-        share = (value or 0.0) / len(event.contents)
+        share = (value or 0.0) / max(1, len(event.contents))
         return [
             Line(cid, group, total if total is not None else share) for cid, group, total in zip(ids, groups, totals)
         ]
@@ -361,12 +377,12 @@ class EventChecker:
     def _line_total(self, event: Event, item: str, i: int, quantity: Any, price: Any) -> float | None:
         count: float | None = 1.0
         if quantity is not None:
-            whole = isinstance(quantity, (int, float)) and not isinstance(quantity, bool) and float(quantity).is_integer()
-            if not whole or quantity < 1:
+            amount, problem = _number(quantity)
+            if isinstance(quantity, str) or problem or amount is None or not amount.is_integer() or amount < 1:
                 self._add("events.quantity_invalid", event, item, field=f"contents[{i}].quantity", value=repr(quantity))
                 count = None
             else:
-                count = float(quantity)
+                count = amount
         if price is None:
             return None
         amount, problem = _number(price)

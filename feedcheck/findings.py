@@ -321,7 +321,7 @@ CODES: dict[str, Code] = {
         "error",
         "{detail} Map your log's fields with --field, e.g. --field event_id=properties.eventId.",
     ),
-    "events.no_events": _c("No events", "error", "{detail}", True),
+    "events.no_events": _c("No events", "error", "{detail}"),
     "events.missing_event_name": _c(
         "Event without a name", "error", "The event has no 'event' name; the platform drops it."
     ),
@@ -353,13 +353,13 @@ CODES: dict[str, Code] = {
         "Duplicate event",
         "warning",
         "{event} with event_id '{item_id}' was already seen {hint}; the platform keeps only the first "
-        "within 48 h{doubled}.",
+        "within {window}{doubled}.",
     ),
     "events.duplicate_outside_window": _c(
-        "Same event_id more than 48 h apart",
+        "Same event_id outside the deduplication window",
         "warning",
-        "{event} with event_id '{item_id}' repeats {hint}, more than the 48 h deduplication window "
-        "later, so the platform counts it twice{doubled}. Use ids that are unique per action.",
+        "{event} with event_id '{item_id}' repeats {hint}, outside the {window} deduplication window, "
+        "so the platform counts it twice{doubled}. Use ids that are unique per action.",
     ),
     "events.order_counted_twice": _c(
         "Order reported by two events",
@@ -410,7 +410,7 @@ CODES: dict[str, Code] = {
     "events.missing_currency": _c(
         "Event without currency",
         "error",
-        "{event} has a value but no currency; the platform ignores the value. Send an ISO 4217 code such as USD.",
+        "{event} has no currency{hint}. Send an ISO 4217 code such as USD.",
     ),
     "events.currency_invalid": _c(
         "Currency not an ISO 4217 code", "error", "Currency '{value}' is not an ISO 4217 code{hint}."

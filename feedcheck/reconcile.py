@@ -41,6 +41,7 @@ ID_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^(.+)_\1$", "a repeated id (x_x)"),
 )
 _BUILTIN = tuple((re.compile(pattern), label) for pattern, label in ID_PATTERNS)
+_MAX_PATTERN_ID = 256  # longer ids are not tried against id formats (a repeated-id pattern is quadratic)
 MATCHED = ""
 RATE_TARGET = 0.9
 RATE_FLOOR = 0.5
@@ -171,6 +172,8 @@ class Catalog:
 
     def _strip_format(self, text: str) -> tuple[str, str]:
         """The id inside a known id format (a platform prefix, a repeated id), and the format's name."""
+        if len(text) > _MAX_PATTERN_ID:
+            return text, ""
         for pattern, label in self._patterns + _BUILTIN:
             match = pattern.match(text)
             if match and match.group(1):
@@ -250,7 +253,10 @@ class Reconciler:
         self.options = options
         self.by_name: dict[str, NameStats] = {}
         self.revenue_at_risk: defaultdict[str, float] = defaultdict(float)
+        self.revenue_without_ids: defaultdict[str, float] = defaultdict(float)  # part of it: no usable content_id
         self.ids: dict[str, IdStats] = {}
+        self.untracked = IdStats("", "", "")  # misses past options.max_tracked_ids, counted together
+        self._rows: list[dict[str, Any]] | None = None
         catalog.use_patterns(options.id_patterns)
 
     def add(self, name: str, lines: list[Line], when: float | None, currency: str,
@@ -259,31 +265,41 @@ class Reconciler:
         stats = self.by_name.setdefault(name, NameStats())
         stats.events += 1
         stats.lines += len(lines)
+        self._rows = None
         matched_ids = []
         all_matched = bool(lines)
         for line in lines:
-            code = "match.not_in_catalog" if line.content_id is None else self._verdict(line.content_id, line.as_group)
+            if line.content_id is None:
+                all_matched = False
+                continue
+            stats_of_id, code = self._verdict(line.content_id, line.as_group)
             if code in (MATCHED, "match.out_of_stock"):
                 stats.matched_lines += 1
                 matched_ids.append(line.content_id)
             else:
                 all_matched = False
-            if code != MATCHED and line.content_id is not None:
-                self.ids[line.content_id].seen(currency, line.revenue if purchase else 0.0, when)
+            if stats_of_id is not None:
+                stats_of_id.seen(currency, line.revenue if purchase else 0.0, when)
         if all_matched:
             stats.matched_events += 1
         elif purchase and value is not None:
             self.revenue_at_risk[currency or "unknown"] += value
-        return [i for i in matched_ids if i is not None]
+            if all(line.content_id is None for line in lines):
+                self.revenue_without_ids[currency or "unknown"] += value
+        return matched_ids
 
-    def _verdict(self, content_id: str, as_group: bool) -> str:
+    def _verdict(self, content_id: str, as_group: bool) -> tuple[IdStats | None, str]:
+        """The id's stats record (``None`` for a plain match) and its verdict code."""
         known = self.ids.get(content_id)
         if known is not None:
-            return known.code
+            return known, known.code
         code, hint, detail = self.catalog.classify(content_id, as_group)
-        if code != MATCHED:
-            self.ids[content_id] = IdStats(code, hint, detail)
-        return code
+        if code == MATCHED:
+            return None, code
+        if len(self.ids) >= self.options.max_tracked_ids:
+            return self.untracked, code
+        self.ids[content_id] = IdStats(code, hint, detail)
+        return self.ids[content_id], code
 
     def finish(self) -> None:
         """Findings for every missed id (most revenue first) and for low match rates."""
@@ -316,6 +332,7 @@ class Reconciler:
         matched_lines = sum(s.matched_lines for s in self.by_name.values())
         rows = self.mismatch_rows()
         unmatched = [r for r in rows if r["reason"] != "out_of_stock"]
+        untracked = sum(self.untracked.events.values())
         return {
             "catalog": {"source": self.catalog.source, "items": self.catalog.items_total,
                         "valid_items": self.catalog.valid_items, "currency": self.catalog.currency},
@@ -323,13 +340,18 @@ class Reconciler:
             "match_rate_lines": _rate(matched_lines, lines),
             "by_name": {name: s.as_dict() for name, s in sorted(self.by_name.items())},
             "revenue_at_risk": {cur: round(v, 2) for cur, v in sorted(self.revenue_at_risk.items())},
+            "revenue_at_risk_without_content_ids": {
+                cur: round(v, 2) for cur, v in sorted(self.revenue_without_ids.items())},
             "unmatched_ids": len({r["content_id"] for r in unmatched}),
             "by_reason": dict(Counter(r["reason"] for r in rows).most_common()),
             "top_unmatched": unmatched[: self.options.top_unmatched],
+            "untracked_id_events": untracked,
         }
 
     def mismatch_rows(self) -> list[dict[str, Any]]:
         """One row per content_id and currency, most revenue first: the ``mismatches.csv`` rows."""
+        if self._rows is not None:
+            return self._rows
         rows: list[dict[str, Any]] = []
         for content_id, stats in self.ids.items():
             for currency, count in stats.events.items():
@@ -344,6 +366,7 @@ class Reconciler:
                     "last_seen": _iso(stats.last_seen),
                 })
         rows.sort(key=lambda r: (-r["revenue"], -r["events"], r["content_id"], r["currency"]))
+        self._rows = rows
         return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import random
 import json
 from pathlib import Path
 
@@ -187,3 +188,75 @@ def test_no_good_event_is_lost_among_broken_lines(tmp_path_factory: pytest.TempP
     path.write_text(body, encoding="utf-8")
     events, _ = read(path)
     assert [e.event_id for e in events] == expected
+
+
+def write(tmp_path: Path, name: str, body: str | bytes) -> Path:
+    path = tmp_path / name
+    path.write_bytes(body if isinstance(body, bytes) else body.encode("utf-8"))
+    return path
+
+
+def ev(event_id: str, **extra: object) -> str:
+    return json.dumps({"event": "ViewContent", "event_id": event_id} | extra)
+
+
+def test_a_bad_element_of_a_minified_array_loses_only_itself(tmp_path: Path) -> None:
+    body = "[" + ",".join([ev("a"), '{"event": "ViewContent", "event_id": }', ev("b"), ev("c")]) + "]"
+    events, log = read(write(tmp_path, "min.json", body))
+    assert [e.event_id for e in events] == ["a", "b", "c"]
+    assert [f.code for f in log] == ["events.not_json"]
+
+
+def test_scalars_in_an_array_are_unknown_shapes_not_lost_lines(tmp_path: Path) -> None:
+    events, log = read(write(tmp_path, "mixed.json", "[1, " + ev("a") + ', "x", ' + ev("b") + "]"))
+    assert [e.event_id for e in events] == ["a", "b"]
+    assert [f.code for f in log] == ["events.unknown_shape"] * 2
+
+
+def test_utf16_log_as_powershell_writes_it(tmp_path: Path) -> None:
+    body = (ev("a") + "\r\n" + ev("b", properties={"description": "Café"}) + "\r\n").encode("utf-16")
+    events, log = read(write(tmp_path, "ps.jsonl", body))
+    assert [e.event_id for e in events] == ["a", "b"] and list(log) == []
+
+
+def test_files_concatenated_with_their_byte_order_marks(tmp_path: Path) -> None:
+    body = b"\xef\xbb\xbf" + ev("a").encode() + b"\n\xef\xbb\xbf" + ev("b").encode() + b"\n"
+    events, log = read(write(tmp_path, "cat.jsonl", body))
+    assert [e.event_id for e in events] == ["a", "b"] and list(log) == []
+
+
+def test_a_long_banner_before_the_events_is_summarised_not_fatal(tmp_path: Path) -> None:
+    banner = "".join(f"2026-11-24 09:00:{n:02d} INFO worker started\n" for n in range(25))
+    events, log = read(write(tmp_path, "app.log", banner + "".join(ev(f"v{n}") + "\n" for n in range(10))))
+    assert len(events) == 10
+    assert [f.code for f in log] == ["events.not_json"] * 20 + ["events.not_json_file"]
+    assert "5 more like them" in list(log)[-1].message
+
+
+def test_binary_garbage_is_bounded(tmp_path: Path) -> None:
+    noise = bytes(random.Random(3).randrange(128, 256) for _ in range(300_000))
+    events, log = read(write(tmp_path, "noise.log", noise))
+    assert events == [] and len(log) <= 1100
+    assert log.counts["decode.invalid_bytes"] > 1000
+
+
+def test_payload_entries_that_are_not_events_are_reported(tmp_path: Path) -> None:
+    body = json.dumps({"event_source": "web", "event_source_id": "PX", "data": [json.loads(ev("a")), 7]}) + "\n"
+    body += json.dumps({"event_source": "web", "event_source_id": "PX", "data": []}) + "\n"
+    events, log = read(write(tmp_path, "eapi.jsonl", body))
+    assert [e.event_id for e in events] == ["a"]
+    assert [(f.code, f.row) for f in log] == [("events.unknown_shape", 1), ("events.unknown_shape", 2)]
+    assert "1 of the 2 entries of data[]" in list(log)[0].message
+
+
+def test_mapping_applies_only_to_records_that_are_not_tiktok_shapes() -> None:
+    events, log = read(EVENTS / "server_eapi2.jsonl", EVENTS / "segment_track.jsonl",
+                       options=EventOptions(fields=SEGMENT_FIELDS))
+    shapes = [e.shape for e in events]
+    assert shapes.count("eapi2") == 14 and shapes.count("mapped") == 2 and list(log) == []
+
+
+def test_impossible_times_are_unreadable(tmp_path: Path) -> None:
+    events, _ = read(write(tmp_path, "t.jsonl", "\n".join([
+        ev("a", event_time="0001-01-01T00:00:00+01:00"), ev("b", event_time=10**400), ev("c", event_time=-5)])))
+    assert [e.time for e in events] == [None, None, None]

@@ -16,6 +16,7 @@ against ``northwind_catalog.csv``, by hand:
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -70,7 +71,8 @@ def test_match_rates_and_revenue_at_risk_as_worked_out_by_hand(pair: dict) -> No
     assert (s["total"], s["unique"], s["duplicates"]) == (20, 16, 4)
     assert s["double_counted_value"] == {"USD": 218.5}
     assert s["match_rate"] == 0.5625 and s["match_rate_lines"] == 0.6111
-    by_name = {name: (v["matched_events"], v["events"], v["matched_lines"], v["lines"]) for name, v in s["by_name"].items()}
+    by_name = {name: (v["matched_events"], v["events"], v["matched_lines"], v["lines"])
+               for name, v in s["by_name"].items()}
     assert by_name == {"AddToCart": (3, 3, 3, 3), "Purchase": (2, 8, 4, 10), "ViewContent": (4, 5, 4, 5)}
     assert s["by_name"]["Purchase"]["match_rate"] == 0.25 and s["by_name"]["ViewContent"]["match_rate"] == 0.8
     assert s["revenue_at_risk"] == {"USD": 304.5}
@@ -96,7 +98,8 @@ def test_mismatch_rows_name_the_reason_and_the_fix(pair: dict) -> None:
 
 
 def test_pixel_and_server_copies_are_information_a_server_resend_a_warning(pair: dict) -> None:
-    duplicates = [(f.item_id, f.severity, f.source.rsplit("/", 1)[-1]) for f in pair["log"] if f.code == "events.duplicate"]
+    duplicates = [(f.item_id, f.severity, f.source.rsplit("/", 1)[-1])
+                  for f in pair["log"] if f.code == "events.duplicate"]
     assert duplicates == [
         ("vc-1001", Severity.INFO, "server_eapi2.jsonl:1"),
         ("order_5001", Severity.INFO, "server_eapi2.jsonl:3"),
@@ -223,3 +226,60 @@ def test_dedup_memory_is_capped_without_losing_counts(tmp_path: Path) -> None:
     ) + '{"event": "ViewContent", "event_id": "v299", "event_time": 1795511100}\n')
     report = check_events([log_file], options=EventOptions(max_dedup_keys=50))
     assert report.summary["total"] == 301 and report.summary["duplicates"] == 1
+
+
+def write(tmp_path: Path, *records: dict) -> Path:
+    path = tmp_path / "log.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def purchase(event_id: str, **extra: object) -> dict:
+    return {"event": "Purchase", "event_id": event_id, "event_time": 1795510800, "currency": "USD"} | extra
+
+
+def test_absurd_numbers_are_findings_not_crashes(tmp_path: Path) -> None:
+    path = write(tmp_path, purchase("a", value=10**400, contents=[{"content_id": "NW-MUG-002", "quantity": 10**400,
+                                                                   "price": 10**400}]))
+    report = check_events([path], catalog())
+    assert found(report.log, "events.value_invalid") == ["a"]
+    assert found(report.log, "events.quantity_invalid") == ["a"] and found(report.log, "events.price_invalid") == ["a"]
+
+
+def test_events_without_content_lines_count_as_revenue_at_risk_without_ids(tmp_path: Path) -> None:
+    path = write(tmp_path, purchase("a", value=50.0),
+                 purchase("b", value=20.0, contents=[{"content_id": "NW-GLOVE-404"}]))
+    summary = check_events([path], catalog()).summary
+    assert summary["revenue_at_risk"] == {"USD": 70.0}
+    assert summary["revenue_at_risk_without_content_ids"] == {"USD": 50.0}
+    assert summary["match_rate_lines"] == 0.0
+
+
+def test_bare_ids_inside_contents_are_still_matched(tmp_path: Path) -> None:
+    report = check_events([write(tmp_path, purchase("a", value=12.0, contents=["NW-MUG-002"]))], catalog())
+    assert report.summary["match_rate"] == 1.0 and found(report.log, "events.missing_content_id") == []
+
+
+def test_messages_follow_the_configured_window_and_the_missing_value(tmp_path: Path) -> None:
+    path = write(tmp_path, purchase("a", value=1.0, contents=["NW-MUG-002"], event_time=1795510800),
+                 purchase("a", value=1.0, contents=["NW-MUG-002"], event_time=1795510800 + 7200),
+                 {"event": "Purchase", "event_id": "b", "contents": ["NW-MUG-002"]})
+    report = check_events([path], options=EventOptions(dedup_window_hours=1))
+    messages = {f.code: f.message for f in report.log}
+    assert "outside the 1 h deduplication window" in messages["events.duplicate_outside_window"]
+    assert messages["events.missing_currency"] == "Purchase has no currency. Send an ISO 4217 code such as USD."
+
+
+def test_unmatched_ids_past_the_cap_are_counted_together(tmp_path: Path) -> None:
+    path = write(tmp_path, *(purchase(f"o{n}", value=1.0, contents=[f"GONE-{n}"]) for n in range(30)))
+    summary = check_events([path], catalog(), options=EventOptions(max_tracked_ids=10)).summary
+    assert summary["unmatched_ids"] == 10 and summary["untracked_id_events"] == 20
+    assert summary["revenue_at_risk"] == {"USD": 30.0}
+
+
+def test_an_empty_event_log_does_not_fail_the_feed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    report = check_feed(CATALOG, "tiktok", events=[empty])
+    assert report.status == "errors" and report.exit_code == 1
+    assert report.events is not None and report.events.unusable

@@ -25,7 +25,7 @@ def test_check_with_events_adds_the_events_section_and_mismatches(tmp_path: Path
     done = run("check", str(CATALOG), "--events", *PAIR, "--out", str(tmp_path))
     assert done.returncode == 1, done.stderr
     assert "catalog match rate 56.2% of events" in done.stdout
-    assert "revenue at risk (purchases with unmatched ids): 304.50 USD" in done.stdout
+    assert "revenue at risk (purchases not matched to the catalog): 304.50 USD\n" in done.stdout
     assert "nw-bag-007" in done.stdout and "-> NW-BAG-007" in done.stdout
     events = json.loads((tmp_path / "report.json").read_text())["events"]
     assert {k: events[k] for k in ("total", "duplicates", "missing_value", "missing_currency", "invalid_currency",
@@ -108,3 +108,21 @@ def test_field_mapping_from_the_command_line(tmp_path: Path) -> None:
     events = json.loads((tmp_path / "report.json").read_text())["events"]
     assert done.returncode == 1  # the catalog's own rejected item
     assert events["by_name"]["Order Completed"]["match_rate"] == 1.0 and events["missing_event_id"] == 0
+
+
+def test_events_without_any_content_id_still_print_a_summary(tmp_path: Path) -> None:
+    log = tmp_path / "nocontents.jsonl"
+    log.write_text(json.dumps({"event": "Purchase", "event_id": "o1", "value": 9.5, "currency": "USD"}) + "\n")
+    done = run("events", str(log), "--catalog", str(CATALOG), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "catalog match rate 0.0% of events (- of content lines)" in done.stdout
+    assert "of which without any content_id: 9.50 USD" in done.stdout
+
+
+def test_an_empty_log_beside_a_good_feed_is_not_a_failed_feed(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jsonl"
+    empty.write_bytes(b"")
+    done = run("check", str(CATALOG), "--events", str(empty), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1 and "FAILED" not in done.stdout
+    both = run("events", str(empty), "--catalog", str(CATALOG), "--out", str(tmp_path / "out2"))
+    assert both.returncode == 3

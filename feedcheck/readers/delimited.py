@@ -19,7 +19,7 @@ from feedcheck.config import ReadLimits
 from feedcheck.decode import DecodingReader, Opened, detect_text_encoding
 from feedcheck.errors import FeedFormatError
 from feedcheck.fields import ID, canonical
-from feedcheck.findings import FindingLog, make_finding
+from feedcheck.findings import FindingLog, Severity, make_finding
 from feedcheck.readers.base import FeedInfo
 
 DELIMITERS = {"\t": "tsv", ",": "csv", ";": "csv", "|": "csv", "~": "csv"}
@@ -134,6 +134,8 @@ def _chunks(
             log.extend(decode_findings)
             decode_findings.clear()
             if chunk is None:
+                if text.unreported:
+                    log.count_only("decode.invalid_bytes", Severity.ERROR, text.unreported)
                 return
             chunk = chunk[[n for n in names if not n.startswith("\x00")]].fillna("")
             good = chunk.index.to_numpy() + 1
