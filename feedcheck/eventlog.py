@@ -83,7 +83,6 @@ class Event:
     content_type: Any = None
     order_id: Any = None
     contents: list[Content] | None = None
-    has_value: bool = False
 
     @property
     def where(self) -> str:
@@ -460,7 +459,6 @@ def _nested(e: dict[str, Any], file: str, line: int, shape: str, origin: str, ti
         time=parse_time(time_raw), time_raw=time_raw, value=props.get("value"), currency=props.get("currency"),
         content_type=props.get("content_type"), order_id=props.get("order_id"),
         contents=_contents(props.get("contents"), props.get("content_ids", props.get("content_id"))),
-        has_value="value" in props,
     )
 
 
@@ -472,7 +470,7 @@ def _flat(r: dict[str, Any], file: str, line: int) -> Event:
         file=file, line=line, shape="flat", origin=origin, name=r.get("event", r.get("event_name")),
         event_id=r.get("event_id"), time=parse_time(time_raw), time_raw=time_raw, value=r.get("value"),
         currency=r.get("currency"), content_type=r.get("content_type"), order_id=r.get("order_id"),
-        contents=_contents(r.get("contents"), r.get("content_ids", r.get("content_id"))), has_value="value" in r,
+        contents=_contents(r.get("contents"), r.get("content_ids", r.get("content_id"))),
     )
 
 
@@ -495,7 +493,7 @@ def _mapped(r: dict[str, Any], file: str, line: int, m: FieldMap) -> Event:
         file=file, line=line, shape="mapped", origin="", name=m.get(r, "event", _FLAT["event"]),
         event_id=m.get(r, "event_id", _FLAT["event_id"]), time=parse_time(time_raw), time_raw=time_raw, value=value,
         currency=m.get(r, "currency", _FLAT["currency"]), content_type=m.get(r, "content_type", _FLAT["content_type"]),
-        order_id=m.get(r, "order_id", _FLAT["order_id"]), contents=contents, has_value=value is not None,
+        order_id=m.get(r, "order_id", _FLAT["order_id"]), contents=contents,
     )
 
 

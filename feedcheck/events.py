@@ -438,7 +438,7 @@ class EventChecker:
             "missing_currency": c["missing_currency"],
             "invalid_currency": c["invalid_currency"],
             "currency_mismatch": c["currency_mismatch"],
-            "by_name_read": dict(sorted(self.names.items())),
+            "names_read": dict(sorted(self.names.items())),
             "legacy_names": dict(self.legacy.most_common()),
             "shapes": dict(sorted(self.shapes.items())),
             "match_rate": None,
