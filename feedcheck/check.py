@@ -28,7 +28,7 @@ from feedcheck.findings import FindingLog, make_finding
 from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.reconcile import Catalog
 from feedcheck.redact import redact_url
-from feedcheck.report import REPORT_VERSION
+from feedcheck.report import REPORT_VERSION, exit_code_of
 from feedcheck.validate import FeedValidator
 
 
@@ -71,7 +71,7 @@ class FeedReport:
     @property
     def exit_code(self) -> int:
         """0 no errors, 1 error findings, 3 the feed could not be used."""
-        return {"fatal": 3, "errors": 1}.get(self.status, 0)
+        return exit_code_of(self.status)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``report.json`` structure (versioned by ``report_version``)."""

@@ -31,7 +31,7 @@ from feedcheck.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
 from feedcheck.eventlog import Event, expand_paths, read_events
 from feedcheck.findings import FindingLog, Severity, make_finding
 from feedcheck.reconcile import Catalog, Line, Reconciler
-from feedcheck.report import REPORT_VERSION
+from feedcheck.report import REPORT_VERSION, exit_code_of
 
 LEGACY_NAMES = {
     "CompletePayment": "Purchase",
@@ -87,7 +87,7 @@ class EventsReport:
     @property
     def exit_code(self) -> int:
         """0 no errors, 1 error findings, 3 no event could be read."""
-        return {"fatal": 3, "errors": 1}.get(self.status, 0)
+        return exit_code_of(self.status)
 
     def to_dict(self) -> dict[str, Any]:
         """The ``report.json`` structure of an events-only check (no catalog feed)."""
