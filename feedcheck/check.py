@@ -19,12 +19,14 @@ from typing import Any
 
 from feedcheck.channels import get_channel
 from feedcheck.checks import utc_now
+from feedcheck.clean import CatalogSpool, Cleaner
 from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.eventlog import FieldMap, expand_paths
 from feedcheck.events import EventsReport, check_events
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import FindingLog, make_finding
+from feedcheck.publish import Candidate, PublishResult
 from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.reconcile import Catalog
 from feedcheck.redact import redact_url
@@ -50,6 +52,7 @@ class FeedReport:
     started_at: str = ""
     seconds: float = 0.0
     events: EventsReport | None = None
+    publish: PublishResult | None = None
 
     @property
     def fatal(self) -> bool:
@@ -61,16 +64,18 @@ class FeedReport:
 
     @property
     def status(self) -> str:
-        """``fatal``, ``unchanged``, ``errors`` or ``ok``."""
+        """``fatal``, ``unchanged``, ``refused`` (by the quality gate), ``errors`` or ``ok``."""
         if self.fatal:
             return "fatal"
         if self.unchanged:
             return "unchanged"
+        if self.publish is not None and self.publish.outcome == "refused":
+            return "refused"
         return "errors" if self.log.by_severity()["error"] else "ok"
 
     @property
     def exit_code(self) -> int:
-        """0 no errors, 1 error findings, 3 the feed could not be used."""
+        """0 no errors, 1 error findings, 3 the feed could not be used or the gate refused it."""
         return exit_code_of(self.status)
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,7 +111,22 @@ class FeedReport:
                 "valid": self.items_total - self.items_with_errors,
             },
             "findings": self.log.summary(),
-        } | ({"events": self.events.summary} if self.events is not None else {})
+        } | ({"events": self.events.summary} if self.events is not None else {}) | (
+            {"publish": self.publish.as_dict()} if self.publish is not None else {})
+
+    def candidate(self) -> Candidate:
+        """What this check offers the quality gate."""
+        fetched = self.fetched
+        return Candidate(
+            channel=self.channel,
+            source=self.source,
+            fatal=self.fatal,
+            items_total=self.items_total,
+            items_with_errors=self.items_with_errors,
+            source_sha256=fetched.sha256 if fetched else None,
+            etag=fetched.validators.etag if fetched else None,
+            last_modified=fetched.validators.last_modified if fetched else None,
+        )
 
     @property
     def mismatches(self) -> list[dict[str, Any]] | None:
@@ -127,6 +147,7 @@ def check_feed(
     events: Sequence[str | os.PathLike[str]] = (),
     event_options: EventOptions = EventOptions(),
     catalog: Catalog | None = None,
+    spool: CatalogSpool | None = None,
 ) -> FeedReport:
     """Fetch, read and validate a feed for ``channel``; return the report.
 
@@ -136,7 +157,9 @@ def check_feed(
     events are checked and their content ids reconciled with this feed (which
     is then always read in full, whatever ``previous`` says).  A ``catalog``
     passed in is filled with the feed's items, to reconcile more logs later
-    with :func:`~feedcheck.events.check_events`.
+    with :func:`~feedcheck.events.check_events`.  A ``spool`` receives the
+    cleaned catalog (accepted items, canonical spellings) for
+    :func:`feedcheck.publish.publish`.
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).
@@ -164,7 +187,7 @@ def check_feed(
         if report.fetched.unchanged:
             log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
         else:
-            _read(report, validator, read_limits, catalog)
+            _read(report, validator, read_limits, catalog, spool)
     except ConfigError:
         raise
     except FeedcheckError as exc:
@@ -185,8 +208,10 @@ def check_feed(
     return report
 
 
-def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, catalog: Catalog | None) -> None:
+def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, catalog: Catalog | None,
+          spool: CatalogSpool | None) -> None:
     assert report.fetched is not None and report.fetched.path is not None
+    cleaner = Cleaner(validator)
     with open_feed(report.fetched.path, report.log, limits=limits, shown=report.source,
                    charset=report.fetched.charset) as (info, chunks):
         report.info = info
@@ -194,4 +219,6 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
             verdict = validator.validate(chunk)
             if catalog is not None:
                 catalog.add(chunk, verdict.errors)
+            if spool is not None:
+                spool.add(cleaner.clean(list(chunk.columns), verdict))
     validator.finish()

@@ -17,19 +17,23 @@ from typing import Any
 
 from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.check import FeedReport, check_feed
+from feedcheck.clean import CatalogSpool
 from feedcheck.config import (
     CATALOG_EVENTS,
     EVENT_FIELDS,
+    PUBLISH_FORMATS,
     PURCHASE_EVENTS,
     ChannelOptions,
     EventOptions,
     FetchLimits,
+    PublishOptions,
     ReadLimits,
 )
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events import check_events
 from feedcheck.fetch import Auth, Validators
 from feedcheck.findings import FindingLog
+from feedcheck.publish import publish
 from feedcheck.report import atomic_write, write_reports
 
 STATE_FILE = ".feedcheck-state.json"
@@ -76,6 +80,18 @@ def _parser() -> argparse.ArgumentParser:
                        help="event logs (files, folders or globs; JSON lines or arrays, plain or .gz) to check "
                        "and reconcile with the feed")
     check.add_argument("--force", action="store_true", help="fetch even if the server says the feed is unchanged")
+    check.add_argument("--format", choices=PUBLISH_FORMATS, default=PublishOptions.format,
+                       help="format of the published DIR/catalog.<ext> (default %(default)s)")
+    check.add_argument("--keep", type=int, default=PublishOptions.keep, metavar="N",
+                       help="published versions to keep (default %(default)s)")
+    check.add_argument("--max-drop", type=float, default=PublishOptions.max_drop, metavar="SHARE",
+                       help="refuse to publish when valid items fall by more than this share since the last "
+                       "published catalog (default %(default)s)")
+    check.add_argument("--max-error-share", type=float, default=PublishOptions.max_error_share, metavar="SHARE",
+                       help="refuse to publish when more than this share of items have errors (default %(default)s)")
+    check.add_argument("--accept-drop", action="store_true",
+                       help="publish even though the gate would refuse a drop or an error share (recorded)")
+    check.add_argument("--no-publish", action="store_true", help="check only; publish no catalog")
     check.set_defaults(run=_check)
     events = sub.add_parser(
         "events",
@@ -133,13 +149,22 @@ def _event_options() -> argparse.ArgumentParser:
 
 def _check(args: argparse.Namespace) -> int:
     out: Path = args.out
+    options = _publish_options(args)
     state = _load_state(out)
-    previous = None if args.force else _validators(state.get(str(args.source)))
-    report = _check_feed(args, args.source, previous, args.events)
-    if report.unchanged:
-        code = int(state[str(args.source)].get("exit_code", 0))
-        print(f"{report.source} is unchanged since the last check; its report is in {out / 'report.json'}.")
-        return code
+    previous = None if args.force or args.accept_drop else _validators(state.get(str(args.source)))
+    spool = None if args.no_publish else CatalogSpool()
+    try:
+        report = _check_feed(args, args.source, previous, args.events, spool)
+        if report.unchanged:
+            code = int(state[str(args.source)].get("exit_code", 0))
+            print(f"{report.source} is unchanged since the last check; nothing was published; "
+                  f"its report is in {out / 'report.json'}.")
+            return code
+        if spool is not None:
+            report.publish = publish(report.candidate(), spool, out, options, report.log)
+    finally:
+        if spool is not None:
+            spool.cleanup()
     paths = write_reports(out, report.to_dict(), report.log, report.mismatches)
     if report.fetched is not None and not report.fatal and not args.events:
         _save_state(out, state, str(args.source), report)
@@ -162,7 +187,18 @@ def _events(args: argparse.Namespace) -> int:
     return only.exit_code
 
 
-def _check_feed(args: argparse.Namespace, source: str, previous: Validators | None, logs: list[str]) -> FeedReport:
+def _publish_options(args: argparse.Namespace) -> PublishOptions:
+    for name in ("max_drop", "max_error_share"):
+        if not 0 <= getattr(args, name) <= 1:
+            raise ConfigError(f"--{name.replace('_', '-')} is a share between 0 and 1, e.g. 0.2 for 20%.")
+    if args.keep < 1:
+        raise ConfigError("--keep must be at least 1: the published catalog itself is one version.")
+    return PublishOptions(format=args.format, keep=args.keep, max_drop=args.max_drop,
+                          max_error_share=args.max_error_share, accept_drop=args.accept_drop)
+
+
+def _check_feed(args: argparse.Namespace, source: str, previous: Validators | None, logs: list[str],
+                spool: CatalogSpool | None = None) -> FeedReport:
     options = ChannelOptions(currency=args.currency.upper() if args.currency else None, limits=_limits(args.limit))
     return check_feed(
         source,
@@ -174,6 +210,7 @@ def _check_feed(args: argparse.Namespace, source: str, previous: Validators | No
         auth=_auth(args),
         events=logs,
         event_options=_event_settings(args),
+        spool=spool,
     )
 
 
@@ -262,6 +299,8 @@ def _summary(report: FeedReport, paths: dict[str, Path]) -> str:
             f"  {report.items_total:,} items: {report.items_with_errors:,} with errors (rejected by the channel), "
             f"{report.items_with_warnings:,} with warnings only"
         )
+    if report.publish is not None:
+        lines.append(_publish_line(report))
     if report.events is not None:
         lines.append(_events_summary(report.events.summary, report.log))
     else:
@@ -298,6 +337,16 @@ def _events_summary(summary: dict[str, object], log: FindingLog) -> str:
             )
     lines.extend(_top_findings(log))
     return "\n".join(lines)
+
+
+def _publish_line(report: FeedReport) -> str:
+    result = report.publish
+    assert result is not None
+    if result.outcome == "published" and result.manifest is not None:
+        return f"  published {result.manifest['items']:,} items to {result.manifest['file']}"
+    if result.outcome == "unchanged":
+        return "  nothing new to publish: the published catalog is already this one"
+    return f"  NOT PUBLISHED: {result.reason}"
 
 
 def _percent(rate: float | None) -> str:

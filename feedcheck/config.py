@@ -87,3 +87,23 @@ class EventOptions:
     max_tracked_ids: int = 200_000  # unmatched ids reported one by one; the rest are counted together
     max_decompressed_bytes: int = 64 << 30
     top_unmatched: int = 20
+
+
+PUBLISH_FORMATS = ("csv", "tsv", "xml", "parquet")
+
+
+@dataclass(frozen=True)
+class PublishOptions:
+    """How a cleaned catalog is published, and when the quality gate refuses it.
+
+    The gate refuses a fatal feed and a catalog with no valid items always;
+    it refuses a drop of more than ``max_drop`` in valid items against the
+    last published catalog, and a feed where more than ``max_error_share`` of
+    the items have errors, unless ``accept_drop`` says the change is real.
+    """
+
+    format: str = "csv"
+    keep: int = 5
+    max_drop: float = 0.20
+    max_error_share: float = 0.50
+    accept_drop: bool = False

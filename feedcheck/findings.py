@@ -305,6 +305,45 @@ CODES: dict[str, Code] = {
         "Id '{value}' has leading or trailing whitespace; it was trimmed, but events that "
         "send the trimmed id will not match a catalog that keeps the spaces.",
     ),
+    # The quality gate and publishing.
+    "gate.fatal": _c(
+        "Nothing to publish",
+        "error",
+        "The feed could not be read, so nothing was published; the last good catalog stays in place.",
+    ),
+    "gate.no_items": _c(
+        "No valid items",
+        "error",
+        "None of the feed's {value} items passed the channel's rules; publishing would empty the catalog, "
+        "so the last good catalog stays in place.",
+    ),
+    "gate.item_drop": _c(
+        "Valid items dropped",
+        "error",
+        "Valid items fell from {previous} to {items} ({hint}, more than the {limit} allowed); a truncated "
+        "export or fetch is the usual cause. The last good catalog stays in place; if the drop is real, "
+        "run again with --accept-drop.",
+    ),
+    "gate.error_share": _c(
+        "Too many items with errors",
+        "error",
+        "{hint} of the items have errors (more than the {limit} allowed); the last good catalog stays in "
+        "place. Fix the export, or run again with --accept-drop to publish the valid items anyway.",
+    ),
+    "gate.override": _c("Published despite the gate", "warning", "--accept-drop: published anyway. {detail}"),
+    "publish.published": _c("Catalog published", "info", "Published {items} items to {value} (version {hint})."),
+    "publish.unchanged": _c("Nothing new to publish", "info", "{detail}"),
+    "publish.manifest_unreadable": _c(
+        "Published manifest unreadable",
+        "warning",
+        "{detail} The gate has no previous item count to compare with; the next publish writes a new manifest.",
+    ),
+    "publish.formula_value": _c(
+        "Value a spreadsheet would run as a formula",
+        "warning",
+        "'{field}' starts with a character a spreadsheet treats as a formula; the catalog keeps it as it is "
+        "(the channel reads it as text), but do not open the file in a spreadsheet and save it again.",
+    ),
     # Purchase-event logs (item_id is the event id, or file:line when there is none).
     "events.file_unreadable": _c("Event log could not be read", "error", "{detail}"),
     "events.empty_file": _c("Empty event log", "warning", "{detail}"),

@@ -22,8 +22,8 @@ from feedcheck.findings import FINDING_COLUMNS, Finding
 REPORT_VERSION = "1"
 MISMATCH_COLUMNS = ("content_id", "reason", "suggested_id", "events", "revenue", "currency", "first_seen", "last_seen")
 def exit_code_of(status: str) -> int:
-    """The command line's exit code for a run's status: 3 fatal, 1 error findings, else 0."""
-    return {"fatal": 3, "errors": 1}.get(status, 0)
+    """The command line's exit code for a run's status: 3 fatal or refused, 1 error findings, else 0."""
+    return {"fatal": 3, "refused": 3, "errors": 1}.get(status, 0)
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")

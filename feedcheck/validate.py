@@ -31,11 +31,16 @@ _CURRENCY_SAMPLE = 1_000
 
 @dataclass(frozen=True)
 class ChunkVerdict:
-    """Per item of a chunk: does it have error findings, warning findings."""
+    """Per item of a chunk: does it have error findings, warning findings; and the items as validated.
+
+    ``items`` are the chunk's values trimmed, with absent schema fields added
+    empty: what the channel judged, and what a cleaned catalog starts from.
+    """
 
     index: pd.Index
     errors: np.ndarray
     warnings: np.ndarray
+    items: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,11 @@ class FeedValidator:
         self._first_row: dict[str, int] = {}
         self._seen_columns: set[str] = set()
 
+    @property
+    def schema(self) -> pa.DataFrameSchema | None:
+        """The schema in use, once the first chunk has fixed the catalog currency."""
+        return self._schema
+
     def validate(self, chunk: pd.DataFrame) -> ChunkVerdict:
         """Check one chunk; findings go to the log, the verdict says which items failed."""
         schema = self._schema or self._build(chunk)
@@ -83,7 +93,7 @@ class FeedValidator:
         self.items_total += len(chunk)
         self.items_with_errors += int(errors.sum())
         self.items_with_warnings += int((warnings & ~errors).sum())
-        return ChunkVerdict(chunk.index, errors, warnings)
+        return ChunkVerdict(chunk.index, errors, warnings, chunk)
 
     def finish(self) -> None:
         """Feed-level findings that need the whole feed: absent fields, unknown fields, no items."""

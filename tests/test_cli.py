@@ -30,7 +30,7 @@ def test_clean_feed_exit_0_and_reports(tmp_path: Path) -> None:
 
 
 def test_defects_exit_1_with_findings_csv(tmp_path: Path) -> None:
-    assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path)]) == 1
+    assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path), "--no-publish"]) == 1
     with (tmp_path / "findings.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["code", "severity", "item_id", "row", "field", "value", "message", "source"]
@@ -42,7 +42,8 @@ def test_defects_exit_1_with_findings_csv(tmp_path: Path) -> None:
 
 
 def test_findings_per_code_capped_but_counts_exact(tmp_path: Path) -> None:
-    assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path), "--max-findings", "1"]) == 1
+    assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path), "--max-findings", "1",
+                 "--no-publish"]) == 1
     report = json.loads((tmp_path / "report.json").read_text())
     with (tmp_path / "findings.csv").open(encoding="utf-8-sig") as f:
         stored = [r["code"] for r in csv.DictReader(f)]
@@ -88,12 +89,12 @@ def test_unchanged_feed_over_http_is_not_reread(tmp_path: Path, server: FeedServ
 
     server.routes["/feed.csv"] = conditional
     url = server.url("/feed.csv")
-    assert main(["check", url, "--out", str(tmp_path)]) == 1
+    assert main(["check", url, "--out", str(tmp_path)]) == 3  # the gate refuses a feed this broken
     first = (tmp_path / "report.json").read_bytes()
     done = run("check", url, "--out", str(tmp_path))
-    assert done.returncode == 1 and "unchanged" in done.stdout
+    assert done.returncode == 3 and "unchanged" in done.stdout
     assert (tmp_path / "report.json").read_bytes() == first
-    assert main(["check", url, "--out", str(tmp_path), "--force"]) == 1
+    assert main(["check", url, "--out", str(tmp_path), "--force", "--no-publish"]) == 1
     assert server.requests[-1].get("If-None-Match") is None
 
 

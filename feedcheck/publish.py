@@ -1,0 +1,343 @@
+"""Publish a cleaned catalog without ever leaving a half-written or worse catalog behind.
+
+Layout of an output folder::
+
+    DIR/published/<sha12>/catalog.<ext>   one folder per published version, complete
+    DIR/published/<sha12>/manifest.json   before it is made visible
+    DIR/current -> published/<sha12>      the one pointer that changes (a symlink)
+    DIR/catalog.<ext> -> current/catalog.<ext>
+    DIR/manifest.json -> current/manifest.json
+
+A version is written to a temporary folder, flushed and fsynced, renamed into
+``published/``, and only then is ``current`` swapped with ``os.replace``: a
+run killed at any moment leaves either the old or the new catalog and its
+manifest, never a mix.  The quality gate runs first and may refuse; the last
+good version then stays in place.  The last ``keep`` versions are kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import hashlib
+import io
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from lxml import etree
+
+from feedcheck.clean import CatalogSpool
+from feedcheck.config import PublishOptions
+from feedcheck.fields import GOOGLE_NS, ID
+from feedcheck.findings import FindingLog, make_finding
+
+EXTENSIONS = {"csv": "csv", "tsv": "tsv", "xml": "xml", "parquet": "parquet"}
+OUTPUT_NAMES = {"tiktok": {ID: "sku_id"}}  # canonical name -> the channel's own column name
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass
+class PublishResult:
+    """What publishing did: ``published``, ``unchanged`` or ``refused``, and the manifest now current."""
+
+    outcome: str
+    manifest: dict[str, Any] | None
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "reason": self.reason, "current": self.manifest}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What the run offers for publishing: counts from validation and where the catalog came from."""
+
+    channel: str
+    source: str
+    fatal: bool
+    items_total: int
+    items_with_errors: int
+    source_sha256: str | None
+    etag: str | None
+    last_modified: str | None
+
+
+def version() -> str:
+    """feedcheck's installed version, recorded in every manifest."""
+    try:
+        return metadata.version("feedcheck")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def current_manifest(out: Path, log: FindingLog) -> dict[str, Any] | None:
+    """The manifest of the version now published in ``out``, or ``None``; a damaged one is a finding."""
+    path = out / "current" / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        log.add(make_finding("publish.manifest_unreadable", detail=f"{path} cannot be read ({exc})."))
+        return None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("items"), int):
+        log.add(make_finding("publish.manifest_unreadable", detail=f"{path} is not a feedcheck manifest."))
+        return None
+    return manifest
+
+
+def gate(candidate: Candidate, valid_items: int, previous: dict[str, Any] | None, options: PublishOptions,
+         log: FindingLog) -> bool:
+    """Decide whether the catalog may replace the last good one; findings say why not (or why anyway)."""
+    if candidate.fatal:
+        log.add(make_finding("gate.fatal"))
+        return False
+    if valid_items == 0:
+        log.add(make_finding("gate.no_items", value=str(candidate.items_total)))
+        return False
+    problems = []
+    share = candidate.items_with_errors / candidate.items_total if candidate.items_total else 0.0
+    if share > options.max_error_share:
+        problems.append(make_finding("gate.error_share", hint=f"{share:.0%}", limit=f"{options.max_error_share:.0%}",
+                                     value=str(candidate.items_with_errors)))
+    last = previous["items"] if previous else 0
+    if last and (last - valid_items) / last > options.max_drop:
+        problems.append(make_finding("gate.item_drop", value=str(valid_items), previous=f"{last:,}",
+                                     items=f"{valid_items:,}", hint=f"{(last - valid_items) / last:.0%}",
+                                     limit=f"{options.max_drop:.0%}"))
+    if not problems:
+        return True
+    if options.accept_drop:
+        for problem in problems:
+            log.add(make_finding("gate.override", detail=problem.message))
+        return True
+    log.extend(problems)
+    return False
+
+
+def publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: PublishOptions,
+            log: FindingLog) -> PublishResult:
+    """Run the gate and, if it passes, publish the spooled catalog into ``out`` atomically.
+
+    One publish at a time per folder (a lock file); leftovers of a run that was
+    killed are removed first.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    with _locked(out):
+        _remove_leftovers(out)
+        return _publish(candidate, spool, out, options, log)
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    with (out / ".publish.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _remove_leftovers(out: Path) -> None:
+    for leftover in out.glob(".staging-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
+    for leftover in out.glob(".*.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: PublishOptions,
+             log: FindingLog) -> PublishResult:
+    previous = current_manifest(out, log)
+    if not gate(candidate, spool.items, previous, options, log):
+        return PublishResult("refused", previous, reason=_refusal(log))
+    same_source = (previous is not None and candidate.source_sha256 is not None
+                   and previous.get("source_sha256") == candidate.source_sha256
+                   and previous.get("format") == options.format and previous.get("channel") == candidate.channel)
+    if same_source:
+        log.add(make_finding("publish.unchanged", detail="The feed has the same content as the published catalog; "
+                                                         "nothing was published."))
+        return PublishResult("unchanged", previous, reason="same source content")
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
+    os.chmod(staging, 0o755)  # served as it is, like any published folder
+    try:
+        name = f"catalog.{EXTENSIONS[options.format]}"
+        digest, size = _write_catalog(spool, staging / name, options.format, candidate.channel, log)
+        if previous is not None and previous.get("sha256") == digest and previous.get("file") == name:
+            log.add(make_finding("publish.unchanged", detail="The cleaned catalog is byte-identical to the "
+                                                             "published one; nothing was published."))
+            return PublishResult("unchanged", previous, reason="same catalog")
+        manifest = {
+            "feedcheck_version": version(),
+            "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "channel": candidate.channel,
+            "source": candidate.source,
+            "source_sha256": candidate.source_sha256,
+            "etag": candidate.etag,
+            "last_modified": candidate.last_modified,
+            "format": options.format,
+            "file": name,
+            "sha256": digest,
+            "bytes": size,
+            "items": spool.items,
+            "accepted_drop": any(f.code == "gate.override" for f in log),
+            "previous_sha256": previous.get("sha256") if previous else None,
+        }
+        _write_file(staging / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
+        _fsync_dir(staging)
+        target = _place(staging, out / "published" / digest[:12])
+        _point(out / "current", Path("published") / target.name)
+        for link in (name, "manifest.json"):
+            _ensure_link(out / link, Path("current") / link)
+        _fsync_dir(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _prune(out, options.keep)
+    log.add(make_finding("publish.published", value=name, items=f"{spool.items:,}", hint=digest[:12]))
+    return PublishResult("published", manifest)
+
+
+def _refusal(log: FindingLog) -> str:
+    return next((f.message for f in log if f.code.startswith("gate.")), "")
+
+
+def _write_catalog(spool: CatalogSpool, path: Path, fmt: str, channel: str, log: FindingLog) -> tuple[str, int]:
+    """Write the catalog in ``fmt``, fsynced; return its sha256 and size."""
+    names = {c: OUTPUT_NAMES.get(channel, {}).get(c, c) for c in spool.columns}
+    if fmt == "parquet":
+        _write_parquet(spool, path, names)
+    else:
+        with path.open("wb") as raw:
+            if fmt == "xml":
+                _write_rss(spool, raw)
+            else:
+                _write_delimited(spool, raw, names, "," if fmt == "csv" else "\t", log)
+    digest = hashlib.sha256()
+    with path.open("rb+") as written:
+        for block in iter(lambda: written.read(1 << 20), b""):
+            digest.update(block)
+        os.fsync(written.fileno())
+    return digest.hexdigest(), path.stat().st_size
+
+
+def _write_delimited(spool: CatalogSpool, sink: BinaryIO, names: dict[str, str], delimiter: str,
+                     log: FindingLog) -> None:
+    text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    writer.writerow([names[c] for c in spool.columns])
+    for chunk in spool.chunks():
+        _warn_formulas(chunk, log)
+        writer.writerows(chunk.itertuples(index=False, name=None))
+    text.flush()
+    text.detach()
+
+
+def _warn_formulas(chunk: Any, log: FindingLog) -> None:
+    """Values a spreadsheet would run as a formula stay as they are (platforms read them), with a warning."""
+    for column in chunk.columns:
+        values = chunk[column]
+        risky = values.str.startswith(_FORMULA_START) & ~values.str.fullmatch(r"-?\d+(\.\d+)?")
+        for row in values.index[risky.to_numpy()][: log.room("publish.formula_value")]:
+            item_id = str(chunk.at[row, ID]) if ID in chunk.columns else ""
+            log.add(make_finding("publish.formula_value", item_id=item_id, field=column, value=str(values[row])))
+
+
+def _write_rss(spool: CatalogSpool, sink: BinaryIO) -> None:
+    g = f"{{{GOOGLE_NS}}}"
+    with etree.xmlfile(sink, encoding="UTF-8") as xf:
+        xf.write_declaration()
+        with xf.element("rss", version="2.0", nsmap={"g": GOOGLE_NS}):
+            with xf.element("channel"):
+                for tag, text in (("title", "Cleaned catalog"), ("link", "https://example.invalid/"),
+                                  ("description", "Items that passed feedcheck's channel rules")):
+                    element = etree.Element(tag)
+                    element.text = text
+                    xf.write(element)
+                for chunk in spool.chunks():
+                    for values in chunk.itertuples(index=False, name=None):
+                        item = etree.Element("item", nsmap={"g": GOOGLE_NS})
+                        for column, value in zip(spool.columns, values):
+                            if value:
+                                etree.SubElement(item, g + column).text = _xml_text(value)
+                        xf.write(item)
+
+
+def _xml_text(value: str) -> str:
+    """XML 1.0 cannot hold most control characters; they would make the file unreadable."""
+    return "".join(ch for ch in value if ch in "\t\n\r" or ord(ch) >= 0x20)
+
+
+def _write_parquet(spool: CatalogSpool, path: Path, names: dict[str, str]) -> None:
+    schema = pa.schema([(names[c], pa.string()) for c in spool.columns])
+    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
+        for chunk in spool.chunks():
+            table = pa.Table.from_pandas(chunk.rename(columns=names), schema=schema, preserve_index=False)
+            writer.write_table(table)
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    with path.open("wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _place(staging: Path, target: Path) -> Path:
+    """Move the complete staging folder to its content-addressed place (an identical one may exist)."""
+    target.parent.mkdir(exist_ok=True)
+    if target.exists():
+        return target
+    staging.rename(target)
+    _fsync_dir(target.parent)
+    return target
+
+
+def _point(link: Path, target: Path) -> None:
+    """Make ``link`` a symlink to ``target`` in one step (a temporary link renamed over it)."""
+    temporary = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    temporary.symlink_to(target)
+    os.replace(temporary, link)
+
+
+def _ensure_link(link: Path, target: Path) -> None:
+    if link.is_symlink() and Path(os.readlink(link)) == target:
+        return
+    _point(link, target)
+
+
+def _prune(out: Path, keep: int) -> None:
+    """Remove published versions beyond the newest ``keep`` (never the current one), and stale links."""
+    current = (out / "current").resolve()
+    versions = []
+    for folder in (out / "published").iterdir():
+        try:
+            stamp = json.loads((folder / "manifest.json").read_text())["published_at"]
+        except (OSError, ValueError, KeyError, TypeError):
+            stamp = ""
+        versions.append((stamp, folder))
+    for _, folder in sorted(versions, reverse=True)[max(keep, 1):]:
+        if folder.resolve() != current:
+            shutil.rmtree(folder, ignore_errors=True)
+    for link in out.glob("catalog.*"):
+        if link.is_symlink() and not link.exists():
+            link.unlink()

@@ -1,0 +1,246 @@
+"""Publishing: writers that round-trip, deterministic bytes, the quality gate, and crash safety."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from feedcheck.check import check_feed
+from feedcheck.clean import CatalogSpool
+from feedcheck.config import PublishOptions
+from feedcheck.findings import FindingLog
+from feedcheck.publish import Candidate, publish
+from feedcheck.readers import open_feed
+from tests.conftest import FEEDS
+from tests.test_cli import run
+
+COLUMNS = ["id", "title", "description", "price", "availability"]
+
+
+def candidate(total: int = 10, errors: int = 0, fatal: bool = False, source_sha: str | None = None) -> Candidate:
+    return Candidate(channel="tiktok", source="feed.csv", fatal=fatal, items_total=total, items_with_errors=errors,
+                     source_sha256=source_sha, etag=None, last_modified=None)
+
+
+def spool_of(items: list[dict[str, str]], tmp: Path) -> CatalogSpool:
+    spool = CatalogSpool(tmp)
+    frame = pd.DataFrame(items, columns=COLUMNS, dtype="str").fillna("")
+    for start in range(0, len(frame), 3):  # several chunks, as a real run spools them
+        spool.add(frame.iloc[start:start + 3])
+    return spool
+
+
+def items(n: int, prefix: str = "SKU") -> list[dict[str, str]]:
+    return [{"id": f"{prefix}-{i}", "title": f"Item {i}", "description": "A thing", "price": "9.50 USD",
+             "availability": "in stock"} for i in range(n)]
+
+
+def read_back(path: Path) -> list[dict[str, str]]:
+    log = FindingLog()
+    with open_feed(path, log) as (_, chunks):
+        frames = list(chunks)
+    frame = pd.concat(frames).reindex(columns=COLUMNS, fill_value="").fillna("")
+    return frame.to_dict("records")
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029"),
+                max_size=30).map(str.strip)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.fixed_dictionaries({c: _TEXT for c in COLUMNS[1:]}), min_size=1, max_size=8),
+       st.sampled_from(["csv", "tsv", "xml"]))
+def test_published_catalog_reads_back_the_same(tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, str]],
+                                               fmt: str) -> None:
+    tmp = tmp_path_factory.mktemp("rt")
+    items_in = [{"id": f"ID-{n}"} | row for n, row in enumerate(rows)]
+    log = FindingLog()
+    result = publish(candidate(len(items_in)), spool_of(items_in, tmp), tmp / "out", PublishOptions(format=fmt), log)
+    assert result.outcome == "published"
+    back = read_back(tmp / "out" / f"catalog.{fmt}")
+    assert back == items_in
+
+
+def test_parquet_round_trip_and_channel_names(tmp_path: Path) -> None:
+    rows = items(7)
+    publish(candidate(7), spool_of(rows, tmp_path), tmp_path / "out", PublishOptions(format="parquet"), FindingLog())
+    table = pq.read_table(tmp_path / "out" / "catalog.parquet").to_pandas()
+    assert list(table.columns) == ["sku_id"] + COLUMNS[1:]
+    assert table.rename(columns={"sku_id": "id"}).to_dict("records") == rows
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "xml", "parquet"])
+def test_same_input_gives_the_same_bytes(tmp_path: Path, fmt: str) -> None:
+    digests = []
+    for run_dir in ("a", "b"):
+        publish(candidate(9), spool_of(items(9), tmp_path), tmp_path / run_dir, PublishOptions(format=fmt),
+                FindingLog())
+        digests.append(sha(tmp_path / run_dir / f"catalog.{fmt}"))
+    assert digests[0] == digests[1]
+
+
+def test_a_second_identical_run_publishes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = publish(candidate(5, source_sha="abc"), spool_of(items(5), tmp_path), out, PublishOptions(), FindingLog())
+    log = FindingLog()
+    again = publish(candidate(5, source_sha="abc"), spool_of(items(5), tmp_path), out, PublishOptions(), log)
+    assert (first.outcome, again.outcome) == ("published", "unchanged")
+    assert [f.code for f in log] == ["publish.unchanged"] and len(list((out / "published").iterdir())) == 1
+    rewritten = publish(candidate(5, source_sha="def"), spool_of(items(5), tmp_path), out, PublishOptions(),
+                        FindingLog())
+    assert rewritten.outcome == "unchanged" and rewritten.reason == "same catalog"
+
+
+@pytest.mark.parametrize("offer, code", [
+    (dict(fatal=True), "gate.fatal"),
+    (dict(n=0), "gate.no_items"),
+    (dict(n=7), "gate.item_drop"),
+    (dict(n=10, total=30, errors=20), "gate.error_share"),
+])
+def test_each_refusal_keeps_the_last_good_catalog(tmp_path: Path, offer: dict, code: str) -> None:
+    out = tmp_path / "out"
+    publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    before = {p.name: p.read_bytes() for p in (out / "current").iterdir()}
+    n = offer.get("n", 10)
+    log = FindingLog()
+    result = publish(candidate(offer.get("total", max(n, 1)), offer.get("errors", 0), offer.get("fatal", False)),
+                     spool_of(items(n, "NEW"), tmp_path), out, PublishOptions(), log)
+    assert result.outcome == "refused" and code in [f.code for f in log]
+    assert {p.name: p.read_bytes() for p in (out / "current").iterdir()} == before
+
+
+def test_accept_drop_publishes_and_says_so(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    log = FindingLog()
+    result = publish(candidate(7), spool_of(items(7, "NEW"), tmp_path), out, PublishOptions(accept_drop=True), log)
+    assert result.outcome == "published" and [f.code for f in log][:1] == ["gate.override"]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["items"] == 7 and manifest["accepted_drop"] is True
+    assert manifest["sha256"] == sha(out / "catalog.csv")
+    fatal = publish(candidate(fatal=True), spool_of([], tmp_path), out, PublishOptions(accept_drop=True), FindingLog())
+    assert fatal.outcome == "refused"
+
+
+def test_old_versions_are_pruned_to_keep(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for n in range(4):
+        publish(candidate(10), spool_of(items(10, f"V{n}"), tmp_path), out, PublishOptions(keep=2), FindingLog())
+        time.sleep(1.05)  # published_at has one-second resolution
+    assert len(list((out / "published").iterdir())) == 2
+    assert read_back(out / "catalog.csv")[0]["id"] == "V3-0"
+
+
+def test_a_damaged_manifest_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    (out / "current" / "manifest.json").write_text("{not json")
+    log = FindingLog()
+    result = publish(candidate(3), spool_of(items(3, "X"), tmp_path), out, PublishOptions(), log)
+    assert result.outcome == "published" and "publish.manifest_unreadable" in [f.code for f in log]
+
+
+def test_formula_like_values_are_kept_with_a_warning(tmp_path: Path) -> None:
+    rows = items(2)
+    rows[1]["title"] = "=HYPERLINK(\"http://x\")"
+    log = FindingLog()
+    publish(candidate(2), spool_of(rows, tmp_path), tmp_path / "out", PublishOptions(), log)
+    assert [f.item_id for f in log if f.code == "publish.formula_value"] == ["SKU-1"]
+    assert read_back(tmp_path / "out" / "catalog.csv")[1]["title"] == "=HYPERLINK(\"http://x\")"
+
+
+def test_cleaned_catalog_drops_rejected_items_and_fixes_spellings(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    clean = (FEEDS / "tiktok_clean.csv").read_text().splitlines()
+    feed.write_text("\n".join([clean[0], clean[1].replace(",in stock,", ",In_Stock,"),
+                               clean[2].replace(",24.00 USD,", ",twenty,")] + clean[3:]) + "\n")
+    spool = CatalogSpool(tmp_path)
+    report = check_feed(feed, "tiktok", spool=spool)
+    assert report.items_with_errors == 1 and spool.items == report.items_total - 1
+    publish(report.candidate(), spool, tmp_path / "out", PublishOptions(), report.log)
+    published = read_back(tmp_path / "out" / "catalog.csv")
+    assert "NW-TEE-001-M" not in [r["id"] for r in published]
+    assert published[0]["availability"] == "in stock"
+
+
+_KILL_CHILD = r"""
+import sys
+from pathlib import Path
+import pandas as pd
+from feedcheck.clean import CatalogSpool
+from feedcheck.config import PublishOptions
+from feedcheck.findings import FindingLog
+from feedcheck.publish import Candidate, publish
+
+out, n, prefix = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+spool = CatalogSpool()
+frame = pd.DataFrame({"id": [f"{prefix}-{i}" for i in range(n)], "title": ["x" * 200] * n}, dtype="str")
+for start in range(0, n, 50_000):
+    spool.add(frame.iloc[start:start + 50_000])
+print("publishing", flush=True)
+candidate = Candidate("tiktok", "feed", False, n, 0, prefix, None, None)
+publish(candidate, spool, out, PublishOptions(accept_drop=True), FindingLog())
+spool.cleanup()
+print("done", flush=True)
+"""
+
+
+def test_a_publish_killed_at_any_moment_leaves_a_consistent_catalog(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    script = tmp_path / "child.py"
+    script.write_text(_KILL_CHILD)
+    env = os.environ | {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    subprocess.run([sys.executable, str(script), str(out), "1000", "OLD"], check=True, env=env, timeout=120)
+    old = (out / "catalog.csv").read_bytes()
+    rng = random.Random(11)
+    killed_mid_write = 0
+    for attempt in range(6):
+        with subprocess.Popen([sys.executable, str(script), str(out), "300000", f"NEW{attempt}"],
+                              stdout=subprocess.PIPE, text=True, env=env) as child:
+            assert child.stdout is not None and child.stdout.readline().strip() == "publishing"
+            time.sleep(rng.uniform(0.0, 0.6))
+            child.send_signal(signal.SIGKILL)
+            child.wait(timeout=60)
+        killed_mid_write += any(out.glob(".staging-*"))
+        manifest = json.loads((out / "manifest.json").read_text())
+        catalog = (out / "catalog.csv").read_bytes()
+        assert hashlib.sha256(catalog).hexdigest() == manifest["sha256"]
+        assert catalog == old or manifest["items"] == 300000
+    assert killed_mid_write >= 1
+    done = run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out), "--accept-drop")
+    assert done.returncode == 0 and not list(out.glob(".staging-*"))
+
+
+def test_cli_publishes_refuses_with_exit_3_and_accepts_the_drop(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out), "--format", "xml").returncode == 0
+    assert len(read_back(out / "catalog.xml")) == 8
+    good = (out / "catalog.xml").read_bytes()
+    refused = run("check", str(FEEDS / "tiktok_defects.csv"), "--out", str(out), "--format", "xml")
+    assert refused.returncode == 3 and "NOT PUBLISHED" in refused.stdout
+    assert (out / "catalog.xml").read_bytes() == good
+    report = json.loads((out / "report.json").read_text())
+    assert report["status"] == "refused" and report["publish"]["outcome"] == "refused"
+    assert report["publish"]["current"]["items"] == 8
+    accepted = run("check", str(FEEDS / "tiktok_defects.csv"), "--out", str(out), "--format", "xml", "--accept-drop")
+    assert accepted.returncode == 1 and "published 5 items to catalog.xml" in accepted.stdout
+    assert json.loads((out / "manifest.json").read_text())["accepted_drop"] is True
+    again = run("check", str(FEEDS / "tiktok_defects.csv"), "--out", str(out), "--format", "xml", "--accept-drop")
+    assert "nothing new to publish" in again.stdout
