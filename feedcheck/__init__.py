@@ -15,12 +15,14 @@ The public API, for scripts and notebooks::
 
 from feedcheck.channels import CHANNEL_NAMES, Channel, get_channel
 from feedcheck.check import FeedReport, check_feed
-from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, ReadLimits
+from feedcheck.clean import CatalogSpool
+from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
 from feedcheck.eventlog import Content, Event, read_events
 from feedcheck.events import EventsReport, check_events, event_rows
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
+from feedcheck.publish import PublishResult, publish
 from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.reconcile import Catalog
 from feedcheck.validate import FeedValidator
@@ -30,6 +32,7 @@ __all__ = [
     "CHANNEL_NAMES",
     "CODES",
     "Catalog",
+    "CatalogSpool",
     "Channel",
     "ChannelOptions",
     "ConfigError",
@@ -47,6 +50,8 @@ __all__ = [
     "Fetched",
     "Finding",
     "FindingLog",
+    "PublishOptions",
+    "PublishResult",
     "ReadLimits",
     "Severity",
     "Validators",
@@ -56,5 +61,6 @@ __all__ = [
     "fetch",
     "get_channel",
     "open_feed",
+    "publish",
     "read_events",
 ]

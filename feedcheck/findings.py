@@ -309,13 +309,13 @@ CODES: dict[str, Code] = {
     "gate.fatal": _c(
         "Nothing to publish",
         "error",
-        "The feed could not be read, so nothing was published; the last good catalog stays in place.",
+        "The feed could not be read, so nothing was published; {kept}.",
     ),
     "gate.no_items": _c(
         "No valid items",
         "error",
         "None of the feed's {value} items passed the channel's rules; publishing would empty the catalog, "
-        "so the last good catalog stays in place.",
+        "so nothing was published; {kept}.",
     ),
     "gate.item_drop": _c(
         "Valid items dropped",
@@ -327,8 +327,8 @@ CODES: dict[str, Code] = {
     "gate.error_share": _c(
         "Too many items with errors",
         "error",
-        "{hint} of the items have errors (more than the {limit} allowed); the last good catalog stays in "
-        "place. Fix the export, or run again with --accept-drop to publish the valid items anyway.",
+        "{hint} of the items have errors (more than the {limit} allowed), so nothing was published; {kept}. "
+        "Fix the export, or run again with --accept-drop to publish the valid items anyway.",
     ),
     "gate.override": _c("Published despite the gate", "warning", "--accept-drop: published anyway. {detail}"),
     "publish.published": _c("Catalog published", "info", "Published {items} items to {value} (version {hint})."),

@@ -100,17 +100,18 @@ def current_manifest(out: Path, log: FindingLog) -> dict[str, Any] | None:
 def gate(candidate: Candidate, valid_items: int, previous: dict[str, Any] | None, options: PublishOptions,
          log: FindingLog) -> bool:
     """Decide whether the catalog may replace the last good one; findings say why not (or why anyway)."""
+    kept = "the last good catalog stays in place" if previous else "no catalog has been published here yet"
     if candidate.fatal:
-        log.add(make_finding("gate.fatal"))
+        log.add(make_finding("gate.fatal", kept=kept))
         return False
     if valid_items == 0:
-        log.add(make_finding("gate.no_items", value=str(candidate.items_total)))
+        log.add(make_finding("gate.no_items", value=str(candidate.items_total), kept=kept))
         return False
     problems = []
     share = candidate.items_with_errors / candidate.items_total if candidate.items_total else 0.0
     if share > options.max_error_share:
         problems.append(make_finding("gate.error_share", hint=f"{share:.0%}", limit=f"{options.max_error_share:.0%}",
-                                     value=str(candidate.items_with_errors)))
+                                     value=str(candidate.items_with_errors), kept=kept))
     last = previous["items"] if previous else 0
     if last and (last - valid_items) / last > options.max_drop:
         problems.append(make_finding("gate.item_drop", value=str(valid_items), previous=f"{last:,}",

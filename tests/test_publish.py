@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from feedcheck.check import check_feed
@@ -60,11 +60,10 @@ def sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029"),
-                max_size=30).map(str.strip)
+_TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029",
+                              whitelist_characters="\n\t"), max_size=30).map(str.strip)
 
 
-@settings(max_examples=25, deadline=None)
 @given(st.lists(st.fixed_dictionaries({c: _TEXT for c in COLUMNS[1:]}), min_size=1, max_size=8),
        st.sampled_from(["csv", "tsv", "xml"]))
 def test_published_catalog_reads_back_the_same(tmp_path_factory: pytest.TempPathFactory, rows: list[dict[str, str]],
