@@ -14,7 +14,7 @@ The public API, for scripts and notebooks::
 """
 
 from feedcheck.channels import CHANNEL_NAMES, Channel, get_channel
-from feedcheck.check import FeedReport, check_feed
+from feedcheck.check import FeedReport, check_feed, diff_feeds
 from feedcheck.clean import CatalogSpool
 from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
@@ -57,6 +57,7 @@ __all__ = [
     "Validators",
     "check_events",
     "check_feed",
+    "diff_feeds",
     "event_rows",
     "fetch",
     "get_channel",

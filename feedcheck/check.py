@@ -10,6 +10,8 @@ report says both what is wrong with the catalog and which events miss it.
 from __future__ import annotations
 
 import os
+import sqlite3
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from feedcheck.findings import FindingLog, make_finding
 from feedcheck.publish import Candidate, PublishResult
 from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.reconcile import Catalog
+from feedcheck.snapshot import CatalogDiff, add_items, compare, create_table
 from feedcheck.redact import redact_url
 from feedcheck.report import REPORT_VERSION, exit_code_of
 from feedcheck.validate import FeedValidator
@@ -222,3 +225,38 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
             if spool is not None:
                 spool.add(cleaner.clean(list(chunk.columns), verdict))
     validator.finish()
+
+
+def diff_feeds(
+    old: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    *,
+    fetch_limits: FetchLimits = FetchLimits(),
+    read_limits: ReadLimits = ReadLimits(),
+    auth: Auth | None = None,
+) -> tuple[CatalogDiff, FindingLog]:
+    """What changed from feed ``old`` to feed ``new`` (any sources and formats), item by item.
+
+    Items are compared by id; nothing is validated.  Findings from reading
+    (encodings, ragged rows…) go to the returned log.
+
+    Raises:
+        FeedcheckError: a feed cannot be fetched or read.
+    """
+    log = FindingLog(max_per_code=read_limits.max_findings_per_code)
+    with tempfile.TemporaryDirectory(prefix="feedcheck-diff-") as work:
+        db = sqlite3.connect(Path(work) / "diff.sqlite")
+        try:
+            for table, source in (("old", old), ("new", new)):
+                create_table(db, table)
+                fetched = fetch(source, limits=fetch_limits, auth=auth)
+                try:
+                    assert fetched.path is not None
+                    with open_feed(fetched.path, log, limits=read_limits, shown=fetched.source,
+                                   charset=fetched.charset) as (_, chunks):
+                        add_items(db, table, chunks)
+                finally:
+                    fetched.cleanup()
+            return compare(db, "old", "new"), log
+        finally:
+            db.close()

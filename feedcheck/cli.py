@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.channels import CHANNEL_NAMES
-from feedcheck.check import FeedReport, check_feed
+from feedcheck.check import FeedReport, check_feed, diff_feeds
 from feedcheck.clean import CatalogSpool
 from feedcheck.config import (
     CATALOG_EVENTS,
@@ -33,6 +33,7 @@ from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events import check_events
 from feedcheck.fetch import Auth, Validators
 from feedcheck.findings import FindingLog
+from feedcheck.history import record_run
 from feedcheck.publish import publish
 from feedcheck.report import atomic_write, write_reports
 
@@ -105,6 +106,19 @@ def _parser() -> argparse.ArgumentParser:
     events.add_argument("logs", nargs="+", metavar="LOG", help="event logs: files, folders or globs")
     events.add_argument("--catalog", metavar="SOURCE", help="the catalog feed (path or URL) to reconcile with")
     events.set_defaults(run=_events)
+    diff = sub.add_parser(
+        "diff",
+        help="show what changed between two feeds",
+        description="Compare two feeds (paths or URLs, any format) item by item: items added, removed, "
+        "re-priced, changed in availability or otherwise. Exit 0 when nothing changed, 1 when something did.",
+    )
+    diff.add_argument("old", help="the earlier feed")
+    diff.add_argument("new", help="the later feed")
+    diff.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    diff.add_argument("--timeout", type=float, default=FetchLimits.deadline, metavar="SECONDS",
+                      help="wall-clock limit for downloading each feed (default %(default)s)")
+    diff.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
+    diff.set_defaults(run=_diff)
     return parser
 
 
@@ -152,7 +166,7 @@ def _check(args: argparse.Namespace) -> int:
     options = _publish_options(args)
     state = _load_state(out)
     previous = None if args.force or args.accept_drop else _validators(state.get(str(args.source)))
-    spool = None if args.no_publish else CatalogSpool()
+    spool = CatalogSpool()
     try:
         report = _check_feed(args, args.source, previous, args.events, spool)
         if report.unchanged:
@@ -160,12 +174,14 @@ def _check(args: argparse.Namespace) -> int:
             print(f"{report.source} is unchanged since the last check; nothing was published; "
                   f"its report is in {out / 'report.json'}.")
             return code
-        if spool is not None:
+        if not args.no_publish:
             report.publish = publish(report.candidate(), spool, out, options, report.log)
+        summary = report.to_dict()
+        summary |= record_run(out, summary, None if report.fatal else spool.chunks(), report.log)
     finally:
-        if spool is not None:
-            spool.cleanup()
-    paths = write_reports(out, report.to_dict(), report.log, report.mismatches)
+        spool.cleanup()
+    summary["findings"] = report.log.summary()  # the history may have added a finding
+    paths = write_reports(out, summary, report.log, report.mismatches)
     if report.fetched is not None and not report.fatal and not args.events:
         _save_state(out, state, str(args.source), report)
     print(_summary(report, paths))
@@ -185,6 +201,32 @@ def _events(args: argparse.Namespace) -> int:
     print(_events_summary(only.summary, only.log))
     print(_paths_line(paths))
     return only.exit_code
+
+
+def _diff(args: argparse.Namespace) -> int:
+    try:
+        changes, _ = diff_feeds(args.old, args.new, fetch_limits=FetchLimits(deadline=args.timeout))
+    except ConfigError:
+        raise
+    except FeedcheckError as exc:
+        print(f"feedcheck: {exc.finding.message}", file=sys.stderr)
+        return 3
+    if args.json:
+        print(json.dumps(changes.as_dict(), indent=2, ensure_ascii=False))
+        return int(changes.changed)
+    print(f"{changes.old_items:,} items before, {changes.new_items:,} after")
+    labels = {"added": "added", "removed": "removed", "price_changed": "price changed",
+              "availability_changed": "availability changed", "other_changed": "other values changed"}
+    for kind, label in labels.items():
+        count = getattr(changes, kind)
+        if count:
+            print(f"  {count:>8,}  {label}")
+            for example in changes.examples.get(kind, [])[:5]:
+                change = f"{example['before']} -> {example['after']}" if example["before"] and example["after"] else ""
+                print(f"            {example['id']}  {change}".rstrip())
+    if not changes.changed:
+        print("  no changes")
+    return int(changes.changed)
 
 
 def _publish_options(args: argparse.Namespace) -> PublishOptions:

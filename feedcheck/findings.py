@@ -344,6 +344,7 @@ CODES: dict[str, Code] = {
         "'{field}' starts with a character a spreadsheet treats as a formula; the catalog keeps it as it is "
         "(the channel reads it as text), but do not open the file in a spreadsheet and save it again.",
     ),
+    "history.unreadable": _c("Run history unreadable", "warning", "{detail}"),
     # Purchase-event logs (item_id is the event id, or file:line when there is none).
     "events.file_unreadable": _c("Event log could not be read", "error", "{detail}"),
     "events.empty_file": _c("Empty event log", "warning", "{detail}"),

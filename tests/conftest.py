@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
@@ -11,11 +12,31 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from jsonschema import Draft202012Validator, FormatChecker
 
 from feedcheck.findings import FindingLog
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FEEDS = FIXTURES / "feeds"
+REPORT_SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
+_VALIDATOR = Draft202012Validator(json.loads(REPORT_SCHEMA.read_text()), format_checker=FormatChecker())
+
+
+def schema_problems(report: object) -> list[str]:
+    """Where ``report`` breaks docs/report.schema.json (empty when it follows it)."""
+    return [f"{error.json_path}: {error.message}" for error in _VALIDATOR.iter_errors(report)]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def every_report_matches_the_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """After the session, every report.json any test wrote must follow the documented schema."""
+    yield
+    problems = [
+        f"{path}: {problem}"
+        for path in sorted(tmp_path_factory.getbasetemp().rglob("report.json"))
+        for problem in schema_problems(json.loads(path.read_text()))
+    ]
+    assert problems == []
 
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=5_000, deadline=None)

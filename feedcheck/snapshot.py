@@ -1,0 +1,109 @@
+"""What changed between two catalogs: items added, removed, re-priced, or changed in availability.
+
+Each catalog is reduced to one row per id (price, availability, and a digest
+of every other value) in an SQLite table, so two catalogs of millions of
+items are compared by SQLite on disk rather than in memory.  Used by the run
+history (changes since the previous run) and by ``feedcheck diff``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from feedcheck.fields import ID
+
+EXAMPLES = 10
+_TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def create_table(db: sqlite3.Connection, table: str) -> None:
+    """An empty snapshot table named ``table`` (replacing one of that name)."""
+    _check_name(table)
+    db.execute(f"DROP TABLE IF EXISTS {table}")
+    db.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, price TEXT, availability TEXT, digest TEXT)")
+
+
+def add_items(db: sqlite3.Connection, table: str, chunks: Iterable[pd.DataFrame]) -> int:
+    """Add the items of ``chunks`` (canonical columns) to ``table``; the first item of an id wins."""
+    _check_name(table)
+    added = 0
+    for chunk in chunks:
+        if ID not in chunk.columns or chunk.empty:
+            continue
+        columns = list(chunk.columns)
+        rest = [c for c in columns if c not in (ID, "price", "availability")]
+        rows = []
+        for values in chunk.itertuples(index=False, name=None):
+            record = dict(zip(columns, values))
+            item_id = str(record.get(ID, "")).strip()
+            if not item_id:
+                continue
+            digest = hashlib.sha1("\x1f".join(f"{c}={record.get(c, '')}" for c in rest).encode(), usedforsecurity=False)
+            rows.append((item_id, str(record.get("price", "")).strip(), str(record.get("availability", "")).strip(),
+                         digest.hexdigest()))
+        db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)
+        added += len(rows)
+    return added
+
+
+@dataclass
+class CatalogDiff:
+    """Counts of each kind of change, with a few example ids of each."""
+
+    old_items: int = 0
+    new_items: int = 0
+    added: int = 0
+    removed: int = 0
+    price_changed: int = 0
+    availability_changed: int = 0
+    other_changed: int = 0
+    examples: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> bool:
+        return any((self.added, self.removed, self.price_changed, self.availability_changed, self.other_changed))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "old_items": self.old_items, "new_items": self.new_items, "added": self.added, "removed": self.removed,
+            "price_changed": self.price_changed, "availability_changed": self.availability_changed,
+            "other_changed": self.other_changed, "examples": self.examples,
+        }
+
+
+def compare(db: sqlite3.Connection, old: str, new: str) -> CatalogDiff:
+    """What changed from snapshot table ``old`` to ``new``."""
+    _check_name(old)
+    _check_name(new)
+    queries = {
+        "added": f"SELECT n.id, '', n.price FROM {new} n LEFT JOIN {old} o ON o.id = n.id WHERE o.id IS NULL",
+        "removed": f"SELECT o.id, o.price, '' FROM {old} o LEFT JOIN {new} n ON n.id = o.id WHERE n.id IS NULL",
+        "price_changed": f"SELECT n.id, o.price, n.price FROM {old} o JOIN {new} n ON n.id = o.id "
+                         "WHERE o.price <> n.price",
+        "availability_changed": f"SELECT n.id, o.availability, n.availability FROM {old} o JOIN {new} n "
+                                "ON n.id = o.id WHERE o.availability <> n.availability",
+        "other_changed": f"SELECT n.id, '', '' FROM {old} o JOIN {new} n ON n.id = o.id WHERE o.digest <> n.digest "
+                         "AND o.price = n.price AND o.availability = n.availability",
+    }
+    diff = CatalogDiff(
+        old_items=db.execute(f"SELECT COUNT(*) FROM {old}").fetchone()[0],
+        new_items=db.execute(f"SELECT COUNT(*) FROM {new}").fetchone()[0],
+    )
+    for kind, query in queries.items():
+        setattr(diff, kind, db.execute(f"SELECT COUNT(*) FROM ({query})").fetchone()[0])
+        rows = db.execute(f"{query} ORDER BY 1 LIMIT {EXAMPLES}").fetchall()
+        if rows:
+            diff.examples[kind] = [{"id": i, "before": before, "after": after} for i, before, after in rows]
+    return diff
+
+
+def _check_name(table: str) -> None:
+    if not _TABLE_NAME.match(table):
+        raise ValueError(f"not a table name: {table!r}")

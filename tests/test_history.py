@@ -1,0 +1,75 @@
+"""Run history and feed diffs: what changed since the last run, item by item."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from feedcheck.check import diff_feeds
+from tests.conftest import FEEDS
+from tests.test_cli import run
+
+CLEAN = (FEEDS / "tiktok_clean.csv").read_text(encoding="utf-8").splitlines()
+
+
+def changed_feed(tmp_path: Path) -> Path:
+    """The clean feed with one item re-priced, one out of stock, one removed and one added."""
+    lines = list(CLEAN)
+    lines[1] = lines[1].replace(",24.00 USD,19.00 USD,", ",26.00 USD,19.00 USD,")
+    lines[2] = lines[2].replace(",in stock,", ",out of stock,")
+    mug = next(i for i, line in enumerate(lines) if line.startswith("NW-MUG-002"))
+    new_mug = lines[mug].replace("NW-MUG-002", "NW-MUG-003")
+    del lines[mug]
+    feed = tmp_path / "changed.csv"
+    feed.write_text("\n".join(lines + [new_mug]) + "\n", encoding="utf-8")
+    return feed
+
+
+def test_the_second_run_reports_what_changed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out)).returncode == 0
+    first = json.loads((out / "report.json").read_text())
+    assert first["since_last_run"] is None and len(first["history"]) == 1
+    assert run("check", str(changed_feed(tmp_path)), "--out", str(out)).returncode == 0
+    report = json.loads((out / "report.json").read_text())
+    items = report["since_last_run"]["items"]
+    assert {k: items[k] for k in ("added", "removed", "price_changed", "availability_changed", "other_changed")} == {
+        "added": 1, "removed": 1, "price_changed": 1, "availability_changed": 1, "other_changed": 0}
+    assert items["examples"]["price_changed"] == [{"id": "NW-TEE-001-S", "before": "24.00 USD", "after": "26.00 USD"}]
+    assert items["examples"]["added"][0]["id"] == "NW-MUG-003"
+    assert [run["items_valid"] for run in report["history"]] == [8, 8]
+
+
+def test_new_and_resolved_codes_and_match_rate_trend(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    events = FEEDS.parent / "events"
+    run("check", str(events / "northwind_catalog.csv"), "--out", str(out), "--events",
+        str(events / "pixel_browser.jsonl"))
+    run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out), "--accept-drop", "--events",
+        str(events / "legacy_eapi1.jsonl"))
+    since = json.loads((out / "report.json").read_text())["since_last_run"]
+    assert "item.price_invalid" in since["codes"]["resolved"] and "events.legacy_name" in since["codes"]["new"]
+    assert since["match_rate"] == {"before": 0.8333, "after": 1.0}
+
+
+def test_a_damaged_history_is_set_aside_and_the_run_goes_on(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "history.sqlite").write_bytes(b"this is not a database" * 100)
+    done = run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out))
+    assert done.returncode == 0 and "Traceback" not in done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert report["findings"]["by_code"]["history.unreadable"]["count"] == 1
+    assert len(list(out.glob("history.sqlite.damaged-*"))) == 1 and report["history"][0]["items_valid"] == 8
+
+
+def test_diff_of_two_feeds(tmp_path: Path) -> None:
+    changes, log = diff_feeds(FEEDS / "tiktok_clean.csv", changed_feed(tmp_path))
+    assert (changes.added, changes.removed, changes.price_changed, changes.availability_changed) == (1, 1, 1, 1)
+    assert list(log) == []
+    same = run("diff", str(FEEDS / "tiktok_clean.csv"), str(FEEDS / "tiktok_clean.csv.gz"))
+    assert same.returncode == 0 and "no changes" in same.stdout
+    different = run("diff", str(FEEDS / "tiktok_clean.csv"), str(changed_feed(tmp_path)), "--json")
+    assert different.returncode == 1 and json.loads(different.stdout)["removed"] == 1
+    missing = run("diff", str(tmp_path / "nope.csv"), str(FEEDS / "tiktok_clean.csv"))
+    assert missing.returncode == 3 and "does not exist" in missing.stderr
