@@ -1,4 +1,4 @@
-"""Write what a check found: ``findings.csv`` for spreadsheets, ``report.json`` for machines.
+"""Write what a check found: CSV for spreadsheets, ``report.json`` for machines, Markdown and HTML for people.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so
 a reader never sees half a report.  CSV cells that a spreadsheet would run as
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.findings import FINDING_COLUMNS, Finding
+from feedcheck.render import render_html, render_markdown
 
 REPORT_VERSION = "1"
 MISMATCH_COLUMNS = ("content_id", "reason", "suggested_id", "events", "revenue", "currency", "first_seen", "last_seen")
@@ -79,13 +80,18 @@ def write_reports(
     findings: Iterable[Finding],
     mismatches: Iterable[dict[str, Any]] | None = None,
 ) -> dict[str, Path]:
-    """Write ``findings.csv``, ``report.json`` and (after an event check) ``mismatches.csv``; return their paths."""
-    paths = {"findings": out_dir / "findings.csv", "report": out_dir / "report.json"}
+    """Write ``findings.csv``, ``report.json``, ``report.md``, ``report.html`` and (after an event check)
+    ``mismatches.csv``; return their paths."""
+    findings = list(findings)
+    paths = {"findings": out_dir / "findings.csv", "report": out_dir / "report.json",
+             "markdown": out_dir / "report.md", "html": out_dir / "report.html"}
     if mismatches is not None:
         paths["mismatches"] = out_dir / "mismatches.csv"
         atomic_write(paths["mismatches"], rows_csv(MISMATCH_COLUMNS, mismatches))
     else:  # an earlier run's mismatches would contradict this report
         (out_dir / "mismatches.csv").unlink(missing_ok=True)
     atomic_write(paths["findings"], findings_csv(findings))
+    atomic_write(paths["markdown"], render_markdown(report, findings).encode())
+    atomic_write(paths["html"], render_html(report, findings).encode())
     atomic_write(paths["report"], (json.dumps(report, indent=2, ensure_ascii=False) + "\n").encode())
     return paths
