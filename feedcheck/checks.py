@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from decimal import Decimal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -215,6 +216,53 @@ def _fixed(number: str) -> str:
     if re.fullmatch(r"\d{1,3}(\.\d{3})+,\d+", number):
         return number.replace(".", "").replace(",", ".")
     return number.replace(",", "")
+
+
+# "$" and "¥" name several currencies, so they are not read.
+_SYMBOLS = {"€": "EUR", "£": "GBP", "₹": "INR", "₩": "KRW", "₺": "TRY"}
+_LOOSE_PRICE = re.compile(r"(?:([A-Za-z]{3})|([€£₹₩₺]))?\s*(\d[\d.,' ]*?)\s*(?:([A-Za-z]{3})|([€£₹₩₺]))?")
+
+
+def rewrite_price(value: str) -> str | None:
+    """The ``12.50 EUR`` form of a price written another way that can be read only one way, else ``None``.
+
+    Currency first or glued on, lower-case codes, the € and £ symbols, decimal commas and
+    thousands separators are unambiguous; ``1,500 EUR`` (1.5 or 1500?) and ``$12`` are not.
+    Amounts are padded to the currency's decimals, never rounded.
+
+    >>> rewrite_price("EUR 12,5"), rewrite_price("12.50eur"), rewrite_price("€1,234.50"), rewrite_price("1.234,5 EUR")
+    ('12.50 EUR', '12.50 EUR', '1234.50 EUR', '1234.50 EUR')
+    >>> rewrite_price("1,500 EUR"), rewrite_price("$12.50"), rewrite_price("12.50 USD"), rewrite_price("1.999 EUR")
+    (None, None, None, None)
+    """
+    match = _LOOSE_PRICE.fullmatch(value.strip())
+    if not match:
+        return None
+    marks = [m for m in match.group(1, 4) if m] + [_SYMBOLS[m] for m in match.group(2, 5) if m]
+    if len(marks) != 1 or marks[0].upper() not in MINOR_UNITS:
+        return None
+    code = marks[0].upper()
+    amount = _amount(match.group(3).replace(" ", "").replace("'", ""))
+    digits = MINOR_UNITS[code]
+    if amount is None or -amount.as_tuple().exponent > digits:  # type: ignore[operator]
+        return None
+    text = f"{amount:.{digits}f} {code}"
+    return None if text == value.strip() else text
+
+
+def _amount(number: str) -> Decimal | None:
+    """A number written with a decimal comma or thousands separators, when it can be read only one way."""
+    for pattern, thousands, decimal in (
+        (r"\d+(\.\d+)?", "", "."),
+        (r"\d+,\d{1,2}", "", ","),
+        (r"\d{1,3}(,\d{3})+(\.\d+)?", ",", "."),
+        (r"\d{1,3}(\.\d{3})+(,\d+)?", ".", ","),
+    ):
+        if re.fullmatch(pattern, number):
+            plain = number.replace(thousands, "") if thousands else number
+            amount = Decimal(plain.replace(decimal, "."))
+            return None if re.fullmatch(r"\d{1,3}[.,]\d{3}", number) else amount  # 1,500: thousands or decimals?
+    return None
 
 
 def parse_price(value: str) -> tuple[str, str] | None:

@@ -205,6 +205,12 @@ CODES: dict[str, Code] = {
         "Give every item its own id.",
     ),
     "item.price_invalid": _c("Price not in '12.50 USD' form", "error", "{hint}"),
+    "item.price_rewritten": _c(
+        "Price rewritten",
+        "warning",
+        "'{field}' is '{value}', which can be read only as '{hint}'; the cleaned catalog writes '{hint}'. "
+        "Fix the export: the channel itself would reject the original.",
+    ),
     "item.currency_unknown": _c(
         "Unknown currency code",
         "error",

@@ -21,12 +21,13 @@ import pandera.errors
 import pandera.pandas as pa
 
 from feedcheck.channels import Channel
-from feedcheck.checks import RULES, Rule, parse_price
+from feedcheck.checks import PRICE_RE, RULES, Rule, parse_price, rewrite_price
 from feedcheck.config import ChannelOptions
 from feedcheck.fields import ID, KNOWN_FIELDS
 from feedcheck.findings import FindingLog, Severity, make_finding, truncate
 
 _CURRENCY_SAMPLE = 1_000
+PRICE_FIELDS = ("price", "sale_price")
 
 
 @dataclass(frozen=True)
@@ -131,9 +132,32 @@ class FeedValidator:
                 trimmed[name] = stripped
         if trimmed:
             chunk = chunk.assign(**trimmed)
+        chunk = self._rewrite_prices(chunk)
         missing = [name for name in schema.columns if name not in chunk.columns]
         if missing:
             chunk = chunk.assign(**{name: pd.Series("", index=chunk.index, dtype="str") for name in missing})
+        return chunk
+
+    def _rewrite_prices(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """Write unambiguous prices as ``12.50 EUR`` before the rules see them, recording each rewrite."""
+        code = "item.price_rewritten"
+        severity = self.channel.severity_of(code)
+        for name in PRICE_FIELDS:
+            if name not in chunk.columns:
+                continue
+            values = chunk[name]
+            odd = values.index[((values.str.len() > 0) & ~values.str.fullmatch(PRICE_RE)).to_numpy()]
+            fixed = {row: new for row in odd if (new := rewrite_price(str(values[row]))) is not None}
+            if not fixed:
+                continue
+            for row, new in fixed.items():
+                if self.log.room(code):
+                    item_id = str(chunk.at[row, ID]) if ID in chunk.columns else ""
+                    self.log.add(make_finding(code, severity=severity, item_id=item_id, row=int(row), field=name,
+                                              value=str(values[row]), hint=new))
+                else:
+                    self.log.count_only(code, severity, 1)
+            chunk = chunk.assign(**{name: values.where(~values.index.isin(list(fixed)), pd.Series(fixed))})
         return chunk
 
     def _record_trims(self, chunk: pd.DataFrame, name: str, values: pd.Series, changed: np.ndarray) -> None:

@@ -34,11 +34,12 @@ def test_defects_exit_1_with_findings_csv(tmp_path: Path) -> None:
     with (tmp_path / "findings.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["code", "severity", "item_id", "row", "field", "value", "message", "source"]
-    price = next(r for r in rows if r["item_id"] == "DF-001" and r["code"] == "item.price_invalid")
+    price = next(r for r in rows if r["item_id"] == "DF-001" and r["code"] == "item.price_rewritten")
     assert price["row"] == "4" and "169.00 USD" in price["message"]
     report = json.loads((tmp_path / "report.json").read_text())
-    assert report["findings"]["by_code"]["item.price_invalid"] == {"count": 3, "severity": "error"}
-    assert report["items"]["with_errors"] == 17
+    assert report["findings"]["by_code"]["item.price_invalid"] == {"count": 1, "severity": "error"}
+    assert report["findings"]["by_code"]["item.price_rewritten"] == {"count": 2, "severity": "warning"}
+    assert report["items"]["with_errors"] == 15
 
 
 def test_findings_per_code_capped_but_counts_exact(tmp_path: Path) -> None:
@@ -47,8 +48,8 @@ def test_findings_per_code_capped_but_counts_exact(tmp_path: Path) -> None:
     report = json.loads((tmp_path / "report.json").read_text())
     with (tmp_path / "findings.csv").open(encoding="utf-8-sig") as f:
         stored = [r["code"] for r in csv.DictReader(f)]
-    assert stored.count("item.price_invalid") == 1
-    assert report["findings"]["by_code"]["item.price_invalid"]["count"] == 3
+    assert stored.count("item.currency_mismatch") == 1
+    assert report["findings"]["by_code"]["item.currency_mismatch"]["count"] == 3
 
 
 def test_unreadable_feed_exit_3_without_traceback(tmp_path: Path) -> None:

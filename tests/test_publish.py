@@ -165,11 +165,12 @@ def test_formula_like_values_are_kept_with_a_warning(tmp_path: Path) -> None:
     assert read_back(tmp_path / "out" / "catalog.csv")[1]["title"] == "=HYPERLINK(\"http://x\")"
 
 
-def test_cleaned_catalog_drops_rejected_items_and_fixes_spellings(tmp_path: Path) -> None:
+def test_cleaned_catalog_drops_rejected_items_and_fixes_spellings_and_prices(tmp_path: Path) -> None:
     feed = tmp_path / "feed.csv"
     clean = (FEEDS / "tiktok_clean.csv").read_text().splitlines()
     feed.write_text("\n".join([clean[0], clean[1].replace(",in stock,", ",In_Stock,"),
-                               clean[2].replace(",24.00 USD,", ",twenty,")] + clean[3:]) + "\n")
+                               clean[2].replace(",24.00 USD,", ",twenty,"),
+                               clean[3].replace(",24.00 USD,", ",USD 24,")] + clean[4:]) + "\n")
     spool = CatalogSpool(tmp_path)
     report = check_feed(feed, "tiktok", spool=spool)
     assert report.items_with_errors == 1 and spool.items == report.items_total - 1
@@ -177,6 +178,8 @@ def test_cleaned_catalog_drops_rejected_items_and_fixes_spellings(tmp_path: Path
     published = read_back(tmp_path / "out" / "catalog.csv")
     assert "NW-TEE-001-M" not in [r["id"] for r in published]
     assert published[0]["availability"] == "in stock"
+    assert published[1]["id"] == "NW-TEE-001-L" and published[1]["price"] == "24.00 USD"
+    assert [f.value for f in report.log if f.code == "item.price_rewritten"] == ["USD 24"]
 
 
 _KILL_CHILD = r"""
@@ -239,7 +242,7 @@ def test_cli_publishes_refuses_with_exit_3_and_accepts_the_drop(tmp_path: Path) 
     assert report["status"] == "refused" and report["publish"]["outcome"] == "refused"
     assert report["publish"]["current"]["items"] == 8
     accepted = run("check", str(FEEDS / "tiktok_defects.csv"), "--out", str(out), "--format", "xml", "--accept-drop")
-    assert accepted.returncode == 1 and "published 5 items to catalog.xml" in accepted.stdout
+    assert accepted.returncode == 1 and "published 7 items to catalog.xml" in accepted.stdout
     assert json.loads((out / "manifest.json").read_text())["accepted_drop"] is True
     again = run("check", str(FEEDS / "tiktok_defects.csv"), "--out", str(out), "--format", "xml", "--accept-drop")
     assert "nothing new to publish" in again.stdout
