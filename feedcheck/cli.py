@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -40,6 +41,7 @@ from feedcheck.report import atomic_write, write_reports
 STATE_FILE = ".feedcheck-state.json"
 EXIT_USAGE = 2
 EXIT_INTERNAL = 4
+EXIT_BROKEN_PIPE = 141  # as a shell reports a program ended by SIGPIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -51,6 +53,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FeedcheckError as exc:
         print(f"feedcheck: {exc.finding.message}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # `feedcheck check … | head`: the reader left; reports are already written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print("feedcheck: interrupted; reports already written are complete, nothing is half-written.", file=sys.stderr)
         return 130

@@ -111,3 +111,13 @@ def test_every_code_is_documented() -> None:
     table = (Path(__file__).resolve().parent.parent / "docs" / "codes.md").read_text()
     missing = [code for code in CODES if f"`{code}`" not in table]
     assert missing == []
+
+
+def test_a_reader_that_leaves_early_is_not_an_internal_error(tmp_path: Path) -> None:
+    with subprocess.Popen([sys.executable, "-m", "feedcheck", "check", str(FEEDS / "tiktok_clean.csv"), "--out",
+                           str(tmp_path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.close()  # like `feedcheck check … | head -0`
+        errors = child.stderr.read()
+        assert child.wait(timeout=120) == 141
+    assert errors == "" and (tmp_path / "report.json").exists()
