@@ -22,7 +22,7 @@ from feedcheck.eventlog import Content, Event, read_events
 from feedcheck.events import EventsReport, check_events, event_rows
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
-from feedcheck.publish import PublishResult, publish
+from feedcheck.publish import PublishResult, publish_catalog
 from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.reconcile import Catalog
 from feedcheck.validate import FeedValidator
@@ -62,6 +62,6 @@ __all__ = [
     "fetch",
     "get_channel",
     "open_feed",
-    "publish",
+    "publish_catalog",
     "read_events",
 ]

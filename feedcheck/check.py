@@ -162,7 +162,7 @@ def check_feed(
     passed in is filled with the feed's items, to reconcile more logs later
     with :func:`~feedcheck.events.check_events`.  A ``spool`` receives the
     cleaned catalog (accepted items, canonical spellings) for
-    :func:`feedcheck.publish.publish`.
+    :func:`feedcheck.publish.publish_catalog`.
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).

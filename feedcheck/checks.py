@@ -234,6 +234,8 @@ def rewrite_price(value: str) -> str | None:
     ('12.50 EUR', '12.50 EUR', '1234.50 EUR', '1234.50 EUR')
     >>> rewrite_price("1,500 EUR"), rewrite_price("$12.50"), rewrite_price("12.50 USD"), rewrite_price("1.999 EUR")
     (None, None, None, None)
+    >>> rewrite_price("1 234,50 EUR"), rewrite_price("12 50 EUR"), rewrite_price("12'50 EUR")
+    ('1234.50 EUR', None, None)
     """
     match = _LOOSE_PRICE.fullmatch(value.strip())
     if not match:
@@ -242,7 +244,12 @@ def rewrite_price(value: str) -> str | None:
     if len(marks) != 1 or marks[0].upper() not in MINOR_UNITS:
         return None
     code = marks[0].upper()
-    amount = _amount(match.group(3).replace(" ", "").replace("'", ""))
+    number = match.group(3)
+    if re.search(r"[ ']", number):  # 1 234,50 and 1'234.50 group thousands; 12 50 is no number
+        if not re.fullmatch(r"\d{1,3}([ ']\d{3})+([.,]\d{1,2})?", number):
+            return None
+        number = number.replace(" ", "").replace("'", "")
+    amount = _amount(number)
     digits = MINOR_UNITS[code]
     if amount is None or -amount.as_tuple().exponent > digits:  # type: ignore[operator]
         return None

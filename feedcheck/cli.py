@@ -35,7 +35,7 @@ from feedcheck.events import check_events
 from feedcheck.fetch import Auth, Validators
 from feedcheck.findings import FindingLog
 from feedcheck.history import record_run
-from feedcheck.publish import publish
+from feedcheck.publish import publish_catalog
 from feedcheck.report import atomic_write, write_reports
 
 STATE_FILE = ".feedcheck-state.json"
@@ -170,25 +170,27 @@ def _check(args: argparse.Namespace) -> int:
     out: Path = args.out
     options = _publish_options(args)
     state = _load_state(out)
-    previous = None if args.force or args.accept_drop else _validators(state.get(str(args.source)))
+    key = f"{args.source} {args.channel} {args.format}"  # a 304 may skip only a run that would publish the same
+    conditional = not (args.force or args.accept_drop or args.no_publish) and (out / "current").is_symlink()
+    previous = _validators(state.get(key)) if conditional else None
     spool = CatalogSpool()
     try:
         report = _check_feed(args, args.source, previous, args.events, spool)
         if report.unchanged:
-            code = int(state[str(args.source)].get("exit_code", 0))
+            code = int(state[key].get("exit_code", 0))
             print(f"{report.source} is unchanged since the last check; nothing was published; "
                   f"its report is in {out / 'report.json'}.")
             return code
         if not args.no_publish:
-            report.publish = publish(report.candidate(), spool, out, options, report.log)
+            report.publish = publish_catalog(report.candidate(), spool, out, options, report.log)
         summary = report.to_dict()
         summary |= record_run(out, summary, None if report.fatal else spool.chunks(), report.log)
     finally:
         spool.cleanup()
     summary["findings"] = report.log.summary()  # the history may have added a finding
     paths = write_reports(out, summary, report.log, report.mismatches)
-    if report.fetched is not None and not report.fatal and not args.events:
-        _save_state(out, state, str(args.source), report)
+    if report.publish is not None and report.publish.outcome in ("published", "unchanged") and not args.events:
+        _save_state(out, state, key, report)  # only when the published catalog is this source's
     print(_summary(report, paths))
     return report.exit_code
 

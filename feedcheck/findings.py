@@ -336,6 +336,12 @@ CODES: dict[str, Code] = {
         "{hint} of the items have errors (more than the {limit} allowed), so nothing was published; {kept}. "
         "Fix the export, or run again with --accept-drop to publish the valid items anyway.",
     ),
+    "gate.no_baseline": _c(
+        "No readable manifest to compare with",
+        "error",
+        "Catalogs were published here before, but no manifest can be read, so the drop in valid items cannot be "
+        "checked; nothing was published and the published files stay. Run again with --accept-drop to publish.",
+    ),
     "gate.override": _c("Published despite the gate", "warning", "--accept-drop: published anyway. {detail}"),
     "publish.published": _c("Catalog published", "info", "Published {items} items to {value} (version {hint})."),
     "publish.unchanged": _c("Nothing new to publish", "info", "{detail}"),
@@ -344,6 +350,8 @@ CODES: dict[str, Code] = {
         "warning",
         "{detail} The gate has no previous item count to compare with; the next publish writes a new manifest.",
     ),
+    "publish.layout": _c("Output folder not as feedcheck left it", "warning", "{detail}"),
+    "publish.column_skipped": _c("Column left out of the XML catalog", "warning", "{detail}"),
     "publish.formula_value": _c(
         "Value a spreadsheet would run as a formula",
         "warning",

@@ -41,23 +41,34 @@ _RUNS = """CREATE TABLE IF NOT EXISTS runs (
 
 
 def record_run(out: Path, report: dict[str, Any], items: Iterable[pd.DataFrame] | None,
-               log: FindingLog) -> dict[str, Any]:
+               log: FindingLog, wait: float = 30.0) -> dict[str, Any]:
     """Append this run to the history; return the ``since_last_run`` and ``history`` sections of its report.
 
     ``items`` are the run's valid items (``None`` when the feed could not be
-    read: the last items stay the reference for the next run).
+    read: the last items stay the reference for the next run).  Another run
+    writing the store is waited for up to ``wait`` seconds.
     """
     out.mkdir(parents=True, exist_ok=True)
-    db = _open(out / STORE, log)
     try:
-        with db:
+        db = _open(out / STORE, log, wait)
+    except sqlite3.OperationalError as exc:  # locked or unwritable: this run goes unrecorded, nothing is lost
+        return _skipped(out, exc, log)
+    try:
+        db.execute("BEGIN IMMEDIATE")  # one writer at a time; the item tables change with the run row or not at all
+        try:
             previous = db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
             item_changes = _item_changes(db, items) if items is not None else None
             row = _row(report)
             db.execute("INSERT INTO runs (started_at, source, channel, status, items_total, items_valid, errors, "
                        "warnings, codes, match_rate, published_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         recent = db.execute("SELECT started_at, status, items_total, items_valid, errors, warnings, match_rate "
                             "FROM runs ORDER BY run_id DESC LIMIT ?", (RECENT,)).fetchall()
+    except sqlite3.OperationalError as exc:
+        return _skipped(out, exc, log)
     finally:
         db.close()
     return {
@@ -66,19 +77,29 @@ def record_run(out: Path, report: dict[str, Any], items: Iterable[pd.DataFrame] 
     }
 
 
-def _open(path: Path, log: FindingLog) -> sqlite3.Connection:
-    db = sqlite3.connect(path, timeout=30)
+def _skipped(out: Path, exc: sqlite3.Error, log: FindingLog) -> dict[str, Any]:
+    log.add(make_finding("history.unreadable", detail=f"{out / STORE} could not be used ({exc}); this run was not "
+                                                      "recorded and the report has no comparison with the last run."))
+    return {"since_last_run": None, "history": []}
+
+
+def _open(path: Path, log: FindingLog, wait: float) -> sqlite3.Connection:
+    """The store, created if missing; a damaged one (not a lock) is moved aside and started afresh."""
+    db = sqlite3.connect(path, timeout=wait, isolation_level=None)
     try:
         _prepare(db)
         db.execute("SELECT COUNT(*) FROM runs").fetchone()
         return db
+    except sqlite3.OperationalError:
+        db.close()
+        raise
     except sqlite3.DatabaseError as exc:
         db.close()
         aside = path.with_name(f"{path.name}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
         path.rename(aside)
         log.add(make_finding("history.unreadable", detail=f"{path} could not be read ({exc}); it was moved to "
                                                           f"{aside.name} and a new history started."))
-        db = sqlite3.connect(path, timeout=30)
+        db = sqlite3.connect(path, timeout=wait, isolation_level=None)
         _prepare(db)
         return db
 

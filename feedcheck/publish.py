@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from feedcheck.findings import FindingLog, make_finding
 EXTENSIONS = {"csv": "csv", "tsv": "tsv", "xml": "xml", "parquet": "parquet"}
 OUTPUT_NAMES = {"tiktok": {ID: "sku_id"}}  # canonical name -> the channel's own column name
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -127,17 +130,28 @@ def gate(candidate: Candidate, valid_items: int, previous: dict[str, Any] | None
     return False
 
 
-def publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: PublishOptions,
+def publish_catalog(candidate: Candidate, spool: CatalogSpool, out: Path, options: PublishOptions,
             log: FindingLog) -> PublishResult:
     """Run the gate and, if it passes, publish the spooled catalog into ``out`` atomically.
 
     One publish at a time per folder (a lock file); leftovers of a run that was
-    killed are removed first.
+    killed are removed first, and the links through ``current`` are repaired
+    whatever the outcome.
     """
     out.mkdir(parents=True, exist_ok=True)
     with _locked(out):
         _remove_leftovers(out)
-        return _publish(candidate, spool, out, options, log)
+        if _foreign(out / "current"):
+            log.add(make_finding("publish.layout", detail=f"{out / 'current'} exists and is not feedcheck's link "
+                                 "to the published version; move it away, nothing was published."))
+            return PublishResult("refused", None, reason="current is not feedcheck's")
+        result = _publish(candidate, spool, out, options, log)
+        if (out / "current").is_symlink():
+            name = (result.manifest or {}).get("file")
+            for link in ([name] if name else []) + ["manifest.json"]:
+                _ensure_link(out / link, Path("current") / link, log)
+            _prune(out, options.keep)
+        return result
 
 
 @contextlib.contextmanager
@@ -151,24 +165,41 @@ def _locked(out: Path) -> Iterator[None]:
 
 
 def _remove_leftovers(out: Path) -> None:
+    """What a killed publish left behind (only publishes, which hold the lock, make these)."""
     for leftover in out.glob(".staging-*"):
         shutil.rmtree(leftover, ignore_errors=True)
-    for leftover in out.glob(".*.tmp"):
+    for leftover in out.glob(".current.*.tmp"):
         leftover.unlink(missing_ok=True)
+    for leftover in (out / "published").glob("*/.manifest.json.tmp"):
+        leftover.unlink(missing_ok=True)
+
+
+def _foreign(path: Path) -> bool:
+    return path.exists() and not path.is_symlink()
+
+
+def _baseline(out: Path, log: FindingLog) -> dict[str, Any] | None:
+    """The manifest the gate compares with: the current one, else the newest readable published one."""
+    previous = current_manifest(out, log)
+    if previous is not None:
+        return previous
+    manifests = []
+    for path in (out / "published").glob("*/manifest.json"):
+        with contextlib.suppress(OSError, ValueError):
+            manifest = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(manifest, dict) and isinstance(manifest.get("items"), int):
+                manifests.append(manifest)
+    return max(manifests, key=lambda m: str(m.get("published_at", "")), default=None)
 
 
 def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: PublishOptions,
              log: FindingLog) -> PublishResult:
-    previous = current_manifest(out, log)
+    previous = _baseline(out, log)
+    if previous is None and any((out / "published").glob("*/")) and not options.accept_drop:
+        log.add(make_finding("gate.no_baseline"))
+        return PublishResult("refused", None, reason=_refusal(log))
     if not gate(candidate, spool.items, previous, options, log):
         return PublishResult("refused", previous, reason=_refusal(log))
-    same_source = (previous is not None and candidate.source_sha256 is not None
-                   and previous.get("source_sha256") == candidate.source_sha256
-                   and previous.get("format") == options.format and previous.get("channel") == candidate.channel)
-    if same_source:
-        log.add(make_finding("publish.unchanged", detail="The feed has the same content as the published catalog; "
-                                                         "nothing was published."))
-        return PublishResult("unchanged", previous, reason="same source content")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     os.chmod(staging, 0o755)  # served as it is, like any published folder
     try:
@@ -196,14 +227,11 @@ def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: Publ
         }
         _write_file(staging / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
         _fsync_dir(staging)
-        target = _place(staging, out / "published" / digest[:12])
+        target = _place(staging, out / "published" / digest[:12], manifest)
         _point(out / "current", Path("published") / target.name)
-        for link in (name, "manifest.json"):
-            _ensure_link(out / link, Path("current") / link)
         _fsync_dir(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    _prune(out, options.keep)
     log.add(make_finding("publish.published", value=name, items=f"{spool.items:,}", hint=digest[:12]))
     return PublishResult("published", manifest)
 
@@ -220,7 +248,7 @@ def _write_catalog(spool: CatalogSpool, path: Path, fmt: str, channel: str, log:
     else:
         with path.open("wb") as raw:
             if fmt == "xml":
-                _write_rss(spool, raw)
+                _write_rss(spool, raw, log)
             else:
                 _write_delimited(spool, raw, names, "," if fmt == "csv" else "\t", log)
     digest = hashlib.sha256()
@@ -234,7 +262,8 @@ def _write_catalog(spool: CatalogSpool, path: Path, fmt: str, channel: str, log:
 def _write_delimited(spool: CatalogSpool, sink: BinaryIO, names: dict[str, str], delimiter: str,
                      log: FindingLog) -> None:
     text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
-    writer = csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    # Every field quoted: csv.writer would leave a lone \r unquoted, and a reader takes it for a line end.
+    writer = csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\n")
     writer.writerow([names[c] for c in spool.columns])
     for chunk in spool.chunks():
         _warn_formulas(chunk, log)
@@ -253,8 +282,12 @@ def _warn_formulas(chunk: Any, log: FindingLog) -> None:
             log.add(make_finding("publish.formula_value", item_id=item_id, field=column, value=str(values[row])))
 
 
-def _write_rss(spool: CatalogSpool, sink: BinaryIO) -> None:
+def _write_rss(spool: CatalogSpool, sink: BinaryIO, log: FindingLog) -> None:
     g = f"{{{GOOGLE_NS}}}"
+    columns = [c for c in spool.columns if _XML_NAME.match(c)]
+    for column in sorted(set(spool.columns) - set(columns)):
+        log.add(make_finding("publish.column_skipped", field=column, detail=f"'{column}' cannot be an XML element "
+                             "name, so the XML catalog leaves it out; rename the column, or publish CSV."))
     with etree.xmlfile(sink, encoding="UTF-8") as xf:
         xf.write_declaration()
         with xf.element("rss", version="2.0", nsmap={"g": GOOGLE_NS}):
@@ -268,14 +301,14 @@ def _write_rss(spool: CatalogSpool, sink: BinaryIO) -> None:
                     for values in chunk.itertuples(index=False, name=None):
                         item = etree.Element("item", nsmap={"g": GOOGLE_NS})
                         for column, value in zip(spool.columns, values):
-                            if value:
+                            if value and column in columns:
                                 etree.SubElement(item, g + column).text = _xml_text(value)
                         xf.write(item)
 
 
 def _xml_text(value: str) -> str:
-    """XML 1.0 cannot hold most control characters; they would make the file unreadable."""
-    return "".join(ch for ch in value if ch in "\t\n\r" or ord(ch) >= 0x20)
+    """Only the characters XML 1.0 allows; the rest would make the file unreadable."""
+    return _XML_ILLEGAL.sub("", value)
 
 
 def _write_parquet(spool: CatalogSpool, path: Path, names: dict[str, str]) -> None:
@@ -301,10 +334,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _place(staging: Path, target: Path) -> Path:
-    """Move the complete staging folder to its content-addressed place (an identical one may exist)."""
+def _place(staging: Path, target: Path, manifest: dict[str, Any]) -> Path:
+    """Move the complete staging folder to its content-addressed place.
+
+    The same catalog published before (A, B, then A again) reuses its folder,
+    with this run's manifest written into it first, atomically.
+    """
     target.parent.mkdir(exist_ok=True)
     if target.exists():
+        temporary = target / ".manifest.json.tmp"
+        _write_file(temporary, (json.dumps(manifest, indent=2) + "\n").encode())
+        os.replace(temporary, target / "manifest.json")
+        _fsync_dir(target)
         return target
     staging.rename(target)
     _fsync_dir(target.parent)
@@ -320,9 +361,15 @@ def _point(link: Path, target: Path) -> None:
     os.replace(temporary, link)
 
 
-def _ensure_link(link: Path, target: Path) -> None:
+def _ensure_link(link: Path, target: Path, log: FindingLog) -> None:
+    """Make ``link`` point at ``target``; a regular file in its place is kept aside, not overwritten."""
     if link.is_symlink() and Path(os.readlink(link)) == target:
         return
+    if link.exists() and not link.is_symlink():
+        aside = link.with_name(f"{link.name}.before-feedcheck")
+        os.replace(link, aside)
+        log.add(make_finding("publish.layout", detail=f"{link} was a regular file; it was kept as {aside.name} "
+                             "and replaced by feedcheck's link to the published version."))
     _point(link, target)
 
 
@@ -340,5 +387,5 @@ def _prune(out: Path, keep: int) -> None:
         if folder.resolve() != current:
             shutil.rmtree(folder, ignore_errors=True)
     for link in out.glob("catalog.*"):
-        if link.is_symlink() and not link.exists():
+        if link.is_symlink() and not link.exists():  # the format changed: the old name points nowhere
             link.unlink()

@@ -148,7 +148,8 @@ def render_markdown(report: dict[str, Any], findings: Iterable[Finding]) -> str:
 
 def _md(text: str) -> str:
     """Text safe inside a Markdown table cell: no pipes, no line breaks, no markup."""
-    return (html.escape(str(text), quote=False).replace("|", "\\|").replace("\n", " ").replace("`", "'")
+    flat = " ".join(str(text).splitlines())  # \n, \r, \u2028 … would end the table row
+    return (html.escape(flat, quote=False).replace("|", "\\|").replace("`", "'")
             .replace("*", "\\*").replace("_", "\\_").replace("[", "\\[").replace("]", "\\]"))
 
 

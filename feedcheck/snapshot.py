@@ -45,7 +45,8 @@ def add_items(db: sqlite3.Connection, table: str, chunks: Iterable[pd.DataFrame]
             item_id = str(record.get(ID, "")).strip()
             if not item_id:
                 continue
-            digest = hashlib.sha1("\x1f".join(f"{c}={record.get(c, '')}" for c in rest).encode(), usedforsecurity=False)
+            joined = "\x1f".join(f"{c}={record[c]}" for c in sorted(rest) if record[c])  # order, empties: no change
+            digest = hashlib.sha1(joined.encode(), usedforsecurity=False)
             rows.append((item_id, str(record.get("price", "")).strip(), str(record.get("availability", "")).strip(),
                          digest.hexdigest()))
         db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)

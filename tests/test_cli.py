@@ -80,23 +80,43 @@ def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
 
 
 def test_unchanged_feed_over_http_is_not_reread(tmp_path: Path, server: FeedServer) -> None:
-    body = (FEEDS / "tiktok_defects.csv").read_bytes()
+    feeds = {"/good.csv": (FEEDS / "tiktok_clean.csv").read_bytes()}
 
     def conditional(handler) -> None:
         if handler.headers.get("If-None-Match") == '"v7"':
             send(handler, 304)
         else:
-            send(handler, 200, body, ETag='"v7"')
+            send(handler, 200, feeds[handler.path], ETag='"v7"')
+
+    server.routes["/good.csv"] = conditional
+    good = server.url("/good.csv")
+    assert main(["check", good, "--out", str(tmp_path)]) == 0
+    first = (tmp_path / "report.json").read_bytes()
+    done = run("check", good, "--out", str(tmp_path))
+    assert done.returncode == 0 and "unchanged" in done.stdout
+    assert (tmp_path / "report.json").read_bytes() == first
+    assert main(["check", good, "--out", str(tmp_path), "--force"]) == 0
+    assert server.requests[-1].get("If-None-Match") is None
+    assert main(["check", good, "--out", str(tmp_path), "--format", "xml"]) == 0  # another catalog: read again
+    assert server.requests[-1].get("If-None-Match") is None and (tmp_path / "catalog.xml").exists()
+
+
+def test_a_refused_feed_is_read_again_next_time(tmp_path: Path, server: FeedServer) -> None:
+    body = (FEEDS / "tiktok_defects.csv").read_bytes()
+
+    def conditional(handler) -> None:
+        if handler.headers.get("If-None-Match") == '"v1"':
+            send(handler, 304)
+        else:
+            send(handler, 200, body, ETag='"v1"')
 
     server.routes["/feed.csv"] = conditional
     url = server.url("/feed.csv")
-    assert main(["check", url, "--out", str(tmp_path)]) == 3  # the gate refuses a feed this broken
-    first = (tmp_path / "report.json").read_bytes()
-    done = run("check", url, "--out", str(tmp_path))
-    assert done.returncode == 3 and "unchanged" in done.stdout
-    assert (tmp_path / "report.json").read_bytes() == first
-    assert main(["check", url, "--out", str(tmp_path), "--force", "--no-publish"]) == 1
-    assert server.requests[-1].get("If-None-Match") is None
+    assert main(["check", str(FEEDS / "tiktok_clean.csv"), "--out", str(tmp_path)]) == 0
+    assert main(["check", url, "--out", str(tmp_path)]) == 3
+    assert main(["check", url, "--out", str(tmp_path), "--accept-drop"]) == 1
+    assert all(r.get("If-None-Match") is None for r in server.requests)
+    assert main(["check", url, "--out", str(tmp_path), "--accept-drop"]) == 1
 
 
 def test_public_api_is_sorted_and_complete() -> None:

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 from feedcheck.check import diff_feeds
+from feedcheck.findings import FindingLog
+from feedcheck.history import record_run
 from tests.conftest import FEEDS
 from tests.test_cli import run
 
@@ -73,3 +78,29 @@ def test_diff_of_two_feeds(tmp_path: Path) -> None:
     assert different.returncode == 1 and json.loads(different.stdout)["removed"] == 1
     missing = run("diff", str(tmp_path / "nope.csv"), str(FEEDS / "tiktok_clean.csv"))
     assert missing.returncode == 3 and "does not exist" in missing.stderr
+
+
+def test_a_locked_history_is_skipped_not_set_aside(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out)).returncode == 0
+    report = json.loads((out / "report.json").read_text())
+    holder = sqlite3.connect(out / "history.sqlite", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    log = FindingLog()
+    sections = record_run(out, report, None, log, wait=0.2)
+    holder.execute("ROLLBACK")
+    holder.close()
+    assert sections == {"since_last_run": None, "history": []}
+    assert [f.code for f in log] == ["history.unreadable"] and "locked" in list(log)[0].message
+    assert not list(out.glob("history.sqlite.damaged-*"))
+
+
+def test_runs_at_once_all_finish_and_all_are_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "feedcheck", "check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out)]
+    children = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                for _ in range(3)]
+    results = [(child.wait(timeout=120), child.communicate()[1]) for child in children]
+    assert results == [(0, "")] * 3
+    with sqlite3.connect(out / "history.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 3

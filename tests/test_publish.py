@@ -22,7 +22,8 @@ from feedcheck.check import check_feed
 from feedcheck.clean import CatalogSpool
 from feedcheck.config import PublishOptions
 from feedcheck.findings import FindingLog
-from feedcheck.publish import Candidate, publish
+from feedcheck.publish import Candidate
+from feedcheck.publish import publish_catalog as publish
 from feedcheck.readers import open_feed
 from tests.conftest import FEEDS
 from tests.test_cli import run
@@ -61,7 +62,7 @@ def sha(path: Path) -> str:
 
 
 _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufeff\u2028\u2029",
-                              whitelist_characters="\n\t"), max_size=30).map(str.strip)
+                              whitelist_characters="\n\t\r"), max_size=30).map(str.strip)
 
 
 @given(st.lists(st.fixed_dictionaries({c: _TEXT for c in COLUMNS[1:]}), min_size=1, max_size=8),
@@ -153,7 +154,57 @@ def test_a_damaged_manifest_is_a_finding_not_a_crash(tmp_path: Path) -> None:
     (out / "current" / "manifest.json").write_text("{not json")
     log = FindingLog()
     result = publish(candidate(3), spool_of(items(3, "X"), tmp_path), out, PublishOptions(), log)
-    assert result.outcome == "published" and "publish.manifest_unreadable" in [f.code for f in log]
+    assert result.outcome == "refused" and [f.code for f in log] == ["publish.manifest_unreadable", "gate.no_baseline"]
+    accepted = publish(candidate(3), spool_of(items(3, "X"), tmp_path), out, PublishOptions(accept_drop=True),
+                               FindingLog())
+    assert accepted.outcome == "published" and read_back(out / "catalog.csv")[0]["id"] == "X-0"
+
+
+def test_a_damaged_current_manifest_falls_back_to_the_newest_readable_one(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    time.sleep(1.05)
+    publish(candidate(10), spool_of(items(10, "B"), tmp_path), out, PublishOptions(), FindingLog())
+    (out / "current" / "manifest.json").write_text("{not json")
+    log = FindingLog()
+    result = publish(candidate(2), spool_of(items(2, "C"), tmp_path), out, PublishOptions(), log)
+    assert result.outcome == "refused" and "gate.item_drop" in [f.code for f in log]
+
+
+def test_links_are_repaired_and_foreign_files_kept_aside(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    (out / "catalog.csv").unlink()  # a run killed between the swap and the links
+    again = publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    assert again.outcome == "unchanged" and (out / "catalog.csv").is_symlink() and (out / "catalog.csv").exists()
+    handmade = tmp_path / "handmade"
+    handmade.mkdir()
+    (handmade / "catalog.csv").write_text("sku_id,title\nOLD-1,Old\n")
+    log = FindingLog()
+    publish(candidate(10), spool_of(items(10), tmp_path), handmade, PublishOptions(), log)
+    assert (handmade / "catalog.csv.before-feedcheck").read_text() == "sku_id,title\nOLD-1,Old\n"
+    assert "publish.layout" in [f.code for f in log] and (handmade / "catalog.csv").is_symlink()
+
+
+def test_republishing_an_earlier_catalog_records_this_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    for prefix, sha_of_source in (("A", "s1"), ("B", "s2"), ("A", "s3")):
+        result = publish(candidate(10, source_sha=sha_of_source), spool_of(items(10, prefix), tmp_path), out,
+                                 PublishOptions(), FindingLog())
+    assert result.outcome == "published"
+    assert json.loads((out / "manifest.json").read_text()) == result.manifest
+    assert result.manifest is not None and result.manifest["source_sha256"] == "s3"
+
+
+def test_xml_leaves_out_what_xml_cannot_hold(tmp_path: Path) -> None:
+    rows = items(2)
+    rows[0]["description"] = "bad \ufffe char"
+    spool = spool_of(rows, tmp_path)
+    spool.columns.append("my col")
+    log = FindingLog()
+    result = publish(candidate(2), spool, tmp_path / "out", PublishOptions(format="xml"), log)
+    assert result.outcome == "published" and [f.field for f in log if f.code == "publish.column_skipped"] == ["my col"]
+    assert read_back(tmp_path / "out" / "catalog.xml")[0]["description"] == "bad  char"
 
 
 def test_formula_like_values_are_kept_with_a_warning(tmp_path: Path) -> None:
@@ -189,7 +240,8 @@ import pandas as pd
 from feedcheck.clean import CatalogSpool
 from feedcheck.config import PublishOptions
 from feedcheck.findings import FindingLog
-from feedcheck.publish import Candidate, publish
+from feedcheck.publish import Candidate
+from feedcheck.publish import publish_catalog as publish
 
 out, n, prefix = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 spool = CatalogSpool()
