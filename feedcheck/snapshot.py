@@ -8,7 +8,6 @@ history (changes since the previous run) and by ``feedcheck diff``.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sqlite3
 from collections.abc import Iterable
@@ -31,24 +30,26 @@ def create_table(db: sqlite3.Connection, table: str) -> None:
 
 
 def add_items(db: sqlite3.Connection, table: str, chunks: Iterable[pd.DataFrame]) -> int:
-    """Add the items of ``chunks`` (canonical columns) to ``table``; the first item of an id wins."""
+    """Add the items of ``chunks`` (canonical columns) to ``table``; the first item of an id wins.
+
+    The digest covers every other non-empty value with its column name, so the
+    order of columns, and an empty column present or absent, change nothing.
+    """
     _check_name(table)
     added = 0
     for chunk in chunks:
         if ID not in chunk.columns or chunk.empty:
             continue
-        columns = list(chunk.columns)
-        rest = [c for c in columns if c not in (ID, "price", "availability")]
-        rows = []
-        for values in chunk.itertuples(index=False, name=None):
-            record = dict(zip(columns, values))
-            item_id = str(record.get(ID, "")).strip()
-            if not item_id:
-                continue
-            joined = "\x1f".join(f"{c}={record[c]}" for c in sorted(rest) if record[c])  # order, empties: no change
-            digest = hashlib.sha1(joined.encode(), usedforsecurity=False)
-            rows.append((item_id, str(record.get("price", "")).strip(), str(record.get("availability", "")).strip(),
-                         digest.hexdigest()))
+        ids = chunk[ID].astype("str").str.strip()
+        keep = (ids != "").to_numpy()
+        rest = sorted(c for c in chunk.columns if c not in (ID, "price", "availability"))
+        parts = [chunk[c].astype("str").mask(chunk[c].astype("str") != "", c + "=" + chunk[c].astype("str") + "\x1f")
+                 for c in rest]
+        joined = parts[0].str.cat(parts[1:]) if parts else pd.Series("", index=chunk.index, dtype="str")
+        digests = pd.util.hash_pandas_object(joined, index=False).map("{:016x}".format)
+        columns = [ids] + [chunk[c].astype("str").str.strip() if c in chunk.columns
+                           else pd.Series("", index=chunk.index, dtype="str") for c in ("price", "availability")]
+        rows = list(zip(*(column[keep].tolist() for column in columns), digests[keep].tolist()))
         db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)
         added += len(rows)
     return added
