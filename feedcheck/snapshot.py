@@ -45,7 +45,9 @@ def add_items(db: sqlite3.Connection, table: str, chunks: Iterable[pd.DataFrame]
         rest = sorted(c for c in chunk.columns if c not in (ID, "price", "availability"))
         parts = [chunk[c].astype("str").mask(chunk[c].astype("str") != "", c + "=" + chunk[c].astype("str") + "\x1f")
                  for c in rest]
-        joined = parts[0].str.cat(parts[1:]) if parts else pd.Series("", index=chunk.index, dtype="str")
+        joined = pd.Series("", index=chunk.index, dtype="str")
+        if parts:
+            joined = parts[0].str.cat(parts[1:])  # type: ignore[arg-type]  # pandas takes a list of Series
         digests = pd.util.hash_pandas_object(joined, index=False).map("{:016x}".format)
         columns = [ids] + [chunk[c].astype("str").str.strip() if c in chunk.columns
                            else pd.Series("", index=chunk.index, dtype="str") for c in ("price", "availability")]
