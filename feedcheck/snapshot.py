@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -75,11 +75,7 @@ class CatalogDiff:
         return any((self.added, self.removed, self.price_changed, self.availability_changed, self.other_changed))
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "old_items": self.old_items, "new_items": self.new_items, "added": self.added, "removed": self.removed,
-            "price_changed": self.price_changed, "availability_changed": self.availability_changed,
-            "other_changed": self.other_changed, "examples": self.examples,
-        }
+        return asdict(self)
 
 
 def compare(db: sqlite3.Connection, old: str, new: str) -> CatalogDiff:
