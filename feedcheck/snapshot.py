@@ -19,6 +19,7 @@ import pandas as pd
 from feedcheck.fields import ID
 
 EXAMPLES = 10
+_BATCH = 10_000
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -37,24 +38,29 @@ def add_items(db: sqlite3.Connection, table: str, chunks: Iterable[pd.DataFrame]
     """
     _check_name(table)
     added = 0
-    for chunk in chunks:
-        if ID not in chunk.columns or chunk.empty:
+    for frame in chunks:
+        if ID not in frame.columns or frame.empty:
             continue
-        ids = chunk[ID].astype("str").str.strip()
-        keep = (ids != "").to_numpy()
-        rest = sorted(c for c in chunk.columns if c not in (ID, "price", "availability"))
-        parts = [chunk[c].astype("str").mask(chunk[c].astype("str") != "", c + "=" + chunk[c].astype("str") + "\x1f")
-                 for c in rest]
-        joined = pd.Series("", index=chunk.index, dtype="str")
-        if parts:
-            joined = parts[0].str.cat(parts[1:])  # type: ignore[arg-type]  # pandas takes a list of Series
-        digests = pd.util.hash_pandas_object(joined, index=False).map("{:016x}".format)
-        columns = [ids] + [chunk[c].astype("str").str.strip() if c in chunk.columns
-                           else pd.Series("", index=chunk.index, dtype="str") for c in ("price", "availability")]
-        rows = list(zip(*(column[keep].tolist() for column in columns), digests[keep].tolist()))
-        db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)
-        added += len(rows)
+        for start in range(0, len(frame), _BATCH):  # the digest strings of a whole chunk would double its memory
+            added += _add_batch(db, table, frame.iloc[start:start + _BATCH])
     return added
+
+
+def _add_batch(db: sqlite3.Connection, table: str, chunk: pd.DataFrame) -> int:
+    ids = chunk[ID].astype("str").str.strip()
+    keep = (ids != "").to_numpy()
+    rest = sorted(c for c in chunk.columns if c not in (ID, "price", "availability"))
+    parts = [chunk[c].astype("str").mask(chunk[c].astype("str") != "", c + "=" + chunk[c].astype("str") + "\x1f")
+             for c in rest]
+    joined = pd.Series("", index=chunk.index, dtype="str")
+    if parts:
+        joined = parts[0].str.cat(parts[1:])  # type: ignore[arg-type]  # pandas takes a list of Series
+    digests = pd.util.hash_pandas_object(joined, index=False).map("{:016x}".format)
+    columns = [ids] + [chunk[c].astype("str").str.strip() if c in chunk.columns
+                       else pd.Series("", index=chunk.index, dtype="str") for c in ("price", "availability")]
+    rows = list(zip(*(column[keep].tolist() for column in columns), digests[keep].tolist()))
+    db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)
+    return len(rows)
 
 
 @dataclass
