@@ -1,0 +1,275 @@
+"""The feeds file: which feeds to check, where their reports go, when, and whom to alert.
+
+``feeds.toml`` has optional ``[defaults]`` (with ``[defaults.gate]`` and
+``[defaults.alerts]``) and one ``[[feed]]`` table per feed::
+
+    [defaults]
+    out = "out/feeds"                 # each feed writes to out/<name>/
+    channel = "tiktok"
+    format = "csv"
+
+    [[feed]]
+    name = "northwind-tiktok"
+    source = "https://shop.example/feeds/tiktok.csv"
+    events = ["logs/server/*.jsonl.gz"]
+    schedule = { cron = "0 * * * *", timezone = "Europe/Berlin" }   # or { interval = "30m" }
+    auth = { header_env = { Authorization = "FEED_TOKEN" } }       # or { basic_env = ["USER", "PASSWORD"] }
+    gate = { max_drop = 0.1 }
+    alerts = { slack_webhook = "env:FEEDCHECK_SLACK_WEBHOOK", min_match_rate = 0.9 }
+
+Everything is checked on load: a mistake is a :class:`~feedcheck.errors.ConfigError`
+that names the feed, the key and what is allowed.  Credentials are only ever
+named (an environment variable, or a Prefect block as ``block:NAME``), never
+written in the file; a webhook URL in the file is refused.  Relative paths are
+relative to the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from feedcheck.channels import CHANNEL_NAMES
+from feedcheck.config import PUBLISH_FORMATS, PublishOptions
+from feedcheck.errors import ConfigError
+
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
+_SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
+_FEED_KEYS = {"name", "source", "channel", "events", "out", "format", "currency", "schedule", "auth", "gate", "alerts"}
+_DEFAULT_KEYS = {"out", "channel", "format", "gate", "alerts", "schedule"}
+_GATE_KEYS = {"max_drop", "max_error_share", "keep"}
+_ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a feed runs: a cron expression in a time zone, or a fixed interval in seconds."""
+
+    cron: str | None = None
+    interval: int | None = None
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Where alerts go (``env:VAR`` or ``block:NAME``, never the URL itself) and when the match rate is too low."""
+
+    slack_webhook: str | None = None
+    min_match_rate: float | None = None
+    report_url: str | None = None  # where report.html is served, for links in alerts
+
+
+@dataclass(frozen=True)
+class FeedConfig:
+    """One feed of the feeds file, with defaults applied and paths resolved."""
+
+    name: str
+    source: str
+    channel: str
+    out: Path
+    format: str
+    events: tuple[str, ...] = ()
+    currency: str | None = None
+    schedule: Schedule | None = None
+    header_env: dict[str, str] = field(default_factory=dict)
+    basic_env: tuple[str, str] | None = None
+    gate: PublishOptions = PublishOptions()
+    alerts: Alerts = Alerts()
+
+
+def load_feeds(path: str | Path) -> list[FeedConfig]:
+    """Read and check a feeds file.
+
+    Raises:
+        ConfigError: the file is missing, is not TOML, or an entry is wrong (the message names it).
+    """
+    file = Path(path)
+    try:
+        document = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"No feeds file at {file}; pass --config with the path of your feeds.toml.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file} is not valid TOML ({exc}).") from None
+    unknown = sorted(set(document) - {"defaults", "feed"})
+    if unknown:
+        raise ConfigError(f"{file}: unknown section(s) {', '.join(unknown)}; use [defaults] and [[feed]].")
+    defaults = _table(document.get("defaults", {}), "[defaults]", _DEFAULT_KEYS)
+    entries = document.get("feed")
+    if not isinstance(entries, list) or not entries:
+        raise ConfigError(f"{file} lists no feeds; add a [[feed]] table with at least name and source.")
+    feeds = [_feed(entry, n, defaults, file.parent) for n, entry in enumerate(entries, 1)]
+    seen: set[str] = set()
+    for feed in feeds:
+        if feed.name in seen:
+            raise ConfigError(f"{file}: two feeds are named '{feed.name}'; names must be unique.")
+        seen.add(feed.name)
+    return feeds
+
+
+def find_feed(feeds: list[FeedConfig], name: str) -> FeedConfig:
+    """The feed called ``name``.
+
+    Raises:
+        ConfigError: no such feed (the message lists the names there are).
+    """
+    for feed in feeds:
+        if feed.name == name:
+            return feed
+    raise ConfigError(f"No feed named '{name}'; the feeds file has {', '.join(f.name for f in feeds)}.")
+
+
+def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> FeedConfig:
+    where = f"feed {number}"
+    entry = _table(entry, where, _FEED_KEYS)
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ConfigError(f"{where}: 'name' must be lower-case letters, digits, '-' or '_' (it names the feed's "
+                          f"folder and deployment), got {name!r}.")
+    where = f"feed '{name}'"
+    source = entry.get("source")
+    if not isinstance(source, str) or not source.strip():
+        raise ConfigError(f"{where}: 'source' is required: a path or an http(s) URL of the feed.")
+    if "://" in source and "@" in source.split("/")[2]:
+        raise ConfigError(f"{where}: 'source' contains credentials; use auth = {{ header_env = ... }} or basic_env.")
+    channel = entry.get("channel", defaults.get("channel", "tiktok"))
+    if channel not in CHANNEL_NAMES:
+        raise ConfigError(f"{where}: 'channel' must be one of {', '.join(CHANNEL_NAMES)}, got {channel!r}.")
+    fmt = entry.get("format", defaults.get("format", "csv"))
+    if fmt not in PUBLISH_FORMATS:
+        raise ConfigError(f"{where}: 'format' must be one of {', '.join(PUBLISH_FORMATS)}, got {fmt!r}.")
+    out = entry.get("out")
+    folder = Path(out) if isinstance(out, str) else Path(_text(defaults.get("out", "out"), where, "out")) / name
+    events = entry.get("events", [])
+    if isinstance(events, str):
+        events = [events]
+    if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+        raise ConfigError(f"{where}: 'events' must be a path, a glob or a list of them.")
+    currency = entry.get("currency")
+    if currency is not None and not (isinstance(currency, str) and re.fullmatch(r"[A-Z]{3}", currency)):
+        raise ConfigError(f"{where}: 'currency' must be an ISO 4217 code such as USD, got {currency!r}.")
+    header_env, basic_env = _auth(entry.get("auth", {}), where)
+    return FeedConfig(
+        name=name,
+        source=source if "://" in source else str(_resolve(base, source)),
+        channel=channel,
+        out=_resolve(base, str(folder)),
+        format=fmt,
+        events=tuple(str(_resolve(base, e)) for e in events),
+        currency=currency,
+        schedule=_schedule(entry.get("schedule", defaults.get("schedule")), where),
+        header_env=header_env,
+        basic_env=basic_env,
+        gate=_gate(_table(defaults.get("gate", {}), "[defaults.gate]", _GATE_KEYS)
+                   | _table(entry.get("gate", {}), f"{where} gate", _GATE_KEYS), where, fmt),
+        alerts=_alerts(_table(defaults.get("alerts", {}), "[defaults.alerts]", _ALERT_KEYS)
+                       | _table(entry.get("alerts", {}), f"{where} alerts", _ALERT_KEYS), where),
+    )
+
+
+def _table(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table of keys, got {type(value).__name__}.")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.")
+    return value
+
+
+def _text(value: Any, where: str, key: str) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{where}: '{key}' must be text, got {value!r}.")
+    return value
+
+
+def _resolve(base: Path, path: str) -> Path:
+    candidate = Path(path).expanduser()
+    return Path(os.path.normpath(candidate if candidate.is_absolute() else base / candidate))
+
+
+def _schedule(value: Any, where: str) -> Schedule | None:
+    if value is None:
+        return None
+    table = _table(value, f"{where} schedule", {"cron", "interval", "timezone"})
+    cron, interval = table.get("cron"), table.get("interval")
+    if (cron is None) == (interval is None):
+        raise ConfigError(f"{where}: 'schedule' needs exactly one of cron (\"0 * * * *\") or interval (\"30m\").")
+    timezone = table.get("timezone", "UTC")
+    try:
+        ZoneInfo(_text(timezone, where, "timezone"))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where}: unknown time zone {timezone!r}; use an IANA name such as Europe/Berlin.") from None
+    if cron is not None:
+        fields = _text(cron, where, "cron").split()
+        if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+            raise ConfigError(f"{where}: cron {cron!r} needs five fields: minute hour day month weekday.")
+        return Schedule(cron=" ".join(fields), timezone=timezone)
+    return Schedule(interval=_interval(interval, where), timezone=timezone)
+
+
+def _interval(value: Any, where: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        seconds = value
+    else:
+        match = _INTERVAL.match(str(value).strip())
+        if not match or int(match.group(1)) == 0:
+            raise ConfigError(f"{where}: interval must be seconds or like \"90s\", \"30m\", \"6h\", \"1d\"; "
+                              f"got {value!r}.")
+        seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    if seconds < 60:
+        raise ConfigError(f"{where}: an interval under a minute would hammer the feed's server; use at least 60 s.")
+    return seconds
+
+
+def _auth(value: Any, where: str) -> tuple[dict[str, str], tuple[str, str] | None]:
+    table = _table(value, f"{where} auth", {"header_env", "basic_env"})
+    headers = table.get("header_env", {})
+    if not isinstance(headers, dict) or not all(isinstance(k, str) and isinstance(v, str) and v.isidentifier()
+                                                for k, v in headers.items()):
+        raise ConfigError(f"{where}: auth.header_env maps a header to an environment variable's name, e.g. "
+                          "{ Authorization = \"FEED_TOKEN\" }; never the secret itself.")
+    basic = table.get("basic_env")
+    if basic is not None and not (isinstance(basic, list) and len(basic) == 2
+                                  and all(isinstance(v, str) and v.isidentifier() for v in basic)):
+        raise ConfigError(f"{where}: auth.basic_env is two environment variable names, e.g. [\"USER\", \"PASSWORD\"].")
+    return dict(headers), (basic[0], basic[1]) if basic else None
+
+
+def _gate(table: dict[str, Any], where: str, fmt: str) -> PublishOptions:
+    values: dict[str, Any] = {}
+    for key in ("max_drop", "max_error_share"):
+        if key in table:
+            share = table[key]
+            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+                raise ConfigError(f"{where}: gate.{key} is a share between 0 and 1, got {share!r}.")
+            values[key] = float(share)
+    if "keep" in table:
+        keep = table["keep"]
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise ConfigError(f"{where}: gate.keep is the number of published versions to keep (at least 1).")
+        values["keep"] = keep
+    return PublishOptions(format=fmt, **values)
+
+
+def _alerts(table: dict[str, Any], where: str) -> Alerts:
+    webhook = table.get("slack_webhook")
+    if webhook is not None:
+        if not isinstance(webhook, str) or not _SECRET_REF.match(webhook):
+            shown = "a URL" if isinstance(webhook, str) and "://" in webhook else repr(webhook)
+            raise ConfigError(f"{where}: alerts.slack_webhook names where the webhook URL is kept, \"env:VARIABLE\" "
+                              f"or \"block:BLOCK_NAME\" (a Prefect SlackWebhook or Secret block); got {shown}. "
+                              "Never write the URL itself in the file.")
+    rate = table.get("min_match_rate")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1):
+        raise ConfigError(f"{where}: alerts.min_match_rate is a share between 0 and 1, got {rate!r}.")
+    report_url = table.get("report_url")
+    if report_url is not None and not (isinstance(report_url, str) and report_url.startswith(("http://", "https://"))):
+        raise ConfigError(f"{where}: alerts.report_url is the http(s) address where the feed's folder is served.")
+    return Alerts(slack_webhook=webhook, min_match_rate=None if rate is None else float(rate), report_url=report_url)

@@ -1,0 +1,73 @@
+"""The feeds file: every entry checked on load, with a message that names the feed and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedcheck.errors import ConfigError
+from feedcheck.feeds import find_feed, load_feeds
+from tests.conftest import FIXTURES
+
+DEMO = FIXTURES / "demo" / "feeds.toml"
+
+
+def test_the_demo_feeds_file_loads_with_defaults_applied() -> None:
+    feeds = load_feeds(DEMO)
+    assert [f.name for f in feeds] == ["northwind-tiktok", "northwind-google", "northwind-meta"]
+    tiktok = find_feed(feeds, "northwind-tiktok")
+    assert Path(tiktok.source) == FIXTURES / "events" / "northwind_catalog.csv" and Path(tiktok.source).exists()
+    assert all(Path(e).exists() for e in tiktok.events) and len(tiktok.events) == 2
+    assert tiktok.out == FIXTURES.parent / "out" / "feeds" / "northwind-tiktok"
+    assert tiktok.schedule is not None and tiktok.schedule.interval == 3600
+    google = find_feed(feeds, "northwind-google")
+    assert (google.channel, google.format, google.gate.format, google.gate.max_drop) == ("google", "xml", "xml", 0.2)
+    assert google.schedule is not None and (google.schedule.cron, google.schedule.timezone) == (
+        "15 6 * * *", "Europe/Berlin")
+    assert tiktok.alerts.slack_webhook == "env:FEEDCHECK_SLACK_WEBHOOK" and tiktok.alerts.min_match_rate == 0.9
+
+
+def write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "feeds.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+FEED = '[[feed]]\nname = "shop"\nsource = "https://shop.example/feed.csv"\n'
+
+
+@pytest.mark.parametrize("body, message", [
+    ("", "lists no feeds"),
+    ("[[feed]]\nname = 'Shop Feed'\nsource = 'x.csv'\n", "feed 1: 'name' must be lower-case"),
+    ("[[feed]]\nname = 'shop'\n", "feed 'shop': 'source' is required"),
+    (FEED + "channel = 'tiktokk'\n", "feed 'shop': 'channel' must be one of tiktok, google, meta"),
+    (FEED + "format = 'json'\n", "feed 'shop': 'format' must be one of csv, tsv, xml, parquet"),
+    (FEED + "colour = 'red'\n", "feed 1: unknown key(s) colour"),
+    (FEED + "schedule = { cron = '0 * * *' }\n", "needs five fields"),
+    (FEED + "schedule = { interval = '10s' }\n", "at least 60 s"),
+    (FEED + "schedule = { interval = 'hourly' }\n", "interval must be seconds"),
+    (FEED + "schedule = { cron = '0 * * * *', interval = '1h' }\n", "exactly one of cron"),
+    (FEED + "schedule = { interval = '1h', timezone = 'Mars/Olympus' }\n", "unknown time zone"),
+    (FEED + "gate = { max_drop = 20 }\n", "gate.max_drop is a share between 0 and 1"),
+    (FEED + "alerts = { slack_webhook = 'https://hooks.slack.com/services/T0/B0/SECRET' }\n", "got a URL"),
+    (FEED + "auth = { header_env = { Authorization = 'Bearer abc123' } }\n", "never the secret itself"),
+    ('[[feed]]\nname = "shop"\nsource = "https://user:pw@shop.example/feed.csv"\n', "contains credentials"),
+    (FEED + FEED, "two feeds are named 'shop'"),
+    (FEED + "currency = 'usd'\n", "ISO 4217 code"),
+    ("[defaults]\ngate = 3\n" + FEED, "[defaults.gate] must be a table"),
+    ("feeds = 1\n" + FEED, "unknown section(s) feeds"),
+    ("[[feed]\nname=", "is not valid TOML"),
+])
+def test_a_bad_entry_names_the_feed_and_the_key(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(write(tmp_path, body))
+    assert message in caught.value.finding.message
+    assert "SECRET" not in caught.value.finding.message and "abc123" not in caught.value.finding.message
+
+
+def test_missing_file_and_unknown_feed(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="No feeds file"):
+        load_feeds(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match="has northwind-tiktok, northwind-google, northwind-meta"):
+        find_feed(load_feeds(DEMO), "acme")
