@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.channels import CHANNEL_NAMES
+from feedcheck.alerts import alert_on_change, resolve_webhook
 from feedcheck.check import FeedReport, check_feed, diff_feeds
 from feedcheck.clean import CatalogSpool
 from feedcheck.config import (
@@ -98,6 +99,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--accept-drop", action="store_true",
                        help="publish even though the gate would refuse a drop or an error share (recorded)")
     check.add_argument("--no-publish", action="store_true", help="check only; publish no catalog")
+    check.add_argument("--alert", metavar="env:VARIABLE",
+                       help="send a Slack alert when the feed's state changes; the webhook URL is read from this "
+                       "environment variable")
+    check.add_argument("--min-match-rate", type=float, metavar="SHARE",
+                       help="with --events: alert when the catalog match rate falls under this share")
+    check.add_argument("--name", help="the feed's name in alerts (default: the source's file name)")
     check.set_defaults(run=_check)
     events = sub.add_parser(
         "events",
@@ -188,6 +195,12 @@ def _check(args: argparse.Namespace) -> int:
     finally:
         spool.cleanup()
     summary["findings"] = report.log.summary()  # the history may have added a finding
+    if args.alert:
+        summary["alert"] = alert_on_change(
+            out, args.name or Path(str(args.source)).name, summary, resolve_webhook(args.alert),
+            max_error_share=options.max_error_share, min_match_rate=args.min_match_rate,
+            report_link=(out / "report.html").resolve().as_uri(),
+        )
     paths = write_reports(out, summary, report.log, report.mismatches)
     if report.publish is not None and report.publish.outcome in ("published", "unchanged") and not args.events:
         _save_state(out, state, key, report)  # only when the published catalog is this source's
@@ -240,6 +253,10 @@ def _publish_options(args: argparse.Namespace) -> PublishOptions:
     for name in ("max_drop", "max_error_share"):
         if not 0 <= getattr(args, name) <= 1:
             raise ConfigError(f"--{name.replace('_', '-')} is a share between 0 and 1, e.g. 0.2 for 20%.")
+    if args.min_match_rate is not None and not 0 <= args.min_match_rate <= 1:
+        raise ConfigError("--min-match-rate is a share between 0 and 1, e.g. 0.9 for 90%.")
+    if args.alert and not args.alert.startswith(("env:", "block:")):
+        raise ConfigError("--alert takes env:VARIABLE or block:BLOCK_NAME; never the webhook URL itself.")
     if args.keep < 1:
         raise ConfigError("--keep must be at least 1: the published catalog itself is one version.")
     return PublishOptions(format=args.format, keep=args.keep, max_drop=args.max_drop,

@@ -68,7 +68,10 @@ class FeedServer:
             def do_GET(self) -> None:  # noqa: N802 - http.server's naming
                 path = self.path.split("?")[0]
                 server.hits[path] = server.hits.get(path, 0) + 1
-                server.requests.append({"path": self.path, **{k: v for k, v in self.headers.items()}})
+                request = {"path": self.path, **{k: v for k, v in self.headers.items()}}
+                if self.command == "POST":
+                    request["body"] = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+                server.requests.append(request)
                 route = server.routes.get(path)
                 if route is None:
                     self.send_response(404)
@@ -76,6 +79,8 @@ class FeedServer:
                     self.end_headers()
                     return
                 route(self)
+
+            do_POST = do_GET  # noqa: N815 - webhooks (Slack) are POSTed; the body is kept in requests
 
             def log_message(self, *args: object) -> None:
                 pass
