@@ -20,6 +20,7 @@ from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, PublishO
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
 from feedcheck.eventlog import Content, Event, read_events
 from feedcheck.events import EventsReport, check_events, event_rows
+from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
 from feedcheck.publish import PublishResult, publish_catalog
@@ -40,6 +41,7 @@ __all__ = [
     "Event",
     "EventOptions",
     "EventsReport",
+    "FeedConfig",
     "FeedFormatError",
     "FeedInfo",
     "FeedReport",
@@ -60,7 +62,9 @@ __all__ = [
     "diff_feeds",
     "event_rows",
     "fetch",
+    "find_feed",
     "get_channel",
+    "load_feeds",
     "open_feed",
     "publish_catalog",
     "read_events",
