@@ -29,7 +29,7 @@ import pandas as pd
 from feedcheck.config import EventOptions
 from feedcheck.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
 from feedcheck.eventlog import Event, expand_paths, read_events
-from feedcheck.findings import FindingLog, Severity, make_finding
+from feedcheck.findings import CODES, FindingLog, Severity, make_finding
 from feedcheck.reconcile import Catalog, Line, Reconciler
 from feedcheck.report import REPORT_VERSION, exit_code_of
 
@@ -217,8 +217,9 @@ class EventChecker:
             self._currency_match(event, item, name, currency, matched)
 
     def _add(self, code: str, record: Event, item: str, severity: Severity | None = None, /, **params: Any) -> None:
-        self.log.add(make_finding(code, severity=severity, item_id=item, row=record.line, source=record.where,
-                                  **params))
+        """One event finding; past the log's cap it is only counted (10 M events must not render 10 M messages)."""
+        self.log.add_each(code, severity or CODES[code].severity, (record,), lambda r: make_finding(
+            code, severity=severity, item_id=item, row=r.line, source=r.where, **params))
 
     def _event_id(self, event: Event, name: str) -> str | None:
         raw = event.event_id

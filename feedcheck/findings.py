@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 VALUE_MAX_CHARS = 200
 FINDING_COLUMNS = ("code", "severity", "item_id", "row", "field", "value", "message", "source")
 
@@ -28,6 +30,14 @@ class Severity(str, enum.Enum):
     ERROR = "error"  # the channel rejects the item (or the whole feed, if fatal)
     WARNING = "warning"  # the item is kept but should be fixed
     INFO = "info"  # worth knowing; nothing to fix
+
+
+class Sliceable(Protocol[T_co]):
+    """Rows, an index or an array: anything with a length that slices (lists, pandas indexes, numpy arrays)."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, part: slice, /) -> Iterable[T_co]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -636,6 +646,18 @@ class FindingLog:
     def room(self, code: str) -> int:
         """How many more findings of ``code`` will be stored."""
         return max(0, self.max_per_code - self.counts[code])
+
+    def add_each(self, code: str, severity: Severity, keys: Sliceable[T], build: Callable[[T], Finding]) -> None:
+        """One finding of ``code`` per key: the first that fit are built and stored, the rest only counted.
+
+        Building a finding renders its message; a feed or log with millions of
+        them must not pay for messages nobody will see.
+        """
+        room = self.room(code)
+        for key in keys[:room]:
+            self.add(build(key))
+        if len(keys) > room:
+            self.count_only(code, severity, len(keys) - room)
 
     def count_only(self, code: str, severity: Severity, n: int) -> None:
         """Count ``n`` findings of ``code`` that are not stored (beyond the cap)."""

@@ -41,11 +41,11 @@ from lxml import etree
 from feedcheck.clean import CatalogSpool
 from feedcheck.config import PublishOptions
 from feedcheck.fields import GOOGLE_NS, ID
-from feedcheck.findings import FindingLog, make_finding
+from feedcheck.findings import CODES, FindingLog, make_finding
+from feedcheck.report import FORMULA_START, atomic_write
 
 EXTENSIONS = {"csv": "csv", "tsv": "tsv", "xml": "xml", "parquet": "parquet"}
 OUTPUT_NAMES = {"tiktok": {ID: "sku_id"}}  # canonical name -> the channel's own column name
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -170,7 +170,7 @@ def _remove_leftovers(out: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
     for leftover in out.glob(".current.*.tmp"):
         leftover.unlink(missing_ok=True)
-    for leftover in (out / "published").glob("*/.manifest.json.tmp"):
+    for leftover in (out / "published").glob("*/.manifest.json.*.tmp"):
         leftover.unlink(missing_ok=True)
 
 
@@ -274,12 +274,15 @@ def _write_delimited(spool: CatalogSpool, sink: BinaryIO, names: dict[str, str],
 
 def _warn_formulas(chunk: Any, log: FindingLog) -> None:
     """Values a spreadsheet would run as a formula stay as they are (platforms read them), with a warning."""
+    code = "publish.formula_value"
+    risky: list[tuple[str, Any]] = []  # column, row
     for column in chunk.columns:
         values = chunk[column]
-        risky = values.str.startswith(_FORMULA_START) & ~values.str.fullmatch(r"-?\d+(\.\d+)?")
-        for row in values.index[risky.to_numpy()][: log.room("publish.formula_value")]:
-            item_id = str(chunk.at[row, ID]) if ID in chunk.columns else ""
-            log.add(make_finding("publish.formula_value", item_id=item_id, field=column, value=str(values[row])))
+        flagged = values.str.startswith(FORMULA_START) & ~values.str.fullmatch(r"-?\d+(\.\d+)?")
+        risky += [(column, row) for row in values.index[flagged.to_numpy()]]
+    log.add_each(code, CODES[code].severity, risky, lambda cell: make_finding(
+        code, item_id=str(chunk.at[cell[1], ID]) if ID in chunk.columns else "", field=cell[0],
+        value=str(chunk.at[cell[1], cell[0]])))
 
 
 def _write_rss(spool: CatalogSpool, sink: BinaryIO, log: FindingLog) -> None:
@@ -342,9 +345,7 @@ def _place(staging: Path, target: Path, manifest: dict[str, Any]) -> Path:
     """
     target.parent.mkdir(exist_ok=True)
     if target.exists():
-        temporary = target / ".manifest.json.tmp"
-        _write_file(temporary, (json.dumps(manifest, indent=2) + "\n").encode())
-        os.replace(temporary, target / "manifest.json")
+        atomic_write(target / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
         _fsync_dir(target)
         return target
     staging.rename(target)

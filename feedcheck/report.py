@@ -27,7 +27,7 @@ def exit_code_of(status: str) -> int:
     return {"fatal": 3, "refused": 3, "errors": 1}.get(status, 0)
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # what spreadsheets run
 
 
 def safe_cell(value: object) -> str:
@@ -39,7 +39,7 @@ def safe_cell(value: object) -> str:
     '12.50 USD'
     """
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 def atomic_write(path: Path, data: bytes) -> None:

@@ -24,7 +24,7 @@ from feedcheck.channels import Channel
 from feedcheck.checks import PRICE_RE, RULES, Rule, parse_price, rewrite_price
 from feedcheck.config import ChannelOptions
 from feedcheck.fields import ID, KNOWN_FIELDS
-from feedcheck.findings import FindingLog, Severity, make_finding, truncate
+from feedcheck.findings import Finding, FindingLog, Severity, make_finding, truncate
 
 _CURRENCY_SAMPLE = 1_000
 PRICE_FIELDS = ("price", "sale_price")
@@ -142,22 +142,19 @@ class FeedValidator:
         """Write unambiguous prices as ``12.50 EUR`` before the rules see them, recording each rewrite."""
         code = "item.price_rewritten"
         severity = self.channel.severity_of(code)
+        rewrites: list[tuple[str, Any, str, str]] = []  # field, row, as written, as rewritten
         for name in PRICE_FIELDS:
             if name not in chunk.columns:
                 continue
             values = chunk[name]
             odd = values.index[((values.str.len() > 0) & ~values.str.fullmatch(PRICE_RE)).to_numpy()]
             fixed = {row: new for row in odd if (new := rewrite_price(str(values[row]))) is not None}
-            if not fixed:
-                continue
-            for row, new in fixed.items():
-                if self.log.room(code):
-                    item_id = str(chunk.at[row, ID]) if ID in chunk.columns else ""
-                    self.log.add(make_finding(code, severity=severity, item_id=item_id, row=int(row), field=name,
-                                              value=str(values[row]), hint=new))
-                else:
-                    self.log.count_only(code, severity, 1)
-            chunk = chunk.assign(**{name: values.where(~values.index.isin(list(fixed)), pd.Series(fixed))})
+            if fixed:
+                rewrites += [(name, row, str(values[row]), new) for row, new in fixed.items()]
+                chunk = chunk.assign(**{name: values.where(~values.index.isin(list(fixed)), pd.Series(fixed))})
+        ids = chunk[ID] if ID in chunk.columns else pd.Series("", index=chunk.index, dtype="str")
+        self.log.add_each(code, severity, rewrites, lambda r: make_finding(
+            code, severity=severity, item_id=str(ids[r[1]]), row=int(r[1]), field=r[0], value=r[2], hint=r[3]))
         return chunk
 
     def _record_trims(self, chunk: pd.DataFrame, name: str, values: pd.Series, changed: np.ndarray) -> None:
@@ -167,15 +164,14 @@ class FeedValidator:
             code = "item.whitespace_trimmed"
         else:
             code = "item.id_whitespace"
-        rows = chunk.index[changed]
         severity = self.channel.severity_of(code)
-        room = self.log.room(code)
-        for row in rows[:room]:
+
+        def build(row: Any) -> Finding:
             item_id = str(chunk.at[row, ID]).strip() if ID in chunk.columns else ""
-            value = str(chunk.at[row, name])
-            self.log.add(make_finding(code, severity=severity, item_id=item_id, row=int(row), field=name, value=value))
-        if len(rows) > room:
-            self.log.count_only(code, severity, len(rows) - room)
+            return make_finding(code, severity=severity, item_id=item_id, row=int(row), field=name,
+                                value=str(chunk.at[row, name]))
+
+        self.log.add_each(code, severity, chunk.index[changed], build)
 
     def _run(self, schema: pa.DataFrameSchema, chunk: pd.DataFrame) -> list[_Failure]:
         try:
@@ -221,27 +217,24 @@ class FeedValidator:
         return [_Failure("item.duplicate_id", ID, np.array(dup_rows), params)]
 
     def _record(self, failure: _Failure, severity: Severity, chunk: pd.DataFrame) -> None:
-        room = self.log.room(failure.code)
-        for row in failure.rows[:room]:
+        def build(row: Any) -> Finding:
             value = str(chunk.at[row, failure.field])
             params = dict(failure.params)
             if failure.rule is not None and failure.rule.frame:
                 params["_row"] = chunk.loc[row].to_dict()
             params |= self._hint(failure, value, params, row)
-            self.log.add(
-                make_finding(
-                    failure.code,
-                    severity=severity,
-                    item_id=truncate(str(chunk.at[row, ID])),
-                    row=int(row),
-                    field=failure.field,
-                    value=value,
-                    channel=self.channel.title,
-                    **{k: v for k, v in params.items() if not k.startswith("_")},
-                )
+            return make_finding(
+                failure.code,
+                severity=severity,
+                item_id=truncate(str(chunk.at[row, ID])),
+                row=int(row),
+                field=failure.field,
+                value=value,
+                channel=self.channel.title,
+                **{k: v for k, v in params.items() if not k.startswith("_")},
             )
-        if len(failure.rows) > room:
-            self.log.count_only(failure.code, severity, len(failure.rows) - room)
+
+        self.log.add_each(failure.code, severity, failure.rows, build)
 
     @staticmethod
     def _hint(failure: _Failure, value: str, params: dict[str, Any], row: Any) -> dict[str, Any]:

@@ -298,3 +298,13 @@ def test_cli_publishes_refuses_with_exit_3_and_accepts_the_drop(tmp_path: Path) 
     assert json.loads((out / "manifest.json").read_text())["accepted_drop"] is True
     again = run("check", str(FEEDS / "tiktok_defects.csv"), "--out", str(out), "--format", "xml", "--accept-drop")
     assert "nothing new to publish" in again.stdout
+
+
+def test_formula_warnings_past_the_cap_are_still_counted(tmp_path: Path) -> None:
+    rows = items(3)
+    for row in rows:
+        row["title"] = "+1 free sticker"
+    log = FindingLog(max_per_code=1)
+    publish(candidate(3), spool_of(rows, tmp_path), tmp_path / "out", PublishOptions(), log)
+    assert log.counts["publish.formula_value"] == 3
+    assert [f.item_id for f in log if f.code == "publish.formula_value"] == ["SKU-0"]
