@@ -33,6 +33,7 @@ from urllib3.util.retry import Retry
 
 from feedcheck.errors import ConfigError
 from feedcheck.history import STORE
+from feedcheck.render import money, percent
 
 log = logging.getLogger("feedcheck.alerts")
 HEALTHY = "healthy"
@@ -87,8 +88,8 @@ def message(feed: str, state: str, previous: str | None, report: dict[str, Any],
                        f"({items['with_errors']:,} with errors)")
     events = report.get("events") or {}
     if events.get("match_rate") is not None:
-        risk = ", ".join(f"{v:,.2f} {c}" for c, v in (events.get("revenue_at_risk") or {}).items()) or "none"
-        numbers.append(f"*Match rate:* {events['match_rate']:.1%} · *revenue at risk:* {risk}")
+        risk = money(events.get("revenue_at_risk") or {}) or "none"
+        numbers.append(f"*Match rate:* {percent(events['match_rate'])} · *revenue at risk:* {risk}")
     codes = [f"`{code}` ×{v['count']:,}" for code, v in report["findings"]["by_code"].items()
              if v["severity"] == "error"][:TOP_CODES]
     blocks: list[dict[str, Any]] = [

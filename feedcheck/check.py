@@ -221,7 +221,7 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
         for chunk in chunks:
             verdict = validator.validate(chunk)
             if catalog is not None:
-                catalog.add(chunk, verdict.errors)
+                catalog.add(verdict.items, verdict.errors)
             if spool is not None:
                 spool.add(cleaner.clean(list(chunk.columns), verdict))
     validator.finish()

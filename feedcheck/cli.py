@@ -37,6 +37,7 @@ from feedcheck.fetch import Auth, Validators
 from feedcheck.findings import FindingLog
 from feedcheck.history import record_run
 from feedcheck.publish import publish_catalog
+from feedcheck.render import money, percent
 from feedcheck.report import atomic_write, write_reports
 
 STATE_FILE = ".feedcheck-state.json"
@@ -383,13 +384,13 @@ def _events_summary(summary: dict[str, object], log: FindingLog) -> str:
         f"{s['invalid_currency']:,} with an invalid currency"
     ]
     if s.get("match_rate") is not None:
-        lines.append(f"  catalog match rate {_percent(s['match_rate'])} of events "
-                     f"({_percent(s['match_rate_lines'])} of content lines)")
+        lines.append(f"  catalog match rate {percent(s['match_rate'])} of events "
+                     f"({percent(s['match_rate_lines'])} of content lines)")
         for name, stats in s["by_name"].items():
             matched = f"{stats['matched_events']:>8,} / {stats['events']:<8,}"
-            lines.append(f"    {name:<14} {matched} {_percent(stats['match_rate'])}")
-        risk = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in s["revenue_at_risk"].items())
-        no_ids = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in s["revenue_at_risk_without_content_ids"].items())
+            lines.append(f"    {name:<14} {matched} {percent(stats['match_rate'])}")
+        risk = money(s["revenue_at_risk"])
+        no_ids = money(s["revenue_at_risk_without_content_ids"])
         lines.append(f"  revenue at risk (purchases not matched to the catalog): {risk or 'none'}"
                      + (f", of which without any content_id: {no_ids}" if no_ids else ""))
         top = s["top_unmatched"][:5]
@@ -413,10 +414,6 @@ def _publish_line(report: FeedReport) -> str:
     if result.outcome == "unchanged":
         return "  nothing new to publish: the published catalog is already this one"
     return f"  NOT PUBLISHED: {result.reason}"
-
-
-def _percent(rate: float | None) -> str:
-    return "-" if rate is None else f"{rate:.1%}"
 
 
 def _top_findings(log: FindingLog) -> list[str]:

@@ -29,6 +29,7 @@ import pandas as pd
 from feedcheck.config import EventOptions
 from feedcheck.errors import ConfigError
 from feedcheck.findings import FindingLog, Severity, make_finding
+from feedcheck.render import money, percent
 
 OUT_OF_STOCK = frozenset({"out of stock", "out_of_stock", "discontinued", "sold out"})
 _VALID, _STOCKOUT = 1, 2
@@ -69,14 +70,15 @@ class Catalog:
         self._patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
 
     def add(self, chunk: pd.DataFrame, errors: np.ndarray) -> None:
-        """Record one validated chunk (canonical column names); ``errors`` marks rejected items."""
+        """Record a chunk's items as validated (``ChunkVerdict.items``: trimmed, prices in canonical form);
+        ``errors`` marks the items the channel rejects."""
         if "id" not in chunk.columns:
             return
         self.items_total += len(chunk)
         n = len(chunk)
-        ids = chunk["id"].str.strip().tolist()
-        groups = chunk["item_group_id"].str.strip().tolist() if "item_group_id" in chunk else [""] * n
-        stock = chunk["availability"].str.strip().str.lower().tolist() if "availability" in chunk else [""] * n
+        ids = chunk["id"].tolist()
+        groups = chunk["item_group_id"].tolist() if "item_group_id" in chunk else [""] * n
+        stock = chunk["availability"].str.lower().tolist() if "availability" in chunk else [""] * n
         prices = chunk["price"].tolist() if "price" in chunk else [""] * n
         for item_id, group, availability, price, rejected in zip(ids, groups, stock, prices, errors.tolist()):
             if not item_id:
@@ -305,7 +307,7 @@ class Reconciler:
         """Findings for every missed id (most revenue first) and for low match rates."""
         for content_id, missed in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
                                                                             -sum(kv[1].events.values()), kv[0])):
-            revenue = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in missed.revenue.items() if amount and cur)
+            revenue = money({cur: amount for cur, amount in missed.revenue.items() if amount and cur})
             self.log.add(make_finding(
                 missed.code, item_id=content_id, field="content_id", value=content_id, hint=missed.hint,
                 detail=missed.detail, events=sum(missed.events.values()),
@@ -322,7 +324,7 @@ class Reconciler:
             else:
                 detail, severity = "TikTok recommends more than 90% for catalog ads.", Severity.WARNING
             self.log.add(make_finding("match.rate_low", severity=severity, item_id=name, event=name,
-                                      hint=f"{rate:.1%}", events=stats.events, detail=detail))
+                                      hint=percent(rate), events=stats.events, detail=detail))
 
     def summary(self) -> dict[str, Any]:
         """The match part of ``report.json``'s ``events`` section."""

@@ -67,14 +67,13 @@ def _events(report: dict[str, Any]) -> dict[str, Any] | None:
     events = report.get("events")
     if not events:
         return None
-    money = ", ".join(f"{amount:,.2f} {cur}" for cur, amount in (events.get("revenue_at_risk") or {}).items())
     return {
         "summary": f"{events['total']:,} events read, {events['unique']:,} after deduplication "
                    f"({events['duplicates']:,} duplicates); {events['missing_value']:,} without value, "
                    f"{events['missing_currency']:,} without currency, {events['invalid_currency']:,} with an "
                    "invalid currency.",
         "rate": events.get("match_rate"),
-        "risk": money or "none",
+        "risk": money(events.get("revenue_at_risk") or {}) or "none",
         "by_name": events.get("by_name") or {},
         "top": events.get("top_unmatched") or [],
     }
@@ -98,12 +97,22 @@ def _changes(report: dict[str, Any]) -> list[str]:
         lines.append("Resolved finding codes: " + ", ".join(codes["resolved"]) + ".")
     rate = since["match_rate"]
     if rate["before"] is not None or rate["after"] is not None:
-        lines.append(f"Match rate: {_pct(rate['before'])} → {_pct(rate['after'])}.")
+        lines.append(f"Match rate: {percent(rate['before'])} → {percent(rate['after'])}.")
     return lines
 
 
-def _pct(rate: float | None) -> str:
+def percent(rate: float | None) -> str:
+    """A rate as people read it; ``-`` when there is none.
+
+    >>> percent(0.5625), percent(None)
+    ('56.2%', '-')
+    """
     return "-" if rate is None else f"{rate:.1%}"
+
+
+def money(amounts: dict[str, float]) -> str:
+    """Amounts per currency as ``98.50 USD, 12.00 EUR``; empty when there are none."""
+    return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in amounts.items())
 
 
 # Markdown ---------------------------------------------------------------------------------------
@@ -128,10 +137,11 @@ def render_markdown(report: dict[str, Any], findings: Iterable[Finding]) -> str:
     events = _events(report)
     if events:
         out += ["## Catalog match rate", "", events["summary"], "",
-                f"Match rate: **{_pct(events['rate'])}** of catalog events. Revenue at risk: **{events['risk']}**.", ""]
+                f"Match rate: **{percent(events['rate'])}** of catalog events. "
+                f"Revenue at risk: **{events['risk']}**.", ""]
         if events["by_name"]:
             out += ["| event | matched | events | rate |", "|---|---:|---:|---:|"]
-            out += [f"| {_md(name)} | {v['matched_events']:,} | {v['events']:,} | {_pct(v['match_rate'])} |"
+            out += [f"| {_md(name)} | {v['matched_events']:,} | {v['events']:,} | {percent(v['match_rate'])} |"
                     for name, v in events["by_name"].items()] + [""]
         if events["top"]:
             out += ["| content_id | reason | suggested id | events | revenue |", "|---|---|---|---:|---:|"]
@@ -142,7 +152,7 @@ def render_markdown(report: dict[str, Any], findings: Iterable[Finding]) -> str:
     if len(history) > 1:
         out += ["## History", "", "| run | status | valid items | errors | match rate |", "|---|---|---:|---:|---:|"]
         out += [f"| {r['started_at']} | {r['status']} | {r['items_valid']:,} | {r['errors']:,} | "
-                f"{_pct(r['match_rate'])} |" for r in history] + [""]
+                f"{percent(r['match_rate'])} |" for r in history] + [""]
     return "\n".join(out)
 
 
@@ -202,7 +212,7 @@ def render_html(report: dict[str, Any], findings: Iterable[Finding]) -> str:
     events = _events(report)
     if events:
         names = "".join(f'<tr><td>{e(n)}</td><td class="n">{v["matched_events"]:,}</td><td class="n">'
-                        f'{v["events"]:,}</td><td class="n">{_pct(v["match_rate"])}</td></tr>'
+                        f'{v["events"]:,}</td><td class="n">{percent(v["match_rate"])}</td></tr>'
                         for n, v in events["by_name"].items())
         unmatched = "".join(f'<tr><td><code>{e(r["content_id"])}</code></td><td>{e(r["reason"])}</td>'
                             f'<td>{e(r["suggested_id"])}</td><td class="n">{r["events"]:,}</td>'
@@ -211,7 +221,7 @@ def render_html(report: dict[str, Any], findings: Iterable[Finding]) -> str:
                    f'<th class="n">rate</th></tr>{names}</table>') if names else ""
         top_ids = ('<h3>Top unmatched ids</h3><table><tr><th>content_id</th><th>reason</th><th>suggested id</th>'
                    f'<th class="n">events</th><th class="n">revenue</th></tr>{unmatched}</table>') if unmatched else ""
-        parts.append(f'<h2 id="match-rate">Catalog match rate: {_pct(events["rate"])}</h2><div class="card">'
+        parts.append(f'<h2 id="match-rate">Catalog match rate: {percent(events["rate"])}</h2><div class="card">'
                      f'<p>{e(events["summary"])} Revenue at risk: <strong>{e(events["risk"])}</strong>.</p>'
                      f"{by_name}{top_ids}</div>")
     parts.append('<h2 id="since-last-run">Since the last run</h2><div class="card"><ul>'
