@@ -151,6 +151,7 @@ def check_feed(
     event_options: EventOptions = EventOptions(),
     catalog: Catalog | None = None,
     spool: CatalogSpool | None = None,
+    fetched: Fetched | None = None,
 ) -> FeedReport:
     """Fetch, read and validate a feed for ``channel``; return the report.
 
@@ -162,7 +163,9 @@ def check_feed(
     passed in is filled with the feed's items, to reconcile more logs later
     with :func:`~feedcheck.events.check_events`.  A ``spool`` receives the
     cleaned catalog (accepted items, canonical spellings) for
-    :func:`feedcheck.publish.publish_catalog`.
+    :func:`feedcheck.publish.publish_catalog`.  A source already ``fetched``
+    (by a scheduler's retried fetch step) is read as it is, and left for the
+    caller to clean up.
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).
@@ -185,8 +188,9 @@ def check_feed(
         Catalog().use_patterns(event_options.id_patterns)
         FieldMap.from_options(event_options)
     try:
-        report.fetched = fetch(source, limits=fetch_limits, previous=None if catalog is not None else previous,
-                               auth=auth, workdir=workdir)
+        report.fetched = fetched if fetched is not None else fetch(
+            source, limits=fetch_limits, previous=None if catalog is not None else previous, auth=auth,
+            workdir=workdir)
         if report.fetched.unchanged:
             log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
         else:
@@ -196,7 +200,7 @@ def check_feed(
     except FeedcheckError as exc:
         log.add(exc.finding)
     finally:
-        if report.fetched is not None:
+        if report.fetched is not None and fetched is None:
             report.fetched.cleanup()
     report.items_total = validator.items_total
     report.items_with_errors = validator.items_with_errors

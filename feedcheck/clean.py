@@ -64,6 +64,8 @@ class CatalogSpool:
     """Cleaned chunks parked on disk until the quality gate has decided; then read back in order."""
 
     def __init__(self, workdir: Path | None = None) -> None:
+        if workdir is not None:
+            workdir.mkdir(parents=True, exist_ok=True)
         self.folder = Path(tempfile.mkdtemp(prefix=".feedcheck-spool-", dir=workdir))
         self.columns: list[str] = []
         self.items = 0
@@ -79,6 +81,11 @@ class CatalogSpool:
         pq.write_table(table, part)
         self._parts.append(part)
         self.items += len(chunk)
+
+    @property
+    def parts(self) -> list[Path]:
+        """The Parquet files holding the parked chunks, in order."""
+        return list(self._parts)
 
     def chunks(self) -> Iterator[pd.DataFrame]:
         """The parked chunks in order, each with every column seen (absent values empty)."""

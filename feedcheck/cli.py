@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.channels import CHANNEL_NAMES
-from feedcheck.alerts import alert_on_change, resolve_webhook
+from feedcheck.alerts import resolve_webhook
 from feedcheck.check import FeedReport, check_feed, diff_feeds
-from feedcheck.clean import CatalogSpool
 from feedcheck.config import (
     CATALOG_EVENTS,
     EVENT_FIELDS,
@@ -33,17 +32,20 @@ from feedcheck.config import (
 )
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events import check_events
-from feedcheck.fetch import Auth, Validators
+from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
+from feedcheck.fetch import Auth
 from feedcheck.findings import FindingLog
-from feedcheck.history import record_run
-from feedcheck.publish import publish_catalog
 from feedcheck.render import money, percent
-from feedcheck.report import atomic_write, write_reports
+from feedcheck.report import write_reports
+from feedcheck.run import check_settings, run_feed
 
-STATE_FILE = ".feedcheck-state.json"
 EXIT_USAGE = 2
 EXIT_INTERNAL = 4
 EXIT_BROKEN_PIPE = 141  # as a shell reports a program ended by SIGPIPE
+_QUIET_PREFECT = {  # for a run from a terminal (runs keep their full logs in Prefect); the user's settings win
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -132,6 +134,30 @@ def _parser() -> argparse.ArgumentParser:
                       help="wall-clock limit for downloading each feed (default %(default)s)")
     diff.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
     diff.set_defaults(run=_diff)
+    run = sub.add_parser(
+        "run",
+        help="run feeds of the feeds file now, as Prefect flow runs",
+        description="Run feeds of the feeds file now as Prefect flows (every feed when none is named): against "
+        "the Prefect server in PREFECT_API_URL, or in a temporary local one when none is set. Prints where "
+        "each feed's reports are. Exit 0 no errors, 1 error findings, 3 a feed failed or was refused.",
+    )
+    run.add_argument("feeds", nargs="*", metavar="FEED_NAME", help="feeds to run (default: all of them)")
+    run.add_argument("--config", type=Path, default=Path(os.environ.get("FEEDCHECK_CONFIG", "feeds.toml")),
+                     help="the feeds file (default $FEEDCHECK_CONFIG or ./feeds.toml)")
+    run.add_argument("--force", action="store_true", help="fetch even if the server says a feed is unchanged")
+    run.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
+    run.set_defaults(run=_run)
+    serve = sub.add_parser(
+        "serve",
+        help="serve a Prefect deployment per feed, on the feed's schedule",
+        description="Serve a Prefect deployment per feed of the feeds file, each on its schedule, plus "
+        "check-all-feeds/all to run every feed on demand. Needs a Prefect server (PREFECT_API_URL); runs "
+        "until interrupted.",
+    )
+    serve.add_argument("--config", type=Path, default=Path(os.environ.get("FEEDCHECK_CONFIG", "feeds.toml")),
+                       help="the feeds file (default $FEEDCHECK_CONFIG or ./feeds.toml)")
+    serve.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
+    serve.set_defaults(run=_serve)
     return parser
 
 
@@ -175,43 +201,42 @@ def _event_options() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    out: Path = args.out
-    options = _publish_options(args)
-    state = _load_state(out)
-    key = f"{args.source} {args.channel} {args.format}"  # a 304 may skip only a run that would publish the same
-    conditional = not (args.force or args.accept_drop or args.no_publish) and (out / "current").is_symlink()
-    previous = _validators(state.get(key)) if conditional else None
-    spool = CatalogSpool()
-    try:
-        report = _check_feed(args, args.source, previous, args.events, spool)
-        if report.unchanged:
-            code = int(state[key].get("exit_code", 0))
-            print(f"{report.source} is unchanged since the last check; nothing was published; "
-                  f"its report is in {out / 'report.json'}.")
-            return code
-        if not args.no_publish:
-            report.publish = publish_catalog(report.candidate(), spool, out, options, report.log)
-        summary = report.to_dict()
-        summary |= record_run(out, summary, None if report.fatal else spool.chunks(), report.log)
-    finally:
-        spool.cleanup()
-    summary["findings"] = report.log.summary()  # the history may have added a finding
-    if args.alert:
-        summary["alert"] = alert_on_change(
-            out, args.name or Path(str(args.source)).name, summary, resolve_webhook(args.alert),
-            max_error_share=options.max_error_share, min_match_rate=args.min_match_rate,
-            report_link=(out / "report.html").resolve().as_uri(),
-        )
-    paths = write_reports(out, summary, report.log, report.mismatches)
-    if report.publish is not None and report.publish.outcome in ("published", "unchanged") and not args.events:
-        _save_state(out, state, key, report)  # only when the published catalog is this source's
-    print(_summary(report, paths))
-    return report.exit_code
+    feed = _feed_config(args)
+    run = run_feed(feed, webhook=resolve_webhook(args.alert) if args.alert else None, force=args.force)
+    if run.summary is None:
+        print(f"{run.report.source} is unchanged since the last check; nothing was published; "
+              f"its report is in {run.paths['report']}.")
+    else:
+        print(_summary(run.report, run.paths))
+    return run.exit_code
+
+
+def _feed_config(args: argparse.Namespace) -> FeedConfig:
+    """The ``check`` options as the settings of one feed, as a feeds file would give them."""
+    headers, basic = _auth_vars(args)
+    return FeedConfig(
+        name=args.name or Path(str(args.source)).name,
+        source=args.source,
+        channel=args.channel,
+        out=args.out,
+        format=args.format,
+        events=tuple(args.events),
+        currency=args.currency.upper() if args.currency else None,
+        header_env=headers,
+        basic_env=basic,
+        gate=_publish_options(args),
+        alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
+        limits=_limits(args.limit),
+        fetch_limits=FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
+        read_limits=ReadLimits(max_findings_per_code=args.max_findings),
+        event_options=_event_settings(args),
+        publish=not args.no_publish,
+    )
 
 
 def _events(args: argparse.Namespace) -> int:
     if args.catalog:
-        report = _check_feed(args, args.catalog, None, args.logs)
+        report = _check_feed(args, args.catalog, args.logs)
         paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
         print(_summary(report, paths))
         unusable = report.events is not None and report.events.unusable
@@ -250,6 +275,59 @@ def _diff(args: argparse.Namespace) -> int:
     return int(changes.changed)
 
 
+def _run(args: argparse.Namespace) -> int:
+    feeds = load_feeds(args.config)
+    for feed in [find_feed(feeds, name) for name in args.feeds] or feeds:
+        check_settings(feed)
+    flows = _flows(quiet=not args.verbose)
+    config = str(args.config.resolve())
+    if len(args.feeds) == 1:
+        state = flows.check_feed(args.feeds[0], config, args.force, return_state=True)
+        outcomes = [state.result(raise_on_failure=False)]
+    else:
+        state = flows.check_all_feeds(config, args.feeds or None, args.force, return_state=True)
+        outcomes = state.result(raise_on_failure=False)
+        if not isinstance(outcomes, list):
+            outcomes = [outcomes]
+    codes = []
+    for outcome in outcomes:
+        if not isinstance(outcome, dict):
+            print(f"CRASHED  the flow run ended with {type(outcome).__name__}; see its logs in Prefect. "
+                  "This is a bug in feedcheck: please report it.", file=sys.stderr)
+            codes.append(EXIT_INTERNAL)
+            continue
+        print(f"{outcome['status'].upper():<9} {outcome['message']}")
+        if outcome.get("report"):
+            print(f"          report: {outcome['report']}")
+        codes.append(int(outcome["exit_code"]))
+    return max(codes, default=EXIT_INTERNAL)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    load_feeds(args.config)
+    flows = _flows(quiet=False)
+    from prefect.settings import get_current_settings
+
+    if not get_current_settings().api.url:
+        raise ConfigError("Schedules need a Prefect server: start one with 'prefect server start' and set "
+                          "PREFECT_API_URL=http://127.0.0.1:4200/api (or log in to Prefect Cloud), then serve again.")
+    flows.serve_feeds(args.config)
+    return 0
+
+
+def _flows(quiet: bool) -> Any:
+    """The Prefect flows, imported only when a command runs one (Prefect takes most of a second to import)."""
+    for name, value in _QUIET_PREFECT.items():
+        if quiet or "LOGGING" not in name:
+            os.environ.setdefault(name, value)
+    try:
+        import feedcheck.flows as flows
+    except ImportError as exc:
+        raise ConfigError(f"This command runs Prefect flows, and Prefect is not installed ({exc.name}); "
+                          "install it with: pip install 'feedcheck[flows]'.") from None
+    return flows
+
+
 def _publish_options(args: argparse.Namespace) -> PublishOptions:
     for name in ("max_drop", "max_error_share"):
         if not 0 <= getattr(args, name) <= 1:
@@ -264,8 +342,7 @@ def _publish_options(args: argparse.Namespace) -> PublishOptions:
                           max_error_share=args.max_error_share, accept_drop=args.accept_drop)
 
 
-def _check_feed(args: argparse.Namespace, source: str, previous: Validators | None, logs: list[str],
-                spool: CatalogSpool | None = None) -> FeedReport:
+def _check_feed(args: argparse.Namespace, source: str, logs: list[str]) -> FeedReport:
     options = ChannelOptions(currency=args.currency.upper() if args.currency else None, limits=_limits(args.limit))
     return check_feed(
         source,
@@ -273,11 +350,9 @@ def _check_feed(args: argparse.Namespace, source: str, previous: Validators | No
         options=options,
         fetch_limits=FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
         read_limits=ReadLimits(max_findings_per_code=args.max_findings),
-        previous=previous,
         auth=_auth(args),
         events=logs,
         event_options=_event_settings(args),
-        spool=spool,
     )
 
 
@@ -310,6 +385,12 @@ def _limits(pairs: list[str]) -> dict[str, int]:
 
 
 def _auth(args: argparse.Namespace) -> Auth | None:
+    headers, basic = _auth_vars(args)
+    return Auth.from_env(headers, basic) if headers or basic else None
+
+
+def _auth_vars(args: argparse.Namespace) -> tuple[dict[str, str], tuple[str, str] | None]:
+    """The names of the environment variables holding the feed's credentials."""
     headers = {}
     for pair in args.header_env:
         header, _, var = pair.partition("=")
@@ -322,33 +403,7 @@ def _auth(args: argparse.Namespace) -> Auth | None:
         if not user or not password:
             raise ConfigError("--basic-auth-env takes USER_VAR:PASSWORD_VAR.")
         basic = (user, password)
-    return Auth.from_env(headers, basic) if headers or basic else None
-
-
-def _load_state(out: Path) -> dict[str, dict[str, object]]:
-    """What earlier runs into ``out`` remember; a damaged file is ignored, not fatal."""
-    try:
-        state = json.loads((out / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _validators(entry: dict[str, object] | None) -> Validators | None:
-    if not entry or not (entry.get("etag") or entry.get("last_modified")):
-        return None
-    return Validators(etag=entry.get("etag"), last_modified=entry.get("last_modified"))  # type: ignore[arg-type]
-
-
-def _save_state(out: Path, state: dict[str, dict[str, object]], key: str, report: FeedReport) -> None:
-    assert report.fetched is not None
-    state[key] = {
-        "etag": report.fetched.validators.etag,
-        "last_modified": report.fetched.validators.last_modified,
-        "sha256": report.fetched.sha256,
-        "exit_code": report.exit_code,
-    }
-    atomic_write(out / STATE_FILE, json.dumps(state, indent=2).encode())
+    return headers, basic
 
 
 def _summary(report: FeedReport, paths: dict[str, Path]) -> str:

@@ -29,7 +29,21 @@ class FeedcheckError(Exception):
 
 
 class FetchError(FeedcheckError):
-    """The source could not be fetched or opened."""
+    """The source could not be fetched or opened.
+
+    ``transient`` marks failures worth trying again later (the network, a
+    timeout, a 5xx or 429 answer), as a scheduler's retries do; a missing file
+    or a 404 is not.
+    """
+
+    transient: bool = False
+
+    @classmethod
+    def passing(cls, code: str, detail: str) -> "FetchError":
+        """A transient fetch error: the same request may well work in a minute."""
+        error = cls(make_finding(code, detail=detail))
+        error.transient = True
+        return error
 
 
 class FeedFormatError(FeedcheckError):

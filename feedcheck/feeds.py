@@ -35,7 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedcheck.channels import CHANNEL_NAMES
-from feedcheck.config import PUBLISH_FORMATS, PublishOptions
+from feedcheck.config import PUBLISH_FORMATS, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -69,7 +69,8 @@ class Alerts:
 
 @dataclass(frozen=True)
 class FeedConfig:
-    """One feed of the feeds file, with defaults applied and paths resolved."""
+    """Everything about running one feed: a ``[[feed]]`` of the feeds file with defaults applied and paths
+    resolved, or the options of ``feedcheck check``.  ``publish`` off checks without publishing."""
 
     name: str
     source: str
@@ -83,6 +84,11 @@ class FeedConfig:
     basic_env: tuple[str, str] | None = None
     gate: PublishOptions = PublishOptions()
     alerts: Alerts = Alerts()
+    limits: dict[str, int] = field(default_factory=dict)
+    fetch_limits: FetchLimits = FetchLimits()
+    read_limits: ReadLimits = ReadLimits()
+    event_options: EventOptions = EventOptions()
+    publish: bool = True
 
 
 def load_feeds(path: str | Path) -> list[FeedConfig]:

@@ -33,6 +33,7 @@ from feedcheck.redact import redact_text, redact_url
 
 USER_AGENT = "feedcheck/0.1 (+product feed validator)"
 _COPY_CHUNK = 1 << 16
+_PASSING = frozenset({408, 425, 429, 500, 502, 503, 504})  # worth another try later
 
 
 @dataclass(frozen=True)
@@ -218,12 +219,12 @@ def _fetch_http(
         with response:
             return _receive(response, shown, limits, workdir, previous)
     except (requests.Timeout, urllib3.exceptions.TimeoutError):
-        raise FetchError.of(
+        raise FetchError.passing(
             "fetch.timeout",
             f"{shown} did not answer within {limits.read_timeout:g} s, after {limits.retries} retries.",
         ) from None
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        raise FetchError.of(
+        raise FetchError.passing(
             "fetch.failed", f"Could not fetch {shown}: {_reason(exc)}. Check the URL and the network."
         ) from None
     finally:
@@ -254,7 +255,7 @@ def _receive(
     if response.status_code == 304:
         return Fetched(source=shown, path=None, validators=previous or validators)
     if response.status_code >= 400:
-        raise FetchError.of(
+        raise (FetchError.passing if response.status_code in _PASSING else FetchError.of)(
             "fetch.status",
             f"{shown} answered HTTP {response.status_code} {response.reason}"
             + (" (check the feed's credentials)." if response.status_code in (401, 403) else "."),
@@ -295,7 +296,7 @@ def _spool(response: requests.Response, fd: int, shown: str, limits: FetchLimits
                     "fetch.too_large", f"{shown} sent more than the {limits.max_bytes:,}-byte cap; download stopped."
                 )
             if time.monotonic() > deadline:
-                raise FetchError.of(
+                raise FetchError.passing(
                     "fetch.timeout",
                     f"{shown} took longer than the {limits.deadline:g} s deadline ({size:,} bytes so far); "
                     "the server is too slow or stalling.",

@@ -205,7 +205,8 @@ def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: Publ
     try:
         name = f"catalog.{EXTENSIONS[options.format]}"
         digest, size = _write_catalog(spool, staging / name, options.format, candidate.channel, log)
-        if previous is not None and previous.get("sha256") == digest and previous.get("file") == name:
+        same = previous is not None and previous.get("sha256") == digest and previous.get("file") == name
+        if same and (out / "current").is_symlink():  # without the link, the same catalog is published again
             log.add(make_finding("publish.unchanged", detail="The cleaned catalog is byte-identical to the "
                                                              "published one; nothing was published."))
             return PublishResult("unchanged", previous, reason="same catalog")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -128,3 +130,15 @@ def tuples(log: FindingLog, *codes: str) -> list[tuple[int | None, str, str]]:
         ((f.row, f.field, f.code) for f in log if not codes or f.code in codes),
         key=lambda t: (t[0] or 0, t[1], t[2]),
     )
+
+
+@pytest.fixture(scope="session")
+def prefect_api() -> Iterator[None]:
+    """One temporary Prefect server and database for every flow test of the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+    with warnings.catch_warnings():  # Prefect's own client connections to the server just stopped
+        warnings.simplefilter("ignore", ResourceWarning)
+        gc.collect()

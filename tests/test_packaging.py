@@ -19,6 +19,8 @@ def test_wheel_ships_schemas_and_checks_a_feed_outside_the_repo(tmp_path: Path) 
     names = zipfile.ZipFile(wheel).namelist()
     for module in ("tiktok", "google", "meta", "_common"):
         assert f"feedcheck/schemas/{module}.py" in names
+    for module in ("check", "serve"):
+        assert f"feedcheck/flows/{module}.py" in names
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(target)

@@ -186,6 +186,17 @@ def test_links_are_repaired_and_foreign_files_kept_aside(tmp_path: Path) -> None
     assert "publish.layout" in [f.code for f in log] and (handmade / "catalog.csv").is_symlink()
 
 
+def test_a_lost_current_link_is_restored_by_publishing_the_same_catalog_again(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    first = publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    (out / "current").unlink()  # removed by hand, or by a backup tool that skips symlinks
+    again = publish(candidate(10), spool_of(items(10), tmp_path), out, PublishOptions(), FindingLog())
+    assert again.outcome == "published" and (out / "current").is_symlink()
+    assert first.manifest is not None and again.manifest is not None
+    assert again.manifest["sha256"] == first.manifest["sha256"] and len(list((out / "published").iterdir())) == 1
+    assert json.loads((out / "manifest.json").read_text()) == again.manifest
+
+
 def test_republishing_an_earlier_catalog_records_this_run(tmp_path: Path) -> None:
     out = tmp_path / "out"
     for prefix, sha_of_source in (("A", "s1"), ("B", "s2"), ("A", "s3")):

@@ -1,0 +1,261 @@
+"""Run one feed end to end: fetch, check, reconcile events, publish, record, alert, report.
+
+``feedcheck check`` and the Prefect flows run the same steps, so a scheduled
+run and a run on a laptop cannot drift apart.  :func:`run_feed` runs them in a
+row; a flow wraps each step in a task of its own (retries on the fetch, a
+cache on the check) and calls them in the same order:
+
+0. :func:`check_settings` — refuses unusable options before anything is fetched;
+1. :func:`fetch_feed` — raises :class:`~feedcheck.errors.FetchError` (its
+   ``transient`` flag says whether trying again later may help);
+2. :func:`check_fetched`, or :func:`failed_check` when the fetch gave up;
+3. :func:`check_events_of` — the feed's purchase-event logs, if it has any;
+4. :func:`publish_and_record` — the quality gate, the atomic publish and the run history;
+5. :func:`alert` — the Slack alert on a change of state;
+6. :func:`write` — the reports.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from feedcheck.alerts import alert_on_change
+from feedcheck.channels import get_channel
+from feedcheck.check import FeedReport, check_feed
+from feedcheck.checks import utc_now
+from feedcheck.clean import CatalogSpool
+from feedcheck.config import ChannelOptions
+from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.eventlog import FieldMap
+from feedcheck.events import check_events
+from feedcheck.feeds import FeedConfig
+from feedcheck.fetch import Auth, Fetched, Validators, fetch
+from feedcheck.findings import FindingLog
+from feedcheck.history import record_run
+from feedcheck.publish import publish_catalog
+from feedcheck.reconcile import Catalog
+from feedcheck.redact import redact_url
+from feedcheck.report import atomic_write, exit_code_of, write_reports
+
+STATE_FILE = ".feedcheck-state.json"
+
+
+@dataclass
+class Checked:
+    """A feed read and validated: its report, its catalog index (when events need one) and its cleaned items,
+    parked on disk until the quality gate decides."""
+
+    report: FeedReport
+    catalog: Catalog | None
+    spool: CatalogSpool
+
+    def intact(self) -> bool:
+        """Whether the parked items are all still on disk (a cached check may outlive them)."""
+        return all(part.is_file() for part in self.spool.parts)
+
+
+@dataclass
+class FeedRun:
+    """What one run of a feed produced: the report, its ``report.json`` content and where the reports are.
+
+    When the server said the feed has not changed, nothing was read or written: ``summary`` is ``None`` and
+    the exit code is the last run's.
+    """
+
+    feed: FeedConfig
+    report: FeedReport
+    summary: dict[str, Any] | None
+    paths: dict[str, Path]
+    exit_code: int
+
+
+def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = False) -> FeedRun:
+    """Run every step for ``feed``; ``webhook`` is the Slack URL already resolved (``None``: no alert sent).
+
+    A feed that cannot be fetched or read is a report with a fatal finding, never an exception.
+
+    Raises:
+        ConfigError: the feed's options are wrong (nothing was fetched).
+    """
+    check_settings(feed)
+    try:
+        fetched = fetch_feed(feed, force=force)
+    except ConfigError:
+        raise
+    except FeedcheckError as exc:
+        checked = failed_check(feed, exc)
+    else:
+        try:
+            if fetched.unchanged:
+                return unchanged_run(feed, fetched)
+            checked = check_fetched(feed, fetched)
+        finally:
+            fetched.cleanup()
+    try:
+        check_events_of(feed, checked)
+        summary = publish_and_record(feed, checked)
+    finally:
+        checked.spool.cleanup()
+    alert(feed, summary, webhook)
+    paths = write(feed, checked.report, summary)
+    return FeedRun(feed, checked.report, summary, paths, checked.report.exit_code)
+
+
+def check_settings(feed: FeedConfig) -> None:
+    """Refuse options the channel or the event reader cannot use, before anything is fetched.
+
+    Raises:
+        ConfigError: names the option and what is allowed.
+    """
+    get_channel(feed.channel).schema(currency=feed.currency, now=utc_now(), limits=feed.limits)
+    if feed.events:
+        Catalog().use_patterns(feed.event_options.id_patterns)
+        FieldMap.from_options(feed.event_options)
+
+
+def fetch_feed(feed: FeedConfig, *, force: bool = False, workdir: Path | None = None) -> Fetched:
+    """Fetch the feed's source, conditionally (ETag / Last-Modified) when its last run published it.
+
+    The conditional request is made only when a "not modified" answer could stand for a whole run: the
+    last run published this source in this channel and format, no events need the catalog read again, and
+    neither ``force`` nor the gate's override asks for a fresh look.
+
+    Raises:
+        FetchError: the source could not be fetched (``transient`` says whether a retry may help).
+    """
+    conditional = (not force and feed.publish and not feed.events and not feed.gate.accept_drop
+                   and (feed.out / "current").is_symlink())
+    previous = _validators(_load_state(feed.out).get(_state_key(feed))) if conditional else None
+    auth = Auth.from_env(feed.header_env, feed.basic_env) if feed.header_env or feed.basic_env else None
+    return fetch(feed.source, limits=feed.fetch_limits, previous=previous, auth=auth, workdir=workdir)
+
+
+def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None = None) -> Checked:
+    """Read and validate a fetched feed; park its cleaned items in ``spool_dir`` (a temporary folder by default).
+
+    Raises:
+        ConfigError: the channel's options are wrong (e.g. an unknown field in ``limits``).
+    """
+    catalog = Catalog(redact_url(feed.source)) if feed.events else None
+    spool = CatalogSpool(spool_dir)
+    try:
+        report = check_feed(feed.source, feed.channel, options=_channel_options(feed), read_limits=feed.read_limits,
+                            catalog=catalog, spool=spool, fetched=fetched)
+    except BaseException:
+        spool.cleanup()
+        raise
+    if catalog is not None and report.currency:
+        catalog.currency = report.currency
+    return Checked(report, catalog, spool)
+
+
+def failed_check(feed: FeedConfig, error: FeedcheckError, *, spool_dir: Path | None = None) -> Checked:
+    """The check of a feed that could not be fetched: a report holding the fatal finding, and no items."""
+    log = FindingLog(max_per_code=feed.read_limits.max_findings_per_code)
+    log.add(error.finding)
+    report = FeedReport(source=redact_url(feed.source), channel=feed.channel, log=log,
+                        started_at=utc_now())
+    return Checked(report, None, CatalogSpool(spool_dir))
+
+
+def unchanged_run(feed: FeedConfig, fetched: Fetched) -> FeedRun:
+    """A run cut short by "not modified": the reports of the last run stand, and so does its exit code."""
+    log = FindingLog(max_per_code=feed.read_limits.max_findings_per_code)
+    report = FeedReport(source=redact_url(feed.source), channel=feed.channel, log=log, fetched=fetched,
+                        started_at=utc_now())
+    code = int(_load_state(feed.out).get(_state_key(feed), {}).get("exit_code", 0))
+    return FeedRun(feed, report, None, {"report": feed.out / "report.json"}, code)
+
+
+def check_events_of(feed: FeedConfig, checked: Checked) -> None:
+    """Check the feed's event logs and reconcile them with its catalog (only checked, when the feed failed)."""
+    if not feed.events:
+        return
+    report = checked.report
+    started = time.perf_counter()
+    report.events = check_events(feed.events, None if report.fatal else checked.catalog,
+                                 options=feed.event_options, log=report.log)
+    report.seconds += time.perf_counter() - started
+
+
+def publish_and_record(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
+    """Put the cleaned catalog through the gate (publishing it when it passes) and append the run to the
+    feed's history; return the ``report.json`` content so far."""
+    report = checked.report
+    if feed.publish:
+        report.publish = publish_catalog(report.candidate(), checked.spool, feed.out, feed.gate, report.log)
+    summary = report.to_dict()
+    summary |= record_run(feed.out, summary, None if report.fatal else checked.spool.chunks(), report.log)
+    summary["findings"] = report.log.summary()  # the history may have added a finding
+    return summary
+
+
+def alert(feed: FeedConfig, summary: dict[str, Any], webhook: str | None) -> None:
+    """Alert on a change of the feed's state, when the feed has alerts; the outcome goes in ``summary["alert"]``.
+
+    Never raises for Slack's sake: an outage or a refusal is retried, then recorded in the report.
+    """
+    if feed.alerts.slack_webhook:
+        summary["alert"] = alert_on_change(
+            feed.out, feed.name, summary, webhook, max_error_share=feed.gate.max_error_share,
+            min_match_rate=feed.alerts.min_match_rate, report_link=report_link(feed),
+        )
+
+
+def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict[str, Path]:
+    """Write the reports (each file atomically) and remember the fetch for the next conditional request."""
+    paths = write_reports(feed.out, summary, report.log, report.mismatches)
+    if report.publish is not None and report.publish.outcome in ("published", "unchanged") and not feed.events:
+        _save_state(feed, report)  # only when the published catalog is this source's
+    return paths
+
+
+def report_link(feed: FeedConfig) -> str:
+    """Where people open the feed's ``report.html``: under ``alerts.report_url`` when set, else on disk."""
+    if feed.alerts.report_url:
+        return feed.alerts.report_url.rstrip("/") + "/report.html"
+    return (feed.out / "report.html").resolve().as_uri()
+
+
+def exit_code(runs: list[FeedRun]) -> int:
+    """The worst exit code of several runs (0 no errors, 1 error findings, 3 a feed failed or was refused)."""
+    return max((run.exit_code for run in runs), default=exit_code_of("ok"))
+
+
+def _channel_options(feed: FeedConfig) -> ChannelOptions:
+    return ChannelOptions(currency=feed.currency, limits=feed.limits)
+
+
+def _state_key(feed: FeedConfig) -> str:
+    return f"{feed.source} {feed.channel} {feed.format}"  # a 304 may skip only a run that would publish the same
+
+
+def _load_state(out: Path) -> dict[str, dict[str, Any]]:
+    """What earlier runs into ``out`` remember; a damaged file is ignored, not fatal."""
+    try:
+        state = json.loads((out / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def _validators(entry: dict[str, Any] | None) -> Validators | None:
+    if not entry or not (entry.get("etag") or entry.get("last_modified")):
+        return None
+    return Validators(etag=entry.get("etag"), last_modified=entry.get("last_modified"))
+
+
+def _save_state(feed: FeedConfig, report: FeedReport) -> None:
+    assert report.fetched is not None
+    state = _load_state(feed.out)
+    state[_state_key(feed)] = {
+        "etag": report.fetched.validators.etag,
+        "last_modified": report.fetched.validators.last_modified,
+        "sha256": report.fetched.sha256,
+        "exit_code": report.exit_code,
+    }
+    atomic_write(feed.out / STATE_FILE, json.dumps(state, indent=2).encode())

@@ -1,0 +1,288 @@
+"""Prefect flows: check one feed, or every feed of a feeds file, as tasks with retries, a cache and artifacts.
+
+The work is :mod:`feedcheck.run`'s; these flows add what a scheduler is for.
+The fetch is retried with backoff when the failure is transient; the check
+(read, validate, clean) is cached by the content hash of the source, so an
+unchanged feed is not read again; each run leaves artifacts under stable
+keys per feed (``<feed>-summary``, ``<feed>-findings``, ``<feed>-report``);
+and a feed that fails or is refused ends in a Failed state with the reason,
+while :func:`check_all_feeds` runs the feeds side by side and ends in a state
+that says how many failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.client.schemas.objects import State as StateObject
+from prefect.context import TaskRunContext
+from prefect.states import Completed, Failed, State
+from prefect.tasks import exponential_backoff
+
+from feedcheck.alerts import resolve_webhook
+from feedcheck.checks import utc_now
+from feedcheck.errors import ConfigError, FeedcheckError, FetchError
+from feedcheck.feeds import FeedConfig, find_feed, load_feeds
+from feedcheck.fetch import Fetched
+from feedcheck.render import percent, render_markdown
+from feedcheck.run import (
+    Checked,
+    alert,
+    check_events_of,
+    check_fetched,
+    check_settings,
+    failed_check,
+    fetch_feed,
+    publish_and_record,
+    report_link,
+    unchanged_run,
+    write,
+)
+
+CACHE_DIR = ".cache"  # in the feed's output folder: the check's cache records and parked items
+CACHE_FOR = timedelta(days=1)
+TOP_FINDINGS = 25
+_VERSION = "1"  # bump when a change to the rules or the cleaning makes cached checks stale
+
+
+@dataclass
+class ByContent(CachePolicy):
+    """One cache entry per source content, check settings and UTC day.
+
+    The day is part of the key because some rules depend on today's date (an
+    expired sale price, an availability date in the past).
+    """
+
+    def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+                    **kwargs: Any) -> str | None:
+        feed: FeedConfig = inputs["feed"]
+        fetched: Fetched = inputs["fetched"]
+        if not fetched.sha256:
+            return None
+        settings = (_VERSION, version("feedcheck"), fetched.sha256, feed.channel, feed.currency,
+                    sorted(feed.limits.items()), feed.read_limits, bool(feed.events), utc_now()[:10])
+        return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
+
+
+@task(name="fetch", cache_policy=NO_CACHE)
+def fetch_task(feed: FeedConfig, force: bool) -> Fetched:
+    """Fetch the source; a transient failure (network, timeout, 5xx) is retried by the task's own retries."""
+    return fetch_feed(feed, force=force)
+
+
+@task(name="check", persist_result=True, cache_expiration=CACHE_FOR)
+def check_task(feed: FeedConfig, fetched: Fetched) -> Checked:
+    """Read, validate and clean the feed; cached by content, so a feed that has not changed is not read again."""
+    return check_fetched(feed, fetched, spool_dir=feed.out / CACHE_DIR)
+
+
+@task(name="events", cache_policy=NO_CACHE)
+def events_task(feed: FeedConfig, checked: Checked) -> Checked:
+    """Check the feed's purchase-event logs and match their content ids against the catalog."""
+    check_events_of(feed, checked)
+    return checked
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
+    """The quality gate, the atomic publish of the cleaned catalog, and the feed's run history."""
+    return publish_and_record(feed, checked)
+
+
+@task(name="alert", cache_policy=NO_CACHE)
+def alert_task(feed: FeedConfig, summary: dict[str, Any]) -> dict[str, Any]:
+    """Tell Slack when the feed's state changed; never fails the run (the outcome is in the report)."""
+    alert(feed, summary, _webhook(feed))
+    return summary
+
+
+@task(name="reports", cache_policy=NO_CACHE)
+def reports_task(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> dict[str, str]:
+    """Write the reports and the run's artifacts; return where the reports are."""
+    paths = write(feed, checked.report, summary)
+    _artifacts(feed, checked, summary)
+    return {kind: str(path) for kind, path in paths.items()}
+
+
+@flow(name="check-feed", flow_run_name="{name}", log_prints=False)
+def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch_retries: int = 3,
+               retry_delay_seconds: float = 30.0) -> State:
+    """Check one feed of the feeds file ``config``: fetch, check, events, publish, alert, reports.
+
+    Ends Completed (the reports may still hold error findings) or Failed when the feed could not be used or
+    the quality gate refused it; either way the state's result is a summary with the report's location.
+    """
+    logger = get_run_logger()
+    feed = find_feed(load_feeds(config), name)
+    check_settings(feed)
+    started = utc_now()
+    fetch = fetch_task.with_options(retries=fetch_retries, retry_condition_fn=_transient,
+                                    retry_delay_seconds=exponential_backoff(retry_delay_seconds)(fetch_retries))
+    fetched: Fetched | None = None
+    try:
+        fetched = fetch(feed, force)
+    except ConfigError:
+        raise
+    except FeedcheckError as exc:
+        logger.warning("%s could not be fetched: %s", feed.name, exc.finding.message)
+        checked = failed_check(feed, exc)
+    else:
+        try:
+            if fetched.unchanged:
+                run = unchanged_run(feed, fetched)
+                return _state(feed, run.exit_code, "unchanged", {"report": str(run.paths["report"])})
+            checked = _check(feed, fetched)
+        finally:
+            fetched.cleanup()
+    checked.report.started_at = started
+    checked = events_task(feed, checked)
+    summary = publish_task(feed, checked)
+    summary = alert_task(feed, summary)
+    paths = reports_task(feed, checked, summary)
+    _prune(feed, checked, fetched)
+    return _state(feed, checked.report.exit_code, summary["status"], paths, summary)
+
+
+@task(name="feed", cache_policy=NO_CACHE)
+def feed_task(name: str, config: str, force: bool) -> dict[str, Any]:
+    """Run one feed's flow and hand back how it ended, whatever happened inside it."""
+    state = check_feed(name, config, force, return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if not isinstance(outcome, dict):  # the flow crashed: a bug, its exception is in the flow run's logs
+        outcome = {"feed": name, "status": "crashed", "exit_code": 4, "message": state.message or ""}
+    return outcome
+
+
+@flow(name="check-all-feeds", log_prints=False)
+def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, force: bool = False) -> State:
+    """Check every feed of ``config`` (or those in ``names``) side by side; one failing feed stops no other.
+
+    Ends Completed when every feed could be used and published, Failed otherwise, with a message that says
+    how many feeds failed and which; the result lists each feed's outcome.
+    """
+    feeds = load_feeds(config)
+    chosen = [find_feed(feeds, n).name for n in names] if names else [f.name for f in feeds]
+    futures = [feed_task.with_options(task_run_name=n).submit(n, config, force) for n in chosen]
+    outcomes = [future.result() for future in futures]
+    failed = [o for o in outcomes if o["exit_code"] >= 3]
+    table = [{"feed": o["feed"], "status": o["status"], "message": o["message"]} for o in outcomes]
+    create_table_artifact(table, key="feedcheck-all-feeds", description="The last run of every feed")
+    message = f"{len(failed)} of {len(outcomes)} feeds failed" + (
+        ": " + ", ".join(f"{o['feed']} ({o['status']})" for o in failed) if failed else "")
+    return (Failed if failed else Completed)(message=message, data=outcomes)
+
+
+def _check(feed: FeedConfig, fetched: Fetched) -> Checked:
+    """The cached check, run again when the items it parked have since been removed."""
+    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=feed.out / CACHE_DIR))
+    checked = cached(feed, fetched)
+    if not checked.intact():
+        checked = cached.with_options(refresh_cache=True)(feed, fetched)
+    return checked
+
+
+def _transient(task: object, task_run: object, state: StateObject) -> bool:
+    """Retry a fetch only when trying again may help (not a 404, a bad URL or a missing credential)."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, FetchError) and error.transient
+
+
+def _webhook(feed: FeedConfig) -> str | None:
+    """The Slack URL from the feed's ``env:`` variable or ``block:`` (a SlackWebhook or Secret block)."""
+    reference = feed.alerts.slack_webhook
+    if not reference:
+        return None
+    kind, _, name = reference.partition(":")
+    if kind != "block":
+        return resolve_webhook(reference)
+    from prefect.blocks.notifications import SlackWebhook
+    from prefect.blocks.system import Secret
+
+    for block in (SlackWebhook, Secret):
+        try:
+            loaded = block.load(name)
+        except ValueError:
+            continue
+        secret = loaded.url if isinstance(loaded, SlackWebhook) else loaded.value
+        value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
+        return str(value) or None
+    get_run_logger().warning("No SlackWebhook or Secret block named '%s'; create one (prefect block create "
+                             "slack-webhook) or change alerts.slack_webhook. No alert was sent.", name)
+    return None
+
+
+def _artifacts(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> None:
+    key = feed.name.replace("_", "-")
+    findings = list(checked.report.log)
+    create_markdown_artifact(render_markdown(summary, findings), key=f"{key}-summary",
+                             description=f"{feed.name}: {summary['status']}")
+    by_code = summary["findings"]["by_code"]
+    rows = sorted(by_code.items(), key=lambda kv: (_RANK[kv[1]["severity"]], -kv[1]["count"]))[:TOP_FINDINGS]
+    examples = {}
+    for finding in findings:
+        examples.setdefault(finding.code, finding)
+    table = [{"code": code, "severity": v["severity"], "count": v["count"],
+              "example item": examples[code].item_id if code in examples else "",
+              "example": examples[code].message if code in examples else ""} for code, v in rows]
+    create_table_artifact(table, key=f"{key}-findings", description=f"{feed.name}: the most pressing findings")
+    create_link_artifact(report_link(feed), link_text=f"{feed.name} report", key=f"{key}-report",
+                         description="The full report: every finding, the match rate and the history")
+
+
+def _prune(feed: FeedConfig, checked: Checked, fetched: Fetched | None) -> None:
+    """Keep one cached check per feed: remove the parked items and cache records of other contents."""
+    cache = feed.out / CACHE_DIR
+    for folder in [*cache.glob(".feedcheck-spool-*"), checked.spool.folder]:
+        if folder != checked.spool.folder or fetched is None:
+            shutil.rmtree(folder, ignore_errors=True)
+    current = ByContent().compute_key(None, {"feed": feed, "fetched": fetched}, {}) if fetched else None
+    for record in cache.glob("check-*"):
+        if record.name != current:
+            _forget(record)
+
+
+def _forget(record: Path) -> None:
+    """Remove a cache record and the result it points to (kept in Prefect's result storage)."""
+    try:
+        stored = json.loads(record.read_text()).get("storage_key")
+    except (OSError, ValueError, AttributeError):
+        stored = None
+    if isinstance(stored, str) and Path(stored).is_absolute():
+        Path(stored).unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
+
+
+def _state(feed: FeedConfig, exit_code: int, status: str, paths: dict[str, str],
+           summary: dict[str, Any] | None = None) -> State:
+    outcome = {"feed": feed.name, "status": status, "exit_code": exit_code, "report": paths.get("report", ""),
+               "message": _headline(feed, status, summary)}
+    return (Failed if exit_code >= 3 else Completed)(message=outcome["message"], data=outcome)
+
+
+def _headline(feed: FeedConfig, status: str, summary: dict[str, Any] | None) -> str:
+    if summary is None:
+        return f"{feed.name}: unchanged since the last run"
+    if summary.get("fatal"):
+        return f"{feed.name}: {summary['fatal']['message']}"
+    items = summary["items"]
+    text = f"{feed.name}: {status}, {items['valid']:,} of {items['total']:,} items valid"
+    publish = summary.get("publish")
+    if publish:
+        text += f"; {publish['outcome']}" + (f" ({publish['reason']})" if publish.get("reason") else "")
+    events = summary.get("events") or {}
+    if events.get("match_rate") is not None:
+        text += f"; match rate {percent(events['match_rate'])}"
+    return text
+
+
+_RANK = {"fatal": 0, "error": 1, "warning": 2, "info": 3}

@@ -1,0 +1,185 @@
+"""The Prefect flows: tasks and their states, the content cache, fetch retries, artifacts, and one failing feed
+among healthy ones.  Every flow runs against one temporary Prefect server (``prefect_api``)."""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import FEEDS, FIXTURES, FeedServer, send
+from feedcheck.flows import check_all_feeds, check_feed
+from prefect.artifacts import Artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.states import State
+
+pytestmark = [
+    pytest.mark.usefixtures("prefect_api"),
+    # Prefect's API clients in task threads leave their connections to the test server to the garbage collector
+    pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
+]
+DEMO = FIXTURES / "demo" / "feeds.toml"
+
+
+def demo_feeds(tmp_path: Path) -> Path:
+    """The demo feeds file, writing under tmp_path instead of the repository's out/."""
+    text = DEMO.read_text().replace('"../', f'"{FIXTURES}/').replace(f'"{FIXTURES}/../out/feeds"',
+                                                                       f'"{tmp_path / "out"}"')
+    path = tmp_path / "feeds.toml"
+    path.write_text(text)
+    return path
+
+
+def feeds_file(tmp_path: Path, *entries: str, defaults: str = "") -> Path:
+    path = tmp_path / "feeds.toml"
+    path.write_text(f'[defaults]\nout = "{tmp_path / "out"}"\n{defaults}\n' + "".join(
+        f"\n[[feed]]\n{entry}\n" for entry in entries))
+    return path
+
+
+def task_states(state: State) -> dict[str, list[str]]:
+    """Each task of the flow run that ended in ``state``: its name and the names of its final states."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[
+            state.state_details.flow_run_id])))
+    states: dict[str, list[str]] = {}
+    for run in sorted(runs, key=lambda r: r.expected_start_time or r.created):
+        states.setdefault(run.name.rsplit("-", 1)[0], []).append(run.state.name if run.state else "")
+    return states
+
+
+def artifact(key: str) -> Any:
+    found = Artifact.get(key)
+    assert found is not None, f"no artifact {key}"
+    return found.data
+
+
+def test_all_demo_feeds_run_publish_and_leave_artifacts(tmp_path: Path) -> None:
+    state = check_all_feeds(str(demo_feeds(tmp_path)), return_state=True)
+    assert state.is_completed(), state.message
+    assert state.message == "0 of 3 feeds failed"
+    outcomes = {o["feed"]: o for o in state.result()}
+    assert {name: o["status"] for name, o in outcomes.items()} == {
+        "northwind-tiktok": "errors", "northwind-google": "ok", "northwind-meta": "errors"}
+    for name in outcomes:
+        out = tmp_path / "out" / name
+        assert outcomes[name]["report"] == str(out / "report.json")
+        report = json.loads((out / "report.json").read_text())
+        assert report["publish"]["outcome"] == "published"
+        assert (out / "manifest.json").resolve().parent.parent == (out / "published").resolve()
+        assert artifact(f"{name}-summary").startswith("# ")
+        assert artifact(f"{name}-report") == f"[{name} report]({(out / 'report.html').resolve().as_uri()})"
+    table = json.loads(artifact("northwind-tiktok-findings"))
+    by_code = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())["findings"]["by_code"]
+    rank = {"error": 0, "warning": 1, "info": 2}
+    assert [row["code"] for row in table] == sorted(by_code, key=lambda c: (rank[by_code[c]["severity"]],
+                                                                            -by_code[c]["count"]))
+    assert [(row["severity"], row["count"]) for row in table] == [
+        (by_code[row["code"]]["severity"], by_code[row["code"]]["count"]) for row in table]
+    assert table[0]["severity"] == "error" and table[0]["example"]
+    overview = {row["feed"]: row["status"] for row in json.loads(artifact("feedcheck-all-feeds"))}
+    assert overview == {name: o["status"] for name, o in outcomes.items()}
+
+
+def test_a_feed_runs_as_tasks_and_an_unchanged_source_is_not_checked_again(tmp_path: Path) -> None:
+    config = str(demo_feeds(tmp_path))
+    first = check_feed("northwind-tiktok", config, return_state=True)
+    assert task_states(first) == {name: ["Completed"] for name in
+                                  ("fetch", "check", "events", "publish", "alert", "reports")}
+    report = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())
+    assert report["events"]["match_rate"] == pytest.approx(9 / 16)
+    second = check_feed("northwind-tiktok", config, return_state=True)
+    assert task_states(second)["check"] == ["Cached"]
+    again = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())
+    assert again["publish"]["outcome"] == "unchanged"
+    assert again["items"] == report["items"] and again["events"]["match_rate"] == pytest.approx(9 / 16)
+    assert {c: v for c, v in again["findings"]["by_code"].items() if not c.startswith("publish.")} == {
+        c: v for c, v in report["findings"]["by_code"].items() if not c.startswith("publish.")}
+    assert "publish.unchanged" in again["findings"]["by_code"]
+    assert again["since_last_run"]["items"]["added"] == 0
+
+
+def test_a_changed_source_is_checked_again_and_old_cache_entries_go(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_bytes((FEEDS / "tiktok_clean.csv").read_bytes())
+    config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{feed}"'))
+    check_feed("shop", config)
+    feed.write_bytes(feed.read_bytes().replace(b"24.00 USD", b"26.00 USD"))
+    state = check_feed("shop", config, return_state=True)
+    assert task_states(state)["check"] == ["Completed"]
+    cache = tmp_path / "out" / "shop" / ".cache"
+    assert len(list(cache.glob("check-*"))) == 1
+    assert len(list(cache.glob(".feedcheck-spool-*"))) == 1
+    report = json.loads((tmp_path / "out" / "shop" / "report.json").read_text())
+    assert report["publish"]["outcome"] == "published"
+    assert report["since_last_run"]["items"]["price_changed"] > 0
+
+
+def test_parked_items_removed_by_hand_make_the_check_run_again(tmp_path: Path) -> None:
+    config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{FEEDS / "tiktok_clean.csv"}"'))
+    check_feed("shop", config)
+    for part in (tmp_path / "out" / "shop" / ".cache").glob(".feedcheck-spool-*/*.parquet"):
+        part.unlink()
+    (tmp_path / "out" / "shop" / "current").unlink()  # so the catalog must be published from the parked items
+    state = check_feed("shop", config, return_state=True)
+    assert state.is_completed(), state.message
+    assert task_states(state)["check"] == ["Cached", "Completed"]
+    manifest = json.loads((tmp_path / "out" / "shop" / "manifest.json").read_text())
+    assert manifest["items"] == 8
+
+
+def test_a_transient_fetch_failure_is_retried_by_the_task(tmp_path: Path, server: FeedServer) -> None:
+    body = (FEEDS / "tiktok_clean.csv").read_bytes()
+
+    def flaky(handler: BaseHTTPRequestHandler) -> None:
+        if server.hits["/feed.csv"] <= 4:  # the first attempt's request and its three HTTP retries
+            send(handler, 503, b"busy", Retry_After="0")
+        else:
+            send(handler, 200, body, Content_Type="text/csv")
+
+    server.routes["/feed.csv"] = flaky
+    config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{server.url("/feed.csv")}"'))
+    state = check_feed("shop", config, fetch_retries=2, retry_delay_seconds=0.1, return_state=True)
+    assert state.is_completed(), state.message
+    assert server.hits["/feed.csv"] == 5
+    assert task_states(state)["fetch"] == ["Completed"]
+    assert state.result()["status"] == "ok"
+
+
+def test_a_missing_source_is_not_retried_and_fails_the_feed_with_a_report(tmp_path: Path) -> None:
+    config = str(feeds_file(tmp_path, f'name = "gone"\nsource = "{tmp_path / "nowhere.csv"}"'))
+    state = check_feed("gone", config, fetch_retries=3, retry_delay_seconds=5, return_state=True)
+    assert state.is_failed()
+    assert "nowhere.csv" in state.message and "check the path" in state.message
+    assert task_states(state)["fetch"] == ["Failed"]
+    report = json.loads((tmp_path / "out" / "gone" / "report.json").read_text())
+    assert report["status"] == "fatal" and report["fatal"]["code"] == "fetch.not_found"
+    assert state.result(raise_on_failure=False)["exit_code"] == 3
+
+
+def test_one_failing_feed_stops_no_other_and_the_state_counts_failures(tmp_path: Path,
+                                                                        server: FeedServer) -> None:
+    server.routes["/down.csv"] = lambda handler: send(handler, 404, b"gone")
+    config = str(feeds_file(
+        tmp_path,
+        f'name = "good"\nsource = "{FEEDS / "tiktok_clean.csv"}"',
+        f'name = "missing"\nsource = "{tmp_path / "nowhere.csv"}"',
+        f'name = "down"\nsource = "{server.url("/down.csv")}"',
+        f'name = "meta"\nsource = "{FEEDS / "meta_catalog.tsv"}"\nchannel = "meta"\nformat = "tsv"',
+    ))
+    state = check_all_feeds(config, return_state=True)
+    assert state.is_failed()
+    assert state.message == "2 of 4 feeds failed: missing (fatal), down (fatal)"
+    outcomes = {o["feed"]: o["status"] for o in state.result(raise_on_failure=False)}
+    assert outcomes == {"good": "ok", "missing": "fatal", "down": "fatal", "meta": "errors"}
+    for name in ("good", "meta"):
+        assert (tmp_path / "out" / name / "manifest.json").is_file()
+
+
+def test_a_subset_of_feeds_runs_by_name(tmp_path: Path) -> None:
+    state = check_all_feeds(str(demo_feeds(tmp_path)), names=["northwind-meta"], return_state=True)
+    assert [o["feed"] for o in state.result()] == ["northwind-meta"]
+    assert not (tmp_path / "out" / "northwind-tiktok").exists()
