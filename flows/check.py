@@ -213,9 +213,12 @@ def _webhook(feed: FeedConfig) -> str | None:
             loaded = block.load(name)
         except ValueError:
             continue
-        secret = loaded.url if isinstance(loaded, SlackWebhook) else loaded.value
-        value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
-        return str(value) or None
+        value = loaded.url.get_secret_value() if isinstance(loaded, SlackWebhook) else loaded.get()
+        if isinstance(value, str) and value:
+            return value
+        get_run_logger().warning("The block '%s' holds no webhook URL (a Secret block must hold text); no alert "
+                                 "was sent.", name)
+        return None
     get_run_logger().warning("No SlackWebhook or Secret block named '%s'; create one (prefect block create "
                              "slack-webhook) or change alerts.slack_webhook. No alert was sent.", name)
     return None
