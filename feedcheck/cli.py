@@ -16,8 +16,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.alerts import resolve_webhook
+from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.check import FeedReport, check_feed, diff_feeds
 from feedcheck.config import (
     CATALOG_EVENTS,
@@ -45,6 +45,7 @@ EXIT_BROKEN_PIPE = 141  # as a shell reports a program ended by SIGPIPE
 _QUIET_PREFECT = {  # for a run from a terminal (runs keep their full logs in Prefect); the user's settings win
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # a first start creates the database
 }
 
 
@@ -281,14 +282,18 @@ def _run(args: argparse.Namespace) -> int:
         check_settings(feed)
     flows = _flows(quiet=not args.verbose)
     config = str(args.config.resolve())
-    if len(args.feeds) == 1:
-        state = flows.check_feed(args.feeds[0], config, args.force, return_state=True)
-        outcomes = [state.result(raise_on_failure=False)]
-    else:
-        state = flows.check_all_feeds(config, args.feeds or None, args.force, return_state=True)
-        outcomes = state.result(raise_on_failure=False)
-        if not isinstance(outcomes, list):
-            outcomes = [outcomes]
+    try:
+        if len(args.feeds) == 1:
+            state = flows.check_feed(args.feeds[0], config, args.force, return_state=True)
+            outcomes = [state.result(raise_on_failure=False)]
+        else:
+            state = flows.check_all_feeds(config, args.feeds or None, args.force, return_state=True)
+            outcomes = state.result(raise_on_failure=False)
+            if not isinstance(outcomes, list):
+                outcomes = [outcomes]
+    except (RuntimeError, OSError) as exc:  # Prefect's API never answered; no flow ran
+        raise ConfigError(f"Prefect's API could not be reached ({exc}). With PREFECT_API_URL set, check that its "
+                          "server is up; without it, Prefect starts a temporary local server: try again.") from None
     codes = []
     for outcome in outcomes:
         if not isinstance(outcome, dict):
@@ -321,7 +326,7 @@ def _flows(quiet: bool) -> Any:
         if quiet or "LOGGING" not in name:
             os.environ.setdefault(name, value)
     try:
-        import feedcheck.flows as flows
+        from feedcheck import flows
     except ImportError as exc:
         raise ConfigError(f"This command runs Prefect flows, and Prefect is not installed ({exc.name}); "
                           "install it with: pip install 'feedcheck[flows]'.") from None
