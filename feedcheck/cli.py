@@ -42,10 +42,11 @@ from feedcheck.run import check_settings, run_feed
 EXIT_USAGE = 2
 EXIT_INTERNAL = 4
 EXIT_BROKEN_PIPE = 141  # as a shell reports a program ended by SIGPIPE
-_QUIET_PREFECT = {  # for a run from a terminal (runs keep their full logs in Prefect); the user's settings win
+_PREFECT_DEFAULTS = {  # as prefect.toml sets them in the project, wherever the CLI runs; the user's settings win
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-    "PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL": "CRITICAL",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # a first start creates the database
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "feedcheck",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
 }
 
 
@@ -322,9 +323,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _flows(quiet: bool) -> Any:
     """The Prefect flows, imported only when a command runs one (Prefect takes most of a second to import)."""
-    for name, value in _QUIET_PREFECT.items():
-        if quiet or "LOGGING" not in name:
-            os.environ.setdefault(name, value)
+    for name, value in _PREFECT_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    if quiet:  # runs keep their full logs in Prefect; the terminal shows the outcome
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     try:
         from feedcheck import flows
     except ImportError as exc:

@@ -16,6 +16,8 @@
     auth = { header_env = { Authorization = "FEED_TOKEN" } }       # or { basic_env = ["USER", "PASSWORD"] }
     gate = { max_drop = 0.1 }
     alerts = { slack_webhook = "env:FEEDCHECK_SLACK_WEBHOOK", min_match_rate = 0.9 }
+    timeout = 300                     # seconds for the whole download; max_bytes caps its size
+    limits = { title = 255 }          # lengths the channel does not publish
 
 Everything is checked on load: a mistake is a :class:`~feedcheck.errors.ConfigError`
 that names the feed, the key and what is allowed.  Credentials are only ever
@@ -43,7 +45,8 @@ _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
-_FEED_KEYS = {"name", "source", "channel", "events", "out", "format", "currency", "schedule", "auth", "gate", "alerts"}
+_FEED_KEYS = {"name", "source", "channel", "events", "out", "format", "currency", "schedule", "auth", "gate", "alerts",
+              "timeout", "max_bytes", "limits"}
 _DEFAULT_KEYS = {"out", "channel", "format", "gate", "alerts", "schedule"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
@@ -177,6 +180,8 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
                    | _table(entry.get("gate", {}), f"{where} gate", _GATE_KEYS), where, fmt),
         alerts=_alerts(_table(defaults.get("alerts", {}), "[defaults.alerts]", _ALERT_KEYS)
                        | _table(entry.get("alerts", {}), f"{where} alerts", _ALERT_KEYS), where),
+        limits=_limits(entry.get("limits", {}), where),
+        fetch_limits=_fetch_limits(entry, where),
     )
 
 
@@ -246,6 +251,28 @@ def _auth(value: Any, where: str) -> tuple[dict[str, str], tuple[str, str] | Non
                                   and all(isinstance(v, str) and v.isidentifier() for v in basic)):
         raise ConfigError(f"{where}: auth.basic_env is two environment variable names, e.g. [\"USER\", \"PASSWORD\"].")
     return dict(headers), (basic[0], basic[1]) if basic else None
+
+
+def _limits(value: Any, where: str) -> dict[str, int]:
+    if not isinstance(value, dict) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                                              for n in value.values()):
+        raise ConfigError(f"{where}: 'limits' maps a field to its longest length, e.g. {{ title = 255 }}.")
+    return dict(value)
+
+
+def _fetch_limits(entry: dict[str, Any], where: str) -> FetchLimits:
+    """``timeout`` bounds the whole download in seconds; ``max_bytes`` the size accepted."""
+    values: dict[str, Any] = {}
+    timeout, cap = entry.get("timeout"), entry.get("max_bytes")
+    if timeout is not None:
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ConfigError(f"{where}: 'timeout' is the download's limit in seconds, e.g. 300.")
+        values["deadline"] = float(timeout)
+    if cap is not None:
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap <= 0:
+            raise ConfigError(f"{where}: 'max_bytes' is the largest download accepted, in bytes, e.g. 2_000_000_000.")
+        values["max_bytes"] = cap
+    return FetchLimits(**values)
 
 
 def _gate(table: dict[str, Any], where: str, fmt: str) -> PublishOptions:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from feedcheck.config import FetchLimits
 from feedcheck.errors import ConfigError
 from feedcheck.feeds import find_feed, load_feeds
 from tests.conftest import FIXTURES
@@ -58,12 +59,22 @@ FEED = '[[feed]]\nname = "shop"\nsource = "https://shop.example/feed.csv"\n'
     ("[defaults]\ngate = 3\n" + FEED, "[defaults.gate] must be a table"),
     ("feeds = 1\n" + FEED, "unknown section(s) feeds"),
     ("[[feed]\nname=", "is not valid TOML"),
+    (FEED + "timeout = 0\n", "'timeout' is the download's limit in seconds"),
+    (FEED + "max_bytes = '2GB'\n", "'max_bytes' is the largest download accepted"),
+    (FEED + "limits = { title = 'long' }\n", "'limits' maps a field to its longest length"),
 ])
 def test_a_bad_entry_names_the_feed_and_the_key(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         load_feeds(write(tmp_path, body))
     assert message in caught.value.finding.message
     assert "SECRET" not in caught.value.finding.message and "abc123" not in caught.value.finding.message
+
+
+def test_download_bounds_and_length_limits_per_feed(tmp_path: Path) -> None:
+    (feed,) = load_feeds(write(tmp_path, FEED + "timeout = 120\nmax_bytes = 1_000_000\nlimits = { title = 255 }\n"))
+    assert (feed.fetch_limits.deadline, feed.fetch_limits.max_bytes, feed.limits) == (120.0, 1_000_000, {"title": 255})
+    (plain,) = load_feeds(write(tmp_path, FEED))
+    assert plain.fetch_limits == FetchLimits() and plain.limits == {}
 
 
 def test_missing_file_and_unknown_feed(tmp_path: Path) -> None:

@@ -183,3 +183,20 @@ def test_a_subset_of_feeds_runs_by_name(tmp_path: Path) -> None:
     state = check_all_feeds(str(demo_feeds(tmp_path)), names=["northwind-meta"], return_state=True)
     assert [o["feed"] for o in state.result()] == ["northwind-meta"]
     assert not (tmp_path / "out" / "northwind-tiktok").exists()
+
+
+def test_prefect_yaml_deploys_the_flows_with_parameters_they_take() -> None:
+    import yaml
+    from prefect.flows import load_flow_from_entrypoint
+
+    root = FIXTURES.parent
+    project = yaml.safe_load((root / "prefect.yaml").read_text())
+    flows = {}
+    for deployment in project["deployments"]:
+        path, _, name = deployment["entrypoint"].partition(":")
+        flow = load_flow_from_entrypoint(f"{root / path}:{name}")
+        flows[deployment["name"]] = flow.name
+        assert set(deployment["parameters"]) <= set(flow.parameters.properties)
+        assert (root / deployment["parameters"]["config"]).is_file()
+        assert deployment["work_pool"]["name"] == "feedcheck"
+    assert flows == {"all": "check-all-feeds", "one": "check-feed"}
