@@ -13,14 +13,14 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timezone, UTC
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from feedcheck.findings import FindingLog, make_finding
-from feedcheck.snapshot import add_items, compare, create_table
+from feedcheck.snapshot import CatalogDiff, add_items, compare, create_table
 
 STORE = "history.sqlite"
 RECENT = 30
@@ -41,12 +41,14 @@ _RUNS = """CREATE TABLE IF NOT EXISTS runs (
 
 
 def record_run(out: Path, report: dict[str, Any], items: Iterable[pd.DataFrame] | None,
-               log: FindingLog, wait: float = 30.0) -> dict[str, Any]:
+               log: FindingLog, wait: float = 30.0, same_items: bool = False) -> dict[str, Any]:
     """Append this run to the history; return the ``since_last_run`` and ``history`` sections of its report.
 
     ``items`` are the run's valid items (``None`` when the feed could not be
-    read: the last items stay the reference for the next run).  Another run
-    writing the store is waited for up to ``wait`` seconds.
+    read: the last items stay the reference for the next run).  ``same_items``
+    says the caller knows they are the items recorded last (the same check
+    again): they are not compared, and no item changed.  Another run writing
+    the store is waited for up to ``wait`` seconds.
     """
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -57,7 +59,10 @@ def record_run(out: Path, report: dict[str, Any], items: Iterable[pd.DataFrame] 
         db.execute("BEGIN IMMEDIATE")  # one writer at a time; the item tables change with the run row or not at all
         try:
             previous = db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
-            item_changes = _item_changes(db, items) if items is not None else None
+            if items is None:
+                item_changes = None
+            else:
+                item_changes = _no_item_changes(db) if same_items else _item_changes(db, items)
             row = _row(report)
             db.execute("INSERT INTO runs (started_at, source, channel, status, items_total, items_valid, errors, "
                        "warnings, codes, match_rate, published_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
@@ -95,7 +100,7 @@ def _open(path: Path, log: FindingLog, wait: float) -> sqlite3.Connection:
         raise
     except sqlite3.DatabaseError as exc:
         db.close()
-        aside = path.with_name(f"{path.name}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
+        aside = path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S}")
         path.rename(aside)
         log.add(make_finding("history.unreadable", detail=f"{path} could not be read ({exc}); it was moved to "
                                                           f"{aside.name} and a new history started."))
@@ -117,6 +122,14 @@ def _item_changes(db: sqlite3.Connection, items: Iterable[pd.DataFrame]) -> dict
     db.execute("DROP TABLE IF EXISTS items")
     db.execute("ALTER TABLE new_items RENAME TO items")
     return changes
+
+
+def _no_item_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
+    known = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone()
+    if not known:
+        return None
+    count = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
+    return CatalogDiff(old_items=count, new_items=count).as_dict()
 
 
 def _row(report: dict[str, Any]) -> tuple[Any, ...]:

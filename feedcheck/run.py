@@ -17,6 +17,7 @@ cache on the check) and calls them in the same order:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -34,9 +35,9 @@ from feedcheck.eventlog import FieldMap
 from feedcheck.events import check_events
 from feedcheck.feeds import FeedConfig
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
-from feedcheck.findings import FindingLog
+from feedcheck.findings import FindingLog, make_finding
 from feedcheck.history import record_run
-from feedcheck.publish import publish_catalog
+from feedcheck.publish import PublishResult, current_manifest, publish_catalog, version
 from feedcheck.reconcile import Catalog
 from feedcheck.redact import redact_url
 from feedcheck.report import atomic_write, exit_code_of, write_reports
@@ -47,11 +48,12 @@ STATE_FILE = ".feedcheck-state.json"
 @dataclass
 class Checked:
     """A feed read and validated: its report, its catalog index (when events need one) and its cleaned items,
-    parked on disk until the quality gate decides."""
+    parked on disk until the quality gate decides; ``fingerprint`` names everything that decided them."""
 
     report: FeedReport
     catalog: Catalog | None
     spool: CatalogSpool
+    fingerprint: str | None = None
 
     def intact(self) -> bool:
         """Whether the parked items are all still on disk (a cached check may outlive them)."""
@@ -101,7 +103,7 @@ def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = Fals
     finally:
         checked.spool.cleanup()
     alert(feed, summary, webhook)
-    paths = write(feed, checked.report, summary)
+    paths = write(feed, checked.report, summary, checked.fingerprint)
     return FeedRun(feed, checked.report, summary, paths, checked.report.exit_code)
 
 
@@ -134,6 +136,18 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False, workdir: Path | None = 
     return fetch(feed.source, limits=feed.fetch_limits, previous=previous, auth=auth, workdir=workdir)
 
 
+def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
+    """What decides a check's findings and cleaned catalog: the source's bytes, the check's settings,
+    feedcheck's version and the day (some rules compare dates with today).  Two checks with the same
+    fingerprint give the same result; ``None`` when the bytes are not known (not modified, or not fetched).
+    """
+    if not fetched.sha256:
+        return None
+    settings = (version(), fetched.sha256, feed.channel, feed.currency, sorted(feed.limits.items()),
+                feed.read_limits, bool(feed.events), utc_now()[:10])
+    return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
+
+
 def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None = None) -> Checked:
     """Read and validate a fetched feed; park its cleaned items in ``spool_dir`` (a temporary folder by default).
 
@@ -150,7 +164,7 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
         raise
     if catalog is not None and report.currency:
         catalog.currency = report.currency
-    return Checked(report, catalog, spool)
+    return Checked(report, catalog, spool, fingerprint(feed, fetched))
 
 
 def failed_check(feed: FeedConfig, error: FeedcheckError, *, spool_dir: Path | None = None) -> Checked:
@@ -184,12 +198,26 @@ def check_events_of(feed: FeedConfig, checked: Checked) -> None:
 
 def publish_and_record(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
     """Put the cleaned catalog through the gate (publishing it when it passes) and append the run to the
-    feed's history; return the ``report.json`` content so far."""
+    feed's history; return the ``report.json`` content so far.
+
+    When the last run published a check with the same fingerprint, and its catalog is still the current
+    one, the catalog is known to be unchanged: nothing is written again and the history's item comparison
+    is known to be empty, which makes a run on an unchanged feed cheap.
+    """
     report = checked.report
-    if feed.publish:
+    repeat = feed.publish and _same_check_published(feed, checked, report.log)
+    if not repeat:
+        _forget_check(feed)  # the catalog and the history's items are about to change
+    if repeat:
+        report.publish = PublishResult("unchanged", current_manifest(feed.out, report.log),
+                                       reason="same check as the last run")
+        report.log.add(make_finding("publish.unchanged", detail="The source and the check's settings are those of "
+                                    "the last published run; the published catalog stands."))
+    elif feed.publish:
         report.publish = publish_catalog(report.candidate(), checked.spool, feed.out, feed.gate, report.log)
     summary = report.to_dict()
-    summary |= record_run(feed.out, summary, None if report.fatal else checked.spool.chunks(), report.log)
+    items = None if report.fatal else checked.spool.chunks()
+    summary |= record_run(feed.out, summary, items, report.log, same_items=repeat)
     summary["findings"] = report.log.summary()  # the history may have added a finding
     return summary
 
@@ -206,11 +234,13 @@ def alert(feed: FeedConfig, summary: dict[str, Any], webhook: str | None) -> Non
         )
 
 
-def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict[str, Path]:
-    """Write the reports (each file atomically) and remember the fetch for the next conditional request."""
+def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any], checked_as: str | None = None
+          ) -> dict[str, Path]:
+    """Write the reports (each file atomically); after a publish, remember the fetch (for the next conditional
+    request) and the check's fingerprint ``checked_as`` (for the next run's shortcut)."""
     paths = write_reports(feed.out, summary, report.log, report.mismatches)
-    if report.publish is not None and report.publish.outcome in ("published", "unchanged") and not feed.events:
-        _save_state(feed, report)  # only when the published catalog is this source's
+    if report.publish is not None and report.publish.outcome in ("published", "unchanged"):
+        _save_state(feed, report, checked_as)  # only when the published catalog is this source's
     return paths
 
 
@@ -249,13 +279,31 @@ def _validators(entry: dict[str, Any] | None) -> Validators | None:
     return Validators(etag=entry.get("etag"), last_modified=entry.get("last_modified"))
 
 
-def _save_state(feed: FeedConfig, report: FeedReport) -> None:
-    assert report.fetched is not None
+def _save_state(feed: FeedConfig, report: FeedReport, checked_as: str | None) -> None:
+    assert report.fetched is not None and report.publish is not None
     state = _load_state(feed.out)
-    state[_state_key(feed)] = {
-        "etag": report.fetched.validators.etag,
-        "last_modified": report.fetched.validators.last_modified,
-        "sha256": report.fetched.sha256,
-        "exit_code": report.exit_code,
-    }
+    manifest = report.publish.manifest or {}
+    entry = {"fingerprint": checked_as, "published_sha256": manifest.get("sha256"), "exit_code": report.exit_code}
+    if not feed.events:  # with events the catalog is always read again: no conditional request
+        entry |= {"etag": report.fetched.validators.etag, "last_modified": report.fetched.validators.last_modified,
+                  "sha256": report.fetched.sha256}
+    state[_state_key(feed)] = entry
     atomic_write(feed.out / STATE_FILE, json.dumps(state, indent=2).encode())
+
+
+def _same_check_published(feed: FeedConfig, checked: Checked, log: FindingLog) -> bool:
+    entry = _load_state(feed.out).get(_state_key(feed), {})
+    if checked.fingerprint is None or checked.report.fatal or entry.get("fingerprint") != checked.fingerprint:
+        return False
+    manifest = current_manifest(feed.out, log)
+    return manifest is not None and manifest.get("sha256") == entry.get("published_sha256")
+
+
+def _forget_check(feed: FeedConfig) -> None:
+    """Drop the remembered fingerprint before the catalog or the history changes, so that a run killed
+    half-way is never taken for a repeat of the last one."""
+    state = _load_state(feed.out)
+    entry = state.get(_state_key(feed))
+    if isinstance(entry, dict) and entry.get("fingerprint"):
+        entry["fingerprint"] = None
+        atomic_write(feed.out / STATE_FILE, json.dumps(state, indent=2).encode())

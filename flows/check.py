@@ -12,12 +12,10 @@ that says how many failed.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from dataclasses import dataclass
 from datetime import timedelta
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +41,7 @@ from feedcheck.run import (
     check_settings,
     failed_check,
     fetch_feed,
+    fingerprint,
     publish_and_record,
     report_link,
     unchanged_run,
@@ -52,26 +51,16 @@ from feedcheck.run import (
 CACHE_DIR = ".cache"  # in the feed's output folder: the check's cache records and parked items
 CACHE_FOR = timedelta(days=1)
 TOP_FINDINGS = 25
-_VERSION = "1"  # bump when a change to the rules or the cleaning makes cached checks stale
 
 
 @dataclass
 class ByContent(CachePolicy):
-    """One cache entry per source content, check settings and UTC day.
-
-    The day is part of the key because some rules depend on today's date (an
-    expired sale price, an availability date in the past).
-    """
+    """One cache entry per :func:`feedcheck.run.fingerprint`: the source's content, the check's settings,
+    feedcheck's version and the UTC day (some rules compare dates with today)."""
 
     def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any],
                     **kwargs: Any) -> str | None:
-        feed: FeedConfig = inputs["feed"]
-        fetched: Fetched = inputs["fetched"]
-        if not fetched.sha256:
-            return None
-        settings = (_VERSION, version("feedcheck"), fetched.sha256, feed.channel, feed.currency,
-                    sorted(feed.limits.items()), feed.read_limits, bool(feed.events), utc_now()[:10])
-        return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
+        return fingerprint(inputs["feed"], inputs["fetched"])
 
 
 @task(name="fetch", cache_policy=NO_CACHE)
@@ -109,7 +98,7 @@ def alert_task(feed: FeedConfig, summary: dict[str, Any]) -> dict[str, Any]:
 @task(name="reports", cache_policy=NO_CACHE)
 def reports_task(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> dict[str, str]:
     """Write the reports and the run's artifacts; return where the reports are."""
-    paths = write(feed, checked.report, summary)
+    paths = write(feed, checked.report, summary, checked.fingerprint)
     _artifacts(feed, checked, summary)
     return {kind: str(path) for kind, path in paths.items()}
 
@@ -248,9 +237,8 @@ def _prune(feed: FeedConfig, checked: Checked, fetched: Fetched | None) -> None:
     for folder in [*cache.glob(".feedcheck-spool-*"), checked.spool.folder]:
         if folder != checked.spool.folder or fetched is None:
             shutil.rmtree(folder, ignore_errors=True)
-    current = ByContent().compute_key(None, {"feed": feed, "fetched": fetched}, {}) if fetched else None
     for record in cache.glob("check-*"):
-        if record.name != current:
+        if record.name != checked.fingerprint:
             _forget(record)
 
 

@@ -94,7 +94,7 @@ def test_a_feed_runs_as_tasks_and_an_unchanged_source_is_not_checked_again(tmp_p
     second = check_feed("northwind-tiktok", config, return_state=True)
     assert task_states(second)["check"] == ["Cached"]
     again = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())
-    assert again["publish"]["outcome"] == "unchanged"
+    assert (again["publish"]["outcome"], again["publish"]["reason"]) == ("unchanged", "same check as the last run")
     assert again["items"] == report["items"] and again["events"]["match_rate"] == pytest.approx(9 / 16)
     assert {c: v for c, v in again["findings"]["by_code"].items() if not c.startswith("publish.")} == {
         c: v for c, v in report["findings"]["by_code"].items() if not c.startswith("publish.")}

@@ -311,6 +311,25 @@ def test_cli_publishes_refuses_with_exit_3_and_accepts_the_drop(tmp_path: Path) 
     assert "nothing new to publish" in again.stdout
 
 
+def test_the_same_check_again_skips_writing_and_a_run_in_between_undoes_the_shortcut(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    source = str(FEEDS / "tiktok_clean.csv")
+    reports = []
+    for extra in ([], [], ["--no-publish"], [], []):
+        assert run("check", source, "--out", str(out), *extra).returncode == 0
+        reports.append(json.loads((out / "report.json").read_text()))
+    reasons = [(r.get("publish") or {}).get("reason") for r in reports]
+    assert reasons == ["", "same check as the last run", None, "same catalog", "same check as the last run"]
+    assert reports[1]["since_last_run"]["items"] == {
+        "old_items": 8, "new_items": 8, "added": 0, "removed": 0, "price_changed": 0, "availability_changed": 0,
+        "other_changed": 0, "examples": {}}
+    assert reports[1]["publish"]["current"] == reports[0]["publish"]["current"]
+    (out / "current").unlink()
+    assert run("check", source, "--out", str(out)).returncode == 0
+    restored = json.loads((out / "report.json").read_text())
+    assert restored["publish"]["outcome"] == "published" and (out / "catalog.csv").exists()
+
+
 def test_formula_warnings_past_the_cap_are_still_counted(tmp_path: Path) -> None:
     rows = items(3)
     for row in rows:
