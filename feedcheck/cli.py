@@ -138,27 +138,23 @@ def _parser() -> argparse.ArgumentParser:
     diff.set_defaults(run=_diff)
     run = sub.add_parser(
         "run",
+        parents=[_feeds_file_options()],
         help="run feeds of the feeds file now, as Prefect flow runs",
         description="Run feeds of the feeds file now as Prefect flows (every feed when none is named): against "
         "the Prefect server in PREFECT_API_URL, or in a temporary local one when none is set. Prints where "
         "each feed's reports are. Exit 0 no errors, 1 error findings, 3 a feed failed or was refused.",
     )
     run.add_argument("feeds", nargs="*", metavar="FEED_NAME", help="feeds to run (default: all of them)")
-    run.add_argument("--config", type=Path, default=Path(os.environ.get("FEEDCHECK_CONFIG", "feeds.toml")),
-                     help="the feeds file (default $FEEDCHECK_CONFIG or ./feeds.toml)")
     run.add_argument("--force", action="store_true", help="fetch even if the server says a feed is unchanged")
-    run.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
     run.set_defaults(run=_run)
     serve = sub.add_parser(
         "serve",
+        parents=[_feeds_file_options()],
         help="serve a Prefect deployment per feed, on the feed's schedule",
         description="Serve a Prefect deployment per feed of the feeds file, each on its schedule, plus "
         "check-all-feeds/all to run every feed on demand. Needs a Prefect server (PREFECT_API_URL); runs "
         "until interrupted.",
     )
-    serve.add_argument("--config", type=Path, default=Path(os.environ.get("FEEDCHECK_CONFIG", "feeds.toml")),
-                       help="the feeds file (default $FEEDCHECK_CONFIG or ./feeds.toml)")
-    serve.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
     serve.set_defaults(run=_serve)
     return parser
 
@@ -181,6 +177,15 @@ def _feed_options() -> argparse.ArgumentParser:
     options.add_argument("--basic-auth-env", metavar="USER_VAR:PASSWORD_VAR",
                          help="HTTP basic auth from two environment variables")
     options.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
+    return options
+
+
+def _feeds_file_options() -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument("--config", type=Path, default=Path(os.environ.get("FEEDCHECK_CONFIG", "feeds.toml")),
+                         help="the feeds file (default $FEEDCHECK_CONFIG or ./feeds.toml)")
+    options.add_argument("-v", "--verbose", action="store_true",
+                         help="show tracebacks for internal errors, and Prefect's log lines")
     return options
 
 

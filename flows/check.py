@@ -152,7 +152,7 @@ def feed_task(name: str, config: str, force: bool) -> dict[str, Any]:
     return outcome
 
 
-@flow(name="check-all-feeds", log_prints=False)
+@flow(name="check-all-feeds", flow_run_name="all-feeds", log_prints=False)
 def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, force: bool = False) -> State:
     """Check every feed of ``config`` (or those in ``names``) side by side; one failing feed stops no other.
 
