@@ -112,8 +112,13 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
     the quality gate refused it; either way the state's result is a summary with the report's location.
     """
     logger = get_run_logger()
-    feed = find_feed(load_feeds(config), name)
-    check_settings(feed)
+    try:
+        feed = find_feed(load_feeds(config), name)
+        check_settings(feed)
+    except ConfigError as exc:  # nothing was fetched; the feeds file needs fixing
+        message = f"{name}: {exc.finding.message}"
+        return Failed(message=message, data={"feed": name, "status": "invalid", "exit_code": 2, "report": "",
+                                             "message": message})
     started = utc_now()
     fetch = fetch_task.with_options(retries=fetch_retries, retry_condition_fn=_transient,
                                     retry_delay_seconds=exponential_backoff(retry_delay_seconds)(fetch_retries))
@@ -163,7 +168,7 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     chosen = [find_feed(feeds, n).name for n in names] if names else [f.name for f in feeds]
     futures = [feed_task.with_options(task_run_name=n).submit(n, config, force) for n in chosen]
     outcomes = [future.result() for future in futures]
-    failed = [o for o in outcomes if o["exit_code"] >= 3]
+    failed = [o for o in outcomes if o["exit_code"] >= 2]
     table = [{"feed": o["feed"], "status": o["status"], "message": o["message"]} for o in outcomes]
     create_table_artifact(table, key="feedcheck-all-feeds", description="The last run of every feed")
     message = f"{len(failed)} of {len(outcomes)} feeds failed" + (

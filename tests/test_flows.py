@@ -169,12 +169,15 @@ def test_one_failing_feed_stops_no_other_and_the_state_counts_failures(tmp_path:
         f'name = "missing"\nsource = "{tmp_path / "nowhere.csv"}"',
         f'name = "down"\nsource = "{server.url("/down.csv")}"',
         f'name = "meta"\nsource = "{FEEDS / "meta_catalog.tsv"}"\nchannel = "meta"\nformat = "tsv"',
+        f'name = "odd"\nsource = "{FEEDS / "tiktok_clean.csv"}"\nlimits = {{ gtin = 5 }}',
     ))
     state = check_all_feeds(config, return_state=True)
     assert state.is_failed()
-    assert state.message == "2 of 4 feeds failed: missing (fatal), down (fatal)"
-    outcomes = {o["feed"]: o["status"] for o in state.result(raise_on_failure=False)}
-    assert outcomes == {"good": "ok", "missing": "fatal", "down": "fatal", "meta": "errors"}
+    assert state.message == "3 of 5 feeds failed: missing (fatal), down (fatal), odd (invalid)"
+    outcomes = {o["feed"]: o for o in state.result(raise_on_failure=False)}
+    assert {name: o["status"] for name, o in outcomes.items()} == {
+        "good": "ok", "missing": "fatal", "down": "fatal", "meta": "errors", "odd": "invalid"}
+    assert "gtin" in outcomes["odd"]["message"] and not (tmp_path / "out" / "odd").exists()
     for name in ("good", "meta"):
         assert (tmp_path / "out" / name / "manifest.json").is_file()
 
