@@ -117,8 +117,8 @@ class FeedReport:
         } | ({"events": self.events.summary} if self.events is not None else {}) | (
             {"publish": self.publish.as_dict()} if self.publish is not None else {})
 
-    def candidate(self) -> Candidate:
-        """What this check offers the quality gate."""
+    def candidate(self, check: str | None = None) -> Candidate:
+        """What this check offers the quality gate; ``check`` is its fingerprint, when known."""
         fetched = self.fetched
         return Candidate(
             channel=self.channel,
@@ -129,6 +129,7 @@ class FeedReport:
             source_sha256=fetched.sha256 if fetched else None,
             etag=fetched.validators.etag if fetched else None,
             last_modified=fetched.validators.last_modified if fetched else None,
+            check=check,
         )
 
     @property

@@ -34,6 +34,11 @@ from feedcheck.redact import redact_text, redact_url
 USER_AGENT = "feedcheck/0.1 (+product feed validator)"
 _COPY_CHUNK = 1 << 16
 _PASSING = frozenset({408, 425, 429, 500, 502, 503, 504})  # worth another try later
+_PASSING_ERRORS = (  # a network that may be back in a minute; not a bad certificate, URL or redirect loop
+    requests.ConnectionError,
+    requests.exceptions.ChunkedEncodingError,
+    urllib3.exceptions.ProtocolError,
+)
 
 
 @dataclass(frozen=True)
@@ -224,7 +229,8 @@ def _fetch_http(
             f"{shown} did not answer within {limits.read_timeout:g} s, after {limits.retries} retries.",
         ) from None
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-        raise FetchError.passing(
+        passing = isinstance(exc, _PASSING_ERRORS) and not isinstance(exc, requests.exceptions.SSLError)
+        raise (FetchError.passing if passing else FetchError.of)(
             "fetch.failed", f"Could not fetch {shown}: {_reason(exc)}. Check the URL and the network."
         ) from None
     finally:

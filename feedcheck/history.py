@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timezone, UTC
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from feedcheck.snapshot import CatalogDiff, add_items, compare, create_table
 
 STORE = "history.sqlite"
 RECENT = 30
+_ITEMS_CHECK = "CREATE TABLE IF NOT EXISTS items_check (id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint TEXT)"
 _RUNS = """CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL,
@@ -41,14 +42,14 @@ _RUNS = """CREATE TABLE IF NOT EXISTS runs (
 
 
 def record_run(out: Path, report: dict[str, Any], items: Iterable[pd.DataFrame] | None,
-               log: FindingLog, wait: float = 30.0, same_items: bool = False) -> dict[str, Any]:
+               log: FindingLog, wait: float = 30.0, check: str | None = None) -> dict[str, Any]:
     """Append this run to the history; return the ``since_last_run`` and ``history`` sections of its report.
 
     ``items`` are the run's valid items (``None`` when the feed could not be
-    read: the last items stay the reference for the next run).  ``same_items``
-    says the caller knows they are the items recorded last (the same check
-    again): they are not compared, and no item changed.  Another run writing
-    the store is waited for up to ``wait`` seconds.
+    read: the last items stay the reference for the next run).  ``check`` is
+    the fingerprint of the check that gave them: when the items recorded last
+    came from the same check, they are known to be the same and are not read
+    again.  Another run writing the store is waited for up to ``wait`` seconds.
     """
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -61,8 +62,12 @@ def record_run(out: Path, report: dict[str, Any], items: Iterable[pd.DataFrame] 
             previous = db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
             if items is None:
                 item_changes = None
+            elif check is not None and _items_check(db) == check:
+                item_changes = _no_item_changes(db)
             else:
-                item_changes = _no_item_changes(db) if same_items else _item_changes(db, items)
+                item_changes = _item_changes(db, items)
+                db.execute("INSERT INTO items_check (id, fingerprint) VALUES (1, ?) ON CONFLICT(id) DO UPDATE "
+                           "SET fingerprint = excluded.fingerprint", (check,))
             row = _row(report)
             db.execute("INSERT INTO runs (started_at, source, channel, status, items_total, items_valid, errors, "
                        "warnings, codes, match_rate, published_sha256) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
@@ -100,7 +105,7 @@ def _open(path: Path, log: FindingLog, wait: float) -> sqlite3.Connection:
         raise
     except sqlite3.DatabaseError as exc:
         db.close()
-        aside = path.with_name(f"{path.name}.damaged-{datetime.now(UTC):%Y%m%dT%H%M%S}")
+        aside = path.with_name(f"{path.name}.damaged-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
         path.rename(aside)
         log.add(make_finding("history.unreadable", detail=f"{path} could not be read ({exc}); it was moved to "
                                                           f"{aside.name} and a new history started."))
@@ -112,6 +117,7 @@ def _open(path: Path, log: FindingLog, wait: float) -> sqlite3.Connection:
 def _prepare(db: sqlite3.Connection) -> None:
     db.row_factory = sqlite3.Row
     db.execute(_RUNS)
+    db.execute(_ITEMS_CHECK)
 
 
 def _item_changes(db: sqlite3.Connection, items: Iterable[pd.DataFrame]) -> dict[str, Any] | None:
@@ -122,6 +128,11 @@ def _item_changes(db: sqlite3.Connection, items: Iterable[pd.DataFrame]) -> dict
     db.execute("DROP TABLE IF EXISTS items")
     db.execute("ALTER TABLE new_items RENAME TO items")
     return changes
+
+
+def _items_check(db: sqlite3.Connection) -> str | None:
+    row = db.execute("SELECT fingerprint FROM items_check WHERE id = 1").fetchone()
+    return row[0] if row else None
 
 
 def _no_item_changes(db: sqlite3.Connection) -> dict[str, Any] | None:

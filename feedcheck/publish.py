@@ -74,6 +74,7 @@ class Candidate:
     source_sha256: str | None
     etag: str | None
     last_modified: str | None
+    check: str | None = None  # the check's fingerprint (feedcheck.run.fingerprint); None: always write
 
 
 def version() -> str:
@@ -200,13 +201,19 @@ def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: Publ
         return PublishResult("refused", None, reason=_refusal(log))
     if not gate(candidate, spool.items, previous, options, log):
         return PublishResult("refused", previous, reason=_refusal(log))
+    current = previous if (out / "current").is_symlink() and previous == current_manifest(out, FindingLog()) else None
+    if (current is not None and candidate.check is not None and current.get("check") == candidate.check
+            and current.get("format") == options.format):
+        log.add(make_finding("publish.unchanged", detail="The source and the check's settings are those of the "
+                                                         "published catalog's run; the published catalog stands."))
+        return PublishResult("unchanged", current, reason="same check as the last run")
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     os.chmod(staging, 0o755)  # served as it is, like any published folder
     try:
         name = f"catalog.{EXTENSIONS[options.format]}"
         digest, size = _write_catalog(spool, staging / name, options.format, candidate.channel, log)
         same = previous is not None and previous.get("sha256") == digest and previous.get("file") == name
-        if same and (out / "current").is_symlink():  # without the link, the same catalog is published again
+        if same and current is not None:  # without the link, the same catalog is published again
             log.add(make_finding("publish.unchanged", detail="The cleaned catalog is byte-identical to the "
                                                              "published one; nothing was published."))
             return PublishResult("unchanged", previous, reason="same catalog")
@@ -225,6 +232,7 @@ def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: Publ
             "items": spool.items,
             "accepted_drop": any(f.code == "gate.override" for f in log),
             "previous_sha256": previous.get("sha256") if previous else None,
+            "check": candidate.check,
         }
         _write_file(staging / "manifest.json", (json.dumps(manifest, indent=2) + "\n").encode())
         _fsync_dir(staging)

@@ -17,9 +17,12 @@ cache on the check) and calls them in the same order:
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,16 +34,16 @@ from feedcheck.checks import utc_now
 from feedcheck.clean import CatalogSpool
 from feedcheck.config import ChannelOptions
 from feedcheck.errors import ConfigError, FeedcheckError
-from feedcheck.eventlog import FieldMap
+from feedcheck.eventlog import FieldMap, expand_paths
 from feedcheck.events import check_events
 from feedcheck.feeds import FeedConfig
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
-from feedcheck.findings import FindingLog, make_finding
+from feedcheck.findings import FindingLog
 from feedcheck.history import record_run
-from feedcheck.publish import PublishResult, current_manifest, publish_catalog, version
+from feedcheck.publish import publish_catalog, version
 from feedcheck.reconcile import Catalog
 from feedcheck.redact import redact_url
-from feedcheck.report import atomic_write, exit_code_of, write_reports
+from feedcheck.report import atomic_write, write_reports
 
 STATE_FILE = ".feedcheck-state.json"
 
@@ -84,27 +87,43 @@ def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = Fals
         ConfigError: the feed's options are wrong (nothing was fetched).
     """
     check_settings(feed)
-    try:
-        fetched = fetch_feed(feed, force=force)
-    except ConfigError:
-        raise
-    except FeedcheckError as exc:
-        checked = failed_check(feed, exc)
-    else:
+    with feed_lock(feed):
         try:
-            if fetched.unchanged:
-                return unchanged_run(feed, fetched)
-            checked = check_fetched(feed, fetched)
+            fetched = fetch_feed(feed, force=force)
+        except ConfigError:
+            raise
+        except FeedcheckError as exc:
+            checked = failed_check(feed, exc)
+        else:
+            try:
+                if fetched.unchanged:
+                    return unchanged_run(feed, fetched)
+                checked = check_fetched(feed, fetched)
+            finally:
+                fetched.cleanup()
+        if force:
+            checked.fingerprint = None  # a fresh look: write and compare everything again
+        try:
+            check_events_of(feed, checked)
+            summary = publish_and_record(feed, checked)
         finally:
-            fetched.cleanup()
-    try:
-        check_events_of(feed, checked)
-        summary = publish_and_record(feed, checked)
-    finally:
-        checked.spool.cleanup()
-    alert(feed, summary, webhook)
-    paths = write(feed, checked.report, summary, checked.fingerprint)
+            checked.spool.cleanup()
+        alert(feed, summary, webhook)
+        paths = write(feed, checked.report, summary)
     return FeedRun(feed, checked.report, summary, paths, checked.report.exit_code)
+
+
+@contextlib.contextmanager
+def feed_lock(feed: FeedConfig) -> Iterator[None]:
+    """One run at a time per feed folder (a scheduled run, an on-demand one and a second process wait for each
+    other), so two runs never share the parked items, the state file or the alert state."""
+    feed.out.mkdir(parents=True, exist_ok=True)
+    with (feed.out / ".run.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def check_settings(feed: FeedConfig) -> None:
@@ -115,6 +134,7 @@ def check_settings(feed: FeedConfig) -> None:
     """
     get_channel(feed.channel).schema(currency=feed.currency, now=utc_now(), limits=feed.limits)
     if feed.events:
+        expand_paths(feed.events)
         Catalog().use_patterns(feed.event_options.id_patterns)
         FieldMap.from_options(feed.event_options)
 
@@ -137,14 +157,15 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False, workdir: Path | None = 
 
 
 def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
-    """What decides a check's findings and cleaned catalog: the source's bytes, the check's settings,
-    feedcheck's version and the day (some rules compare dates with today).  Two checks with the same
-    fingerprint give the same result; ``None`` when the bytes are not known (not modified, or not fetched).
+    """What decides a check's findings and cleaned catalog: the source's bytes and declared charset, the
+    feed's source and folder, the check's settings, feedcheck's version and the day (some rules compare
+    dates with today).  Two checks with the same fingerprint give the same result; ``None`` when the bytes
+    are not known (not modified, or not fetched).
     """
     if not fetched.sha256:
         return None
-    settings = (version(), fetched.sha256, feed.channel, feed.currency, sorted(feed.limits.items()),
-                feed.read_limits, bool(feed.events), utc_now()[:10])
+    settings = (version(), fetched.sha256, fetched.charset, redact_url(feed.source), str(feed.out), feed.channel,
+                feed.currency, sorted(feed.limits.items()), feed.read_limits, bool(feed.events), utc_now()[:10])
     return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
 
 
@@ -155,6 +176,7 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
         ConfigError: the channel's options are wrong (e.g. an unknown field in ``limits``).
     """
     catalog = Catalog(redact_url(feed.source)) if feed.events else None
+    checked_as = fingerprint(feed, fetched)  # before the check: a check that runs past midnight keeps its day
     spool = CatalogSpool(spool_dir)
     try:
         report = check_feed(feed.source, feed.channel, options=_channel_options(feed), read_limits=feed.read_limits,
@@ -164,7 +186,7 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
         raise
     if catalog is not None and report.currency:
         catalog.currency = report.currency
-    return Checked(report, catalog, spool, fingerprint(feed, fetched))
+    return Checked(report, catalog, spool, checked_as)
 
 
 def failed_check(feed: FeedConfig, error: FeedcheckError, *, spool_dir: Path | None = None) -> Checked:
@@ -200,24 +222,17 @@ def publish_and_record(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
     """Put the cleaned catalog through the gate (publishing it when it passes) and append the run to the
     feed's history; return the ``report.json`` content so far.
 
-    When the last run published a check with the same fingerprint, and its catalog is still the current
-    one, the catalog is known to be unchanged: nothing is written again and the history's item comparison
-    is known to be empty, which makes a run on an unchanged feed cheap.
+    The check's fingerprint goes with the catalog and the items: when the published catalog and the
+    history's items came from a check with the same fingerprint, neither is written or compared again,
+    which makes a run on an unchanged feed cheap.
     """
     report = checked.report
-    repeat = feed.publish and _same_check_published(feed, checked, report.log)
-    if not repeat:
-        _forget_check(feed)  # the catalog and the history's items are about to change
-    if repeat:
-        report.publish = PublishResult("unchanged", current_manifest(feed.out, report.log),
-                                       reason="same check as the last run")
-        report.log.add(make_finding("publish.unchanged", detail="The source and the check's settings are those of "
-                                    "the last published run; the published catalog stands."))
-    elif feed.publish:
-        report.publish = publish_catalog(report.candidate(), checked.spool, feed.out, feed.gate, report.log)
+    if feed.publish:
+        report.publish = publish_catalog(report.candidate(checked.fingerprint), checked.spool, feed.out, feed.gate,
+                                         report.log)
     summary = report.to_dict()
     items = None if report.fatal else checked.spool.chunks()
-    summary |= record_run(feed.out, summary, items, report.log, same_items=repeat)
+    summary |= record_run(feed.out, summary, items, report.log, check=checked.fingerprint)
     summary["findings"] = report.log.summary()  # the history may have added a finding
     return summary
 
@@ -234,13 +249,11 @@ def alert(feed: FeedConfig, summary: dict[str, Any], webhook: str | None) -> Non
         )
 
 
-def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any], checked_as: str | None = None
-          ) -> dict[str, Path]:
-    """Write the reports (each file atomically); after a publish, remember the fetch (for the next conditional
-    request) and the check's fingerprint ``checked_as`` (for the next run's shortcut)."""
+def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict[str, Path]:
+    """Write the reports (each file atomically) and remember the fetch for the next conditional request."""
     paths = write_reports(feed.out, summary, report.log, report.mismatches)
-    if report.publish is not None and report.publish.outcome in ("published", "unchanged"):
-        _save_state(feed, report, checked_as)  # only when the published catalog is this source's
+    if report.publish is not None and report.publish.outcome in ("published", "unchanged") and not feed.events:
+        _save_state(feed, report)  # only when the published catalog is this source's
     return paths
 
 
@@ -251,17 +264,12 @@ def report_link(feed: FeedConfig) -> str:
     return (feed.out / "report.html").resolve().as_uri()
 
 
-def exit_code(runs: list[FeedRun]) -> int:
-    """The worst exit code of several runs (0 no errors, 1 error findings, 3 a feed failed or was refused)."""
-    return max((run.exit_code for run in runs), default=exit_code_of("ok"))
-
-
 def _channel_options(feed: FeedConfig) -> ChannelOptions:
     return ChannelOptions(currency=feed.currency, limits=feed.limits)
 
 
 def _state_key(feed: FeedConfig) -> str:
-    return f"{feed.source} {feed.channel} {feed.format}"  # a 304 may skip only a run that would publish the same
+    return f"{redact_url(feed.source)} {feed.channel} {feed.format}"  # a 304 may skip only a run that would publish the same
 
 
 def _load_state(out: Path) -> dict[str, dict[str, Any]]:
@@ -279,31 +287,13 @@ def _validators(entry: dict[str, Any] | None) -> Validators | None:
     return Validators(etag=entry.get("etag"), last_modified=entry.get("last_modified"))
 
 
-def _save_state(feed: FeedConfig, report: FeedReport, checked_as: str | None) -> None:
-    assert report.fetched is not None and report.publish is not None
+def _save_state(feed: FeedConfig, report: FeedReport) -> None:
+    assert report.fetched is not None
     state = _load_state(feed.out)
-    manifest = report.publish.manifest or {}
-    entry = {"fingerprint": checked_as, "published_sha256": manifest.get("sha256"), "exit_code": report.exit_code}
-    if not feed.events:  # with events the catalog is always read again: no conditional request
-        entry |= {"etag": report.fetched.validators.etag, "last_modified": report.fetched.validators.last_modified,
-                  "sha256": report.fetched.sha256}
-    state[_state_key(feed)] = entry
+    state[_state_key(feed)] = {
+        "etag": report.fetched.validators.etag,
+        "last_modified": report.fetched.validators.last_modified,
+        "sha256": report.fetched.sha256,
+        "exit_code": report.exit_code,
+    }
     atomic_write(feed.out / STATE_FILE, json.dumps(state, indent=2).encode())
-
-
-def _same_check_published(feed: FeedConfig, checked: Checked, log: FindingLog) -> bool:
-    entry = _load_state(feed.out).get(_state_key(feed), {})
-    if checked.fingerprint is None or checked.report.fatal or entry.get("fingerprint") != checked.fingerprint:
-        return False
-    manifest = current_manifest(feed.out, log)
-    return manifest is not None and manifest.get("sha256") == entry.get("published_sha256")
-
-
-def _forget_check(feed: FeedConfig) -> None:
-    """Drop the remembered fingerprint before the catalog or the history changes, so that a run killed
-    half-way is never taken for a repeat of the last one."""
-    state = _load_state(feed.out)
-    entry = state.get(_state_key(feed))
-    if isinstance(entry, dict) and entry.get("fingerprint"):
-        entry["fingerprint"] = None
-        atomic_write(feed.out / STATE_FILE, json.dumps(state, indent=2).encode())

@@ -40,6 +40,7 @@ from feedcheck.run import (
     check_fetched,
     check_settings,
     failed_check,
+    feed_lock,
     fetch_feed,
     fingerprint,
     publish_and_record,
@@ -98,7 +99,7 @@ def alert_task(feed: FeedConfig, summary: dict[str, Any]) -> dict[str, Any]:
 @task(name="reports", cache_policy=NO_CACHE)
 def reports_task(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> dict[str, str]:
     """Write the reports and the run's artifacts; return where the reports are."""
-    paths = write(feed, checked.report, summary, checked.fingerprint)
+    paths = write(feed, checked.report, summary)
     _artifacts(feed, checked, summary)
     return {kind: str(path) for kind, path in paths.items()}
 
@@ -119,32 +120,33 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
         message = f"{name}: {exc.finding.message}"
         return Failed(message=message, data={"feed": name, "status": "invalid", "exit_code": 2, "report": "",
                                              "message": message})
-    started = utc_now()
-    fetch = fetch_task.with_options(retries=fetch_retries, retry_condition_fn=_transient,
-                                    retry_delay_seconds=exponential_backoff(retry_delay_seconds)(fetch_retries))
-    fetched: Fetched | None = None
-    try:
-        fetched = fetch(feed, force)
-    except ConfigError:
-        raise
-    except FeedcheckError as exc:
-        logger.warning("%s could not be fetched: %s", feed.name, exc.finding.message)
-        checked = failed_check(feed, exc)
-    else:
+    with feed_lock(feed):
+        started = utc_now()
+        fetch = fetch_task.with_options(retries=fetch_retries, retry_condition_fn=_transient,
+                                        retry_delay_seconds=exponential_backoff(retry_delay_seconds)(fetch_retries))
+        fetched: Fetched | None = None
         try:
-            if fetched.unchanged:
-                run = unchanged_run(feed, fetched)
-                return _state(feed, run.exit_code, "unchanged", {"report": str(run.paths["report"])})
-            checked = _check(feed, fetched)
-        finally:
-            fetched.cleanup()
-    checked.report.started_at = started
-    checked = events_task(feed, checked)
-    summary = publish_task(feed, checked)
-    summary = alert_task(feed, summary)
-    paths = reports_task(feed, checked, summary)
-    _prune(feed, checked, fetched)
-    return _state(feed, checked.report.exit_code, summary["status"], paths, summary)
+            fetched = fetch(feed, force)
+        except ConfigError:
+            raise
+        except FeedcheckError as exc:
+            logger.warning("%s could not be fetched: %s", feed.name, exc.finding.message)
+            checked = failed_check(feed, exc)
+        else:
+            try:
+                if fetched.unchanged:
+                    run = unchanged_run(feed, fetched)
+                    return _state(feed, run.exit_code, "unchanged", {"report": str(run.paths["report"])})
+                checked = _check(feed, fetched, force)
+            finally:
+                fetched.cleanup()
+        checked.report.started_at = started
+        checked = events_task(feed, checked)
+        summary = publish_task(feed, checked)
+        summary = alert_task(feed, summary)
+        paths = reports_task(feed, checked, summary)
+        _prune(feed, checked, fetched)
+        return _state(feed, checked.report.exit_code, summary["status"], paths, summary)
 
 
 @task(name="feed", cache_policy=NO_CACHE)
@@ -165,7 +167,7 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     how many feeds failed and which; the result lists each feed's outcome.
     """
     feeds = load_feeds(config)
-    chosen = [find_feed(feeds, n).name for n in names] if names else [f.name for f in feeds]
+    chosen = list(dict.fromkeys(find_feed(feeds, n).name for n in names)) if names else [f.name for f in feeds]
     futures = [feed_task.with_options(task_run_name=n).submit(n, config, force) for n in chosen]
     outcomes = [future.result() for future in futures]
     failed = [o for o in outcomes if o["exit_code"] >= 2]
@@ -176,13 +178,28 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     return (Failed if failed else Completed)(message=message, data=outcomes)
 
 
-def _check(feed: FeedConfig, fetched: Fetched) -> Checked:
-    """The cached check, run again when the items it parked have since been removed."""
-    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=feed.out / CACHE_DIR))
+def _check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
+    """The cached check, run again when forced or when what the cache points to has since been removed."""
+    cache = feed.out / CACHE_DIR
+    key = fingerprint(feed, fetched)
+    if key and not _record_intact(cache / key):
+        _forget(cache / key)
+    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=cache), refresh_cache=force)
     checked = cached(feed, fetched)
     if not checked.intact():
         checked = cached.with_options(refresh_cache=True)(feed, fetched)
+    checked.report.fetched = fetched  # this run's validators and charset, not those of the cached run's fetch
+    if force:
+        checked.fingerprint = None  # a fresh look: write and compare everything again
     return checked
+
+
+def _record_intact(record: Path) -> bool:
+    """Whether a cache record's result is still where the record says (the result storage may be gone)."""
+    if not record.is_file():
+        return True
+    stored = _stored(record)
+    return stored is None or Path(stored).is_file()
 
 
 def _transient(task: object, task_run: object, state: StateObject) -> bool:
@@ -249,13 +266,19 @@ def _prune(feed: FeedConfig, checked: Checked, fetched: Fetched | None) -> None:
 
 def _forget(record: Path) -> None:
     """Remove a cache record and the result it points to (kept in Prefect's result storage)."""
+    stored = _stored(record)
+    if stored is not None:
+        Path(stored).unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
+
+
+def _stored(record: Path) -> str | None:
+    """Where a cache record says its result is, when that is a local file."""
     try:
         stored = json.loads(record.read_text()).get("storage_key")
     except (OSError, ValueError, AttributeError):
-        stored = None
-    if isinstance(stored, str) and Path(stored).is_absolute():
-        Path(stored).unlink(missing_ok=True)
-    record.unlink(missing_ok=True)
+        return None
+    return stored if isinstance(stored, str) and Path(stored).is_absolute() else None
 
 
 def _state(feed: FeedConfig, exit_code: int, status: str, paths: dict[str, str],

@@ -173,3 +173,19 @@ def test_local_paths_and_file_urls(tmp_path: Path) -> None:
     with pytest.raises(FetchError) as caught:
         fetch("ftp://example.invalid/feed.csv")
     assert caught.value.finding.code == "fetch.blocked"
+
+
+def test_only_failures_that_may_pass_are_marked_transient(server: FeedServer) -> None:
+    """A scheduler retries transient failures later; a 404, a 401 or a redirect loop would fail the same way."""
+    server.routes["/busy"] = lambda h: send(h, 503, b"busy", Retry_After="0")
+    server.routes["/private"] = lambda h: send(h, 401)
+    server.routes["/loop"] = lambda h: send(h, 302, Location="/loop")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/feed.csv"
+    expected = {server.url("/busy"): True, closed: True, server.url("/missing"): False,
+                server.url("/private"): False, server.url("/loop"): False}
+    for url, transient in expected.items():
+        with pytest.raises(FetchError) as caught:
+            fetch(url, limits=FetchLimits(retries=0, connect_timeout=1))
+        assert caught.value.transient is transient, (url, caught.value.finding.code)

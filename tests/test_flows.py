@@ -131,6 +131,23 @@ def test_parked_items_removed_by_hand_make_the_check_run_again(tmp_path: Path) -
     assert manifest["items"] == 8
 
 
+def test_feeds_with_the_same_bytes_keep_their_own_cache_and_a_lost_result_is_recomputed(tmp_path: Path) -> None:
+    body = (FEEDS / "tiktok_clean.csv").read_bytes()
+    (tmp_path / "a.csv").write_bytes(body)
+    (tmp_path / "b.csv").write_bytes(body)
+    config = str(feeds_file(tmp_path, f'name = "a"\nsource = "{tmp_path / "a.csv"}"',
+                            f'name = "b"\nsource = "{tmp_path / "b.csv"}"'))
+    for name in ("a", "b", "a"):
+        check_feed(name, config)
+        assert json.loads((tmp_path / "out" / name / "report.json").read_text())["source"] == str(
+            tmp_path / f"{name}.csv")
+    (record,) = (tmp_path / "out" / "a" / ".cache").glob("check-*")
+    Path(json.loads(record.read_text())["storage_key"]).unlink()  # e.g. a new container without the old storage
+    state = check_feed("a", config, return_state=True)
+    assert state.is_completed(), state.message
+    assert task_states(state)["check"] == ["Completed"]
+
+
 def test_a_transient_fetch_failure_is_retried_by_the_task(tmp_path: Path, server: FeedServer) -> None:
     body = (FEEDS / "tiktok_clean.csv").read_bytes()
 

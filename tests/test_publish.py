@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,8 @@ from feedcheck.findings import FindingLog
 from feedcheck.publish import Candidate
 from feedcheck.publish import publish_catalog as publish
 from feedcheck.readers import open_feed
+from feedcheck.feeds import FeedConfig
+from feedcheck.run import feed_lock, run_feed
 from tests.conftest import FEEDS
 from tests.test_cli import run
 
@@ -311,23 +314,43 @@ def test_cli_publishes_refuses_with_exit_3_and_accepts_the_drop(tmp_path: Path) 
     assert "nothing new to publish" in again.stdout
 
 
-def test_the_same_check_again_skips_writing_and_a_run_in_between_undoes_the_shortcut(tmp_path: Path) -> None:
+def test_the_same_check_again_skips_the_writes_but_never_the_gate_or_a_change_in_between(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    source = str(FEEDS / "tiktok_clean.csv")
-    reports = []
-    for extra in ([], [], ["--no-publish"], [], []):
-        assert run("check", source, "--out", str(out), *extra).returncode == 0
+    clean, defects = str(FEEDS / "tiktok_clean.csv"), str(FEEDS / "tiktok_defects.csv")
+    reports, codes = [], []
+    loose = ["--max-error-share", "1", "--max-drop", "1"]
+    for source, extra in ((clean, []), (clean, []), (defects, []), (clean, []), (defects, loose), (defects, [])):
+        codes.append(run("check", source, "--out", str(out), *extra).returncode)
         reports.append(json.loads((out / "report.json").read_text()))
-    reasons = [(r.get("publish") or {}).get("reason") for r in reports]
-    assert reasons == ["", "same check as the last run", None, "same catalog", "same check as the last run"]
+    outcomes = [(r["publish"]["outcome"], r["publish"]["reason"]) for r in reports]
+    assert outcomes[:2] == [("published", ""), ("unchanged", "same check as the last run")]
+    assert outcomes[2][0] == "refused" and outcomes[3] == ("unchanged", "same check as the last run")
+    assert outcomes[4] == ("published", "") and outcomes[5][0] == "refused"  # the gate still judges the same check
+    assert codes == [0, 0, 3, 0, 1, 3]
     assert reports[1]["since_last_run"]["items"] == {
         "old_items": 8, "new_items": 8, "added": 0, "removed": 0, "price_changed": 0, "availability_changed": 0,
         "other_changed": 0, "examples": {}}
+    after_defects = reports[3]["since_last_run"]["items"]  # compared with the defects run's items, not skipped
+    assert after_defects["added"] + after_defects["removed"] + after_defects["other_changed"] > 0
     assert reports[1]["publish"]["current"] == reports[0]["publish"]["current"]
-    (out / "current").unlink()
-    assert run("check", source, "--out", str(out)).returncode == 0
-    restored = json.loads((out / "report.json").read_text())
-    assert restored["publish"]["outcome"] == "published" and (out / "catalog.csv").exists()
+    assert run("check", clean, "--out", str(out), *loose).returncode == 0
+    assert run("check", clean, "--out", str(out), "--force").returncode == 0
+    assert json.loads((out / "report.json").read_text())["publish"]["reason"] == "same catalog"
+    (out / "catalog.csv").unlink()
+    assert run("check", clean, "--out", str(out)).returncode == 0
+    assert (out / "catalog.csv").is_symlink() and (out / "catalog.csv").exists()  # links repaired on the shortcut too
+
+
+def test_a_second_run_of_a_feed_waits_for_the_first(tmp_path: Path) -> None:
+    feed = FeedConfig(name="shop", source=str(FEEDS / "tiktok_clean.csv"), channel="tiktok", out=tmp_path / "out",
+                      format="csv")
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        with feed_lock(feed):  # a run in progress (a schedule, another process, a colleague's on-demand run)
+            second = pool.submit(run_feed, feed)
+            time.sleep(1.5)
+            assert not second.done() and not (feed.out / "report.json").exists()
+        assert second.result(timeout=60).exit_code == 0
+    assert json.loads((feed.out / "report.json").read_text())["publish"]["outcome"] == "published"
 
 
 def test_formula_warnings_past_the_cap_are_still_counted(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
@@ -234,3 +235,23 @@ def test_utf16_bom_detected_in_sniffing(tmp_path: Path) -> None:
         "</item></channel></rss>".encode("utf-16-le")
     frame, _, info = read(write(tmp_path, "f.xml", data))
     assert info.format == "rss" and frame.loc[1, "id"] == "A"
+
+
+def test_feeds_read_side_by_side_keep_their_own_ragged_rows(tmp_path: Path) -> None:
+    """The flows read feeds in threads; pandas reports ragged rows as warnings, which are process-wide."""
+    clean = tmp_path / "clean.csv"
+    clean.write_text("id,title\n" + "".join(f"C{i},Tee {i}\n" for i in range(20_000)))
+    ragged = tmp_path / "ragged.csv"
+    ragged.write_text("id,title\n" + "".join(f"R{i},Tee,{i}\n" if i % 5 == 1 else f"R{i},Tee\n"
+                                             for i in range(20_000)))
+
+    def ragged_rows(path: Path) -> int:
+        log = FindingLog()
+        with open_feed(path, log, limits=ReadLimits(chunk_rows=500)) as (_, chunks):
+            for _ in chunks:
+                pass
+        return log.counts["csv.ragged_row"]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        counts = list(pool.map(ragged_rows, [clean, ragged] * 4))
+    assert counts == [0, 4_000] * 4

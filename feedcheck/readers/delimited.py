@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import re
+import threading
 import warnings
 from collections.abc import Iterator
 
@@ -24,6 +25,7 @@ from feedcheck.readers.base import FeedInfo
 
 DELIMITERS = {"\t": "tsv", ",": "csv", ";": "csv", "|": "csv", "~": "csv"}
 TEMPLATE_MARKERS = ("context", "columns", "example")
+_WARNINGS = threading.Lock()  # catch_warnings is process-wide: feeds read side by side must not share it
 _BAD_LINE_RE = re.compile(r"line (\d+): expected (\d+) fields, saw (\d+)")
 
 
@@ -127,7 +129,7 @@ def _chunks(
     skipped: list[int] = []  # record number of each skipped row, minus the skips before it
     with reader:
         while True:
-            with warnings.catch_warnings(record=True) as caught:
+            with _WARNINGS, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 chunk = next(reader, None)
             _report_bad_lines(caught, header_row, log, skipped)
