@@ -140,7 +140,7 @@ def publish_catalog(candidate: Candidate, spool: CatalogSpool, out: Path, option
     whatever the outcome.
     """
     out.mkdir(parents=True, exist_ok=True)
-    with _locked(out):
+    with exclusive(out / ".publish.lock"):
         _remove_leftovers(out)
         if _foreign(out / "current"):
             log.add(make_finding("publish.layout", detail=f"{out / 'current'} exists and is not feedcheck's link "
@@ -156,8 +156,10 @@ def publish_catalog(candidate: Candidate, spool: CatalogSpool, out: Path, option
 
 
 @contextlib.contextmanager
-def _locked(out: Path) -> Iterator[None]:
-    with (out / ".publish.lock").open("a") as lock:
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``path`` (created if missing), waiting for any other holder:
+    another thread, or another process on this machine."""
+    with path.open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

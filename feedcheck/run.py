@@ -18,7 +18,6 @@ cache on the check) and calls them in the same order:
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import time
@@ -40,7 +39,7 @@ from feedcheck.feeds import FeedConfig
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import FindingLog
 from feedcheck.history import record_run
-from feedcheck.publish import publish_catalog, version
+from feedcheck.publish import exclusive, publish_catalog, version
 from feedcheck.reconcile import Catalog
 from feedcheck.redact import redact_url
 from feedcheck.report import atomic_write, write_reports
@@ -118,12 +117,8 @@ def feed_lock(feed: FeedConfig) -> Iterator[None]:
     """One run at a time per feed folder (a scheduled run, an on-demand one and a second process wait for each
     other), so two runs never share the parked items, the state file or the alert state."""
     feed.out.mkdir(parents=True, exist_ok=True)
-    with (feed.out / ".run.lock").open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with exclusive(feed.out / ".run.lock"):
+        yield
 
 
 def check_settings(feed: FeedConfig) -> None:
