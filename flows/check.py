@@ -56,8 +56,8 @@ TOP_FINDINGS = 25
 
 @dataclass
 class ByContent(CachePolicy):
-    """One cache entry per :func:`feedcheck.run.fingerprint`: the source's content, the check's settings,
-    feedcheck's version and the UTC day (some rules compare dates with today)."""
+    """One cache entry per :func:`feedcheck.run.fingerprint`: the feed, its source's content, the check's
+    settings, feedcheck's version and the UTC day (some rules compare dates with today)."""
 
     def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any],
                     **kwargs: Any) -> str | None:
@@ -259,8 +259,9 @@ def _prune(feed: FeedConfig, checked: Checked, fetched: Fetched | None) -> None:
     for folder in [*cache.glob(".feedcheck-spool-*"), checked.spool.folder]:
         if folder != checked.spool.folder or fetched is None:
             shutil.rmtree(folder, ignore_errors=True)
+    keep = fingerprint(feed, fetched) if fetched is not None else None  # also after --force
     for record in cache.glob("check-*"):
-        if record.name != checked.fingerprint:
+        if record.name != keep:
             _forget(record)
 
 
