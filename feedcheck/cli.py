@@ -24,7 +24,6 @@ from feedcheck.config import (
     EVENT_FIELDS,
     PUBLISH_FORMATS,
     PURCHASE_EVENTS,
-    ChannelOptions,
     EventOptions,
     FetchLimits,
     PublishOptions,
@@ -33,7 +32,6 @@ from feedcheck.config import (
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events import check_events
 from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
-from feedcheck.fetch import Auth
 from feedcheck.findings import FindingLog
 from feedcheck.render import money, percent
 from feedcheck.report import write_reports
@@ -208,7 +206,10 @@ def _event_options() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    feed = _feed_config(args)
+    feed = _feed_config(args, args.source, args.events, name=args.name or Path(str(args.source)).name,
+                        format=args.format, gate=_publish_options(args),
+                        alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
+                        publish=not args.no_publish)
     run = run_feed(feed, webhook=resolve_webhook(args.alert) if args.alert else None, force=args.force)
     if run.summary is None:
         print(f"{run.report.source} is unchanged since the last check; nothing was published; "
@@ -218,32 +219,32 @@ def _check(args: argparse.Namespace) -> int:
     return run.exit_code
 
 
-def _feed_config(args: argparse.Namespace) -> FeedConfig:
-    """The ``check`` options as the settings of one feed, as a feeds file would give them."""
+def _feed_config(args: argparse.Namespace, source: str, events: list[str], **settings: Any) -> FeedConfig:
+    """The command's options as the settings of one feed, as a feeds file would give them."""
     headers, basic = _auth_vars(args)
-    return FeedConfig(
-        name=args.name or Path(str(args.source)).name,
-        source=args.source,
-        channel=args.channel,
-        out=args.out,
-        format=args.format,
-        events=tuple(args.events),
-        currency=args.currency.upper() if args.currency else None,
-        header_env=headers,
-        basic_env=basic,
-        gate=_publish_options(args),
-        alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
-        limits=_limits(args.limit),
-        fetch_limits=FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
-        read_limits=ReadLimits(max_findings_per_code=args.max_findings),
-        event_options=_event_settings(args),
-        publish=not args.no_publish,
-    )
+    return FeedConfig(**{
+        "name": Path(str(source)).name,
+        "source": source,
+        "channel": args.channel,
+        "out": args.out,
+        "format": PublishOptions.format,
+        "events": tuple(events),
+        "currency": args.currency.upper() if args.currency else None,
+        "header_env": headers,
+        "basic_env": basic,
+        "limits": _limits(args.limit),
+        "fetch_limits": FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
+        "read_limits": ReadLimits(max_findings_per_code=args.max_findings),
+        "event_options": _event_settings(args),
+    } | settings)
 
 
 def _events(args: argparse.Namespace) -> int:
     if args.catalog:
-        report = _check_feed(args, args.catalog, args.logs)
+        feed = _feed_config(args, args.catalog, args.logs)
+        report = check_feed(feed.source, feed.channel, options=feed.channel_options(), fetch_limits=feed.fetch_limits,
+                            read_limits=feed.read_limits, auth=feed.auth(), events=feed.events,
+                            event_options=feed.event_options)
         paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
         print(_summary(report, paths))
         unusable = report.events is not None and report.events.unusable
@@ -354,20 +355,6 @@ def _publish_options(args: argparse.Namespace) -> PublishOptions:
                           max_error_share=args.max_error_share, accept_drop=args.accept_drop)
 
 
-def _check_feed(args: argparse.Namespace, source: str, logs: list[str]) -> FeedReport:
-    options = ChannelOptions(currency=args.currency.upper() if args.currency else None, limits=_limits(args.limit))
-    return check_feed(
-        source,
-        args.channel,
-        options=options,
-        fetch_limits=FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
-        read_limits=ReadLimits(max_findings_per_code=args.max_findings),
-        auth=_auth(args),
-        events=logs,
-        event_options=_event_settings(args),
-    )
-
-
 def _event_settings(args: argparse.Namespace) -> EventOptions:
     fields = {}
     for pair in args.field:
@@ -394,11 +381,6 @@ def _limits(pairs: list[str]) -> dict[str, int]:
             raise ConfigError(f"--limit takes FIELD=N with a whole number, got '{pair}'.")
         limits[name.strip()] = int(number)
     return limits
-
-
-def _auth(args: argparse.Namespace) -> Auth | None:
-    headers, basic = _auth_vars(args)
-    return Auth.from_env(headers, basic) if headers or basic else None
 
 
 def _auth_vars(args: argparse.Namespace) -> tuple[dict[str, str], tuple[str, str] | None]:

@@ -37,8 +37,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedcheck.channels import CHANNEL_NAMES
-from feedcheck.config import PUBLISH_FORMATS, EventOptions, FetchLimits, PublishOptions, ReadLimits
+from feedcheck.config import PUBLISH_FORMATS, ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.errors import ConfigError
+from feedcheck.fetch import Auth
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
@@ -92,6 +93,18 @@ class FeedConfig:
     read_limits: ReadLimits = ReadLimits()
     event_options: EventOptions = EventOptions()
     publish: bool = True
+
+    def channel_options(self) -> ChannelOptions:
+        """The validation choices this feed makes."""
+        return ChannelOptions(currency=self.currency, limits=self.limits)
+
+    def auth(self) -> Auth | None:
+        """The feed's credentials, read now from the environment variables it names.
+
+        Raises:
+            FetchError: a variable it names is not set.
+        """
+        return Auth.from_env(self.header_env, self.basic_env) if self.header_env or self.basic_env else None
 
 
 def load_feeds(path: str | Path) -> list[FeedConfig]:

@@ -31,12 +31,11 @@ from feedcheck.channels import get_channel
 from feedcheck.check import FeedReport, check_feed
 from feedcheck.checks import utc_now
 from feedcheck.clean import CatalogSpool
-from feedcheck.config import ChannelOptions
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.eventlog import FieldMap, expand_paths
 from feedcheck.events import check_events
 from feedcheck.feeds import FeedConfig
-from feedcheck.fetch import Auth, Fetched, Validators, fetch
+from feedcheck.fetch import Fetched, Validators, fetch
 from feedcheck.findings import FindingLog
 from feedcheck.history import record_run
 from feedcheck.publish import exclusive, publish_catalog, version
@@ -134,7 +133,7 @@ def check_settings(feed: FeedConfig) -> None:
         FieldMap.from_options(feed.event_options)
 
 
-def fetch_feed(feed: FeedConfig, *, force: bool = False, workdir: Path | None = None) -> Fetched:
+def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
     """Fetch the feed's source, conditionally (ETag / Last-Modified) when its last run published it.
 
     The conditional request is made only when a "not modified" answer could stand for a whole run: the
@@ -147,8 +146,7 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False, workdir: Path | None = 
     conditional = (not force and feed.publish and not feed.events and not feed.gate.accept_drop
                    and (feed.out / "current").is_symlink())
     previous = _validators(_load_state(feed.out).get(_state_key(feed))) if conditional else None
-    auth = Auth.from_env(feed.header_env, feed.basic_env) if feed.header_env or feed.basic_env else None
-    return fetch(feed.source, limits=feed.fetch_limits, previous=previous, auth=auth, workdir=workdir)
+    return fetch(feed.source, limits=feed.fetch_limits, previous=previous, auth=feed.auth())
 
 
 def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
@@ -174,7 +172,7 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
     checked_as = fingerprint(feed, fetched)  # before the check: a check that runs past midnight keeps its day
     spool = CatalogSpool(spool_dir)
     try:
-        report = check_feed(feed.source, feed.channel, options=_channel_options(feed), read_limits=feed.read_limits,
+        report = check_feed(feed.source, feed.channel, options=feed.channel_options(), read_limits=feed.read_limits,
                             catalog=catalog, spool=spool, fetched=fetched)
     except BaseException:
         spool.cleanup()
@@ -184,22 +182,25 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
     return Checked(report, catalog, spool, checked_as)
 
 
-def failed_check(feed: FeedConfig, error: FeedcheckError, *, spool_dir: Path | None = None) -> Checked:
+def failed_check(feed: FeedConfig, error: FeedcheckError) -> Checked:
     """The check of a feed that could not be fetched: a report holding the fatal finding, and no items."""
-    log = FindingLog(max_per_code=feed.read_limits.max_findings_per_code)
-    log.add(error.finding)
-    report = FeedReport(source=redact_url(feed.source), channel=feed.channel, log=log,
-                        started_at=utc_now())
-    return Checked(report, None, CatalogSpool(spool_dir))
+    report = _unread(feed)
+    report.log.add(error.finding)
+    return Checked(report, None, CatalogSpool())
 
 
 def unchanged_run(feed: FeedConfig, fetched: Fetched) -> FeedRun:
     """A run cut short by "not modified": the reports of the last run stand, and so does its exit code."""
-    log = FindingLog(max_per_code=feed.read_limits.max_findings_per_code)
-    report = FeedReport(source=redact_url(feed.source), channel=feed.channel, log=log, fetched=fetched,
-                        started_at=utc_now())
+    report = _unread(feed)
+    report.fetched = fetched
     code = int(_load_state(feed.out).get(_state_key(feed), {}).get("exit_code", 0))
     return FeedRun(feed, report, None, {"report": feed.out / "report.json"}, code)
+
+
+def _unread(feed: FeedConfig) -> FeedReport:
+    """The report of a run that read no item."""
+    return FeedReport(source=redact_url(feed.source), channel=feed.channel, started_at=utc_now(),
+                      log=FindingLog(max_per_code=feed.read_limits.max_findings_per_code))
 
 
 def check_events_of(feed: FeedConfig, checked: Checked) -> None:
@@ -259,12 +260,9 @@ def report_link(feed: FeedConfig) -> str:
     return (feed.out / "report.html").resolve().as_uri()
 
 
-def _channel_options(feed: FeedConfig) -> ChannelOptions:
-    return ChannelOptions(currency=feed.currency, limits=feed.limits)
-
-
 def _state_key(feed: FeedConfig) -> str:
-    return f"{redact_url(feed.source)} {feed.channel} {feed.format}"  # a 304 may skip only a run that would publish the same
+    """A 304 may skip only a run that would publish the same source, channel and format."""
+    return f"{redact_url(feed.source)} {feed.channel} {feed.format}"
 
 
 def _load_state(out: Path) -> dict[str, dict[str, Any]]:
