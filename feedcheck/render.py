@@ -27,20 +27,22 @@ _HEADLINES = {
 }
 
 
-def _top(report: dict[str, Any], findings: Iterable[Finding]) -> list[dict[str, Any]]:
-    """The most frequent error and warning codes, each with examples and the first message."""
-    examples: dict[str, list[Finding]] = {}
+def top_codes(report: dict[str, Any], findings: Iterable[Finding], *, limit: int = TOP_CODES,
+              examples: int = EXAMPLES, notes: bool = False) -> list[dict[str, Any]]:
+    """The codes to fix first: errors, then warnings (then notes, with ``notes``), the most frequent first;
+    each with up to ``examples`` of its findings."""
+    kept: dict[str, list[Finding]] = {}
     for finding in findings:
-        kept = examples.setdefault(finding.code, [])
-        if len(kept) < EXAMPLES:
-            kept.append(finding)
+        some = kept.setdefault(finding.code, [])
+        if len(some) < examples:
+            some.append(finding)
     rank = {"error": 0, "warning": 1, "info": 2}
     codes = sorted(report["findings"]["by_code"].items(), key=lambda kv: (rank[kv[1]["severity"]], -kv[1]["count"]))
     return [
-        {"code": code, "count": v["count"], "severity": v["severity"], "examples": examples.get(code, [])}
+        {"code": code, "count": v["count"], "severity": v["severity"], "examples": kept.get(code, [])}
         for code, v in codes
-        if v["severity"] != "info"
-    ][:TOP_CODES]
+        if notes or v["severity"] != "info"
+    ][:limit]
 
 
 def _facts(report: dict[str, Any]) -> list[tuple[str, str]]:
@@ -125,7 +127,7 @@ def render_markdown(report: dict[str, Any], findings: Iterable[Finding]) -> str:
     if fatal:
         out += [f"> **{_md(fatal['message'])}**", ""]
     out += ["| | |", "|---|---|"] + [f"| {k} | {_md(v)} |" for k, v in _facts(report)] + [""]
-    top = _top(report, findings)
+    top = top_codes(report, findings)
     if top:
         out += ["## What to fix first", "", "| code | severity | count | example items | what to do |",
                 "|---|---|---:|---|---|"]
@@ -198,7 +200,7 @@ def render_html(report: dict[str, Any], findings: Iterable[Finding]) -> str:
         parts.append(f'<div class="card fatalbox"><strong>{e(fatal["message"])}</strong></div>')
     parts.append('<div class="card"><table>' + "".join(
         f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in _facts(report)) + "</table></div>")
-    top = _top(report, findings)
+    top = top_codes(report, findings)
     if top:
         rows = "".join(
             f'<tr><td><code>{e(t["code"])}</code></td><td class="{e(t["severity"])}">{e(t["severity"])}</td>'

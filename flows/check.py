@@ -32,7 +32,7 @@ from feedcheck.checks import utc_now
 from feedcheck.errors import ConfigError, FeedcheckError, FetchError
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.fetch import Fetched
-from feedcheck.render import percent, render_markdown
+from feedcheck.render import percent, render_markdown, top_codes
 from feedcheck.run import (
     Checked,
     alert,
@@ -117,14 +117,12 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
         feed = find_feed(load_feeds(config), name)
         check_settings(feed)
     except ConfigError as exc:  # nothing was fetched; the feeds file needs fixing
-        message = f"{name}: {exc.finding.message}"
-        return Failed(message=message, data={"feed": name, "status": "invalid", "exit_code": 2, "report": "",
-                                             "message": message})
+        return _ended(name, "invalid", 2, f"{name}: {exc.finding.message}")
     with feed_lock(feed):
         started = utc_now()
         fetch = fetch_task.with_options(retries=fetch_retries, retry_condition_fn=_transient,
                                         retry_delay_seconds=exponential_backoff(retry_delay_seconds)(fetch_retries))
-        fetched: Fetched | None = None
+        key: str | None = None  # the check's fingerprint, once the source's bytes are known
         try:
             fetched = fetch(feed, force)
         except ConfigError:
@@ -136,8 +134,10 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
             try:
                 if fetched.unchanged:
                     run = unchanged_run(feed, fetched)
-                    return _state(feed, run.exit_code, "unchanged", {"report": str(run.paths["report"])})
-                checked = _check(feed, fetched, force)
+                    return _ended(feed.name, "unchanged", run.exit_code, _headline(feed, "unchanged", None),
+                                  str(run.paths["report"]))
+                key = fingerprint(feed, fetched)
+                checked = _check(feed, fetched, key, force)
             finally:
                 fetched.cleanup()
         checked.report.started_at = started
@@ -145,8 +145,9 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
         summary = publish_task(feed, checked)
         summary = alert_task(feed, summary)
         paths = reports_task(feed, checked, summary)
-        _prune(feed, checked, fetched)
-        return _state(feed, checked.report.exit_code, summary["status"], paths, summary)
+        _prune(feed, checked, key)
+        return _ended(feed.name, summary["status"], checked.report.exit_code,
+                      _headline(feed, summary["status"], summary), paths["report"])
 
 
 @task(name="feed", cache_policy=NO_CACHE)
@@ -178,10 +179,9 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     return (Failed if failed else Completed)(message=message, data=outcomes)
 
 
-def _check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
+def _check(feed: FeedConfig, fetched: Fetched, key: str | None, force: bool) -> Checked:
     """The cached check, run again when forced or when what the cache points to has since been removed."""
     cache = feed.out / CACHE_DIR
-    key = fingerprint(feed, fetched)
     if key and not _record_intact(cache / key):
         _forget(cache / key)
     cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=cache), refresh_cache=force)
@@ -240,28 +240,25 @@ def _artifacts(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> N
     findings = list(checked.report.log)
     create_markdown_artifact(render_markdown(summary, findings), key=f"{key}-summary",
                              description=f"{feed.name}: {summary['status']}")
-    by_code = summary["findings"]["by_code"]
-    rows = sorted(by_code.items(), key=lambda kv: (_RANK[kv[1]["severity"]], -kv[1]["count"]))[:TOP_FINDINGS]
-    examples = {}
-    for finding in findings:
-        examples.setdefault(finding.code, finding)
-    table = [{"code": code, "severity": v["severity"], "count": v["count"],
-              "example item": examples[code].item_id if code in examples else "",
-              "example": examples[code].message if code in examples else ""} for code, v in rows]
+    table = [{"code": top["code"], "severity": top["severity"], "count": top["count"],
+              "example item": top["examples"][0].item_id if top["examples"] else "",
+              "example": top["examples"][0].message if top["examples"] else ""}
+             for top in top_codes(summary, findings, limit=TOP_FINDINGS, examples=1, notes=True)]
     create_table_artifact(table, key=f"{key}-findings", description=f"{feed.name}: the most pressing findings")
     create_link_artifact(report_link(feed), link_text=f"{feed.name} report", key=f"{key}-report",
                          description="The full report: every finding, the match rate and the history")
 
 
-def _prune(feed: FeedConfig, checked: Checked, fetched: Fetched | None) -> None:
-    """Keep one cached check per feed: remove the parked items and cache records of other contents."""
+def _prune(feed: FeedConfig, checked: Checked, key: str | None) -> None:
+    """Keep one cached check per feed, the one of ``key``: remove other parked items and cache records."""
     cache = feed.out / CACHE_DIR
-    for folder in [*cache.glob(".feedcheck-spool-*"), checked.spool.folder]:
-        if folder != checked.spool.folder or fetched is None:
+    for folder in cache.glob(".feedcheck-spool-*"):
+        if folder != checked.spool.folder:
             shutil.rmtree(folder, ignore_errors=True)
-    keep = fingerprint(feed, fetched) if fetched is not None else None  # also after --force
+    if key is None:  # the fetch failed: nothing was parked worth keeping
+        checked.spool.cleanup()
     for record in cache.glob("check-*"):
-        if record.name != keep:
+        if record.name != key:
             _forget(record)
 
 
@@ -282,11 +279,10 @@ def _stored(record: Path) -> str | None:
     return stored if isinstance(stored, str) and Path(stored).is_absolute() else None
 
 
-def _state(feed: FeedConfig, exit_code: int, status: str, paths: dict[str, str],
-           summary: dict[str, Any] | None = None) -> State:
-    outcome = {"feed": feed.name, "status": status, "exit_code": exit_code, "report": paths.get("report", ""),
-               "message": _headline(feed, status, summary)}
-    return (Failed if exit_code >= 3 else Completed)(message=outcome["message"], data=outcome)
+def _ended(name: str, status: str, exit_code: int, message: str, report: str = "") -> State:
+    """How a feed's run ends: Failed when the feed could not be used, was refused or is misconfigured."""
+    outcome = {"feed": name, "status": status, "exit_code": exit_code, "report": report, "message": message}
+    return (Failed if exit_code >= 2 else Completed)(message=message, data=outcome)
 
 
 def _headline(feed: FeedConfig, status: str, summary: dict[str, Any] | None) -> str:
@@ -304,5 +300,3 @@ def _headline(feed: FeedConfig, status: str, summary: dict[str, Any] | None) -> 
         text += f"; match rate {percent(events['match_rate'])}"
     return text
 
-
-_RANK = {"fatal": 0, "error": 1, "warning": 2, "info": 3}
