@@ -181,11 +181,9 @@ def _foreign(path: Path) -> bool:
     return path.exists() and not path.is_symlink()
 
 
-def _baseline(out: Path, log: FindingLog) -> dict[str, Any] | None:
-    """The manifest the gate compares with: the current one, else the newest readable published one."""
-    previous = current_manifest(out, log)
-    if previous is not None:
-        return previous
+def _newest_published(out: Path) -> dict[str, Any] | None:
+    """The newest readable manifest of the published versions: the gate's baseline when the current one
+    cannot be read."""
     manifests = []
     for path in (out / "published").glob("*/manifest.json"):
         with contextlib.suppress(OSError, ValueError):
@@ -197,13 +195,13 @@ def _baseline(out: Path, log: FindingLog) -> dict[str, Any] | None:
 
 def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: PublishOptions,
              log: FindingLog) -> PublishResult:
-    previous = _baseline(out, log)
+    current = current_manifest(out, log)
+    previous = current if current is not None else _newest_published(out)
     if previous is None and any((out / "published").glob("*/")) and not options.accept_drop:
         log.add(make_finding("gate.no_baseline"))
         return PublishResult("refused", None, reason=_refusal(log))
     if not gate(candidate, spool.items, previous, options, log):
         return PublishResult("refused", previous, reason=_refusal(log))
-    current = previous if (out / "current").is_symlink() and previous == current_manifest(out, FindingLog()) else None
     if (current is not None and candidate.check is not None and current.get("check") == candidate.check
             and current.get("format") == options.format):
         log.add(make_finding("publish.unchanged", detail="The source and the check's settings are those of the "
