@@ -123,11 +123,15 @@ def _prepare(db: sqlite3.Connection) -> None:
 def _item_changes(db: sqlite3.Connection, items: Iterable[pd.DataFrame]) -> dict[str, Any] | None:
     create_table(db, "new_items")
     add_items(db, "new_items", items)
-    known = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone()
-    changes = compare(db, "items", "new_items").as_dict() if known else None
+    changes = compare(db, "items", "new_items").as_dict() if _has_items(db) else None
     db.execute("DROP TABLE IF EXISTS items")
     db.execute("ALTER TABLE new_items RENAME TO items")
     return changes
+
+
+def _has_items(db: sqlite3.Connection) -> bool:
+    """Whether an earlier run left its items to compare with."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone() is not None
 
 
 def _items_check(db: sqlite3.Connection) -> str | None:
@@ -136,8 +140,7 @@ def _items_check(db: sqlite3.Connection) -> str | None:
 
 
 def _no_item_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
-    known = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone()
-    if not known:
+    if not _has_items(db):
         return None
     count = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
     return CatalogDiff(old_items=count, new_items=count).as_dict()
