@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandera import extensions
 
 from feedcheck.currencies import ISO_4217, MINOR_UNITS
@@ -55,13 +57,36 @@ def _rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = No
     return register
 
 
+# Python's ``\s`` spelt out: pandas hands a pattern with ``\s``, ``\u`` escapes or (on non-ASCII
+# text) ``\d`` to Python's ``re`` one value at a time, where the same rule as a literal class runs in
+# Arrow's vectorised engine.  Digits are written ``[0-9]`` for the same reason: channels read
+# ASCII digits only.
+WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+
+
 def normalise_token(series: pd.Series) -> pd.Series:
     """Lower-case, spaces for ``_``/``-``, single spaces: how enums are compared."""
-    return series.str.strip().str.lower().str.replace(r"[\s_-]+", " ", regex=True)
+    return series.str.strip().str.lower().str.replace(f"[{WHITESPACE}_-]+", " ", regex=True)
 
 
 def _norm(value: str) -> str:
     return re.sub(r"[\s_-]+", " ", value.strip().lower())
+
+
+def extract(series: pd.Series, pattern: str) -> dict[str, pd.Series]:
+    """The named groups of ``pattern``'s first match in each value, ``""`` where it does not match.
+
+    pandas runs ``str.extract`` in Python one value at a time; Arrow's kernel
+    is vectorised and reads the same patterns (named groups, no ``\\s``).
+
+    >>> extract(pd.Series(["12.50 EUR", "12 €"], dtype="str"), "(?P<amount>[0-9.]+) (?P<code>[A-Z]{3})")["code"].tolist()
+    ['EUR', '']
+    """
+    matches = pc.extract_regex(pa.array(series.array), pattern)
+    return {
+        name: pd.Series(pd.array(pc.fill_null(pc.struct_field(matches, name), ""), dtype="str"), index=series.index)
+        for name in re.compile(pattern).groupindex
+    }
 
 
 def _present(series: pd.Series) -> pd.Series:
@@ -156,7 +181,7 @@ def canonical_spelling(series: pd.Series, *, allowed: list[str], alternatives: d
 
 # --- ids ------------------------------------------------------------------
 
-_CONTROL = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\ufffd]"
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff\ufffd]"
 
 
 def _id_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -170,17 +195,17 @@ def _id_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 @_rule("item.id_invalid", hint=_id_hint)
 def id_chars(series: pd.Series) -> pd.Series:
-    return ~series.str.contains(r"\s|" + _CONTROL, regex=True)
+    return ~series.str.contains(f"[{WHITESPACE}]|{_CONTROL}", regex=True)
 
 
 @_rule("item.id_suspicious")
 def id_not_scientific(series: pd.Series) -> pd.Series:
-    return ~series.str.fullmatch(r"\d(\.\d+)?[eE]\+?\d+")
+    return ~series.str.fullmatch(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+")
 
 
 # --- prices ---------------------------------------------------------------
 
-PRICE_RE = r"\d+(\.\d+)? [A-Z]{3}"
+PRICE_RE = r"[0-9]+(\.[0-9]+)? [A-Z]{3}"
 
 
 def explain_price(value: str) -> str:
@@ -278,7 +303,7 @@ def parse_price(value: str) -> tuple[str, str] | None:
     >>> parse_price("12.50 EUR")
     ('12.50', 'EUR')
     """
-    match = re.fullmatch(r"(\d+(?:\.\d+)?) ([A-Z]{3})", value)
+    match = re.fullmatch(r"([0-9]+(?:\.[0-9]+)?) ([A-Z]{3})", value)
     return (match.group(1), match.group(2)) if match else None
 
 
@@ -288,7 +313,7 @@ def price_format(series: pd.Series) -> pd.Series:
 
 
 def _currency(series: pd.Series) -> pd.Series:
-    return series.str.extract(r"^\d+(?:\.\d+)? ([A-Z]{3})$", expand=False).fillna("")
+    return extract(series, r"^[0-9]+(?:\.[0-9]+)? (?P<code>[A-Z]{3})$")["code"]
 
 
 @_rule("item.currency_unknown", hint=lambda v, p: {"hint": v.rsplit(" ", 1)[-1]})
@@ -313,10 +338,11 @@ def currency_decimals(series: pd.Series) -> pd.Series:
 
 
 def _decimals_ok(series: pd.Series) -> pd.Series:
-    parts = series.str.extract(r"^\d+(?:\.(\d+))? ([A-Z]{3})$").fillna("")
-    places = parts[0].str.len().to_numpy()
-    allowed = np.array([MINOR_UNITS.get(code, 2) for code in parts[1]], dtype=np.int64)
-    return (parts[1] == "") | pd.Series(places <= allowed, index=series.index) | parts[0].str.fullmatch(r"0*")
+    parts = extract(series, r"^[0-9]+(?:\.(?P<decimals>[0-9]+))? (?P<code>[A-Z]{3})$")
+    places = parts["decimals"].str.len().to_numpy()
+    allowed = parts["code"].map(MINOR_UNITS).fillna(2).to_numpy(dtype=np.int64)
+    return (parts["code"] == "") | pd.Series(places <= allowed, index=series.index) | (
+        parts["decimals"].str.fullmatch("0*"))
 
 
 @_rule("item.currency_mismatch", ("currency",), hint=lambda v, p: {"currency": p["currency"]})
@@ -341,7 +367,8 @@ def _url_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 @_rule("item.url_invalid", hint=_url_hint)
 def http_url(series: pd.Series) -> pd.Series:
-    return ~_present(series) | series.str.contains(r"^[hH][tT][tT][pP][sS]?://[^/\s?#]+\.[^/\s?#]+", regex=True)
+    host = f"[^/?#{WHITESPACE}]+"
+    return ~_present(series) | series.str.contains(f"^[hH][tT][tT][pP][sS]?://{host}\\.{host}", regex=True)
 
 
 def _ascii_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -368,7 +395,7 @@ GTIN_LENGTHS = (8, 12, 13, 14)
 
 
 def _gtin_digits(series: pd.Series) -> pd.Series:
-    return series.str.replace(r"[\s-]", "", regex=True)
+    return series.str.replace(f"[{WHITESPACE}-]", "", regex=True)
 
 
 def _gtin_format_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -383,7 +410,7 @@ def _gtin_format_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 @_rule("item.gtin_format", hint=_gtin_format_hint)
 def gtin_format(series: pd.Series) -> pd.Series:
     digits = _gtin_digits(series)
-    return ~_present(series) | (digits.str.fullmatch(r"\d+") & digits.str.len().isin(GTIN_LENGTHS))
+    return ~_present(series) | (digits.str.fullmatch("[0-9]+") & digits.str.len().isin(GTIN_LENGTHS))
 
 
 def gtin_check_digit_of(body: str) -> int:
@@ -398,7 +425,7 @@ def gtin_check_digit_of(body: str) -> int:
 
 def _well_formed_gtins(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     digits = _gtin_digits(series)
-    ok = digits.str.fullmatch(r"\d+").fillna(False) & digits.str.len().isin(GTIN_LENGTHS)
+    ok = digits.str.fullmatch("[0-9]+").fillna(False) & digits.str.len().isin(GTIN_LENGTHS)
     return ok.astype(bool), digits.where(ok, "").str.zfill(14)
 
 
@@ -488,15 +515,15 @@ def no_html(series: pd.Series) -> pd.Series:
 # --- dates ----------------------------------------------------------------
 
 # ISO 8601 date or date-time; TikTok's template writes "2017-12-01 T0:00", accepted too.
-_DATE = r"\d{4}-\d{2}-\d{2}(?:(?:\s?T|\s)\d{1,2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?"
+_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:(?: ?T| )[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
 DATE_FORM = "YYYY-MM-DD or YYYY-MM-DDThh:mm±hhmm"
 INTERVAL_FORM = "start/end, e.g. 2026-02-24T13:00-0800/2026-02-29T15:30-0800"
 
 
 def _parse_dates(series: pd.Series) -> pd.Series:
-    text = series.str.replace(r"(\d)(?:\s?T|\s)(\d{1,2}:)", r"\1T\2", regex=True)
-    text = text.str.replace(r"T(\d):", r"T0\1:", regex=True)
-    text = text.str.replace(r"([+-]\d{2})(\d{2})$", r"\1:\2", regex=True)
+    text = series.str.replace(r"([0-9])(?: ?T| )([0-9]{1,2}:)", r"\1T\2", regex=True)
+    text = text.str.replace(r"T([0-9]):", r"T0\1:", regex=True)
+    text = text.str.replace(r"([+-][0-9]{2})([0-9]{2})$", r"\1:\2", regex=True)
     return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
 
 
@@ -510,10 +537,10 @@ def iso_date(series: pd.Series) -> pd.Series:
 
 
 def _interval(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
-    parts = series.str.extract(r"^([^/]*)/(.*)$").fillna("")
+    parts = extract(series, r"^(?P<start>[^/]*)/(?P<end>.*)")
     shaped = series.str.fullmatch(_DATE + "/" + _DATE)
-    start = _parse_dates(parts[0].where(shaped, ""))
-    end = _parse_dates(parts[1].where(shaped, ""))
+    start = _parse_dates(parts["start"].where(shaped, ""))
+    end = _parse_dates(parts["end"].where(shaped, ""))
     return shaped, start, end
 
 
@@ -583,10 +610,10 @@ def sale_below_price(frame: pd.DataFrame, *, field: str) -> pd.Series:
     on_sale = _present(frame[field]).to_numpy()
     if not on_sale.any():
         return result
-    pattern = r"^(\d+(?:\.\d+)?) ([A-Z]{3})$"
-    sale = frame.loc[on_sale, field].str.extract(pattern)
-    price = frame.loc[on_sale, "price"].str.extract(pattern)
-    both = sale[0].notna() & price[0].notna()
-    lower = pd.to_numeric(sale[0], errors="coerce") < pd.to_numeric(price[0], errors="coerce")
-    result[on_sale] = (~both | (lower & (sale[1] == price[1])).fillna(False)).astype(bool).to_numpy()
+    pattern = r"^(?P<amount>[0-9]+(?:\.[0-9]+)?) (?P<code>[A-Z]{3})$"
+    sale = extract(frame.loc[on_sale, field], pattern)
+    price = extract(frame.loc[on_sale, "price"], pattern)
+    both = (sale["amount"] != "") & (price["amount"] != "")
+    lower = pd.to_numeric(sale["amount"], errors="coerce") < pd.to_numeric(price["amount"], errors="coerce")
+    result[on_sale] = (~both | (lower & (sale["code"] == price["code"])).fillna(False)).astype(bool).to_numpy()
     return result

@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import pyarrow as pa
+import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from lxml import etree
 
@@ -270,15 +271,20 @@ def _write_catalog(spool: CatalogSpool, path: Path, fmt: str, channel: str, log:
 
 def _write_delimited(spool: CatalogSpool, sink: BinaryIO, names: dict[str, str], delimiter: str,
                      log: FindingLog) -> None:
+    """Every field quoted, quotes doubled: a lone \\r left bare would read as a line end.
+
+    Arrow's writer produces the bytes ``csv.writer(quoting=QUOTE_ALL)`` would,
+    without turning a million rows into Python tuples.
+    """
     text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
-    # Every field quoted: csv.writer would leave a lone \r unquoted, and a reader takes it for a line end.
-    writer = csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\n")
-    writer.writerow([names[c] for c in spool.columns])
-    for chunk in spool.chunks():
-        _warn_formulas(chunk, log)
-        writer.writerows(chunk.itertuples(index=False, name=None))
+    csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(
+        [names[c] for c in spool.columns])
     text.flush()
     text.detach()
+    options = pa_csv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="all_valid")
+    for chunk in spool.chunks():
+        _warn_formulas(chunk, log)
+        pa_csv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), sink, options)
 
 
 def _warn_formulas(chunk: Any, log: FindingLog) -> None:
@@ -287,8 +293,10 @@ def _warn_formulas(chunk: Any, log: FindingLog) -> None:
     risky: list[tuple[str, Any]] = []  # column, row
     for column in chunk.columns:
         values = chunk[column]
-        flagged = values.str.startswith(FORMULA_START) & ~values.str.fullmatch(r"-?\d+(\.\d+)?")
-        risky += [(column, row) for row in values.index[flagged.to_numpy()]]
+        flagged = values.str.startswith(FORMULA_START).to_numpy()
+        if flagged.any():
+            numbers = values[flagged].str.fullmatch(r"-?[0-9]+(\.[0-9]+)?").to_numpy()
+            risky += [(column, row) for row in values.index[flagged][~numbers]]
     log.add_each(code, CODES[code].severity, risky, lambda cell: make_finding(
         code, item_id=str(chunk.at[cell[1], ID]) if ID in chunk.columns else "", field=cell[0],
         value=str(chunk.at[cell[1], cell[0]])))

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from feedcheck.fields import ID
 
@@ -50,17 +52,28 @@ def _add_batch(db: sqlite3.Connection, table: str, chunk: pd.DataFrame) -> int:
     ids = chunk[ID].astype("str").str.strip()
     keep = (ids != "").to_numpy()
     rest = sorted(c for c in chunk.columns if c not in (ID, "price", "availability"))
-    parts = [chunk[c].astype("str").mask(chunk[c].astype("str") != "", c + "=" + chunk[c].astype("str") + "\x1f")
-             for c in rest]
-    joined = pd.Series("", index=chunk.index, dtype="str")
-    if parts:
-        joined = parts[0].str.cat(parts[1:])  # type: ignore[arg-type]  # pandas takes a list of Series
-    digests = pd.util.hash_pandas_object(joined, index=False).map("{:016x}".format)
+    joined = pd.Series(pd.array(_joined(chunk, rest), dtype="str"), index=chunk.index)
+    digests = pd.util.hash_pandas_object(joined, index=False).to_numpy()[keep]
     columns = [ids] + [chunk[c].astype("str").str.strip() if c in chunk.columns
                        else pd.Series("", index=chunk.index, dtype="str") for c in ("price", "availability")]
-    rows = list(zip(*(column[keep].tolist() for column in columns), digests[keep].tolist()))
+    rows = list(zip(*(column[keep].tolist() for column in columns), [f"{d:016x}" for d in digests.tolist()]))
     db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)
     return len(rows)
+
+
+def _joined(chunk: pd.DataFrame, columns: list[str]) -> pa.Array:
+    """``name=value\\x1f`` for each non-empty value, joined per item: what the digest covers.
+
+    Built with Arrow's kernels; pandas would concatenate the strings in Python.
+    """
+    text = pa.large_string()
+    empty = pa.scalar("", text)
+    parts = []
+    for name in columns:
+        values = pa.array(chunk[name].astype("str").array).cast(text)
+        tagged = pc.binary_join_element_wise(pa.scalar(f"{name}=", text), values, pa.scalar("\x1f", text), empty)
+        parts.append(pc.if_else(pc.equal(values, empty), empty, tagged))
+    return pc.binary_join_element_wise(*parts, empty) if parts else pa.array([""] * len(chunk), text)
 
 
 @dataclass

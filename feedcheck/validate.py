@@ -45,6 +45,38 @@ class ChunkVerdict:
 
 
 @dataclass(frozen=True)
+class _Kept:
+    """What a stored finding shows of one item: its row, id and the failing field's value."""
+
+    row: int
+    item_id: str
+    value: str
+
+
+class _KeptRows:
+    """The rows of a failure as :class:`_Kept`, read from the chunk only for the findings that are stored.
+
+    Reading one cell of an Arrow-backed frame costs far more than reading a
+    slice, so the stored rows' values are sliced once.
+    """
+
+    def __init__(self, log: FindingLog, code: str, chunk: pd.DataFrame, rows: Any, field: str) -> None:
+        self.rows = rows
+        kept = rows[: log.room(code)]
+        positions = chunk.index.get_indexer(kept)
+        ids = chunk[ID].iloc[positions].tolist() if ID in chunk.columns else [""] * len(kept)
+        values = chunk[field].iloc[positions].tolist()
+        self.kept = [_Kept(int(r), str(i), str(v)) for r, i, v in zip(kept, ids, values)]
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, part: slice) -> list[_Kept]:
+        return self.kept[part]
+
+
+
+@dataclass(frozen=True)
 class _Failure:
     code: str
     field: str
@@ -165,13 +197,9 @@ class FeedValidator:
         else:
             code = "item.id_whitespace"
         severity = self.channel.severity_of(code)
-
-        def build(row: Any) -> Finding:
-            item_id = str(chunk.at[row, ID]).strip() if ID in chunk.columns else ""
-            return make_finding(code, severity=severity, item_id=item_id, row=int(row), field=name,
-                                value=str(chunk.at[row, name]))
-
-        self.log.add_each(code, severity, chunk.index[changed], build)
+        rows = chunk.index[changed]
+        self.log.add_each(code, severity, _KeptRows(self.log, code, chunk, rows, name), lambda kept: make_finding(
+            code, severity=severity, item_id=kept.item_id.strip(), row=kept.row, field=name, value=kept.value))
 
     def _run(self, schema: pa.DataFrameSchema, chunk: pd.DataFrame) -> list[_Failure]:
         try:
@@ -217,24 +245,26 @@ class FeedValidator:
         return [_Failure("item.duplicate_id", ID, np.array(dup_rows), params)]
 
     def _record(self, failure: _Failure, severity: Severity, chunk: pd.DataFrame) -> None:
-        def build(row: Any) -> Finding:
-            value = str(chunk.at[row, failure.field])
+        frame = failure.rule is not None and failure.rule.frame
+
+        def build(kept: _Kept) -> Finding:
             params = dict(failure.params)
-            if failure.rule is not None and failure.rule.frame:
-                params["_row"] = chunk.loc[row].to_dict()
-            params |= self._hint(failure, value, params, row)
+            if frame:
+                params["_row"] = chunk.loc[kept.row].to_dict()
+            params |= self._hint(failure, kept.value, params, kept.row)
             return make_finding(
                 failure.code,
                 severity=severity,
-                item_id=truncate(str(chunk.at[row, ID])),
-                row=int(row),
+                item_id=truncate(kept.item_id),
+                row=kept.row,
                 field=failure.field,
-                value=value,
+                value=kept.value,
                 channel=self.channel.title,
                 **{k: v for k, v in params.items() if not k.startswith("_")},
             )
 
-        self.log.add_each(failure.code, severity, failure.rows, build)
+        self.log.add_each(failure.code, severity, _KeptRows(self.log, failure.code, chunk, failure.rows, failure.field),
+                          build)
 
     @staticmethod
     def _hint(failure: _Failure, value: str, params: dict[str, Any], row: Any) -> dict[str, Any]:
