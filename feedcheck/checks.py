@@ -79,7 +79,8 @@ def extract(series: pd.Series, pattern: str) -> dict[str, pd.Series]:
     pandas runs ``str.extract`` in Python one value at a time; Arrow's kernel
     is vectorised and reads the same patterns (named groups, no ``\\s``).
 
-    >>> extract(pd.Series(["12.50 EUR", "12 €"], dtype="str"), "(?P<amount>[0-9.]+) (?P<code>[A-Z]{3})")["code"].tolist()
+    >>> prices = pd.Series(["12.50 EUR", "12 €"], dtype="str")
+    >>> extract(prices, "(?P<amount>[0-9.]+) (?P<code>[A-Z]{3})")["code"].tolist()
     ['EUR', '']
     """
     matches = pc.extract_regex(pa.array(series.array), pattern)

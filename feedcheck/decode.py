@@ -274,15 +274,17 @@ class DecodingReader(io.TextIOBase):
     cannot fill memory with findings.
     """
 
-    def __init__(self, raw: BinaryIO, encoding: str, findings: list[Finding], max_findings: int = 1000) -> None:
+    def __init__(self, raw: BinaryIO, encoding: str, findings: list[Finding], max_findings: int = 1000, *,
+                 offset: int = 0, lines: int = 0) -> None:
+        """``offset`` and ``lines``: where ``raw`` starts in the file, for the offsets and lines reported."""
         self._raw = raw
         self._max_findings = max_findings
         self._reported = 0
         self.unreported = 0  # bad sequences past ``max_findings``: counted, not described
         self._decoder = codecs.getincrementaldecoder(encoding)(errors="feedcheck-record")
         self._findings = findings
-        self._offset = 0
-        self._lines = 0
+        self._offset = offset
+        self._lines = lines
         self._buffer = ""
         self._eof = False
         self._pending_error: FeedFormatError | None = None

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import codecs
 import glob
+import io
 import json
 import math
 import os
@@ -29,13 +30,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
 
+import pyarrow as pa
+
 from feedcheck.config import EVENT_FIELDS, EventOptions
 from feedcheck.decode import GZIP_MAGIC, CappedGzipReader, DecodingReader
 from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.eventblocks import PRESENCE_KEYS, BlockParser, Columns, columns, split_lines
 from feedcheck.findings import Finding, FindingLog, Severity, make_finding, truncate
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 _READ_CHARS = 1 << 20
+_READ_BYTES = 1 << 20
+_BLOCK_BYTES = 8 << 20  # JSON lines parsed by Arrow at a time
 _SEPARATORS = re.compile(r"[\s,\[\]\ufeff]*")  # whitespace, array punctuation, stray BOMs between records
 _BLANKS = re.compile(r"[ \t]*")
 _END_OF_LINE = re.compile(r"\r\n|\n|\r")
@@ -119,15 +125,96 @@ def _is_log_name(name: str) -> bool:
 
 def read_events(paths: Iterable[Path], log: FindingLog, options: EventOptions = EventOptions()) -> Iterator[Event]:
     """Yield every event in ``paths``; what cannot be read becomes findings in ``log``."""
+    for item in read_records(paths, log, options):
+        if isinstance(item, RecordBlock):
+            yield from item.events()
+        else:
+            yield item
+
+
+def read_records(paths: Iterable[Path], log: FindingLog,
+                 options: EventOptions = EventOptions()) -> Iterator[Event | RecordBlock]:
+    """The events of ``paths`` in file order: one by one, or a block of JSON lines at a time.
+
+    A :class:`RecordBlock` holds whole lines read as columns where they could
+    be; the consumer takes each record in turn, by its columns or by
+    :meth:`RecordBlock.record`, and settles it (:meth:`RecordBlock.settle`).
+    """
     mapping = FieldMap.from_options(options)
     for path in paths:
         yield from _read_file(path, log, options, mapping)
 
 
-def _read_file(path: Path, log: FindingLog, options: EventOptions, mapping: FieldMap | None) -> Iterator[Event]:
+@dataclass
+class _Tally:
+    """A file's records so far: with events, without, and those only counted."""
+
+    good: int = 0
+    bad: int = 0
+    quiet: int = 0
+
+
+def _settle(tally: _Tally, log: FindingLog, found_events: bool, problem: Finding | None) -> None:
+    """Count a record once its events are checked, and report its problem (or count it, in a file of noise)."""
+    if found_events:
+        tally.good += 1
+    elif problem is not None:
+        tally.bad += 1
+    if problem is not None:
+        if tally.good == 0 and tally.bad > _QUIET_AFTER:
+            tally.quiet += 1
+        else:
+            log.add(problem)
+
+
+@dataclass
+class RecordBlock:
+    """Whole lines of a JSON-lines log: the events Arrow read as columns, and each record's line.
+
+    ``columns.columnar`` marks the records whose events are in ``columns``;
+    every record can also be read the record-by-record way with
+    :meth:`record`, which gives the same events.
+    """
+
+    file: str
+    numbers: list[int]  # each record's line number
+    lines: list[bytes]  # each record's text
+    columns: Columns
+    log: FindingLog
+    max_chars: int
+    tally: _Tally
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def record(self, index: int) -> tuple[list[Event], Finding | None]:
+        """Record ``index`` read on its own, as the record-by-record reader reads it."""
+        line = self.numbers[index]
+        for _, value in _Scanner(io.StringIO(self.lines[index].decode("utf-8")), self.max_chars, line):
+            if isinstance(value, _Bad):
+                where = f"{self.file}:{line}"
+                return [], make_finding(value.code, source=where, item_id=where, row=line, value=value.text,
+                                        detail=value.reason)
+            return recognise(value, self.file, line)
+        return [], None
+
+    def settle(self, found_events: bool, problem: Finding | None = None) -> None:
+        """Count a record whose events have been checked, and report its problem if it had one."""
+        _settle(self.tally, self.log, found_events, problem)
+
+    def events(self) -> Iterator[Event]:
+        """Every event of the block, record by record (the columns unused)."""
+        for index in range(len(self)):
+            events, problem = self.record(index)
+            yield from events
+            self.settle(bool(events), problem)
+
+
+def _read_file(path: Path, log: FindingLog, options: EventOptions,
+               mapping: FieldMap | None) -> Iterator[Event | RecordBlock]:
     shown = str(path)
     decode_findings: list[Finding] = []
-    good = bad = quiet = 0
+    tally = _Tally()
     unreadable = False
     try:
         raw = path.open("rb")
@@ -137,42 +224,166 @@ def _read_file(path: Path, log: FindingLog, options: EventOptions, mapping: Fiel
         return
     with raw:
         encoding = _text_encoding(raw)
-        text = DecodingReader(_byte_stream(raw, options, shown), encoding, decode_findings)
-        try:
-            for line, record in _Scanner(text, options.max_record_bytes):
-                _drain(decode_findings, log, shown)
-                events: list[Event]
-                problem: Finding | None
-                if isinstance(record, _Bad):
-                    where = f"{shown}:{line}"
-                    events, problem = [], make_finding(record.code, source=where, item_id=where, row=line,
-                                                       value=record.text, detail=record.reason)
-                else:
-                    events, problem = recognise(record, shown, line, mapping)
-                if events:
-                    good += 1
-                    yield from events
-                elif problem is not None:
-                    bad += 1
-                if problem is not None:
-                    if good == 0 and bad > _QUIET_AFTER:
-                        quiet += 1
+        blocks = _BlockReader(_byte_stream(raw, options, shown), options.max_record_bytes)
+        if encoding == "utf-8-sig" and mapping is None:
+            yield from _read_blocks(blocks, shown, log, options, tally)
+        if blocks.refused:
+            text = DecodingReader(blocks.remainder(), encoding, decode_findings, offset=blocks.offset,
+                                  lines=blocks.line - 1)
+            try:
+                for line, record in _Scanner(text, options.max_record_bytes, blocks.line):
+                    _drain(decode_findings, log, shown)
+                    events: list[Event]
+                    problem: Finding | None
+                    if isinstance(record, _Bad):
+                        where = f"{shown}:{line}"
+                        events, problem = [], make_finding(record.code, source=where, item_id=where, row=line,
+                                                           value=record.text, detail=record.reason)
                     else:
-                        log.add(problem)
-        except FeedcheckError as exc:
-            unreadable = True
-            log.add(make_finding("events.file_unreadable", source=shown, detail=(
-                f"{exc.finding.message} Events before that point were read; an incomplete last record was dropped.")))
-        _drain(decode_findings, log, shown)
-        if text.unreported:
-            log.count_only("decode.invalid_bytes", Severity.ERROR, text.unreported)
-    if quiet:
-        after = f"; {good:,} records with events came after them" if good else ""
+                        events, problem = recognise(record, shown, line, mapping)
+                    yield from events
+                    _settle(tally, log, bool(events), problem)
+            except FeedcheckError as exc:
+                unreadable = True
+                log.add(make_finding("events.file_unreadable", source=shown, detail=(
+                    f"{exc.finding.message} Events before that point were read; "
+                    "an incomplete last record was dropped.")))
+            _drain(decode_findings, log, shown)
+            if text.unreported:
+                log.count_only("decode.invalid_bytes", Severity.ERROR, text.unreported)
+    if tally.quiet:
+        after = f"; {tally.good:,} records with events came after them" if tally.good else ""
         log.add(make_finding("events.not_json_file", source=shown, detail=(
-            f"{shown}: the first {_QUIET_AFTER} records are not events, and {quiet:,} more like them were counted "
-            f"but not listed{after}. Is it an event log (JSON lines or a JSON array of events)?")))
-    if good == 0 and bad == 0 and not unreadable:
+            f"{shown}: the first {_QUIET_AFTER} records are not events, and {tally.quiet:,} more like them were "
+            f"counted but not listed{after}. Is it an event log (JSON lines or a JSON array of events)?")))
+    if tally.good == 0 and tally.bad == 0 and not unreadable:
         log.add(make_finding("events.empty_file", source=shown, detail=f"{shown} holds no records."))
+
+
+def _read_blocks(blocks: _BlockReader, shown: str, log: FindingLog, options: EventOptions,
+                 tally: _Tally) -> Iterator[RecordBlock]:
+    """The log's blocks read as columns, until the end or the first block Arrow cannot take."""
+    parser = BlockParser()
+    while True:
+        data = blocks.next()
+        if data is None:
+            return
+        block = _columnar(data, parser, shown, blocks.line, log, options, tally)
+        if block is None:
+            blocks.refuse(data)
+            return
+        blocks.consumed(data)
+        yield block
+
+
+def _columnar(data: bytes, parser: BlockParser, shown: str, first_line: int, log: FindingLog,
+              options: EventOptions, tally: _Tally) -> RecordBlock | None:
+    """A block of whole lines as a :class:`RecordBlock`, or ``None`` if it is not plain JSON lines."""
+    body = data[len(codecs.BOM_UTF8):] if first_line == 1 and data.startswith(codecs.BOM_UTF8) else data
+    if codecs.BOM_UTF8 in body or body.count(b"\r") != body.count(b"\r\n"):
+        return None  # a BOM between records or a lone CR: the record reader numbers such lines its own way
+    try:
+        pa.scalar(body, pa.binary()).cast(pa.string())
+    except (pa.ArrowException, ValueError):
+        return None  # undecodable bytes are reported by the record reader, with their offsets
+    table = parser.parse(body)
+    if table is None:
+        return None
+    lines = body.split(b"\n")
+    kept = split_lines(body, table.num_rows)
+    if kept is None or max(map(len, lines)) > options.max_record_bytes:
+        return None
+    presence_free = not any(key in body for key in PRESENCE_KEYS)
+    return RecordBlock(file=shown, numbers=[first_line + k for k in kept], lines=[lines[k] for k in kept],
+                       columns=columns(table, presence_free), log=log, max_chars=options.max_record_bytes,
+                       tally=tally)
+
+
+class _BlockReader:
+    """Cuts a byte stream into blocks of whole lines; what it has read but not used goes back to the record reader.
+
+    Reads are small and direct, never through a buffer that would lose the
+    bytes read before a truncated gzip member's error: those bytes are read
+    record by record, then the error is reported as the record reader does.
+    """
+
+    def __init__(self, stream: BinaryIO, max_line: int) -> None:
+        self.stream = stream
+        self.max_line = max_line
+        self.offset = 0  # bytes consumed as blocks
+        self.line = 1  # line number of the next unconsumed byte
+        self.refused = True  # until a block reader takes over: no blocks means read record by record
+        self._carry = b""
+        self._head = b""
+        self._error: FeedcheckError | None = None
+        self._eof = False
+
+    def next(self) -> bytes | None:
+        """The next block (whole lines, at least ``_BLOCK_BYTES`` unless the file ends); ``None`` at the end."""
+        self.refused = False
+        parts, size = [self._carry], len(self._carry)
+        self._carry = b""
+        while (size < _BLOCK_BYTES or b"\n" not in parts[-1]) and not self._eof and self._error is None:
+            if size > _BLOCK_BYTES + self.max_line:
+                break  # a line longer than any record may be: the record reader says so
+            piece = self._read()
+            parts.append(piece)
+            size += len(piece)
+        data = b"".join(parts)
+        last = data.rfind(b"\n")
+        if self._error is not None or (last < 0 and not self._eof):
+            self.refuse(data)
+            return None
+        cut = len(data) if self._eof else last + 1
+        data, self._carry = data[:cut], data[cut:]
+        return data or None
+
+    def consumed(self, data: bytes) -> None:
+        self.offset += len(data)
+        self.line += data.count(b"\n")
+
+    def refuse(self, data: bytes) -> None:
+        """Hand ``data`` and everything after it to the record reader."""
+        self.refused = True
+        self._head = data + self._carry
+        self._carry = b""
+
+    def remainder(self) -> BinaryIO:
+        """The bytes not consumed as blocks, then the rest of the stream (and its read error, if one came)."""
+        return _Chain(self._head, self.stream, self._error)  # type: ignore[return-value]
+
+    def _read(self) -> bytes:
+        try:
+            piece = self.stream.read(_READ_BYTES)
+        except FeedcheckError as exc:
+            self._error = exc
+            return b""
+        self._eof = not piece
+        return piece
+
+
+class _Chain(io.RawIOBase):
+    """``head``, then ``rest``; ``error`` is raised where ``rest`` ended with it."""
+
+    def __init__(self, head: bytes, rest: BinaryIO, error: FeedcheckError | None) -> None:
+        self._head = memoryview(head)
+        self._rest = rest
+        self._error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        if len(self._head):
+            n = min(len(buffer), len(self._head))
+            buffer[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        if self._error is not None:
+            raise self._error
+        data = self._rest.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def _byte_stream(raw: BinaryIO, options: EventOptions, shown: str) -> BinaryIO:
@@ -220,12 +431,12 @@ class _Scanner:
     that follows a comma; a line yields at most one ``_Bad``.
     """
 
-    def __init__(self, text: TextIO | DecodingReader, max_chars: int) -> None:
+    def __init__(self, text: TextIO | DecodingReader, max_chars: int, line: int = 1) -> None:
         self.text = text
         self.max_chars = max_chars
         self.buf = ""
         self.pos = 0
-        self.line = 1
+        self.line = line
         self.eof = False
         self.depth = 0  # inside how many top-level arrays: only there is a bare scalar an element
 

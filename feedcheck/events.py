@@ -24,11 +24,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from feedcheck.config import EventOptions
 from feedcheck.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
-from feedcheck.eventlog import Event, expand_paths, read_events
+from feedcheck.checks import WHITESPACE
+from feedcheck.eventblocks import Columns
+from feedcheck.eventlog import _YEAR_3000, Event, RecordBlock, expand_paths, read_events, read_records
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
 from feedcheck.reconcile import Catalog, Line, Reconciler
 from feedcheck.report import REPORT_VERSION, exit_code_of
@@ -120,8 +125,11 @@ def check_events(
     files = expand_paths(paths)
     reconciler = Reconciler(catalog, log, options) if catalog is not None else None
     checker = EventChecker(log, options, reconciler)
-    for event in read_events(files, log, options):
-        checker.check(event)
+    for item in read_records(files, log, options):
+        if isinstance(item, RecordBlock):
+            checker.check_block(item)
+        else:
+            checker.check(item)
     checker.finish()
     summary = {"files": [str(f) for f in files]} | checker.summary()
     mismatches: list[dict[str, Any]] = []
@@ -215,6 +223,65 @@ class EventChecker:
             revenue = value if value_problem != "is negative" else None
             matched = self.reconciler.add(name, lines, event.time, currency, revenue, purchase)
             self._currency_match(event, item, name, currency, matched)
+
+    def check_block(self, block: RecordBlock) -> None:
+        """Judge a block of records in file order, to the same effect as :meth:`check` on each of its events.
+
+        An event read as columns whose values need no finding (a standard
+        name, a usable id, time, value, currency and contents) takes a short
+        path that only updates the state :meth:`check` would; the state can
+        still call for a finding (a duplicate, an order sent twice, a currency
+        the catalog does not use), and then the same methods report it.
+        Every other record is read and checked event by event.
+        """
+        cols = block.columns
+        clean = clean_events(cols, self.options) if len(cols) else np.zeros(0, dtype=bool)
+        record_clean = cols.columnar.copy()
+        np.logical_and.at(record_clean, cols.record, clean)
+        records = np.arange(len(block))
+        starts = np.searchsorted(cols.record, records).tolist()
+        ends = np.searchsorted(cols.record, records, side="right").tolist()
+        fast = _FastEvents(cols, block)
+        for index, is_clean in enumerate(record_clean.tolist()):
+            if is_clean:
+                for position in range(starts[index], ends[index]):
+                    self._check_clean(fast, position)
+                block.settle(True)
+            else:
+                events, problem = block.record(index)
+                for event in events:
+                    self.check(event)
+                block.settle(bool(events), problem)
+
+    def _check_clean(self, fast: _FastEvents, i: int) -> None:
+        """:meth:`check` for an event known to need no finding of its own."""
+        name, event_id, when = fast.name[i], fast.event_id[i], fast.time[i]
+        value, currency = fast.value[i], fast.currency[i]
+        self.counts["total"] += 1
+        self.shapes[fast.shape[i]] += 1
+        if name in self.names or len(self.names) < _MAX_NAMES:
+            self.names[name] += 1
+        purchase = name in self.options.purchase_events
+        catalog_event = purchase or name in self.options.catalog_events
+        key = (name, event_id)
+        if key in self._seen:
+            if self._duplicate(fast.event(i), name, event_id, value if purchase else None, currency):
+                return
+        else:
+            self._remember(self._seen, key, (when, fast.origin[i], fast.where(i)))
+        self.counts["unique"] += 1
+        order = fast.order_id[i]
+        if purchase and order not in (None, ""):
+            if order in self._orders:
+                self._order(fast.event(i), name, order, event_id, value, currency)
+            else:
+                self._remember(self._orders, order, (event_id, when))
+        lines = fast.lines(i)
+        self.counts["content_lines"] += len(lines)
+        if self.reconciler is not None and catalog_event:
+            matched = self.reconciler.add(name, lines, when, currency, value, purchase)
+            if currency and any(self.reconciler.catalog.currency_for(c) not in (None, currency) for c in matched):
+                self._currency_match(fast.event(i), event_id, name, currency, matched)
 
     def _add(self, code: str, record: Event, item: str, severity: Severity | None = None, /, **params: Any) -> None:
         """One event finding; past the log's cap it is only counted (10 M events must not render 10 M messages)."""
@@ -444,6 +511,153 @@ class EventChecker:
             "shapes": dict(sorted(self.shapes.items())),
             "match_rate": None,
         }
+
+
+_MAX_EXACT = float(2 ** 53)  # larger numbers may be read differently by Arrow and by Python
+_ID_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text
+_ACCEPTED_CURRENCIES = sorted(ISO_4217 & TIKTOK_EVENT_CURRENCIES)
+
+
+def clean_events(cols: Columns, options: EventOptions) -> np.ndarray:
+    """Which events of ``cols`` :meth:`EventChecker.check` would judge without a finding of their own.
+
+    Each test mirrors a check in the event-by-event path; anything it cannot
+    be sure of (non-ASCII ids, numbers past 2**53, times written as text that
+    need Python's parser) counts as not clean, and is then checked the slow way.
+    """
+    name = cols.name
+    purchase = _in(name, options.purchase_events)
+    catalog = purchase | _in(name, options.catalog_events)
+    ok = _in(name, STANDARD_NAMES) & _event_id_ok(cols.event_id) & _time_ok(cols.time_raw)
+    value = cols.value
+    has_value = pc.is_valid(value).to_numpy(zero_copy_only=False)
+    ok &= np.where(has_value, _amount_ok(value), ~(purchase | catalog))
+    has_currency = pc.is_valid(cols.currency).to_numpy(zero_copy_only=False)
+    ok &= np.where(has_currency, _in(cols.currency, _ACCEPTED_CURRENCIES), ~(purchase | (catalog & has_value)))
+    lengths = pc.fill_null(pc.list_value_length(cols.contents), 0).to_numpy()
+    no_ids = (pc.fill_null(pc.list_value_length(cols.content_ids), 0).to_numpy() == 0) & ~pc.is_valid(
+        cols.content_id).to_numpy(zero_copy_only=False)
+    ok &= np.where(lengths > 0, _contents_ok(cols, lengths, has_value, options.value_tolerance), no_ids & ~catalog)
+    return ok
+
+
+def _in(values: pa.Array, allowed: Iterable[str]) -> np.ndarray:
+    return pc.fill_null(pc.is_in(values, value_set=pa.array(sorted(allowed), pa.string())), False).to_numpy(
+        zero_copy_only=False)
+
+
+def _event_id_ok(ids: pa.Array) -> np.ndarray:
+    text = pc.fill_null(ids, "")
+    lowered = pc.utf8_lower(text)
+    ok = (pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
+          & pc.equal(pc.utf8_trim(text, characters=_ID_SPACE), text).to_numpy(zero_copy_only=False)
+          & (pc.utf8_length(text).to_numpy() > 0)
+          & ~_in(lowered, _PLACEHOLDER_IDS)
+          & ~pc.match_substring_regex(text, _TEMPLATE_ID.pattern).to_numpy(zero_copy_only=False))
+    return ok
+
+
+def _time_ok(raw: pa.Array) -> np.ndarray:
+    if pa.types.is_floating(raw.type):
+        seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False)
+        seconds = np.where(seconds > 1e11, seconds / 1000, seconds)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(seconds) & (seconds > 0) & (seconds < _YEAR_3000)
+    return np.zeros(len(raw), dtype=bool)
+
+
+def _amount_ok(values: pa.Array) -> np.ndarray:
+    numbers = pc.fill_null(values, math.nan).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(numbers) & (numbers >= 0) & (numbers < _MAX_EXACT)
+
+
+def _contents_ok(cols: Columns, lengths: np.ndarray, has_value: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per event: every content line has a usable id, type, quantity and price, and the lines add up to the value."""
+    lines = pc.list_flatten(cols.contents)
+    parent = pc.list_parent_indices(cols.contents).to_numpy()
+    ids = pc.struct_field(lines, "content_id")
+    line_type = pc.coalesce(pc.struct_field(lines, "content_type"), cols.content_type.take(pa.array(parent)))
+    quantity = pc.struct_field(lines, "quantity")
+    price = pc.struct_field(lines, "price")
+    count = pc.fill_null(quantity, 1.0).to_numpy(zero_copy_only=False)
+    amount = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False)
+    has_price = pc.is_valid(price).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        line_ok = (pc.is_valid(lines).to_numpy(zero_copy_only=False)
+                   & pc.fill_null(pc.match_substring_regex(ids, f"[^{WHITESPACE}]"), False).to_numpy(
+                       zero_copy_only=False)
+                   & np.where(pc.is_valid(line_type).to_numpy(zero_copy_only=False), _in(line_type, CONTENT_TYPES),
+                              True)
+                   & np.isfinite(count) & (count >= 1) & (count == np.floor(count)) & (count < _MAX_EXACT)
+                   & np.where(has_price, _amount_ok(price), True))
+    events = len(lengths)
+    ok = np.ones(events, dtype=bool)
+    np.logical_and.at(ok, parent, line_ok)
+    all_priced = np.ones(events, dtype=bool)
+    np.logical_and.at(all_priced, parent, has_price)
+    total = np.zeros(events)
+    np.add.at(total, parent, np.where(has_price, amount * count, 0.0))
+    value = pc.fill_null(cols.value, 0.0).to_numpy(zero_copy_only=False)
+    allowed = np.maximum(0.01, tolerance * np.maximum(np.abs(total), np.abs(value)))
+    checked = has_value & all_priced
+    gap = np.abs(value - total)
+    # Near the limit, the order of the additions could tip it: leave such events to the exact path.
+    ok &= ~checked | (gap < allowed * (1 - 1e-9))
+    return ok
+
+
+class _FastEvents:
+    """A block's columns as Python values, for the events :meth:`EventChecker.check_block` takes the short path."""
+
+    def __init__(self, cols: Columns, block: RecordBlock) -> None:
+        self.block = block
+        self.cols = cols
+        self.name: list[str] = cols.name.to_pylist()
+        self.event_id: list[str] = cols.event_id.to_pylist()
+        self.time: list[float | None] = _seconds(cols.time_raw).tolist() if len(cols) else []
+        self.value: list[float | None] = cols.value.to_pylist()
+        self.currency: list[str] = pc.fill_null(cols.currency, "").to_pylist()
+        orders = cols.order_id if pa.types.is_string(cols.order_id.type) else pc.cast(cols.order_id, pa.string())
+        self.order_id: list[str | None] = orders.to_pylist()
+        self.shape = cols.shape
+        self.origin = ["browser" if s == "pixel" else "server" for s in cols.shape]
+        self.record = cols.record.tolist()
+        lines = pc.list_flatten(cols.contents)
+        parent = pc.list_parent_indices(cols.contents).to_numpy()
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(parent, minlength=len(cols)))]).astype(np.int64)
+        self.offsets = offsets.tolist()
+        kind = pc.coalesce(pc.struct_field(lines, "content_type"), cols.content_type.take(pa.array(parent, pa.int64())))
+        count = pc.fill_null(pc.struct_field(lines, "quantity"), 1.0).to_numpy(zero_copy_only=False)
+        price = pc.struct_field(lines, "price")
+        value = pc.fill_null(cols.value, 0.0).to_numpy(zero_copy_only=False)
+        share = value[parent] / np.maximum(1, np.diff(offsets))[parent]
+        total = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False) * count
+        self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share).tolist()
+        self.content_id: list[str] = pc.struct_field(lines, "content_id").to_pylist()
+        self.as_group: list[bool] = pc.fill_null(pc.equal(kind, "product_group"), False).to_pylist()
+
+    def where(self, i: int) -> str:
+        return f"{self.block.file}:{self.block.numbers[self.record[i]]}"
+
+    def lines(self, i: int) -> list[Line]:
+        return [Line(self.content_id[j], self.as_group[j], self.revenue[j])
+                for j in range(self.offsets[i], self.offsets[i + 1])]
+
+    def event(self, i: int) -> Event:
+        """Event ``i`` as the event-by-event path sees it, for the methods that report a finding."""
+        return Event(file=self.block.file, line=self.block.numbers[self.record[i]], shape=self.shape[i],
+                     origin=self.origin[i], name=self.name[i], event_id=self.event_id[i], time=self.time[i],
+                     time_raw=self.cols.time_raw[i].as_py(), value=self.value[i], currency=self.currency[i] or None,
+                     order_id=self.order_id[i])
+
+
+def _seconds(raw: pa.Array) -> np.ndarray:
+    """Unix seconds of numeric times, as :func:`feedcheck.eventlog.parse_time` reads them (text: not read here)."""
+    if not pa.types.is_floating(raw.type):
+        return np.full(len(raw), math.nan)
+    seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False).astype(float)
+    return np.where(seconds > 1e11, seconds / 1000, seconds)
 
 
 ROW_COLUMNS = ("event", "event_id", "event_time", "content_id", "content_type", "quantity", "price",

@@ -1,0 +1,324 @@
+"""Reading logs a block at a time as columns gives what reading them record by record gives.
+
+The reference below is the record-by-record path alone: the scanner over the
+decoded text, each record recognised and each event checked on its own.  The
+block path must match it finding for finding (in order), count for count, in
+the summary and in the mismatch rows, whatever the log holds.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import FIXTURES
+from feedcheck import eventlog
+from feedcheck.check import check_feed
+from feedcheck.config import EventOptions
+from feedcheck.decode import DecodingReader
+from feedcheck.eventlog import _Bad, _byte_stream, _drain, _Scanner, _settle, _Tally, _text_encoding, recognise
+from feedcheck.events import EventChecker, check_events
+from feedcheck.errors import FeedcheckError
+from feedcheck.findings import FindingLog, Severity, make_finding
+from feedcheck.reconcile import Catalog, Reconciler
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import generate  # noqa: E402  (the benchmark's generator: real-shaped logs with known defects)
+
+CATALOG = FIXTURES / "events" / "northwind_catalog.csv"
+
+
+def _catalog(path: Path = CATALOG) -> Catalog:
+    catalog = Catalog(str(path))
+    check_feed(path, catalog=catalog)
+    return catalog
+
+
+def record_by_record(paths: list[Path], catalog: Catalog | None, options: EventOptions = EventOptions()
+                     ) -> tuple[FindingLog, dict[str, Any], list[dict[str, Any]]]:
+    """The reference: every record scanned, recognised and checked on its own."""
+    log = FindingLog()
+    reconciler = Reconciler(catalog, log, options) if catalog is not None else None
+    checker = EventChecker(log, options, reconciler)
+    for path in paths:
+        shown, tally, pending, unreadable = str(path), _Tally(), [], False
+        with path.open("rb") as raw:
+            encoding = _text_encoding(raw)
+            text = DecodingReader(_byte_stream(raw, options, shown), encoding, pending)
+            try:
+                for line, record in _Scanner(text, options.max_record_bytes):
+                    _drain(pending, log, shown)
+                    if isinstance(record, _Bad):
+                        where = f"{path}:{line}"
+                        events, problem = [], make_finding(record.code, source=where, item_id=where, row=line,
+                                                           value=record.text, detail=record.reason)
+                    else:
+                        events, problem = recognise(record, shown, line)
+                    for event in events:
+                        checker.check(event)
+                    _settle(tally, log, bool(events), problem)
+            except FeedcheckError as exc:
+                unreadable = True
+                log.add(make_finding("events.file_unreadable", source=shown, detail=(
+                    f"{exc.finding.message} Events before that point were read; "
+                    "an incomplete last record was dropped.")))
+            _drain(pending, log, shown)
+            if text.unreported:
+                log.count_only("decode.invalid_bytes", Severity.ERROR, text.unreported)
+        if tally.quiet:
+            after = f"; {tally.good:,} records with events came after them" if tally.good else ""
+            log.add(make_finding("events.not_json_file", source=shown, detail=(
+                f"{shown}: the first 20 records are not events, and {tally.quiet:,} more like them were "
+                f"counted but not listed{after}. Is it an event log (JSON lines or a JSON array of events)?")))
+        if tally.good == 0 and tally.bad == 0 and not unreadable:
+            log.add(make_finding("events.empty_file", source=shown, detail=f"{shown} holds no records."))
+    checker.finish()
+    summary = {"files": [str(p) for p in paths]} | checker.summary()
+    rows: list[dict[str, Any]] = []
+    if reconciler is not None:
+        reconciler.finish()
+        summary |= reconciler.summary()
+        rows = reconciler.mismatch_rows()
+    return log, summary, rows
+
+
+def assert_same(paths: list[Path], catalog_path: Path | None = CATALOG, options: EventOptions = EventOptions()) -> None:
+    report = check_events(paths, _catalog(catalog_path) if catalog_path else None, options=options)
+    log, summary, rows = record_by_record(paths, _catalog(catalog_path) if catalog_path else None, options)
+    assert [f.as_dict() for f in report.log] == [f.as_dict() for f in log]
+    assert report.log.counts == log.counts
+    assert report.summary == summary
+    assert report.mismatches == rows
+
+
+@pytest.mark.parametrize("name", ["server_eapi2.jsonl", "pixel_browser.jsonl", "flat_defects.json",
+                                  "legacy_eapi1.jsonl", "segment_track.jsonl", "garbage.jsonl"])
+def test_fixture_logs_read_the_same_both_ways(name: str) -> None:
+    assert_same([FIXTURES / "events" / name])
+
+
+def test_a_generated_log_with_every_kind_of_defect_reads_the_same_in_small_blocks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    feed, events = tmp_path / "feed.csv", tmp_path / "events.jsonl"
+    generate.write_delimited(feed, 2_000, seed=7, delimiter=",")
+    generate.write_events(events, 6_000, catalog_items=2_000, seed=7)
+    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 64 << 10)  # about 60 blocks, so state crosses many of them
+    report = check_events([events], _catalog(feed))
+    assert report.summary["duplicates"] > 0 and report.summary["missing_value"] > 0
+    assert report.summary["match_rate"] < 1
+    assert_same([events], feed)
+
+
+def test_a_truncated_gzip_log_keeps_every_event_before_the_cut(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = tmp_path / "events.jsonl"
+    generate.write_events(whole, 3_000, catalog_items=20, seed=3)
+    packed = gzip.compress(whole.read_bytes())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(packed[: len(packed) * 2 // 3])
+    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 32 << 10)
+    report = check_events([cut], None)
+    assert report.log.counts["events.file_unreadable"] == 1
+    assert 1_000 < report.summary["total"] < 3_000
+    assert_same([cut], None)
+
+
+def test_a_log_that_turns_to_noise_halfway_reads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "events.jsonl"
+    generate.write_events(log, 2_000, catalog_items=20, seed=5)
+    lines = log.read_bytes().split(b"\n")
+    lines[1_200] = b"<html>oops</html>"
+    lines[1_500] = b'{"event": "Purchase", "event_id": "x", '
+    log.write_bytes(b"\n".join(lines))
+    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 16 << 10)
+    assert_same([log], None)
+
+
+# One odd value among clean events: every check the column path makes, one at a time.
+
+_CLEAN_LINE = {"content_id": "NW-TEE-001-M", "content_type": "product", "quantity": 2, "price": 24.0}
+
+
+def _pixel(**changes: Any) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "event": "Purchase", "event_id": "order-9", "timestamp": 1795511100,
+        "context": {"pixel": {"code": "C1"}},
+        "properties": {"value": 48.0, "currency": "USD", "order_id": "o-9", "contents": [dict(_CLEAN_LINE)]},
+    }
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = record
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if value is _DROP:
+            del target[last]
+        elif isinstance(target, list):
+            target[int(last)] = value
+        else:
+            target[last] = value
+    return record
+
+
+_DROP = object()
+_ODD: list[tuple[str, Any]] = [
+    *(("event", v) for v in ("CompletePayment", "purchase", "MyEvent", "", None, "Purchase ", 7)),
+    *(("event_id", v) for v in (" e1", "null", "NULL", "{{id}}", "${x}", "<id>", "", None, "é1", "(not ſet)",
+                                "e1\x1f", 42, _DROP)),
+    *(("timestamp", v) for v in (-5, 0, 1e300, 253402300800, 1795511100123, "2026-11-24T09:04:58Z", "1795511100",
+                                 None, True, _DROP)),
+    *(("properties__value", v) for v in (None, -1, "48", 2 ** 60, 0, True, 30.0, _DROP)),
+    *(("properties__currency", v) for v in ("usd", " USD", "$", "XXX", "", None, "BTN", 5, _DROP)),
+    *(("properties__contents", v) for v in ([], None, [None], ["NW-TEE-001-M"], _DROP)),
+    *(("properties__contents__0__content_id", v) for v in ("", " ", "\x1c", 5, None, "nw-tee-001-m", "NW-TEE-001")),
+    *(("properties__contents__0__quantity", v) for v in (0, 1.5, -1, "2", None, 2 ** 60)),
+    *(("properties__contents__0__price", v) for v in (-1, "24", None, float("nan"))),
+    *(("properties__contents__0__content_type", v) for v in ("sku", "product_group", None)),
+    *(("properties__order_id", v) for v in ("", 17, "o-1")),
+    ("properties", None), ("context__pixel", None), ("pixel_code", None), ("properties__content_ids", ["x"]),
+]
+_UNPRICED = {"properties__contents__0__price": _DROP}  # no line total, so no value mismatch hides a check
+_BROWSING = {"event": "PageView", "properties__value": _DROP, "properties__currency": _DROP}  # nothing required
+_ODD_CHANGES: list[dict[str, Any]] = [{path: value} for path, value in _ODD] + [
+    _UNPRICED | {"properties__contents__0__quantity": v} for v in (1.5, 0, -2)] + [
+    _UNPRICED | {"properties__value": v} for v in (-1, float("nan"), 2 ** 60, 1e300)] + [
+    _BROWSING | {"properties__contents__0__price": v} for v in (-1, float("nan"), 2 ** 60)] + [
+    _BROWSING | {"properties__contents": v, "properties__content_ids": ["NW-TEE-001-M"]} for v in ([], None)] + [
+    _BROWSING | {"properties__contents": _DROP, "properties__content_id": "NW-TEE-001-M"},
+    _BROWSING | {"properties__contents": _DROP}, _BROWSING | {"properties__currency": "EUR"},
+    {"properties__contents__0__content_type": _DROP, "properties__content_type": "product_group"},
+    {"properties__contents__0__content_type": _DROP, "properties__content_type": "sku"},
+]
+
+
+@pytest.mark.parametrize("changes", _ODD_CHANGES, ids=[repr(c) for c in _ODD_CHANGES])
+def test_one_odd_value_among_clean_events_reads_the_same(tmp_path: Path, changes: dict[str, Any]) -> None:
+    log = tmp_path / "events.jsonl"
+    records = [_pixel(event_id="order-1", properties__order_id="o-1"), _pixel(**changes),
+               _pixel(event_id="order-2", properties__order_id="o-2"), _pixel(event_id="order-1")]
+    log.write_text("".join(json.dumps(r) + "\n" for r in records))
+    assert_same([log])
+
+
+# Hypothesis: records of the two column-read shapes and their near misses, with values of every JSON type.
+
+def _mostly(valid: st.SearchStrategy[Any], odd: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Usually a value the checks accept, sometimes one that needs a finding: so that most events are clean,
+    and a check the column path forgets is caught by one odd value among them."""
+    return st.integers(0, 29).flatmap(lambda n: valid if n < 28 else odd)
+
+
+_ids = _mostly(st.sampled_from(["NW-TEE-001-S", "NW-TEE-001-M", "NW-JKT-014", "NW-TEE-001", "GONE-1"]),
+               st.sampled_from(["nw-tee-001-m", " NW-TEE-001-M", "", "   ", "\x1c", "ſku", None]))
+_numbers = _mostly(st.one_of(st.integers(0, 200), st.floats(0, 500)),
+                   st.sampled_from([None, -2, -0.5, 2 ** 60, float("nan"), 1e300]))
+_names = _mostly(st.sampled_from(["Purchase", "AddToCart", "ViewContent", "PageView"]),
+                 st.sampled_from(["CompletePayment", "purchase", "MyEvent", "", None]))
+_event_ids = _mostly(st.sampled_from(["e1", "e2", "e3", "e4"]),
+                     st.sampled_from([" e1", "null", "{{id}}", "", None, "é1", "(not ſet)", "e1\x1f"]))
+_currencies = _mostly(st.sampled_from(["USD", "EUR"]), st.sampled_from(["usd", " USD", "$", "XXX", "", None, "BTN"]))
+_times = _mostly(st.sampled_from([1795511100, 1795511100 + 3600 * 50, 1795511100123]),
+                 st.sampled_from([-5, 0, 1e300, 253402300800, None]))
+_orders = _mostly(st.sampled_from(["o1", "o2", None]), st.just(""))
+# Values of another JSON type than the schema's: a block holding one is read record by record.
+_CHAOS = [{"event": 7, "event_id": "e1"}, {"event": "Purchase", "event_id": 42, "context": {"pixel": {}}},
+          {"event": "Purchase", "timestamp": "2026-11-24T09:04:58Z", "properties": {"value": "12.50"}},
+          {"data": [{"event": "Purchase", "event_time": True}], "event_source": "web"},
+          {"event": "Purchase", "properties": {"order_id": 17, "contents": [{"content_id": 5}]}}]
+
+
+@st.composite
+def _content(draw: st.DrawFn, typed: bool) -> Any:
+    if not typed and draw(st.integers(0, 20)) == 0:
+        return draw(st.one_of(st.none(), _ids))
+    content: dict[str, Any] = {"content_id": draw(_ids)}
+    for key, values in (("quantity", _mostly(st.integers(1, 3), _numbers)), ("price", _numbers),
+                        ("content_type", _mostly(st.sampled_from(["product", "product_group"]), st.just("sku")))):
+        if draw(st.booleans()):
+            content[key] = draw(values)
+    return content
+
+
+def _amount(raw: Any, default: float = 0.0) -> float:
+    return float(raw) if isinstance(raw, (int, float)) and not isinstance(raw, bool) and abs(raw) < 1e9 else default
+
+
+@st.composite
+def _event(draw: st.DrawFn, time_key: str, typed: bool) -> dict[str, Any]:
+    event: dict[str, Any] = {}
+    for key, values in (("event", _names), ("event_id", _event_ids), (time_key, _times)):
+        if draw(st.integers(0, 29)):
+            event[key] = draw(values)
+    properties: dict[str, Any] = {"contents": draw(_mostly(st.lists(_content(typed), min_size=1, max_size=3),
+                                                           st.one_of(st.just([]), st.none())))}
+    for key, values in (("value", _mostly(st.just("sum"), _numbers)), ("currency", _currencies), ("order_id", _orders)):
+        if draw(st.integers(0, 19)):
+            properties[key] = draw(values)
+    if properties.get("value") == "sum":  # what the lines add up to, as a shop sends it
+        lines = [c for c in properties["contents"] or [] if isinstance(c, dict)]
+        properties["value"] = round(sum(_amount(c.get("price")) * _amount(c.get("quantity"), 1) for c in lines), 2)
+    for key, values in (("content_ids", st.lists(_ids, max_size=2)), ("content_id", _ids),
+                        ("content_type", st.sampled_from(["product", "product_group", "x", None]))):
+        if draw(st.integers(0, 19)) == 0:
+            properties[key] = draw(values)
+    if draw(st.integers(0, 29)):
+        event["properties"] = properties if draw(st.integers(0, 29)) else None
+    return event
+
+
+@st.composite
+def _record(draw: st.DrawFn, typed: bool) -> Any:
+    kind = draw(st.integers(0, 8 if typed else 9))
+    if kind <= 3:
+        record: dict[str, Any] = {"data": draw(st.lists(_event("event_time", typed), max_size=3))}
+        record[draw(st.sampled_from(["event_source", "event_source_id"]))] = draw(_mostly(st.just("web"), st.none()))
+        if draw(st.integers(0, 19)) == 0:
+            record["data"].append(None)
+        return record
+    if kind <= 7:
+        record = draw(_event("timestamp", typed))
+        record["context"] = {"pixel": {"code": "C1"}} if draw(st.integers(0, 19)) else {"pixel": None}
+        if draw(st.integers(0, 29)) == 0:
+            record["pixel_code"] = None
+        return record
+    if kind == 8:
+        return draw(_event("event_time", typed))
+    return draw(st.sampled_from([[1, 2], "text", 3, {"no": "event"}]))
+
+
+def _line(record: Any, draw: st.DrawFn, typed: bool) -> bytes:
+    if not typed and draw(st.integers(0, 30)) == 0:
+        return draw(st.sampled_from([b"", b"   ", b"not json", b'{"event": "Purchase",', b"\xff\xfe"]))
+    text = json.dumps(record, allow_nan=True)
+    return text.encode() if isinstance(record, dict) or draw(st.booleans()) else b"[" + text.encode() + b"]"
+
+
+@st.composite
+def _log(draw: st.DrawFn) -> bytes:
+    """A log; a typed one has every value of the schema's JSON type (so it is read as columns)."""
+    typed = draw(st.booleans())
+    records = draw(st.lists(_record(typed), min_size=1, max_size=60))
+    lines = [_line(r, draw, typed) for r in records]
+    repeats = draw(st.lists(st.integers(0, len(lines) - 1), max_size=6))
+    lines += [lines[i] for i in repeats]
+    if not typed and draw(st.booleans()):
+        lines.insert(draw(st.integers(0, len(lines))), json.dumps(draw(st.sampled_from(_CHAOS))).encode())
+    return b"\n".join(lines) + draw(st.sampled_from([b"\n", b"", b"\r\n"]))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None,
+          max_examples=max(150, settings().max_examples))  # each check's odd value must come up in a clean event
+@given(data=_log(), small=st.booleans())
+def test_any_log_reads_the_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes,
+                                          small: bool) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(data)
+    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 256 if small else 8 << 20)
+    assert_same([log])
+
