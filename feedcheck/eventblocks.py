@@ -36,6 +36,7 @@ _FLEXIBLE: dict[str, tuple[pa.DataType, ...]] = {
     "order_id": (_TEXT, pa.int64()),
 }
 _FIELD_GROUP = {"event_time": "time", "timestamp": "time", "order_id": "order_id"}
+_PARSE_BLOCK = 1 << 20  # Arrow parses a block's megabytes on all cores; records must fit in one
 _COLUMN_RE = re.compile(r"Column\(([^)]*)\)")
 _BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
 _LEADING_BLANK = re.compile(rb"[ \t\r\x0b\x0c]*\n")
@@ -63,15 +64,18 @@ class BlockParser:
 
     types: dict[str, pa.DataType] = field(default_factory=lambda: {k: v[0] for k, v in _FLEXIBLE.items()})
 
-    def parse(self, data: bytes) -> pa.Table | None:
-        """The block as a table of records, or ``None`` when Arrow cannot read it under any schema."""
+    def parse(self, data: bytes, longest: int) -> pa.Table | None:
+        """The block as a table of records, or ``None`` when Arrow cannot read it under any schema.
+
+        ``longest`` is the longest line's length: Arrow's parse blocks must hold whole lines.
+        """
         tried = 0
         while tried <= sum(len(v) for v in _FLEXIBLE.values()):
             tried += 1
             try:
                 return pa_json.read_json(
                     pa.BufferReader(data),
-                    read_options=pa_json.ReadOptions(use_threads=True, block_size=max(len(data), 1 << 16)),
+                    read_options=pa_json.ReadOptions(use_threads=True, block_size=max(_PARSE_BLOCK, longest + 1)),
                     parse_options=pa_json.ParseOptions(explicit_schema=_schema(self.types),
                                                        unexpected_field_behavior="ignore"),
                 )
@@ -125,14 +129,13 @@ class Columns:
         return len(self.record)
 
 
-def split_lines(data: bytes, rows: int) -> list[int] | None:
-    """The index of each record's line in ``data.split(b"\\n")``; ``None`` when lines and records do not pair up."""
-    lines = data.split(b"\n")
-    if not lines[-1].strip():
-        lines.pop()
-    if len(lines) == rows and not _LEADING_BLANK.match(data) and not _BLANK_LINE.search(data):
+def split_lines(data: bytes, lines: list[bytes], rows: int) -> list[int] | None:
+    """The index of each record's line in ``lines`` (``data.split(b"\\n")``); ``None`` when lines and records
+    do not pair up."""
+    count = len(lines) - (not lines[-1].strip())
+    if count == rows and not _LEADING_BLANK.match(data) and not _BLANK_LINE.search(data):
         return list(range(rows))
-    kept = [i for i, line in enumerate(lines) if line.strip()]
+    kept = [i for i, line in enumerate(lines[:count]) if line.strip()]
     if len(kept) != rows or any(not lines[i].lstrip().startswith(b"{") for i in kept):
         return None
     return kept

@@ -202,6 +202,10 @@ class RecordBlock:
         """Count a record whose events have been checked, and report its problem if it had one."""
         _settle(self.tally, self.log, found_events, problem)
 
+    def settle_many(self, count: int) -> None:
+        """Count ``count`` records with events and no problem."""
+        self.tally.good += count
+
     def events(self) -> Iterator[Event]:
         """Every event of the block, record by record (the columns unused)."""
         for index in range(len(self)):
@@ -286,12 +290,13 @@ def _columnar(data: bytes, parser: BlockParser, shown: str, first_line: int, log
         pa.scalar(body, pa.binary()).cast(pa.string())
     except (pa.ArrowException, ValueError):
         return None  # undecodable bytes are reported by the record reader, with their offsets
-    table = parser.parse(body)
-    if table is None:
-        return None
     lines = body.split(b"\n")
-    kept = split_lines(body, table.num_rows)
-    if kept is None or max(map(len, lines)) > options.max_record_bytes:
+    longest = max(map(len, lines))
+    if longest > options.max_record_bytes:
+        return None
+    table = parser.parse(body, longest)
+    kept = None if table is None else split_lines(body, lines, table.num_rows)
+    if table is None or kept is None:
         return None
     presence_free = not any(key in body for key in PRESENCE_KEYS)
     return RecordBlock(file=shown, numbers=[first_line + k for k in kept], lines=[lines[k] for k in kept],

@@ -187,7 +187,7 @@ class EventChecker:
         self.miscased: Counter[str] = Counter()
         self.double_counted: defaultdict[str, float] = defaultdict(float)  # duplicates the platform drops
         self.counted_twice: defaultdict[str, float] = defaultdict(float)  # copies the platform cannot tell apart
-        self._seen: dict[tuple[str, str], tuple[float | None, str, str]] = {}
+        self._seen: dict[tuple[str, str], tuple[float | None, str, str, int]] = {}  # time, origins, file, line
         self._orders: dict[str, tuple[str, float | None]] = {}
 
     def check(self, event: Event) -> None:
@@ -235,23 +235,94 @@ class EventChecker:
         Every other record is read and checked event by event.
         """
         cols = block.columns
+        if not len(block):
+            return
         clean = clean_events(cols, self.options) if len(cols) else np.zeros(0, dtype=bool)
         record_clean = cols.columnar.copy()
         np.logical_and.at(record_clean, cols.record, clean)
         records = np.arange(len(block))
         starts = np.searchsorted(cols.record, records).tolist()
         ends = np.searchsorted(cols.record, records, side="right").tolist()
-        fast = _FastEvents(cols, block)
-        for index, is_clean in enumerate(record_clean.tolist()):
-            if is_clean:
-                for position in range(starts[index], ends[index]):
-                    self._check_clean(fast, position)
-                block.settle(True)
-            else:
+        fast = _FastEvents(cols, block, self.reconciler.catalog if self.reconciler is not None else None,
+                           self.options)
+        edges = np.flatnonzero(np.diff(record_clean.astype(np.int8))) + 1
+        for first, stop in zip([0, *edges.tolist()], [*edges.tolist(), len(block)]):
+            if record_clean[first]:
+                self._check_run(fast, starts[first], ends[stop - 1])
+                block.settle_many(stop - first)
+                continue
+            for index in range(first, stop):
                 events, problem = block.record(index)
                 for event in events:
                     self.check(event)
                 block.settle(bool(events), problem)
+
+    def _check_run(self, fast: _FastEvents, first: int, stop: int) -> None:
+        """Clean events ``first`` to ``stop`` in order: together, except those the state may hold a finding for."""
+        start = first
+        for hit in [*self._hits(fast, first, stop), stop]:
+            if start < hit:
+                self._apply(fast, start, hit)
+            if hit < stop:
+                self._check_clean(fast, hit)
+            start = hit + 1
+
+    def _hits(self, fast: _FastEvents, first: int, stop: int) -> list[int]:
+        """The events of a run that must be judged one by one: a key or an order seen before (in this run too),
+        a line whose catalog currency differs, an id sent both as an item and as a group."""
+        hits: set[int] = set()
+        for store, keys in ((self._seen, fast.key[first:stop]), (self._orders, fast.order_key[first:stop])):
+            earlier: set[Any] = set()
+            for offset, key in enumerate(keys):
+                if key is None:
+                    continue
+                if key in store or key in earlier:
+                    hits.add(first + offset)
+                earlier.add(key)
+        hits.update(first + offset for offset, odd in enumerate(fast.currency_suspect[first:stop]) if odd)
+        lines = slice(fast.offsets[first], fast.offsets[stop])
+        as_item = {c for c, g in zip(fast.content_id[lines], fast.as_group[lines]) if not g}
+        both = as_item & {c for c, g in zip(fast.content_id[lines], fast.as_group[lines]) if g}
+        if both:
+            hits.update(i for i in range(first, stop) if both.intersection(fast.ids_of(i)))
+        return sorted(hits)
+
+    def _apply(self, fast: _FastEvents, first: int, stop: int) -> None:
+        """The effect of :meth:`_check_clean` on each of events ``first`` to ``stop``, known to find nothing."""
+        count = stop - first
+        self.counts["total"] += count
+        self.counts["unique"] += count
+        pixels = fast.pixels[stop] - fast.pixels[first]
+        for shape, n in (("eapi2", count - pixels), ("pixel", pixels)):
+            if n:
+                self.shapes[shape] += n
+        names = fast.name[first:stop]
+        if len(self.names) + len(STANDARD_NAMES) <= _MAX_NAMES:
+            self.names.update(names)
+        else:
+            for name in names:
+                if name in self.names or len(self.names) < _MAX_NAMES:
+                    self.names[name] += 1
+        file = fast.block.file
+        self._remember_all(self._seen, zip(fast.key[first:stop], zip(
+            fast.time[first:stop], fast.origin[first:stop], itertools.repeat(file), fast.lines_of(first, stop))))
+        self._remember_all(self._orders, ((order, (event_id, when)) for order, event_id, when in zip(
+            fast.order_key[first:stop], fast.event_id[first:stop], fast.time[first:stop]) if order is not None))
+        self.counts["content_lines"] += fast.offsets[stop] - fast.offsets[first]
+        if self.reconciler is not None:
+            self.reconciler.add_clean(fast, [i for i in range(first, stop) if fast.catalog_event[i]])
+
+    def _remember_all(self, store: dict[Any, Any], entries: Iterable[tuple[Any, Any]]) -> None:
+        """:meth:`_remember` for new keys in order, pruning exactly where it would."""
+        pending = list(entries)
+        while pending:
+            room = self.options.max_dedup_keys + 1 - len(store)
+            store.update(pending[:room])
+            pending = pending[room:]
+            if len(store) > self.options.max_dedup_keys:
+                keep = dict(itertools.islice(store.items(), len(store) // 2, None))
+                store.clear()
+                store.update(keep)
 
     def _check_clean(self, fast: _FastEvents, i: int) -> None:
         """:meth:`check` for an event known to need no finding of its own."""
@@ -261,17 +332,16 @@ class EventChecker:
         self.shapes[fast.shape[i]] += 1
         if name in self.names or len(self.names) < _MAX_NAMES:
             self.names[name] += 1
-        purchase = name in self.options.purchase_events
-        catalog_event = purchase or name in self.options.catalog_events
+        purchase, catalog_event = fast.purchase[i], fast.catalog_event[i]
         key = (name, event_id)
         if key in self._seen:
             if self._duplicate(fast.event(i), name, event_id, value if purchase else None, currency):
                 return
         else:
-            self._remember(self._seen, key, (when, fast.origin[i], fast.where(i)))
+            self._remember(self._seen, key, (when, fast.origin[i], fast.block.file, fast.line_of(i)))
         self.counts["unique"] += 1
-        order = fast.order_id[i]
-        if purchase and order not in (None, ""):
+        order = fast.order_key[i]
+        if order is not None:
             if order in self._orders:
                 self._order(fast.event(i), name, order, event_id, value, currency)
             else:
@@ -310,15 +380,16 @@ class EventChecker:
         key = (name, event_id)
         earlier = self._seen.get(key)
         if earlier is None:
-            self._remember(self._seen, key, (event.time, event.origin, event.where))
+            self._remember(self._seen, key, (event.time, event.origin, event.file, event.line))
             return False
-        when, origins, where = earlier
+        when, origins, file, line = earlier
+        where = f"{file}:{line}"
         gap = None if when is None or event.time is None else abs(event.time - when)
         if gap is not None and gap > self.window:
             self.counts["duplicates_outside_window"] += 1
             if value:
                 self.counted_twice[currency or "unknown"] += value
-            self._seen[key] = (event.time, event.origin, event.where)
+            self._seen[key] = (event.time, event.origin, event.file, event.line)
             self._add("events.duplicate_outside_window", event, event_id, field="event_id", event=name,
                       hint=f"{gap / _SECONDS_PER_HOUR:,.0f} h after {where}", window=self.hours,
                       doubled=f" ({value:,.2f} {currency} twice)" if value else "")
@@ -328,7 +399,7 @@ class EventChecker:
             self.double_counted[currency or "unknown"] += value
         pair = bool(origins) and event.origin in ("browser", "server") and event.origin not in origins
         if event.origin and event.origin not in origins:
-            self._seen[key] = (when, origins + " " + event.origin, where)
+            self._seen[key] = (when, origins + " " + event.origin, file, line)
         hint = f"at {where}" + (" (pixel and server copies of one action, as intended)" if pair else "")
         self._add("events.duplicate", event, event_id, Severity.INFO if pair else None, field="event_id",
                   event=name, hint=hint, window=self.hours,
@@ -610,17 +681,23 @@ def _contents_ok(cols: Columns, lengths: np.ndarray, has_value: np.ndarray, tole
 class _FastEvents:
     """A block's columns as Python values, for the events :meth:`EventChecker.check_block` takes the short path."""
 
-    def __init__(self, cols: Columns, block: RecordBlock) -> None:
+    def __init__(self, cols: Columns, block: RecordBlock, catalog: Catalog | None, options: EventOptions) -> None:
         self.block = block
         self.cols = cols
         self.name: list[str] = cols.name.to_pylist()
         self.event_id: list[str] = cols.event_id.to_pylist()
+        self.key = list(zip(self.name, self.event_id))
+        self.purchase = [name in options.purchase_events for name in self.name]
+        self.catalog_event = [p or name in options.catalog_events for p, name in zip(self.purchase, self.name)]
         self.time: list[float | None] = _seconds(cols.time_raw).tolist() if len(cols) else []
         self.value: list[float | None] = cols.value.to_pylist()
         self.currency: list[str] = pc.fill_null(cols.currency, "").to_pylist()
         orders = cols.order_id if pa.types.is_string(cols.order_id.type) else pc.cast(cols.order_id, pa.string())
-        self.order_id: list[str | None] = orders.to_pylist()
+        self.order_key: list[str | None] = [
+            order if purchase and order not in (None, "") else None
+            for order, purchase in zip(orders.to_pylist(), self.purchase)]
         self.shape = cols.shape
+        self.pixels = [0, *itertools.accumulate(shape == "pixel" for shape in cols.shape)]
         self.origin = ["browser" if s == "pixel" else "server" for s in cols.shape]
         self.record = cols.record.tolist()
         lines = pc.list_flatten(cols.contents)
@@ -636,9 +713,34 @@ class _FastEvents:
         self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share).tolist()
         self.content_id: list[str] = pc.struct_field(lines, "content_id").to_pylist()
         self.as_group: list[bool] = pc.fill_null(pc.equal(kind, "product_group"), False).to_pylist()
+        self.currency_suspect = self._currency_suspects(catalog, parent)
+        self.line_offsets = offsets
+        self.line_group = np.array(self.as_group, dtype=bool)
+        self.line_flags = catalog.flags(self.content_id) if catalog is not None else np.zeros(len(parent), np.int64)
+        positions: dict[str, int] = {}
+        self.name_code = np.array([positions.setdefault(n, len(positions)) for n in self.name], dtype=np.int64)
+        self.names: list[str] = list(positions)
 
-    def where(self, i: int) -> str:
-        return f"{self.block.file}:{self.block.numbers[self.record[i]]}"
+    def _currency_suspects(self, catalog: Catalog | None, parent: np.ndarray) -> list[bool]:
+        """Events with a line whose item the catalog prices in another currency (a finding, if it matches)."""
+        if catalog is None:
+            return [False] * len(self.name)
+        event_currency = [self.currency[p] for p in parent.tolist()]
+        odd = np.array([bool(currency) and catalog.currency_for(content_id) not in (None, currency)
+                        for content_id, currency in zip(self.content_id, event_currency)], dtype=bool)
+        suspects = np.zeros(len(self.name), dtype=bool)
+        np.logical_or.at(suspects, parent, odd)
+        return (suspects & np.array(self.catalog_event, dtype=bool)).tolist()
+
+    def ids_of(self, i: int) -> list[str]:
+        return self.content_id[self.offsets[i]:self.offsets[i + 1]]
+
+    def line_of(self, i: int) -> int:
+        return self.block.numbers[self.record[i]]
+
+    def lines_of(self, first: int, stop: int) -> list[int]:
+        numbers = self.block.numbers
+        return [numbers[r] for r in self.record[first:stop]]
 
     def lines(self, i: int) -> list[Line]:
         return [Line(self.content_id[j], self.as_group[j], self.revenue[j])
@@ -649,7 +751,7 @@ class _FastEvents:
         return Event(file=self.block.file, line=self.block.numbers[self.record[i]], shape=self.shape[i],
                      origin=self.origin[i], name=self.name[i], event_id=self.event_id[i], time=self.time[i],
                      time_raw=self.cols.time_raw[i].as_py(), value=self.value[i], currency=self.currency[i] or None,
-                     order_id=self.order_id[i])
+                     order_id=self.order_key[i])
 
 
 def _seconds(raw: pa.Array) -> np.ndarray:

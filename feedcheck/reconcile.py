@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -67,6 +67,7 @@ class Catalog:
         self._currency_of: dict[str, str] = {}
         self._folded: dict[str, str] | None = None
         self._cores: dict[str, tuple[str, str]] | None = None
+        self._flag_table: tuple[pd.Index, np.ndarray] | None = None
         self._patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
 
     def add(self, chunk: pd.DataFrame, errors: np.ndarray) -> None:
@@ -98,7 +99,16 @@ class Catalog:
                     self.currency = self.currency or code
                 if code != self._anchor:
                     self._currency_of[item_id] = code
-        self._folded = self._cores = None
+        self._folded = self._cores = self._flag_table = None
+
+    def flags(self, ids: list[str]) -> np.ndarray:
+        """Each id's flags (valid, out of stock) as an array, 0 for ids not in the catalog: one hash lookup each."""
+        if self._flag_table is None:
+            self._flag_table = (pd.Index(list(self._items), dtype=object),
+                                np.fromiter(self._items.values(), dtype=np.int64, count=len(self._items)))
+        index, flags = self._flag_table
+        positions = index.get_indexer(pd.Index(ids, dtype=object)) if ids else np.zeros(0, dtype=np.int64)
+        return np.where(positions >= 0, flags[positions], 0) if len(flags) else np.zeros(len(ids), dtype=np.int64)
 
     @property
     def valid_items(self) -> int:
@@ -237,6 +247,25 @@ class IdStats:
             self.last_seen = when if self.last_seen is None else max(self.last_seen, when)
 
 
+class CleanColumns(Protocol):
+    """A block's events as columns, for :meth:`Reconciler.add_clean`: event ``i`` has lines
+    ``line_offsets[i]`` to ``line_offsets[i + 1]`` of ``content_id``, ``as_group`` and ``revenue``."""
+
+    name: list[str]
+    names: list[str]  # the distinct names; ``name_code`` is each event's position in it
+    name_code: np.ndarray
+    purchase: list[bool]
+    value: list[float | None]
+    currency: list[str]
+    time: list[float | None]
+    line_offsets: np.ndarray
+    content_id: list[str]
+    as_group: list[bool]
+    line_group: np.ndarray
+    line_flags: np.ndarray  # Catalog.flags of each line's id
+    revenue: list[float]
+
+
 @dataclass(frozen=True, slots=True)
 class Line:
     """A content line ready to match: the id as a string (``None`` if unusable) and its revenue share."""
@@ -289,6 +318,53 @@ class Reconciler:
             if all(line.content_id is None for line in lines):
                 self.revenue_without_ids[currency or "unknown"] += value
         return matched_ids
+
+    def add_clean(self, cols: CleanColumns, events: list[int]) -> None:
+        """:meth:`add` for each of ``events`` (positions in ``cols``) in order, all of whose lines have an id.
+
+        The same effect in bulk: lines whose id is a valid item are plain
+        matches; the others are judged one by one, in order, as :meth:`add`
+        judges them, and the sums it keeps in order are kept in that order.
+        """
+        if not events:
+            return
+        self._rows = None
+        chosen = np.array(events, dtype=np.int64)
+        counts = cols.line_offsets[chosen + 1] - cols.line_offsets[chosen]
+        before = np.cumsum(counts) - counts
+        lines = np.repeat(cols.line_offsets[chosen] - before, counts) + np.arange(int(counts.sum()))
+        flags = cols.line_flags[lines]
+        plain = ~cols.line_group[lines] & (flags & _VALID != 0) & (flags & _STOCKOUT == 0)
+        if self.ids:  # an item id that missed once as a group keeps that verdict
+            candidates = np.flatnonzero(plain)
+            plain[candidates] = [cols.content_id[j] not in self.ids for j in lines[candidates].tolist()]
+        rest = np.flatnonzero(~plain).tolist()
+        pairs = [(cols.content_id[j], cols.as_group[j]) for j in lines[rest].tolist()]
+        verdicts = {pair: self._verdict(*pair) for pair in dict.fromkeys(pairs)}
+        line_verdicts = [verdicts[pair] for pair in pairs]
+        matched = plain.astype(np.int64)
+        matched[rest] = [code in (MATCHED, "match.out_of_stock") for _, code in line_verdicts]
+        per_event = np.add.reduceat(matched, before)
+        complete = per_event == counts
+        codes = cols.name_code[chosen]
+        totals = [np.bincount(codes, weights=w, minlength=len(cols.names)).astype(np.int64).tolist()
+                  for w in (None, counts, per_event, complete)]
+        for code, (n, in_lines, matched_lines, matched_events) in enumerate(zip(*totals)):
+            if n:
+                stats = self.by_name.setdefault(cols.names[code], NameStats())
+                stats.events += n
+                stats.lines += in_lines
+                stats.matched_lines += matched_lines
+                stats.matched_events += matched_events
+        owner = np.repeat(chosen, counts)
+        for k, (stats_of_id, _) in zip(rest, line_verdicts):
+            if stats_of_id is not None:
+                i = int(owner[k])
+                stats_of_id.seen(cols.currency[i], cols.revenue[int(lines[k])] if cols.purchase[i] else 0.0,
+                                 cols.time[i])
+        for i in chosen[~complete].tolist():
+            if cols.purchase[i] and cols.value[i] is not None:
+                self.revenue_at_risk[cols.currency[i] or "unknown"] += cols.value[i]
 
     def _verdict(self, content_id: str, as_group: bool) -> tuple[IdStats | None, str]:
         """The id's stats record (``None`` for a plain match) and its verdict code."""
