@@ -8,6 +8,8 @@ the summary and in the mismatch rows, whatever the log holds.
 
 from __future__ import annotations
 
+import copy
+import functools
 import gzip
 import json
 import sys
@@ -36,6 +38,12 @@ CATALOG = FIXTURES / "events" / "northwind_catalog.csv"
 
 
 def _catalog(path: Path = CATALOG) -> Catalog:
+    """A fresh copy of the catalog of ``path`` (each path is checked once)."""
+    return copy.deepcopy(_checked_catalog(path))
+
+
+@functools.cache
+def _checked_catalog(path: Path) -> Catalog:
     catalog = Catalog(str(path))
     check_feed(path, catalog=catalog)
     return catalog
@@ -312,8 +320,7 @@ def _log(draw: st.DrawFn) -> bytes:
     return b"\n".join(lines) + draw(st.sampled_from([b"\n", b"", b"\r\n"]))
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None,
-          max_examples=max(60, settings().max_examples))
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
 @given(data=_log(), small=st.booleans())
 def test_any_log_reads_the_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes,
                                           small: bool) -> None:

@@ -110,7 +110,7 @@ def test_serve_runs_each_feed_on_its_schedule(tmp_path: Path) -> None:
             if process is not None:
                 os.killpg(process.pid, signal.SIGINT)
                 try:
-                    process.wait(timeout=30)
+                    process.wait(timeout=90)  # the runner lets a flow run it has just started finish first
                 except subprocess.TimeoutExpired:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait()
