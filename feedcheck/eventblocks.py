@@ -36,7 +36,7 @@ _FLEXIBLE: dict[str, tuple[pa.DataType, ...]] = {
     "order_id": (_TEXT, pa.int64()),
 }
 _FIELD_GROUP = {"event_time": "time", "timestamp": "time", "order_id": "order_id"}
-_PARSE_BLOCK = 1 << 20  # Arrow parses a block's megabytes on all cores; records must fit in one
+_PARSE_BLOCK = 1 << 20  # records must fit in one of Arrow's parse blocks
 _COLUMN_RE = re.compile(r"Column\(([^)]*)\)")
 _BLANK_LINE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
 _LEADING_BLANK = re.compile(rb"[ \t\r\x0b\x0c]*\n")
@@ -75,7 +75,7 @@ class BlockParser:
             try:
                 return pa_json.read_json(
                     pa.BufferReader(data),
-                    read_options=pa_json.ReadOptions(use_threads=True, block_size=max(_PARSE_BLOCK, longest + 1)),
+                    read_options=pa_json.ReadOptions(use_threads=False, block_size=max(_PARSE_BLOCK, longest + 1)),
                     parse_options=pa_json.ParseOptions(explicit_schema=_schema(self.types),
                                                        unexpected_field_behavior="ignore"),
                 )
