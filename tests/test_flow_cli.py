@@ -96,13 +96,13 @@ def test_serve_runs_each_feed_on_its_schedule(tmp_path: Path) -> None:
     forced: list[subprocess.Popen[bytes]] = []  # what did not stop on Ctrl-C by itself
     try:
         wait_for(lambda: _healthy(api), 120, "the Prefect server")
-        config = demo_copy(tmp_path, schedule="schedule = { interval = 60 }")
+        config = demo_copy(tmp_path, schedule="schedule = { interval = 120 }")  # no second run in flight at Ctrl-C
         serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)],
                                  env=env_for(tmp_path, PREFECT_API_URL=api, **quick), cwd=tmp_path,
                                  stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
         names = wait_for(lambda: _deployments(api), 60, "the deployments")
         assert sorted(names) == ["all", "northwind-google", "northwind-meta", "northwind-tiktok"]
-        run = wait_for(lambda: _completed_run(api), 150, "a scheduled run to complete")
+        run = wait_for(lambda: _completed_run(api), 240, "a scheduled run to complete")
         assert run["name"] == "northwind-tiktok" and run["auto_scheduled"] is True
         report = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())
         assert report["events"]["match_rate"] is not None and report["publish"]["outcome"] == "published"
