@@ -192,9 +192,7 @@ class RecordBlock:
         line = self.numbers[index]
         for _, value in _Scanner(io.StringIO(self.lines[index].decode("utf-8")), self.max_chars, line):
             if isinstance(value, _Bad):
-                where = f"{self.file}:{line}"
-                return [], make_finding(value.code, source=where, item_id=where, row=line, value=value.text,
-                                        detail=value.reason)
+                return [], value.finding(self.file, line)
             return recognise(value, self.file, line)
         return [], None
 
@@ -240,9 +238,7 @@ def _read_file(path: Path, log: FindingLog, options: EventOptions,
                     events: list[Event]
                     problem: Finding | None
                     if isinstance(record, _Bad):
-                        where = f"{shown}:{line}"
-                        events, problem = [], make_finding(record.code, source=where, item_id=where, row=line,
-                                                           value=record.text, detail=record.reason)
+                        events, problem = [], record.finding(shown, line)
                     else:
                         events, problem = recognise(record, shown, line, mapping)
                     yield from events
@@ -424,6 +420,11 @@ class _Bad:
     code: str
     text: str
     reason: str
+
+    def finding(self, file: str, line: int) -> Finding:
+        """The finding for this unreadable record at ``file:line``."""
+        where = f"{file}:{line}"
+        return make_finding(self.code, source=where, item_id=where, row=line, value=self.text, detail=self.reason)
 
 
 class _Scanner:
