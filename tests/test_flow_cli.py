@@ -93,23 +93,26 @@ def test_serve_runs_each_feed_on_its_schedule(tmp_path: Path) -> None:
                               start_new_session=True)
     serve_log = (tmp_path / "serve.log").open("w")
     serve = None
-    forced: list[subprocess.Popen[bytes]] = []  # what did not stop on Ctrl-C by itself
+    forced: list[subprocess.Popen[bytes]] = []  # what did not stop by itself
     try:
         wait_for(lambda: _healthy(api), 120, "the Prefect server")
-        config = demo_copy(tmp_path, schedule="schedule = { interval = 120 }")  # no second run in flight at Ctrl-C
+        config = demo_copy(tmp_path, schedule="schedule = { interval = 60 }")
         serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)],
                                  env=env_for(tmp_path, PREFECT_API_URL=api, **quick), cwd=tmp_path,
                                  stdout=serve_log, stderr=subprocess.STDOUT, start_new_session=True)
         names = wait_for(lambda: _deployments(api), 60, "the deployments")
         assert sorted(names) == ["all", "northwind-google", "northwind-meta", "northwind-tiktok"]
-        run = wait_for(lambda: _completed_run(api), 240, "a scheduled run to complete")
+        run = wait_for(lambda: _completed_run(api), 150, "a scheduled run to complete")
         assert run["name"] == "northwind-tiktok" and run["auto_scheduled"] is True
         report = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())
         assert report["events"]["match_rate"] is not None and report["publish"]["outcome"] == "published"
     finally:
+        # SIGTERM, as systemd, Docker and Kubernetes stop a service. Not Ctrl-C's SIGINT: a shell starts a
+        # background job with SIGINT ignored, every process under it inherits that, and a Python that starts
+        # with SIGINT ignored never raises KeyboardInterrupt; a suite run in the background would hang here.
         for process in (serve, server):
             if process is not None:
-                os.killpg(process.pid, signal.SIGINT)
+                os.killpg(process.pid, signal.SIGTERM)
                 try:
                     process.wait(timeout=60)
                 except subprocess.TimeoutExpired:
@@ -118,9 +121,8 @@ def test_serve_runs_each_feed_on_its_schedule(tmp_path: Path) -> None:
                     process.wait()
         server_log.close()
         serve_log.close()
-    # Ctrl-C stops serve by itself. Its exit status is Prefect's: with a flow run still in flight it has
-    # been seen to end by SIGKILL (under load, in CI), stopped all the same.
-    assert serve is not None and serve not in forced, (tmp_path / "serve.log").read_text()
+    # Stopped by itself, and cleanly: without Prefect's graceful shutdown, SIGTERM's status would be -15.
+    assert serve is not None and serve not in forced and serve.returncode == 0, (tmp_path / "serve.log").read_text()
 
 
 def _healthy(api: str) -> bool:
