@@ -258,7 +258,7 @@ from feedcheck.publish import Candidate
 from feedcheck.publish import publish_catalog as publish
 
 out, n, prefix = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-spool = CatalogSpool()
+spool = CatalogSpool(out.parent / "spool")  # killed children leave it in the test's folder
 frame = pd.DataFrame({"id": [f"{prefix}-{i}" for i in range(n)], "title": ["x" * 200] * n}, dtype="str")
 for start in range(0, n, 50_000):
     spool.add(frame.iloc[start:start + 50_000])
