@@ -14,6 +14,7 @@ import sqlite3
 import tempfile
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -27,7 +28,7 @@ from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.eventlog import FieldMap, expand_paths
 from feedcheck.events import EventsReport, check_events
 from feedcheck.fetch import Auth, Fetched, Validators, fetch
-from feedcheck.findings import FindingLog, make_finding
+from feedcheck.findings import FindingLog, HeldFindings, make_finding
 from feedcheck.publish import Candidate, PublishResult
 from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.reconcile import Catalog
@@ -153,6 +154,8 @@ def check_feed(
     catalog: Catalog | None = None,
     spool: CatalogSpool | None = None,
     fetched: Fetched | None = None,
+    executor: Executor | None = None,
+    ahead: int = 2,
 ) -> FeedReport:
     """Fetch, read and validate a feed for ``channel``; return the report.
 
@@ -166,7 +169,10 @@ def check_feed(
     cleaned catalog (accepted items, canonical spellings) for
     :func:`feedcheck.publish.publish_catalog`.  A source already ``fetched``
     (by a scheduler's retried fetch step) is read as it is, and left for the
-    caller to clean up.
+    caller to clean up.  With an ``executor`` (a process pool, or a Dask
+    client's ``get_executor()``), up to ``ahead`` chunks are validated at
+    once, in other processes; the report and the cleaned catalog are the
+    same as without it.
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).
@@ -195,7 +201,7 @@ def check_feed(
         if report.fetched.unchanged:
             log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
         else:
-            _read(report, validator, read_limits, catalog, spool)
+            _read(report, validator, read_limits, catalog, spool, executor, ahead)
     except ConfigError:
         raise
     except FeedcheckError as exc:
@@ -217,18 +223,22 @@ def check_feed(
 
 
 def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, catalog: Catalog | None,
-          spool: CatalogSpool | None) -> None:
+          spool: CatalogSpool | None, executor: Executor | None, ahead: int) -> None:
     assert report.fetched is not None and report.fetched.path is not None
     cleaner = Cleaner(validator)
-    with open_feed(report.fetched.path, report.log, limits=limits, shown=report.source,
-                   charset=report.fetched.charset) as (info, chunks):
-        report.info = info
-        for chunk in chunks:
-            verdict = validator.validate(chunk)
-            if catalog is not None:
-                catalog.add(verdict.items, verdict.errors)
-            if spool is not None:
-                spool.add(cleaner.clean(list(chunk.columns), verdict))
+    held = HeldFindings(report.log) if executor is not None else None  # the reader runs ahead of the findings
+    try:
+        with open_feed(report.fetched.path, report.log if held is None else held, limits=limits, shown=report.source,
+                       charset=report.fetched.charset) as (info, chunks):
+            report.info = info
+            for verdict in validator.validate_chunks(chunks, executor, ahead, held):
+                if catalog is not None:
+                    catalog.add(verdict.items, verdict.errors)
+                if spool is not None:
+                    spool.add(cleaner.clean(verdict))
+    finally:
+        if held is not None:
+            held.release()
     validator.finish()
 
 

@@ -39,9 +39,9 @@ class Cleaner:
         self.validator = validator
         self._enums: dict[str, dict[str, str]] | None = None
 
-    def clean(self, columns: list[str], verdict: ChunkVerdict) -> pd.DataFrame:
-        """The accepted items of one chunk, with the feed's own ``columns`` only."""
-        items = verdict.items.loc[~verdict.errors, [c for c in columns if c in verdict.items.columns]]
+    def clean(self, verdict: ChunkVerdict) -> pd.DataFrame:
+        """The accepted items of one chunk, with the feed's own columns only."""
+        items = verdict.items.loc[~verdict.errors, [c for c in verdict.columns if c in verdict.items.columns]]
         for name, spelling in self._enum_spellings().items():
             if name in items.columns and len(items):
                 mapped = normalise_token(items[name]).map(spelling)

@@ -8,6 +8,7 @@ error (a bug: please report it with the output of ``--verbose``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from typing import Any
 from feedcheck.alerts import resolve_webhook
 from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.check import FeedReport, check_feed, diff_feeds
+from feedcheck.cluster import dask_executor
 from feedcheck.config import (
     CATALOG_EVENTS,
     EVENT_FIELDS,
@@ -174,6 +176,9 @@ def _feed_options() -> argparse.ArgumentParser:
                          help="send HEADER with the value of environment variable VAR (e.g. Authorization=FEED_TOKEN)")
     options.add_argument("--basic-auth-env", metavar="USER_VAR:PASSWORD_VAR",
                          help="HTTP basic auth from two environment variables")
+    options.add_argument("--dask", metavar="ADDRESS",
+                         help="validate the feed's chunks on Dask: 'local' or 'local:N' (a cluster of N worker "
+                         "processes, started for the run) or a scheduler such as tcp://host:8786")
     options.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
     return options
 
@@ -236,15 +241,18 @@ def _feed_config(args: argparse.Namespace, source: str, events: list[str], **set
         "fetch_limits": FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
         "read_limits": ReadLimits(max_findings_per_code=args.max_findings),
         "event_options": _event_settings(args),
+        "dask": args.dask,
     } | settings)
 
 
 def _events(args: argparse.Namespace) -> int:
     if args.catalog:
         feed = _feed_config(args, args.catalog, args.logs)
-        report = check_feed(feed.source, feed.channel, options=feed.channel_options(), fetch_limits=feed.fetch_limits,
-                            read_limits=feed.read_limits, auth=feed.auth(), events=feed.events,
-                            event_options=feed.event_options)
+        check_settings(feed)
+        with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor:
+            report = check_feed(feed.source, feed.channel, options=feed.channel_options(),
+                                fetch_limits=feed.fetch_limits, read_limits=feed.read_limits, auth=feed.auth(),
+                                events=feed.events, event_options=feed.event_options, executor=executor)
         paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
         print(_summary(report, paths))
         unusable = report.events is not None and report.events.unusable

@@ -38,6 +38,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.config import PUBLISH_FORMATS, ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
+from feedcheck.cluster import check_address
 from feedcheck.errors import ConfigError
 from feedcheck.fetch import Auth
 
@@ -47,8 +48,8 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
 _FEED_KEYS = {"name", "source", "channel", "events", "out", "format", "currency", "schedule", "auth", "gate", "alerts",
-              "timeout", "max_bytes", "limits"}
-_DEFAULT_KEYS = {"out", "channel", "format", "gate", "alerts", "schedule"}
+              "timeout", "max_bytes", "limits", "dask"}
+_DEFAULT_KEYS = {"out", "channel", "format", "gate", "alerts", "schedule", "dask"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
 
@@ -93,6 +94,7 @@ class FeedConfig:
     read_limits: ReadLimits = ReadLimits()
     event_options: EventOptions = EventOptions()
     publish: bool = True
+    dask: str | None = None
 
     def channel_options(self) -> ChannelOptions:
         """The validation choices this feed makes."""
@@ -195,7 +197,15 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
                        | _table(entry.get("alerts", {}), f"{where} alerts", _ALERT_KEYS), where),
         limits=_limits(entry.get("limits", {}), where),
         fetch_limits=_fetch_limits(entry, where),
+        dask=_dask(entry.get("dask", defaults.get("dask")), where),
     )
+
+
+def _dask(value: Any, where: str) -> str | None:
+    """Where the feed's chunks are validated: ``None`` in this process, else a Dask address."""
+    if value is not None:
+        check_address(value, f"{where}: 'dask'")
+    return value
 
 
 def _table(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:

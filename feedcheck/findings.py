@@ -13,7 +13,7 @@ for every code but stores at most ``max_per_code`` examples of each.
 from __future__ import annotations
 
 import enum
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -692,3 +692,41 @@ class FindingLog:
             "stored": len(self),
             "max_per_code": self.max_per_code,
         }
+
+
+class HeldFindings(FindingLog):
+    """A log that holds what it is given and passes it on to ``target`` later, in the same order.
+
+    A reader that runs ahead of validation (chunks validated side by side)
+    makes its findings early; held, and released where one process would
+    have made them, they leave the target exactly as one process would.
+    Everything a :class:`FindingLog` records goes through :meth:`add` and
+    :meth:`count_only`, so holding those two holds it all.
+    """
+
+    def __init__(self, target: FindingLog) -> None:
+        super().__init__(max_per_code=target.max_per_code)
+        self.target = target
+        self._held: deque[Finding | tuple[str, Severity, int]] = deque()
+        self._released = 0
+
+    def add(self, finding: Finding) -> None:
+        self._held.append(finding)
+
+    def count_only(self, code: str, severity: Severity, n: int) -> None:
+        self._held.append((code, severity, n))
+
+    def mark(self) -> int:
+        """A point in what has been held so far, for :meth:`release`."""
+        return self._released + len(self._held)
+
+    def release(self, upto: int | None = None) -> None:
+        """Pass on what was held before ``upto`` (a :meth:`mark`), or everything held."""
+        end = self.mark() if upto is None else upto
+        while self._released < end:
+            held = self._held.popleft()
+            self._released += 1
+            if isinstance(held, Finding):
+                self.target.add(held)
+            else:
+                self.target.count_only(*held)

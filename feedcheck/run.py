@@ -22,6 +22,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from feedcheck.channels import get_channel
 from feedcheck.check import FeedReport, check_feed
 from feedcheck.checks import utc_now
 from feedcheck.clean import CatalogSpool
+from feedcheck.cluster import check_address, dask_executor
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.eventlog import FieldMap, expand_paths
 from feedcheck.events import check_events
@@ -96,7 +98,8 @@ def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = Fals
             try:
                 if fetched.unchanged:
                     return unchanged_run(feed, fetched)
-                checked = check_fetched(feed, fetched)
+                with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor:
+                    checked = check_fetched(feed, fetched, executor=executor)
             finally:
                 fetched.cleanup()
         if force:
@@ -127,6 +130,8 @@ def check_settings(feed: FeedConfig) -> None:
         ConfigError: names the option and what is allowed.
     """
     get_channel(feed.channel).schema(currency=feed.currency, now=utc_now(), limits=feed.limits)
+    if feed.dask is not None:
+        check_address(feed.dask, "dask")
     if feed.events:
         expand_paths(feed.events)
         Catalog().use_patterns(feed.event_options.id_patterns)
@@ -162,8 +167,11 @@ def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
     return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
 
 
-def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None = None) -> Checked:
+def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None = None,
+                  executor: Executor | None = None) -> Checked:
     """Read and validate a fetched feed; park its cleaned items in ``spool_dir`` (a temporary folder by default).
+
+    With an ``executor``, chunks are validated side by side there (see :func:`feedcheck.check.check_feed`).
 
     Raises:
         ConfigError: the channel's options are wrong (e.g. an unknown field in ``limits``).
@@ -173,7 +181,7 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
     spool = CatalogSpool(spool_dir)
     try:
         report = check_feed(feed.source, feed.channel, options=feed.channel_options(), read_limits=feed.read_limits,
-                            catalog=catalog, spool=spool, fetched=fetched)
+                            catalog=catalog, spool=spool, fetched=fetched, executor=executor)
     except BaseException:
         spool.cleanup()
         raise

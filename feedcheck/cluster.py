@@ -1,0 +1,82 @@
+"""Validate a feed's chunks on a Dask cluster: a local one started for the run, or one that already runs.
+
+A feed is read in one process (its bytes come in order), but the costly
+part of validating a chunk, :func:`feedcheck.validate.assess`, depends on
+nothing but the chunk; :func:`dask_executor` hands those to Dask's workers
+and the findings are folded back in the feed's order, so the report and the
+cleaned catalog are the same as a run in one process.  Dask is optional:
+``pip install 'feedcheck[dask]'``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
+from typing import Any
+
+import pandas as pd
+
+from feedcheck.errors import ConfigError
+
+LOCAL_WORKERS = 2
+_LOCAL = re.compile(r"local(?::([1-9][0-9]?))?")
+
+
+def check_address(address: object, where: str = "Dask") -> None:
+    """Refuse an address that is neither ``local``, ``local:N`` nor a Dask scheduler's address.
+
+    Raises:
+        ConfigError: with the forms that are accepted.
+    """
+    if not isinstance(address, str) or not (
+            _LOCAL.fullmatch(address) or re.fullmatch(r"(tcp|tls|ws|wss|inproc)://\S+", address)):
+        raise ConfigError(f"{where}: the address {address!r} is not understood; use 'local' (a local cluster of "
+                          f"{LOCAL_WORKERS} workers), 'local:N' (N workers) or a scheduler such as tcp://host:8786.")
+
+
+@contextlib.contextmanager
+def dask_executor(address: str) -> Iterator[Executor]:
+    """An executor on the Dask cluster at ``address`` (``local`` or ``local:N`` start one for the run).
+
+    The workers of an existing cluster must have feedcheck installed, the
+    same version as here.
+
+    Raises:
+        ConfigError: the address is not understood, Dask is not installed, or no scheduler answers there.
+    """
+    check_address(address)
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ConfigError("Dask is not installed: pip install 'feedcheck[dask]', or run without --dask.") from None
+    local = _LOCAL.fullmatch(address)
+    with contextlib.ExitStack() as stack:
+        if local:
+            workers = int(local.group(1) or LOCAL_WORKERS)
+            target: Any = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                                           dashboard_address=None))
+        else:
+            target = address
+        try:
+            client = stack.enter_context(Client(target, timeout="10s"))
+        except OSError as exc:
+            raise ConfigError(f"No Dask scheduler answered at {address} ({exc}); start it, or check the "
+                              f"address.") from None
+        yield DaskExecutor(client)
+
+
+class DaskExecutor(Executor):
+    """Runs calls on a Dask client's workers; a frame among the arguments goes straight to a worker.
+
+    Frames given inline would travel inside the task graph, through the
+    scheduler; scattered, they go to the worker that will use them.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        sent = [self.client.scatter(a) if isinstance(a, pd.DataFrame) else a for a in args]
+        return self.client.submit(fn, *sent, pure=False, **kwargs)

@@ -1,0 +1,121 @@
+"""Chunks validated on a real local Dask cluster give the same report and catalog as one process."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import FEEDS, FIXTURES
+from feedcheck.check import check_feed
+from feedcheck.clean import CatalogSpool
+from feedcheck.cluster import dask_executor
+from feedcheck.config import ReadLimits
+from feedcheck.errors import ConfigError
+from feedcheck.feeds import load_feeds
+from feedcheck.reconcile import Catalog
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
+import generate  # noqa: E402  (the benchmark's generator: real-shaped feeds with known defects)
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[Executor]:
+    with dask_executor("local:2") as executor:
+        yield executor
+
+
+def _outcome(source: Path, channel: str, tmp: Path, executor: Executor | None, **options: Any) -> dict[str, Any]:
+    """Everything a check leaves: the report, every stored finding, the cleaned items and the catalog's ids."""
+    spool = CatalogSpool(tmp)
+    catalog = Catalog()
+    try:
+        report = check_feed(source, channel, spool=spool, catalog=catalog, executor=executor, **options)
+        items = [chunk.to_dict("split") for chunk in spool.chunks()]
+    finally:
+        spool.cleanup()
+    summary = report.to_dict()
+    summary.pop("seconds"), summary.pop("started_at")  # when, and how long: not what
+    kept = ("items_total", "currency", "_anchor", "_items", "_groups", "_availability", "_currency_of")
+    return {"summary": summary, "findings": [f.as_dict() for f in report.log], "items": items,
+            "catalog": {name: getattr(catalog, name) for name in kept}}
+
+
+@pytest.mark.parametrize(("name", "channel"), [
+    ("tiktok_defects.csv", "tiktok"), ("tiktok_clean.csv.gz", "tiktok"), ("google_defects.xml", "google"),
+    ("google_atom.xml", "google"), ("meta_catalog.tsv", "meta"),
+])
+def test_the_fixtures_check_the_same_on_dask(cluster: Executor, tmp_path: Path, name: str, channel: str) -> None:
+    alone = _outcome(FEEDS / name, channel, tmp_path, None)
+    on_dask = _outcome(FEEDS / name, channel, tmp_path, cluster)
+    assert on_dask == alone
+    assert alone["items"] and alone["summary"]["items"]["total"] > 0
+
+
+@pytest.mark.parametrize("kind", ["csv", "rss", "truncated rss"])
+def test_many_chunks_in_flight_fold_back_in_the_feeds_order(cluster: Executor, tmp_path: Path, kind: str) -> None:
+    # Small chunks, many at once: repeated ids across chunks, findings past the per-code cap, the currency
+    # taken from the first chunk; and a feed cut off midway, whose chunks read before the cut still count.
+    feed = tmp_path / f"feed.{kind.split()[-1]}"
+    if kind == "csv":
+        generate.write_delimited(feed, 3_000, seed=3, delimiter=",")
+    else:
+        generate.write_rss(feed, 3_000, seed=3)
+    if kind.startswith("truncated"):
+        feed.write_bytes(feed.read_bytes()[: feed.stat().st_size // 2])
+    options = {"read_limits": ReadLimits(chunk_rows=200, max_findings_per_code=40)}
+    channel = "tiktok" if kind == "csv" else "google"
+    alone = _outcome(feed, channel, tmp_path, None, **options)
+    for ahead in (1, 6):
+        assert _outcome(feed, channel, tmp_path, cluster, ahead=ahead, **options) == alone
+    codes = {f["code"] for f in alone["findings"]}
+    assert "item.duplicate_id" in codes and alone["summary"]["items"]["total"] > 1_000
+    assert (alone["summary"]["fatal"] is not None) == kind.startswith("truncated")
+
+
+def test_the_cli_publishes_the_same_bytes_with_dask(tmp_path: Path) -> None:
+    source = FIXTURES / "events" / "northwind_catalog.csv"
+    events = FIXTURES / "events" / "server_eapi2.jsonl"
+    outputs = {}
+    for label, extra in (("alone", []), ("dask", ["--dask", "local:2"])):
+        out = tmp_path / label
+        done = subprocess.run([str(BIN / "feedcheck"), "check", str(source), "--out", str(out), "--events",
+                               str(events), *extra], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1, done.stdout + done.stderr
+        outputs[label] = {name: (out / name).read_bytes() for name in ("catalog.csv", "findings.csv",
+                                                                      "mismatches.csv")}
+    assert outputs["dask"] == outputs["alone"]
+
+
+def test_a_bad_address_is_refused_before_anything_is_fetched(tmp_path: Path) -> None:
+    done = subprocess.run([str(BIN / "feedcheck"), "check", str(FEEDS / "tiktok_clean.csv"), "--out",
+                           str(tmp_path), "--dask", "my-cluster"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "'my-cluster' is not understood" in done.stdout + done.stderr
+    assert not (tmp_path / "report.json").exists()
+
+
+def test_no_scheduler_at_the_address_is_a_clear_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    with pytest.raises(ConfigError, match="No Dask scheduler answered at tcp://127.0.0.1"):
+        with dask_executor(address):
+            pass
+
+
+def test_the_feeds_file_names_the_cluster(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text('[defaults]\ndask = "local:3"\n\n[[feed]]\nname = "a"\nsource = "a.csv"\n\n'
+                      '[[feed]]\nname = "b"\nsource = "b.csv"\ndask = "tcp://10.0.0.5:8786"\n')
+    assert [f.dask for f in load_feeds(config)] == ["local:3", "tcp://10.0.0.5:8786"]
+    config.write_text('[[feed]]\nname = "a"\nsource = "a.csv"\ndask = 2\n')
+    with pytest.raises(ConfigError, match="feed 'a': 'dask': the address 2 is not understood"):
+        load_feeds(config)
