@@ -36,6 +36,12 @@ def check_address(address: object, where: str = "Dask") -> None:
                           f"{LOCAL_WORKERS} workers), 'local:N' (N workers) or a scheduler such as tcp://host:8786.")
 
 
+def local_workers(address: str) -> int | None:
+    """The workers of the local cluster that ``local`` or ``local:N`` asks for; ``None`` for a scheduler."""
+    local = _LOCAL.fullmatch(address)
+    return None if local is None else int(local.group(1) or LOCAL_WORKERS)
+
+
 @contextlib.contextmanager
 def dask_executor(address: str) -> Iterator[Executor]:
     """An executor on the Dask cluster at ``address`` (``local`` or ``local:N`` start one for the run).
@@ -51,10 +57,9 @@ def dask_executor(address: str) -> Iterator[Executor]:
         from distributed import Client, LocalCluster
     except ImportError:
         raise ConfigError("Dask is not installed: pip install 'feedcheck[dask]', or run without --dask.") from None
-    local = _LOCAL.fullmatch(address)
+    workers = local_workers(address)
     with contextlib.ExitStack() as stack:
-        if local:
-            workers = int(local.group(1) or LOCAL_WORKERS)
+        if workers is not None:
             target: Any = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                            dashboard_address=None))
         else:

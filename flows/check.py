@@ -14,21 +14,27 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State as StateObject
 from prefect.context import TaskRunContext
+from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
 from prefect.tasks import exponential_backoff
 
 from feedcheck.alerts import resolve_webhook
 from feedcheck.checks import utc_now
+from feedcheck.cluster import local_workers
 from feedcheck.errors import ConfigError, FeedcheckError, FetchError
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.fetch import Fetched
@@ -48,6 +54,10 @@ from feedcheck.run import (
     unchanged_run,
     write,
 )
+from feedcheck.validate import Assessment, SchemaKey, assess
+
+if TYPE_CHECKING:
+    from prefect_dask import DaskTaskRunner
 
 CACHE_DIR = ".cache"  # in the feed's output folder: the check's cache records and parked items
 CACHE_FOR = timedelta(days=1)
@@ -72,8 +82,39 @@ def fetch_task(feed: FeedConfig, force: bool) -> Fetched:
 
 @task(name="check", persist_result=True, cache_expiration=CACHE_FOR)
 def check_task(feed: FeedConfig, fetched: Fetched) -> Checked:
-    """Read, validate and clean the feed; cached by content, so a feed that has not changed is not read again."""
-    return check_fetched(feed, fetched, spool_dir=feed.out / CACHE_DIR)
+    """Read, validate and clean the feed; cached by content, so a feed that has not changed is not read again.
+
+    With ``dask`` set for the feed, each chunk's rules run as an ``assess`` task on the flow's Dask cluster.
+    """
+    return check_fetched(feed, fetched, spool_dir=feed.out / CACHE_DIR,
+                         executor=_ChunkTasks() if feed.dask else None)
+
+
+@task(name="assess", cache_policy=NO_CACHE, persist_result=False)
+def assess_task(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
+    """One chunk's rules, on a Dask worker; the check folds the results back in the feed's order."""
+    return assess(key, chunk, keep)
+
+
+class _ChunkTasks(Executor):
+    """Submits each chunk's assessment as an ``assess`` task to the running flow's task runner."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        return _TaskFuture(assess_task.submit(*args, **kwargs))
+
+
+class _TaskFuture:
+    """A Prefect future with what :meth:`FeedValidator.validate_chunks` asks of one: its result, or cancel it."""
+
+    def __init__(self, future: PrefectFuture[Assessment]) -> None:
+        self.future = future
+
+    def result(self) -> Assessment:
+        return self.future.result()
+
+    def cancel(self) -> bool:
+        wrapped = getattr(self.future, "wrapped_future", None)  # a Dask future, on a DaskTaskRunner
+        return bool(wrapped.cancel()) if wrapped is not None else False
 
 
 @task(name="events", cache_policy=NO_CACHE)
@@ -184,14 +225,51 @@ def _check(feed: FeedConfig, fetched: Fetched, key: str | None, force: bool) -> 
     cache = feed.out / CACHE_DIR
     if key and not _record_intact(cache / key):
         _forget(cache / key)
-    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=cache), refresh_cache=force)
-    checked = cached(feed, fetched)
-    if not checked.intact():
-        checked = cached.with_options(refresh_cache=True)(feed, fetched)
+    if feed.dask:
+        on_dask = check_on_dask.with_options(task_runner=_dask_runner(feed.dask),
+                                             flow_run_name=f"{feed.name}-on-dask")
+        checked = on_dask(feed, fetched, force)
+    else:
+        checked = _cached_check(feed, fetched, force)
     checked.report.fetched = fetched  # this run's validators and charset, not those of the cached run's fetch
     if force:
         checked.fingerprint = None  # a fresh look: write and compare everything again
     return checked
+
+
+@flow(name="check-on-dask", validate_parameters=False, log_prints=False)
+def check_on_dask(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
+    """The cached check, its chunks validated as tasks on this flow's Dask cluster."""
+    return _cached_check(feed, fetched, force)
+
+
+def _cached_check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
+    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=feed.out / CACHE_DIR),
+                                     refresh_cache=force)
+    checked = cached(feed, fetched)
+    if not checked.intact():
+        checked = cached.with_options(refresh_cache=True)(feed, fetched)
+    return checked
+
+
+def _dask_runner(address: str) -> DaskTaskRunner:
+    """A local cluster started for the run (``local``, ``local:N``), or the scheduler at ``address``.
+
+    Raises:
+        ConfigError: prefect-dask is not installed.
+    """
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigError("The feed has dask set, but prefect-dask is not installed: pip install "
+                          "'feedcheck[flows,dask]'.") from None
+    workers = local_workers(address)
+    if workers is None:
+        return DaskTaskRunner(address=address)
+    with get_client(sync_client=True) as client:  # the workers report to this run's server, even a temporary one
+        api = str(client.api_url)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
+                                          "dashboard_address": None, "env": {"PREFECT_API_URL": api}})
 
 
 def _record_intact(record: Path) -> bool:

@@ -13,7 +13,7 @@ from conftest import FEEDS, FIXTURES, FeedServer, send
 from feedcheck.flows import check_all_feeds, check_feed
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
 from prefect.states import State
 
 pytestmark = [
@@ -100,6 +100,28 @@ def test_a_feed_runs_as_tasks_and_an_unchanged_source_is_not_checked_again(tmp_p
         c: v for c, v in report["findings"]["by_code"].items() if not c.startswith("publish.")}
     assert "publish.unchanged" in again["findings"]["by_code"]
     assert again["since_last_run"]["items"]["added"] == 0
+
+
+def test_a_feed_on_dask_validates_its_chunks_as_tasks_on_the_cluster_and_publishes_the_same(tmp_path: Path) -> None:
+    catalog = FIXTURES / "events" / "northwind_catalog.csv"
+    events = FIXTURES / "events" / "server_eapi2.jsonl"
+    feed = f'source = "{catalog}"\nevents = ["{events}"]'
+    config = str(feeds_file(tmp_path, f'name = "alone"\n{feed}', f'name = "spread"\n{feed}\ndask = "local:2"'))
+    state = check_all_feeds(config, return_state=True)
+    assert state.is_completed(), state.message
+    out = tmp_path / "out"
+    for name in ("catalog.csv", "findings.csv", "mismatches.csv"):
+        assert (out / "spread" / name).read_bytes() == (out / "alone" / name).read_bytes(), name
+    spread = check_feed("spread", config, force=True, return_state=True)  # the check again, not from the cache
+    assert task_states(spread)["check-on-dask"] == ["Completed"]
+    with get_client(sync_client=True) as client:
+        subflows = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[
+            "spread-on-dask"])))
+        assert len(subflows) == 2  # the first run's, and the forced one's
+        latest = max(subflows, key=lambda r: r.created)
+        inner = sorted(r.name.rsplit("-", 1)[0] for r in client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[latest.id]))))
+    assert inner == ["assess", "check"]  # the demo catalog is one chunk
 
 
 def test_a_changed_source_is_checked_again_and_old_cache_entries_go(tmp_path: Path) -> None:
