@@ -15,7 +15,9 @@ Rows:
 - ``events``: ``feedcheck events LOG --catalog CATALOG``: read, deduplicate,
   check and reconcile against the feed's published catalog;
 - ``check+events``: ``feedcheck check FEED --events LOG``, the whole job,
-  against the sum of both floors.
+  against the sum of both floors;
+- ``check on N Dask workers``: ``feedcheck check FEED --dask local:N`` on the
+  largest RSS feed, N = 1 then 2, for the speed-up of the second worker.
 
 Memory flatness is the peak at the largest feed over the peak at the smallest.
 """
@@ -128,6 +130,19 @@ def run_events(workdir: Path, sizes: list[int], catalog_items: int) -> list[Meas
     return rows
 
 
+def run_dask(workdir: Path, items: int) -> list[Measured]:
+    """``check`` of the RSS feed on a local Dask cluster of 1 worker, then of 2: the speed-up of the second."""
+    feed = generated(workdir, "rss", items)
+    rows = []
+    for workers in (1, 2):
+        out = fresh(workdir / "out" / f"dask-{workers}-{items}")
+        seconds, peak = measure(feedcheck("check", str(feed), "--out", str(out), "--dask", f"local:{workers}"))
+        rows.append(Measured(f"check on {workers} Dask worker{'s' if workers > 1 else ''}", feed.name, items,
+                             seconds, peak))
+        print(_line(rows[-1]), file=sys.stderr)
+    return rows
+
+
 def _line(row: Measured) -> str:
     ratio = f"{row.ratio:.2f}×" if row.ratio else ""
     return (f"| {row.case} | {row.input} | {row.seconds:,.1f} | {row.units / row.seconds:,.0f} | "
@@ -155,6 +170,12 @@ def verdicts(rows: list[Measured]) -> list[str]:
             out.append(f"memory {fmt}: {large.peak_mib:,.0f} MiB at {large.units:,} items = {flat:.2f}× the peak "
                        f"at {small.units:,} ({'meets' if flat <= 1.3 and large.peak_mib < 1024 else 'misses'} "
                        "≤ 1.3× and < 1 GiB)")
+    dask = {r.case: r for r in rows if r.case.startswith("check on ")}
+    if len(dask) == 2:
+        one, two = dask["check on 1 Dask worker"], dask["check on 2 Dask workers"]
+        speedup = one.seconds / two.seconds
+        out.append(f"Dask {two.input}: 2 workers {speedup:.2f}× as fast as 1 "
+                   f"({'meets' if speedup >= 1.7 else 'misses'} ≥ 1.7×)")
     for row in rows:
         if row.case == "events":
             out.append(f"memory events {row.units:,}: {row.peak_mib:,.0f} MiB "
@@ -170,11 +191,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", nargs="+", type=int, default=[1_000_000, 10_000_000], help="event-log sizes")
     parser.add_argument("--catalog-items", type=int, default=200_000, help="the catalog the events refer to")
     parser.add_argument("--quick", action="store_true", help="200k-item feeds and 1M events only")
+    parser.add_argument("--no-dask", action="store_true", help="skip the speed-up on 2 local Dask workers against 1")
     args = parser.parse_args(argv)
     if args.quick:
         args.items, args.events = [200_000], [1_000_000]
     rows = run_feeds(args.workdir, args.formats, args.items) if args.items != [0] else []
     rows += run_events(args.workdir, args.events, args.catalog_items) if args.events != [0] else []
+    rows += run_dask(args.workdir, max(args.items)) if not args.no_dask and args.items != [0] else []
     print(table(rows))
     print()
     print("\n".join(verdicts(rows)))
