@@ -43,14 +43,15 @@ def local_workers(address: str) -> int | None:
 
 
 @contextlib.contextmanager
-def dask_executor(address: str) -> Iterator[Executor]:
+def dask_executor(address: str, connect_timeout: float = 10.0) -> Iterator[Executor]:
     """An executor on the Dask cluster at ``address`` (``local`` or ``local:N`` start one for the run).
 
     The workers of an existing cluster must have feedcheck installed, the
     same version as here.
 
     Raises:
-        ConfigError: the address is not understood, Dask is not installed, or no scheduler answers there.
+        ConfigError: the address is not understood, Dask is not installed, or no scheduler answers there
+            within ``connect_timeout`` seconds.
     """
     check_address(address)
     try:
@@ -65,7 +66,7 @@ def dask_executor(address: str) -> Iterator[Executor]:
         else:
             target = address
         try:
-            client = stack.enter_context(Client(target, timeout="10s"))
+            client = stack.enter_context(Client(target, timeout=connect_timeout))
         except OSError as exc:
             raise ConfigError(f"No Dask scheduler answered at {address} ({exc}); start it, or check the "
                               f"address.") from None

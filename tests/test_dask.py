@@ -107,7 +107,7 @@ def test_no_scheduler_at_the_address_is_a_clear_error() -> None:
         probe.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
     with pytest.raises(ConfigError, match="No Dask scheduler answered at tcp://127.0.0.1"):
-        with dask_executor(address):
+        with dask_executor(address, connect_timeout=1):
             pass
 
 
