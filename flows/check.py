@@ -100,6 +100,8 @@ class _ChunkTasks(Executor):
     """Submits each chunk's assessment as an ``assess`` task to the running flow's task runner."""
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        if fn is not assess:
+            raise TypeError(f"Only feedcheck.validate.assess runs as a chunk task, not {fn!r}.")
         return _TaskFuture(assess_task.submit(*args, **kwargs))
 
 
