@@ -13,7 +13,7 @@ import os
 import sqlite3
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -156,6 +156,7 @@ def check_feed(
     fetched: Fetched | None = None,
     executor: Executor | None = None,
     ahead: int = 2,
+    progress: Callable[[str, int], None] | None = None,
 ) -> FeedReport:
     """Fetch, read and validate a feed for ``channel``; return the report.
 
@@ -172,7 +173,9 @@ def check_feed(
     caller to clean up.  With an ``executor`` (a process pool, or a Dask
     client's ``get_executor()``), up to ``ahead`` chunks are validated at
     once, in other processes; the report and the cleaned catalog are the
-    same as without it.
+    same as without it.  ``progress`` is called with ``("items", n)`` for
+    each chunk read and ``("events", n)`` for each batch of events (see
+    :class:`feedcheck.progress.Progress`).
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).
@@ -201,7 +204,7 @@ def check_feed(
         if report.fetched.unchanged:
             log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
         else:
-            _read(report, validator, read_limits, catalog, spool, executor, ahead)
+            _read(report, validator, read_limits, catalog, spool, executor, ahead, progress)
     except ConfigError:
         raise
     except FeedcheckError as exc:
@@ -217,13 +220,15 @@ def check_feed(
     if events:
         if catalog is not None and validator.currency:
             catalog.currency = validator.currency
-        report.events = check_events(events, None if report.fatal else catalog, options=event_options, log=log)
+        report.events = check_events(events, None if report.fatal else catalog, options=event_options, log=log,
+                                     progress=progress)
     report.seconds = time.perf_counter() - started
     return report
 
 
 def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, catalog: Catalog | None,
-          spool: CatalogSpool | None, executor: Executor | None, ahead: int) -> None:
+          spool: CatalogSpool | None, executor: Executor | None, ahead: int,
+          progress: Callable[[str, int], None] | None) -> None:
     assert report.fetched is not None and report.fetched.path is not None
     cleaner = Cleaner(validator)
     held = HeldFindings(report.log) if executor is not None else None  # the reader runs ahead of the findings
@@ -236,6 +241,8 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
                     catalog.add(verdict.items, verdict.errors)
                 if spool is not None:
                     spool.add(cleaner.clean(verdict))
+                if progress is not None:
+                    progress("items", len(verdict.index))
     finally:
         if held is not None:
             held.release()

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events import check_events
 from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
 from feedcheck.findings import FindingLog
+from feedcheck.progress import Progress
 from feedcheck.render import money, percent
 from feedcheck.report import write_reports
 from feedcheck.run import check_settings, run_feed
@@ -215,13 +216,26 @@ def _check(args: argparse.Namespace) -> int:
                         format=args.format, gate=_publish_options(args),
                         alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
                         publish=not args.no_publish)
-    run = run_feed(feed, webhook=resolve_webhook(args.alert) if args.alert else None, force=args.force)
+    with _progress() as progress:
+        run = run_feed(feed, webhook=resolve_webhook(args.alert) if args.alert else None, force=args.force,
+                       progress=progress)
     if run.summary is None:
         print(f"{run.report.source} is unchanged since the last check; nothing was published; "
               f"its report is in {run.paths['report']}.")
     else:
         print(_summary(run.report, run.paths))
     return run.exit_code
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[Progress | None]:
+    """The progress line, when a person watches standard error; cleared before the summary is printed."""
+    progress = Progress.for_terminal()
+    try:
+        yield progress
+    finally:
+        if progress is not None:
+            progress.close()
 
 
 def _feed_config(args: argparse.Namespace, source: str, events: list[str], **settings: Any) -> FeedConfig:
@@ -249,16 +263,19 @@ def _events(args: argparse.Namespace) -> int:
     if args.catalog:
         feed = _feed_config(args, args.catalog, args.logs)
         check_settings(feed)
-        with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor:
+        with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor, \
+                _progress() as progress:
             report = check_feed(feed.source, feed.channel, options=feed.channel_options(),
                                 fetch_limits=feed.fetch_limits, read_limits=feed.read_limits, auth=feed.auth(),
-                                events=feed.events, event_options=feed.event_options, executor=executor)
+                                events=feed.events, event_options=feed.event_options, executor=executor,
+                                progress=progress)
         paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
         print(_summary(report, paths))
         unusable = report.events is not None and report.events.unusable
         return max(report.exit_code, 3) if unusable else report.exit_code
-    only = check_events(args.logs, options=_event_settings(args),
-                        log=FindingLog(max_per_code=args.max_findings))
+    with _progress() as progress:
+        only = check_events(args.logs, options=_event_settings(args),
+                            log=FindingLog(max_per_code=args.max_findings), progress=progress)
     paths = write_reports(args.out, only.to_dict(), only.log)
     print(_events_summary(only.summary, only.log))
     print(_paths_line(paths))

@@ -20,7 +20,7 @@ import math
 import os
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,11 +112,13 @@ def check_events(
     *,
     options: EventOptions = EventOptions(),
     log: FindingLog | None = None,
+    progress: Callable[[str, int], None] | None = None,
 ) -> EventsReport:
     """Read, deduplicate and check the events in ``paths``; reconcile them with ``catalog`` if given.
 
     ``paths`` are files, folders or globs.  Findings go to ``log`` (a new one
     if ``None``), so a feed check and its events can share one report.
+    ``progress`` is called with ``("events", n)`` as records are read.
 
     Raises:
         ConfigError: a path matches no file, or an option is invalid.
@@ -126,10 +128,13 @@ def check_events(
     reconciler = Reconciler(catalog, log, options) if catalog is not None else None
     checker = EventChecker(log, options, reconciler)
     for item in read_records(files, log, options):
+        before = checker.counts["total"] if progress is not None else 0
         if isinstance(item, RecordBlock):
             checker.check_block(item)
         else:
             checker.check(item)
+        if progress is not None:
+            progress("events", checker.counts["total"] - before)
     checker.finish()
     summary = {"files": [str(f) for f in files]} | checker.summary()
     mismatches: list[dict[str, Any]] = []

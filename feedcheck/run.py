@@ -21,7 +21,7 @@ import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,7 +78,8 @@ class FeedRun:
     exit_code: int
 
 
-def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = False) -> FeedRun:
+def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = False,
+             progress: Callable[[str, int], None] | None = None) -> FeedRun:
     """Run every step for ``feed``; ``webhook`` is the Slack URL already resolved (``None``: no alert sent).
 
     A feed that cannot be fetched or read is a report with a fatal finding, never an exception.
@@ -99,13 +100,13 @@ def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = Fals
                 if fetched.unchanged:
                     return unchanged_run(feed, fetched)
                 with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor:
-                    checked = check_fetched(feed, fetched, executor=executor)
+                    checked = check_fetched(feed, fetched, executor=executor, progress=progress)
             finally:
                 fetched.cleanup()
         if force:
             checked.fingerprint = None  # a fresh look: write and compare everything again
         try:
-            check_events_of(feed, checked)
+            check_events_of(feed, checked, progress)
             summary = publish_and_record(feed, checked)
         finally:
             checked.spool.cleanup()
@@ -168,7 +169,7 @@ def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
 
 
 def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None = None,
-                  executor: Executor | None = None) -> Checked:
+                  executor: Executor | None = None, progress: Callable[[str, int], None] | None = None) -> Checked:
     """Read and validate a fetched feed; park its cleaned items in ``spool_dir`` (a temporary folder by default).
 
     With an ``executor``, chunks are validated side by side there (see :func:`feedcheck.check.check_feed`).
@@ -181,7 +182,8 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
     spool = CatalogSpool(spool_dir)
     try:
         report = check_feed(feed.source, feed.channel, options=feed.channel_options(), read_limits=feed.read_limits,
-                            catalog=catalog, spool=spool, fetched=fetched, executor=executor)
+                            catalog=catalog, spool=spool, fetched=fetched, executor=executor,
+                            progress=progress)
     except BaseException:
         spool.cleanup()
         raise
@@ -211,14 +213,14 @@ def _unread(feed: FeedConfig) -> FeedReport:
                       log=FindingLog(max_per_code=feed.read_limits.max_findings_per_code))
 
 
-def check_events_of(feed: FeedConfig, checked: Checked) -> None:
+def check_events_of(feed: FeedConfig, checked: Checked, progress: Callable[[str, int], None] | None = None) -> None:
     """Check the feed's event logs and reconcile them with its catalog (only checked, when the feed failed)."""
     if not feed.events:
         return
     report = checked.report
     started = time.perf_counter()
     report.events = check_events(feed.events, None if report.fatal else checked.catalog,
-                                 options=feed.event_options, log=report.log)
+                                 options=feed.event_options, log=report.log, progress=progress)
     report.seconds += time.perf_counter() - started
 
 
