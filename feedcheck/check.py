@@ -221,7 +221,7 @@ def check_feed(
         if catalog is not None and validator.currency:
             catalog.currency = validator.currency
         report.events = check_events(events, None if report.fatal else catalog, options=event_options, log=log,
-                                     progress=progress)
+                                     progress=progress, executor=executor)
     report.seconds = time.perf_counter() - started
     return report
 

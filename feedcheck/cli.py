@@ -178,8 +178,9 @@ def _feed_options() -> argparse.ArgumentParser:
     options.add_argument("--basic-auth-env", metavar="USER_VAR:PASSWORD_VAR",
                          help="HTTP basic auth from two environment variables")
     options.add_argument("--dask", metavar="ADDRESS",
-                         help="validate the feed's chunks on Dask: 'local' or 'local:N' (a cluster of N worker "
-                         "processes, started for the run) or a scheduler such as tcp://host:8786")
+                         help="validate the feed's chunks and parse the event logs' blocks on Dask: 'local' or "
+                         "'local:N' (a cluster of N worker processes, started for the run) or a scheduler such as "
+                         "tcp://host:8786")
     options.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
     return options
 
@@ -273,9 +274,9 @@ def _events(args: argparse.Namespace) -> int:
         print(_summary(report, paths))
         unusable = report.events is not None and report.events.unusable
         return max(report.exit_code, 3) if unusable else report.exit_code
-    with _progress() as progress:
+    with dask_executor(args.dask) if args.dask else contextlib.nullcontext() as executor, _progress() as progress:
         only = check_events(args.logs, options=_event_settings(args),
-                            log=FindingLog(max_per_code=args.max_findings), progress=progress)
+                            log=FindingLog(max_per_code=args.max_findings), progress=progress, executor=executor)
     paths = write_reports(args.out, only.to_dict(), only.log)
     print(_events_summary(only.summary, only.log))
     print(_paths_line(paths))

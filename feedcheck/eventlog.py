@@ -24,7 +24,9 @@ import math
 import os
 import re
 import zlib
+from collections import deque
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -132,17 +134,19 @@ def read_events(paths: Iterable[Path], log: FindingLog, options: EventOptions = 
             yield item
 
 
-def read_records(paths: Iterable[Path], log: FindingLog,
-                 options: EventOptions = EventOptions()) -> Iterator[Event | RecordBlock]:
+def read_records(paths: Iterable[Path], log: FindingLog, options: EventOptions = EventOptions(),
+                 executor: Executor | None = None) -> Iterator[Event | RecordBlock]:
     """The events of ``paths`` in file order: one by one, or a block of JSON lines at a time.
 
     A :class:`RecordBlock` holds whole lines read as columns where they could
     be; the consumer takes each record in turn, by its columns or by
     :meth:`RecordBlock.record`, and settles it (:meth:`RecordBlock.settle`).
+    With an ``executor``, blocks are parsed there a few at a time, ahead of
+    the consumer; what comes out is the same.
     """
     mapping = FieldMap.from_options(options)
     for path in paths:
-        yield from _read_file(path, log, options, mapping)
+        yield from _read_file(path, log, options, mapping, executor)
 
 
 @dataclass
@@ -212,8 +216,8 @@ class RecordBlock:
             self.settle(bool(events), problem)
 
 
-def _read_file(path: Path, log: FindingLog, options: EventOptions,
-               mapping: FieldMap | None) -> Iterator[Event | RecordBlock]:
+def _read_file(path: Path, log: FindingLog, options: EventOptions, mapping: FieldMap | None,
+               executor: Executor | None = None) -> Iterator[Event | RecordBlock]:
     shown = str(path)
     decode_findings: list[Finding] = []
     tally = _Tally()
@@ -228,7 +232,7 @@ def _read_file(path: Path, log: FindingLog, options: EventOptions,
         encoding = _text_encoding(raw)
         blocks = _BlockReader(_byte_stream(raw, options, shown), options.max_record_bytes)
         if encoding == "utf-8-sig" and mapping is None:
-            yield from _read_blocks(blocks, shown, log, options, tally)
+            yield from _read_blocks(blocks, shown, log, options, tally, executor)
         if blocks.refused:
             text = DecodingReader(blocks.remainder(), encoding, decode_findings, offset=blocks.offset,
                                   lines=blocks.line - 1)
@@ -260,26 +264,65 @@ def _read_file(path: Path, log: FindingLog, options: EventOptions,
         log.add(make_finding("events.empty_file", source=shown, detail=f"{shown} holds no records."))
 
 
-def _read_blocks(blocks: _BlockReader, shown: str, log: FindingLog, options: EventOptions,
-                 tally: _Tally) -> Iterator[RecordBlock]:
-    """The log's blocks read as columns, until the end or the first block Arrow cannot take."""
-    parser = BlockParser()
-    while True:
-        data = blocks.next()
-        if data is None:
-            return
-        block = _columnar(data, parser, shown, blocks.line, log, options, tally)
-        if block is None:
-            blocks.refuse(data)
-            return
-        blocks.consumed(data)
-        yield block
+def _read_blocks(blocks: _BlockReader, shown: str, log: FindingLog, options: EventOptions, tally: _Tally,
+                 executor: Executor | None = None, ahead: int = 2) -> Iterator[RecordBlock]:
+    """The log's blocks read as columns, until the end or the first block Arrow cannot take.
+
+    With an ``executor``, up to ``ahead`` blocks beyond the one in hand are
+    parsed there at once (:func:`parse_block`, each from the parser's first
+    types); a block Arrow cannot take hands itself and every block read after
+    it back to the record reader, as if they had never been read.
+    """
+    if executor is None:
+        parser = BlockParser()
+        while True:
+            data, line = blocks.next(), blocks.line
+            if data is None:
+                return
+            parsed = parse_block(data, line, options.max_record_bytes, parser)
+            if parsed is None:
+                blocks.refuse(data)
+                return
+            blocks.consumed(data)
+            yield _record_block(data, parsed, shown, line, log, options, tally)
+    pending: deque[tuple[Future[Parsed | None], bytes, int, int]] = deque()
+    read_all = False  # once the reader has said "no more", asking again would lose what it handed back
+    try:
+        while True:
+            while len(pending) <= ahead and not read_all:
+                data = blocks.next()
+                if data is None:
+                    read_all = True
+                    break
+                pending.append((executor.submit(parse_block, data, blocks.line, options.max_record_bytes),
+                                data, blocks.line, blocks.offset))
+                blocks.consumed(data)
+            if not pending:
+                return
+            future, data, line, offset = pending.popleft()
+            parsed = future.result()
+            if parsed is None:
+                blocks.give_back(data + b"".join(later for _, later, _, _ in pending), line, offset)
+                return
+            yield _record_block(data, parsed, shown, line, log, options, tally)
+    finally:
+        for future, *_ in pending:
+            future.cancel()
 
 
-def _columnar(data: bytes, parser: BlockParser, shown: str, first_line: int, log: FindingLog,
-              options: EventOptions, tally: _Tally) -> RecordBlock | None:
-    """A block of whole lines as a :class:`RecordBlock`, or ``None`` if it is not plain JSON lines."""
-    body = data[len(codecs.BOM_UTF8):] if first_line == 1 and data.startswith(codecs.BOM_UTF8) else data
+Parsed = tuple[list[int], Columns]
+
+
+def parse_block(data: bytes, first_line: int, max_record_bytes: int,
+                parser: BlockParser | None = None) -> Parsed | None:
+    """A block of whole lines read by Arrow: the indices of its records' lines and their events as columns.
+
+    ``None`` when it is not plain JSON lines that Arrow reads as the record
+    reader would.  Depends on nothing but its arguments (a fresh
+    :class:`BlockParser` unless one is given), so other processes can parse
+    blocks side by side.
+    """
+    body = _body(data, first_line)
     if codecs.BOM_UTF8 in body or body.count(b"\r") != body.count(b"\r\n"):
         return None  # a BOM between records or a lone CR: the record reader numbers such lines its own way
     try:
@@ -288,16 +331,25 @@ def _columnar(data: bytes, parser: BlockParser, shown: str, first_line: int, log
         return None  # undecodable bytes are reported by the record reader, with their offsets
     lines = body.split(b"\n")
     longest = max(map(len, lines))
-    if longest > options.max_record_bytes:
+    if longest > max_record_bytes:
         return None
-    table = parser.parse(body, longest)
+    table = (parser or BlockParser()).parse(body, longest)
     kept = None if table is None else split_lines(body, lines, table.num_rows)
     if table is None or kept is None:
         return None
-    presence_free = not any(key in body for key in PRESENCE_KEYS)
+    return kept, columns(table, presence_free=not any(key in body for key in PRESENCE_KEYS))
+
+
+def _body(data: bytes, first_line: int) -> bytes:
+    return data[len(codecs.BOM_UTF8):] if first_line == 1 and data.startswith(codecs.BOM_UTF8) else data
+
+
+def _record_block(data: bytes, parsed: Parsed, shown: str, first_line: int, log: FindingLog,
+                  options: EventOptions, tally: _Tally) -> RecordBlock:
+    kept, cols = parsed
+    lines = _body(data, first_line).split(b"\n")
     return RecordBlock(file=shown, numbers=[first_line + k for k in kept], lines=[lines[k] for k in kept],
-                       columns=columns(table, presence_free), log=log, max_chars=options.max_record_bytes,
-                       tally=tally)
+                       columns=cols, log=log, max_chars=options.max_record_bytes, tally=tally)
 
 
 class _BlockReader:
@@ -348,6 +400,14 @@ class _BlockReader:
         self.refused = True
         self._head = data + self._carry
         self._carry = b""
+
+    def give_back(self, data: bytes, line: int, offset: int) -> None:
+        """Hand blocks read ahead, starting at ``line`` and ``offset``, and everything after them to the
+        record reader; anything already handed back comes after them."""
+        self._head = data + (self._head if self.refused else b"") + self._carry
+        self._carry = b""
+        self.refused = True
+        self.line, self.offset = line, offset
 
     def remainder(self) -> BinaryIO:
         """The bytes not consumed as blocks, then the rest of the stream (and its read error, if one came)."""

@@ -88,7 +88,8 @@ def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = Fals
         ConfigError: the feed's options are wrong (nothing was fetched).
     """
     check_settings(feed)
-    with feed_lock(feed):
+    with feed_lock(feed), contextlib.ExitStack() as cluster:
+        executor = None
         try:
             fetched = fetch_feed(feed, force=force)
         except ConfigError:
@@ -99,14 +100,14 @@ def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = Fals
             try:
                 if fetched.unchanged:
                     return unchanged_run(feed, fetched)
-                with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor:
-                    checked = check_fetched(feed, fetched, executor=executor, progress=progress)
+                executor = cluster.enter_context(dask_executor(feed.dask)) if feed.dask else None
+                checked = check_fetched(feed, fetched, executor=executor, progress=progress)
             finally:
                 fetched.cleanup()
         if force:
             checked.fingerprint = None  # a fresh look: write and compare everything again
         try:
-            check_events_of(feed, checked, progress)
+            check_events_of(feed, checked, progress, executor)
             summary = publish_and_record(feed, checked)
         finally:
             checked.spool.cleanup()
@@ -213,14 +214,16 @@ def _unread(feed: FeedConfig) -> FeedReport:
                       log=FindingLog(max_per_code=feed.read_limits.max_findings_per_code))
 
 
-def check_events_of(feed: FeedConfig, checked: Checked, progress: Callable[[str, int], None] | None = None) -> None:
+def check_events_of(feed: FeedConfig, checked: Checked, progress: Callable[[str, int], None] | None = None,
+                    executor: Executor | None = None) -> None:
     """Check the feed's event logs and reconcile them with its catalog (only checked, when the feed failed)."""
     if not feed.events:
         return
     report = checked.report
     started = time.perf_counter()
     report.events = check_events(feed.events, None if report.fatal else checked.catalog,
-                                 options=feed.event_options, log=report.log, progress=progress)
+                                 options=feed.event_options, log=report.log, progress=progress,
+                                 executor=executor)
     report.seconds += time.perf_counter() - started
 
 

@@ -1,7 +1,9 @@
-"""Chunks validated on a real local Dask cluster give the same report and catalog as one process."""
+"""Feed chunks validated and event blocks parsed on a real local Dask cluster give the same reports and
+catalog as one process."""
 
 from __future__ import annotations
 
+import gzip
 import socket
 import subprocess
 import sys
@@ -13,11 +15,13 @@ from typing import Any
 import pytest
 
 from conftest import FEEDS, FIXTURES
+from feedcheck import eventlog
 from feedcheck.check import check_feed
 from feedcheck.clean import CatalogSpool
 from feedcheck.cluster import dask_executor
 from feedcheck.config import ReadLimits
 from feedcheck.errors import ConfigError
+from feedcheck.events import check_events
 from feedcheck.feeds import load_feeds
 from feedcheck.reconcile import Catalog
 
@@ -79,6 +83,48 @@ def test_many_chunks_in_flight_fold_back_in_the_feeds_order(cluster: Executor, t
     codes = {f["code"] for f in alone["findings"]}
     assert "item.duplicate_id" in codes and alone["summary"]["items"]["total"] > 1_000
     assert (alone["summary"]["fatal"] is not None) == kind.startswith("truncated")
+
+
+def _events_outcome(logs: list[Path], catalog_feed: Path | None, executor: Executor | None) -> dict[str, Any]:
+    catalog = None
+    if catalog_feed is not None:
+        catalog = Catalog()
+        check_feed(catalog_feed, "tiktok", catalog=catalog)
+    report = check_events(logs, catalog, executor=executor)
+    return {"findings": [f.as_dict() for f in report.log], "counts": report.log.counts, "summary": report.summary,
+            "mismatches": report.mismatches}
+
+
+def test_the_event_fixtures_read_the_same_on_dask(cluster: Executor) -> None:
+    logs = sorted((FIXTURES / "events").glob("*.json*"))
+    catalog = FIXTURES / "events" / "northwind_catalog.csv"
+    assert len(logs) == 6
+    assert _events_outcome(logs, catalog, cluster) == _events_outcome(logs, catalog, None)
+
+
+@pytest.mark.parametrize("spoil", ["none", "noise halfway", "type clash", "truncated gzip"])
+def test_event_blocks_parsed_ahead_on_dask_read_the_same(cluster: Executor, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch, spoil: str) -> None:
+    # Small blocks, so that several are parsed ahead when the one in hand is refused and everything read after
+    # it must go back to the record reader.
+    feed, log = tmp_path / "feed.csv", tmp_path / "events.jsonl"
+    generate.write_delimited(feed, 1_000, seed=9, delimiter=",")
+    generate.write_events(log, 3_000, catalog_items=1_000, seed=9)
+    lines = log.read_bytes().split(b"\n")
+    if spoil == "noise halfway":
+        lines[1_400] = b"<html>oops</html>"
+    elif spoil == "type clash":
+        lines[1_400] = b'{"event": "Purchase", "event_id": "t-1", "timestamp": {"s": 1}}'
+    log.write_bytes(b"\n".join(lines))
+    if spoil == "truncated gzip":
+        packed = gzip.compress(log.read_bytes())
+        log = tmp_path / "cut.jsonl.gz"
+        log.write_bytes(packed[: len(packed) * 2 // 3])
+    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 16 << 10)
+    monkeypatch.setattr(eventlog, "_READ_BYTES", 4 << 10)  # the gzip error comes while blocks are parsed ahead
+    alone = _events_outcome([log], feed, None)
+    assert _events_outcome([log], feed, cluster) == alone
+    assert alone["summary"]["total"] > 1_000
 
 
 def test_the_cli_publishes_the_same_bytes_with_dask(tmp_path: Path) -> None:
