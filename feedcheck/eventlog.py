@@ -279,12 +279,12 @@ def _read_blocks(blocks: _BlockReader, shown: str, log: FindingLog, options: Eve
             data, line = blocks.next(), blocks.line
             if data is None:
                 return
-            parsed = parse_block(data, line, options.max_record_bytes, parser)
-            if parsed is None:
+            found = _split_and_parse(data, line, options.max_record_bytes, parser)
+            if found is None:
                 blocks.refuse(data)
                 return
             blocks.consumed(data)
-            yield _record_block(data, parsed, shown, line, log, options, tally)
+            yield _record_block(*found, shown, line, log, options, tally)
     pending: deque[tuple[Future[Parsed | None], bytes, int, int]] = deque()
     read_all = False  # once the reader has said "no more", asking again would lose what it handed back
     try:
@@ -304,7 +304,7 @@ def _read_blocks(blocks: _BlockReader, shown: str, log: FindingLog, options: Eve
             if parsed is None:
                 blocks.give_back(data + b"".join(later for _, later, _, _ in pending), line, offset)
                 return
-            yield _record_block(data, parsed, shown, line, log, options, tally)
+            yield _record_block(_body(data, line).split(b"\n"), parsed, shown, line, log, options, tally)
     finally:
         for future, *_ in pending:
             future.cancel()
@@ -322,6 +322,13 @@ def parse_block(data: bytes, first_line: int, max_record_bytes: int,
     :class:`BlockParser` unless one is given), so other processes can parse
     blocks side by side.
     """
+    found = _split_and_parse(data, first_line, max_record_bytes, parser or BlockParser())
+    return None if found is None else found[1]
+
+
+def _split_and_parse(data: bytes, first_line: int, max_record_bytes: int,
+                     parser: BlockParser) -> tuple[list[bytes], Parsed] | None:
+    """:func:`parse_block`, and the block's lines it split on the way."""
     body = _body(data, first_line)
     if codecs.BOM_UTF8 in body or body.count(b"\r") != body.count(b"\r\n"):
         return None  # a BOM between records or a lone CR: the record reader numbers such lines its own way
@@ -333,21 +340,21 @@ def parse_block(data: bytes, first_line: int, max_record_bytes: int,
     longest = max(map(len, lines))
     if longest > max_record_bytes:
         return None
-    table = (parser or BlockParser()).parse(body, longest)
+    table = parser.parse(body, longest)
     kept = None if table is None else split_lines(body, lines, table.num_rows)
     if table is None or kept is None:
         return None
-    return kept, columns(table, presence_free=not any(key in body for key in PRESENCE_KEYS))
+    return lines, (kept, columns(table, presence_free=not any(key in body for key in PRESENCE_KEYS)))
 
 
 def _body(data: bytes, first_line: int) -> bytes:
     return data[len(codecs.BOM_UTF8):] if first_line == 1 and data.startswith(codecs.BOM_UTF8) else data
 
 
-def _record_block(data: bytes, parsed: Parsed, shown: str, first_line: int, log: FindingLog,
+def _record_block(lines: list[bytes], parsed: Parsed, shown: str, first_line: int, log: FindingLog,
                   options: EventOptions, tally: _Tally) -> RecordBlock:
+    """The block whose ``lines`` (split as :func:`parse_block` splits them) were parsed as ``parsed``."""
     kept, cols = parsed
-    lines = _body(data, first_line).split(b"\n")
     return RecordBlock(file=shown, numbers=[first_line + k for k in kept], lines=[lines[k] for k in kept],
                        columns=cols, log=log, max_chars=options.max_record_bytes, tally=tally)
 
