@@ -290,8 +290,10 @@ class EventChecker:
                 earlier.add(key)
         hits.update(first + offset for offset, odd in enumerate(fast.currency_suspect[first:stop]) if odd)
         lines = slice(fast.offsets[first], fast.offsets[stop])
-        as_item = {c for c, g in zip(fast.content_id[lines], fast.as_group[lines]) if not g}
-        both = as_item & {c for c, g in zip(fast.content_id[lines], fast.as_group[lines]) if g}
+        sent_as: tuple[set[str], set[str]] = (set(), set())  # as an item, as a group
+        for content_id, as_group in zip(fast.content_id[lines], fast.as_group[lines]):
+            sent_as[as_group].add(content_id)
+        both = sent_as[False] & sent_as[True]
         if both:
             hits.update(i for i in range(first, stop) if both.intersection(fast.ids_of(i)))
         return sorted(hits)
