@@ -263,7 +263,6 @@ def _feed_config(args: argparse.Namespace, source: str, events: list[str], **set
 def _events(args: argparse.Namespace) -> int:
     if args.catalog:
         feed = _feed_config(args, args.catalog, args.logs)
-        check_settings(feed)
         with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor, \
                 _progress() as progress:
             report = check_feed(feed.source, feed.channel, options=feed.channel_options(),
