@@ -42,6 +42,14 @@ def local_workers(address: str) -> int | None:
     return None if local is None else int(local.group(1) or LOCAL_WORKERS)
 
 
+def local_cluster_options(workers: int) -> dict[str, Any]:
+    """How feedcheck starts a local cluster: one thread per worker process (the rules hold the GIL), and the
+    scheduler's HTTP routes on a free port of 127.0.0.1, not Dask's fixed 8787 on every interface, so runs
+    side by side do not clash and nothing is served to the network."""
+    return {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
+            "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"}}
+
+
 @contextlib.contextmanager
 def dask_executor(address: str, connect_timeout: float = 10.0) -> Iterator[Executor]:
     """An executor on the Dask cluster at ``address`` (``local`` or ``local:N`` start one for the run).
@@ -61,8 +69,7 @@ def dask_executor(address: str, connect_timeout: float = 10.0) -> Iterator[Execu
     workers = local_workers(address)
     with contextlib.ExitStack() as stack:
         if workers is not None:
-            target: Any = stack.enter_context(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                           dashboard_address=None))
+            target: Any = stack.enter_context(LocalCluster(**local_cluster_options(workers)))
         else:
             target = address
         try:

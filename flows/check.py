@@ -34,7 +34,7 @@ from prefect.tasks import exponential_backoff
 
 from feedcheck.alerts import resolve_webhook
 from feedcheck.checks import utc_now
-from feedcheck.cluster import local_workers
+from feedcheck.cluster import local_cluster_options, local_workers
 from feedcheck.errors import ConfigError, FeedcheckError, FetchError
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.fetch import Fetched
@@ -270,8 +270,7 @@ def _dask_runner(address: str) -> DaskTaskRunner:
         return DaskTaskRunner(address=address)
     with get_client(sync_client=True) as client:  # the workers report to this run's server, even a temporary one
         api = str(client.api_url)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True,
-                                          "dashboard_address": None, "env": {"PREFECT_API_URL": api}})
+    return DaskTaskRunner(cluster_kwargs=local_cluster_options(workers) | {"env": {"PREFECT_API_URL": api}})
 
 
 def _record_intact(record: Path) -> bool:

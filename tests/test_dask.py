@@ -141,6 +141,22 @@ def test_the_cli_publishes_the_same_bytes_with_dask(tmp_path: Path) -> None:
     assert outputs["dask"] == outputs["alone"]
 
 
+def test_local_clusters_side_by_side_do_not_clash(cluster: Executor, tmp_path: Path) -> None:
+    # Two feeds on local clusters at once, or another Dask on this machine: none of them may need Dask's fixed
+    # HTTP port (8787), which a second cluster would find taken (a warning, or a failed start).
+    source = FEEDS / "meta_catalog.tsv"
+    with socket.socket() as taken:
+        taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 0)
+        try:
+            taken.bind(("127.0.0.1", 8787))
+        except OSError:
+            pass  # something on this machine holds it already, which is the case to meet
+        with dask_executor("local:1") as second:
+            alone = _outcome(source, "meta", tmp_path, None)
+            assert _outcome(source, "meta", tmp_path, second) == alone
+            assert _outcome(source, "meta", tmp_path, cluster) == alone
+
+
 def test_a_bad_address_is_refused_before_anything_is_fetched(tmp_path: Path) -> None:
     done = subprocess.run([str(BIN / "feedcheck"), "check", str(FEEDS / "tiktok_clean.csv"), "--out",
                            str(tmp_path), "--dask", "my-cluster"], capture_output=True, text=True, timeout=60)
