@@ -36,6 +36,7 @@ from feedcheck.alerts import resolve_webhook
 from feedcheck.checks import utc_now
 from feedcheck.cluster import local_cluster_options, local_workers
 from feedcheck.errors import ConfigError, FeedcheckError, FetchError
+from feedcheck.eventlog import Parsed, parse_block
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.fetch import Fetched
 from feedcheck.render import percent, render_markdown, top_codes
@@ -87,7 +88,7 @@ def check_task(feed: FeedConfig, fetched: Fetched) -> Checked:
     With ``dask`` set for the feed, each chunk's rules run as an ``assess`` task on the flow's Dask cluster.
     """
     return check_fetched(feed, fetched, spool_dir=feed.out / CACHE_DIR,
-                         executor=_ChunkTasks() if feed.dask else None)
+                         executor=_ClusterTasks() if feed.dask else None)
 
 
 @task(name="assess", cache_policy=NO_CACHE, persist_result=False)
@@ -96,22 +97,32 @@ def assess_task(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
     return assess(key, chunk, keep)
 
 
-class _ChunkTasks(Executor):
-    """Submits each chunk's assessment as an ``assess`` task to the running flow's task runner."""
+@task(name="parse", cache_policy=NO_CACHE, persist_result=False)
+def parse_task(data: bytes, first_line: int, max_record_bytes: int) -> Parsed | None:
+    """One block of an event log read as columns, on a Dask worker; the events are checked in the log's order."""
+    return parse_block(data, first_line, max_record_bytes)
+
+
+class _ClusterTasks(Executor):
+    """Submits the library's pure steps (a chunk's rules, an event block's parse) as tasks to the running
+    flow's task runner, so that on a DaskTaskRunner each is a task run on the cluster."""
+
+    _TASKS: dict[Callable[..., Any], Any] = {assess: assess_task, parse_block: parse_task}
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        if fn is not assess:
-            raise TypeError(f"Only feedcheck.validate.assess runs as a chunk task, not {fn!r}.")
-        return _TaskFuture(assess_task.submit(*args, **kwargs))
+        task_of = self._TASKS.get(fn)
+        if task_of is None:
+            raise TypeError(f"{fn!r} has no task to run it on the cluster.")
+        return _TaskFuture(task_of.submit(*args, **kwargs))
 
 
 class _TaskFuture:
-    """A Prefect future with what :meth:`FeedValidator.validate_chunks` asks of one: its result, or cancel it."""
+    """A Prefect future with what the library's readers ask of one: its result, or cancel it."""
 
-    def __init__(self, future: PrefectFuture[Assessment]) -> None:
+    def __init__(self, future: PrefectFuture[Any]) -> None:
         self.future = future
 
-    def result(self) -> Assessment:
+    def result(self) -> Any:
         return self.future.result()
 
     def cancel(self) -> bool:
@@ -120,9 +131,12 @@ class _TaskFuture:
 
 
 @task(name="events", cache_policy=NO_CACHE)
-def events_task(feed: FeedConfig, checked: Checked) -> Checked:
-    """Check the feed's purchase-event logs and match their content ids against the catalog."""
-    check_events_of(feed, checked)
+def events_task(feed: FeedConfig, checked: Checked, on_cluster: bool = False) -> Checked:
+    """Check the feed's purchase-event logs and match their content ids against the catalog.
+
+    ``on_cluster`` (in the Dask subflow): blocks of JSON lines are parsed as ``parse`` tasks on its cluster.
+    """
+    check_events_of(feed, checked, executor=_ClusterTasks() if on_cluster else None)
     return checked
 
 
@@ -166,6 +180,7 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
         fetch = fetch_task.with_options(retries=fetch_retries, retry_condition_fn=_transient,
                                         retry_delay_seconds=exponential_backoff(retry_delay_seconds)(fetch_retries))
         key: str | None = None  # the check's fingerprint, once the source's bytes are known
+        events_checked = False  # by the Dask subflow, on the cluster that checked the chunks
         try:
             fetched = fetch(feed, force)
         except ConfigError:
@@ -181,10 +196,12 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
                                   str(run.paths["report"]))
                 key = fingerprint(feed, fetched)
                 checked = _check(feed, fetched, key, force)
+                events_checked = bool(feed.dask)
             finally:
                 fetched.cleanup()
         checked.report.started_at = started
-        checked = events_task(feed, checked)
+        if not events_checked:
+            checked = events_task(feed, checked)
         summary = publish_task(feed, checked)
         summary = alert_task(feed, summary)
         paths = reports_task(feed, checked, summary)
@@ -241,8 +258,9 @@ def _check(feed: FeedConfig, fetched: Fetched, key: str | None, force: bool) -> 
 
 @flow(name="check-on-dask", validate_parameters=False, log_prints=False)
 def check_on_dask(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
-    """The cached check, its chunks validated as tasks on this flow's Dask cluster."""
-    return _cached_check(feed, fetched, force)
+    """The cached check, its chunks validated as tasks on this flow's Dask cluster, then the events, their
+    blocks parsed there too: one cluster for both."""
+    return events_task(feed, _cached_check(feed, fetched, force), on_cluster=True)
 
 
 def _cached_check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:

@@ -103,7 +103,7 @@ def test_a_feed_runs_as_tasks_and_an_unchanged_source_is_not_checked_again(tmp_p
     assert again["since_last_run"]["items"]["added"] == 0
 
 
-def test_a_feed_on_dask_validates_its_chunks_as_tasks_on_the_cluster_and_publishes_the_same(tmp_path: Path) -> None:
+def test_a_feed_on_dask_checks_its_chunks_and_event_blocks_as_tasks_on_the_cluster_and_publishes_the_same(tmp_path: Path) -> None:
     catalog = FIXTURES / "events" / "northwind_catalog.csv"
     events = FIXTURES / "events" / "server_eapi2.jsonl"
     feed = f'source = "{catalog}"\nevents = ["{events}"]'
@@ -119,7 +119,7 @@ def test_a_feed_on_dask_validates_its_chunks_as_tasks_on_the_cluster_and_publish
         assert [run.name for run in subflows] == ["spread-on-dask"]
         inner = sorted(r.name.rsplit("-", 1)[0] for r in client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[subflows[0].id]))))
-    assert inner == ["assess", "check"]  # the catalog is one chunk
+    assert inner == ["assess", "check", "events", "parse"]  # the catalog is one chunk, the log one block
 
 
 def test_a_changed_source_is_checked_again_and_old_cache_entries_go(tmp_path: Path) -> None:
