@@ -33,8 +33,10 @@ class ReadLimits:
     """Bounds on turning bytes into items."""
 
     max_decompressed_bytes: int = 16 << 30
+    max_gzip_ratio: int = 200  # past 1 MiB; feeds compress 5-20 times, a gzip bomb a thousand
     chunk_rows: int = 50_000
     max_columns: int = 1_000
+    max_line_chars: int = 8 << 20  # a delimited line; rows are kilobytes, a file without line breaks is not a feed
     max_findings_per_code: int = 1_000
 
 
@@ -86,6 +88,7 @@ class EventOptions:
     max_dedup_keys: int = 2_000_000
     max_tracked_ids: int = 200_000  # unmatched ids reported one by one; the rest are counted together
     max_decompressed_bytes: int = 64 << 30
+    max_gzip_ratio: int = 200  # past 1 MiB; logs compress 5-30 times, a gzip bomb a thousand
     top_unmatched: int = 20
 
 

@@ -26,6 +26,7 @@ from feedcheck.findings import Finding, make_finding
 GZIP_MAGIC = b"\x1f\x8b"
 SNIFF_BYTES = 1 << 16
 _SAMPLE_BYTES = 1 << 20
+RATIO_FREE_BYTES = 1 << 20  # a small file may be one value repeated: its ratio says nothing
 _LATIN1_LABELS = {"latin-1", "latin1", "iso-8859-1", "iso8859-1", "iso_8859-1", "l1", "us-ascii", "ascii"}
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
@@ -37,12 +38,22 @@ _XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]
 
 
 class CappedGzipReader(io.RawIOBase):
-    """Decompress gzip (all members) lazily, refusing to produce more than ``cap`` bytes."""
+    """Decompress gzip (all members) lazily, refusing to produce more than ``cap`` bytes, or, past the first
+    MiB, more than ``max_ratio`` times the compressed bytes read so far.
 
-    def __init__(self, raw: BinaryIO, cap: int, source: str) -> None:
+    The ratio stops a bomb long before the cap: a megabyte of gzip that
+    expands a thousandfold is a gigabyte of one repeated row, which would
+    otherwise be read and validated for as long as it takes.  Feeds and
+    event logs compress 5 to 20 times.
+    """
+
+    def __init__(self, raw: BinaryIO, cap: int, source: str, max_ratio: int = 0) -> None:
+        """``max_ratio`` 0: no ratio limit."""
         self._raw = raw
         self._cap = cap
         self._source = source
+        self._max_ratio = max_ratio
+        self._taken = 0  # compressed bytes inflated so far
         self._inflater = zlib.decompressobj(wbits=31)
         self._pending = b""
         self._leftover = b""
@@ -86,6 +97,7 @@ class CappedGzipReader(io.RawIOBase):
             out = self._inflater.decompress(data, max(size, 1 << 16))
         except zlib.error as exc:
             raise FeedFormatError.of("decode.bad_gzip", f"{self._source} is not valid gzip ({exc}).") from None
+        self._taken += len(data) - len(self._inflater.unconsumed_tail) - len(self._inflater.unused_data)
         if self._inflater.eof:
             self._leftover = self._inflater.unused_data
             self._inflater = zlib.decompressobj(wbits=31)  # the next member, if any
@@ -97,6 +109,13 @@ class CappedGzipReader(io.RawIOBase):
                 "decode.too_large",
                 f"{self._source} decompresses to more than {self._cap:,} bytes; refusing (a gzip bomb, "
                 "or raise the cap if the feed is really that large).",
+            )
+        if self._max_ratio and self._produced > RATIO_FREE_BYTES and self._produced > self._max_ratio * self._taken:
+            raise FeedFormatError.of(
+                "decode.too_large",
+                f"{self._source} expands more than {self._max_ratio:,} times: {self._taken:,} bytes of gzip gave "
+                f"{self._produced:,} bytes so far. Feeds compress 5 to 20 times; this is a gzip bomb or one "
+                "value repeated, so it was not read. Raise max_gzip_ratio if the file is really meant.",
             )
         return out
 
@@ -114,7 +133,7 @@ class Opened:
         self.stream.close()
 
 
-def open_source(path: Path, *, max_decompressed: int, shown: str) -> Opened:
+def open_source(path: Path, *, max_decompressed: int, shown: str, max_ratio: int = 0) -> Opened:
     """Open ``path``, transparently gunzipping, and sniff what it holds.
 
     Raises:
@@ -125,7 +144,7 @@ def open_source(path: Path, *, max_decompressed: int, shown: str) -> Opened:
         compressed = raw.read(2) == GZIP_MAGIC
         raw.seek(0)
         stream: BinaryIO = (
-            io.BufferedReader(CappedGzipReader(raw, max_decompressed, shown), 1 << 16)  # type: ignore[arg-type]
+            io.BufferedReader(CappedGzipReader(raw, max_decompressed, shown, max_ratio), 1 << 16)  # type: ignore[arg-type]
             if compressed
             else raw
         )
@@ -275,8 +294,10 @@ class DecodingReader(io.TextIOBase):
     """
 
     def __init__(self, raw: BinaryIO, encoding: str, findings: list[Finding], max_findings: int = 1000, *,
-                 offset: int = 0, lines: int = 0) -> None:
-        """``offset`` and ``lines``: where ``raw`` starts in the file, for the offsets and lines reported."""
+                 offset: int = 0, lines: int = 0, max_line: int = 0, shown: str = "") -> None:
+        """``offset`` and ``lines``: where ``raw`` starts in the file, for the offsets and lines reported.
+        ``max_line``: the longest line in characters (0: any), so that a file without line breaks is refused
+        before it is held whole (``shown`` names the file in that error)."""
         self._raw = raw
         self._max_findings = max_findings
         self._reported = 0
@@ -289,6 +310,9 @@ class DecodingReader(io.TextIOBase):
         self._eof = False
         self._pending_error: FeedFormatError | None = None
         self.encoding_name = encoding
+        self._max_line = max_line
+        self._run = 0  # characters since the last line break
+        self._shown = shown
 
     def _raise_pending(self) -> None:
         if self._pending_error is not None and not self._buffer:
@@ -317,9 +341,10 @@ class DecodingReader(io.TextIOBase):
 
     def readline(self, size: int | None = -1) -> str:
         self._raise_pending()
-        while "\n" not in self._buffer and not self._eof:
+        searched = 0
+        while (cut := self._buffer.find("\n", searched)) < 0 and not self._eof:
+            searched = len(self._buffer)
             self._fill(1 << 16)
-        cut = self._buffer.find("\n")
         end = len(self._buffer) if cut < 0 else cut + 1
         out, self._buffer = self._buffer[:end], self._buffer[end:]
         return out
@@ -342,6 +367,16 @@ class DecodingReader(io.TextIOBase):
         self._lines += data.count(b"\n")
         self._buffer += text
         self._eof = final
+        if self._max_line:
+            last = text.rfind("\n")
+            self._run = self._run + len(text) if last < 0 else len(text) - last - 1
+            if self._run > self._max_line:
+                raise FeedFormatError.of(
+                    "csv.line_too_long",
+                    f"{self._shown} has a line of more than {self._max_line:,} characters at line "
+                    f"{self._lines + 1:,}: a file without line breaks, or a broken export, not a feed's rows. "
+                    "Check the file; raise max_line_chars if its rows really are that long.",
+                )
 
     def _report(self, offset: int, before: bytes, bad: bytes) -> None:
         if self._reported >= self._max_findings:

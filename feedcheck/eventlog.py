@@ -459,7 +459,7 @@ def _byte_stream(raw: BinaryIO, options: EventOptions, shown: str) -> BinaryIO:
     compressed = raw.read(2) == GZIP_MAGIC
     raw.seek(0)
     if compressed:
-        return CappedGzipReader(raw, options.max_decompressed_bytes, shown)  # type: ignore[return-value]
+        return CappedGzipReader(raw, options.max_decompressed_bytes, shown, options.max_gzip_ratio)  # type: ignore[return-value]
     return raw
 
 

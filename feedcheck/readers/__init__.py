@@ -42,7 +42,8 @@ def open_feed(
             here or while iterating the chunks.
     """
     name = shown or str(path)
-    opened = open_source(path, max_decompressed=limits.max_decompressed_bytes, shown=name)
+    opened = open_source(path, max_decompressed=limits.max_decompressed_bytes, shown=name,
+                         max_ratio=limits.max_gzip_ratio)
     try:
         if opened.kind == "xml":
             yield read_xml(opened, log, limits, name)

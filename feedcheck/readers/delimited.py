@@ -48,12 +48,13 @@ def read_delimited(
     """Open a delimited feed: its info now, its items as a lazy iterator of chunks.
 
     Raises:
-        FeedFormatError: no header row, or more columns than ``limits.max_columns``.
+        FeedFormatError: no header row, more columns than ``limits.max_columns``, or a line longer than
+            ``limits.max_line_chars`` (raised here or while iterating the chunks).
     """
     encoding, findings = detect_text_encoding(opened.head, charset)
     log.extend(findings)
     decode_findings: list = []
-    text = DecodingReader(opened.stream, encoding, decode_findings)
+    text = DecodingReader(opened.stream, encoding, decode_findings, max_line=limits.max_line_chars, shown=shown)
     header_row = 1
     header_line = text.readline()
     while header_line.lstrip().startswith("#"):
