@@ -41,17 +41,19 @@ class Rule:
     code: str
     hint: Hint | None = None
     frame: bool = False
+    reads: tuple[str, ...] = ()  # a rule across fields: the columns it reads besides those it names
 
 
 RULES: dict[str, Rule] = {}
 
 
-def _rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = None, frame: bool = False):  # type: ignore[no-untyped-def]
+def _rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = None, frame: bool = False,  # type: ignore[no-untyped-def]
+          reads: tuple[str, ...] = ()):
     def register(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
         extensions.register_check_method(
             statistics=list(statistics), supported_types=pd.DataFrame if frame else pd.Series
         )(fn)
-        RULES[fn.__name__] = Rule(code, hint, frame)
+        RULES[fn.__name__] = Rule(code, hint, frame, reads)
         return fn
 
     return register
@@ -573,47 +575,56 @@ def utc_now() -> str:
 
 
 # --- rules across fields (frame checks; ``field`` names the field reported) -
+# They receive their columns as Python objects (see feedcheck.validate._Parts) and read each back as
+# Arrow strings, for the same vectorised work as the rules on one field.
+
+
+def _col(frame: pd.DataFrame, name: str) -> pd.Series:
+    return frame[name].astype("str")
 
 
 @_rule("item.missing_conditional", ("field", "when", "values"), frame=True,
        hint=lambda v, p: {"detail": f"{p['when']} is {' or '.join(p['values'])}"})
 def required_when(frame: pd.DataFrame, *, field: str, when: str, values: list[str]) -> pd.Series:
-    triggered = normalise_token(frame[when]).isin([_norm(v) for v in values])
-    return ~(triggered & ~_present(frame[field]))
+    triggered = normalise_token(_col(frame, when)).isin([_norm(v) for v in values])
+    return ~(triggered & ~_present(_col(frame, field)))
 
 
 def _no_identifier_claimed(frame: pd.DataFrame) -> pd.Series:
     if "identifier_exists" not in frame.columns:
         return pd.Series(False, index=frame.index)
-    return normalise_token(frame["identifier_exists"]).isin(["no", "false"])
+    return normalise_token(_col(frame, "identifier_exists")).isin(["no", "false"])
 
 
 @_rule("item.missing_identifier", ("field", "mode"), frame=True,
+       reads=("gtin", "mpn", "brand", "condition", "identifier_exists"),
        hint=lambda v, p: {"detail": "no GTIN, and no brand with an MPN" if p["mode"] == "gtin_or_brand_mpn"
                           else "no brand, GTIN or MPN"})
 def identifiers(frame: pd.DataFrame, *, field: str, mode: str) -> pd.Series:
-    gtin, mpn, brand = (_present(frame[c]) for c in ("gtin", "mpn", "brand"))
+    gtin, mpn, brand = (_present(_col(frame, c)) for c in ("gtin", "mpn", "brand"))
     if mode == "gtin_or_brand_mpn":
-        used = frame["condition"].str.strip().str.lower().isin(["used", "refurbished"])
+        used = _col(frame, "condition").str.strip().str.lower().isin(["used", "refurbished"])
         return gtin | (brand & mpn) | _no_identifier_claimed(frame) | used
     return gtin | mpn | brand
 
 
-@_rule("item.identifier_exists_conflict", ("field",), frame=True)
+@_rule("item.identifier_exists_conflict", ("field",), frame=True, reads=("gtin", "brand", "mpn", "identifier_exists"))
 def identifier_exists_consistent(frame: pd.DataFrame, *, field: str) -> pd.Series:
-    has_ids = _present(frame["gtin"]) | (_present(frame["brand"]) & _present(frame["mpn"]))
+    has_ids = _present(_col(frame, "gtin")) | (_present(_col(frame, "brand")) & _present(_col(frame, "mpn")))
     return ~(_no_identifier_claimed(frame) & has_ids)
 
 
-@_rule("item.sale_price_above_price", ("field",), frame=True, hint=lambda v, p: {"hint": p["_row"]["price"]})
+@_rule("item.sale_price_above_price", ("field",), frame=True, reads=("price",),
+       hint=lambda v, p: {"hint": p["_row"]["price"]})
 def sale_below_price(frame: pd.DataFrame, *, field: str) -> pd.Series:
     result = pd.Series(True, index=frame.index)
-    on_sale = _present(frame[field]).to_numpy()
+    offered = _col(frame, field)
+    on_sale = _present(offered).to_numpy()
     if not on_sale.any():
         return result
     pattern = r"^(?P<amount>[0-9]+(?:\.[0-9]+)?) (?P<code>[A-Z]{3})$"
-    sale = extract(frame.loc[on_sale, field], pattern)
-    price = extract(frame.loc[on_sale, "price"], pattern)
+    sale = extract(offered[on_sale], pattern)
+    price = extract(_col(frame, "price")[on_sale], pattern)
     both = (sale["amount"] != "") & (price["amount"] != "")
     lower = pd.to_numeric(sale["amount"], errors="coerce") < pd.to_numeric(price["amount"], errors="coerce")
     result[on_sale] = (~both | (lower & (sale["code"] == price["code"])).fillna(False)).astype(bool).to_numpy()

@@ -11,6 +11,7 @@ per-item verdicts are exact.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
@@ -113,6 +114,38 @@ def _schema_of(key: SchemaKey) -> pa.DataFrameSchema:
 
 
 @dataclass(frozen=True)
+class _Parts:
+    """A channel's schema in the two parts :func:`assess` runs: the fields with their rules, and the rules
+    across fields with the columns they read.
+
+    pandera reports a failed rule across fields with every column of each
+    failing item, reshaped column by column.  Where most items fail one (a
+    feed with no GTINs, a repeated row), that cost seconds and hundreds of MB
+    per chunk of Arrow strings, which pandas transposes into one array per
+    item.  So those rules see only the columns they read, as Python objects
+    (one block, transposed at once); each rule reads its columns back as
+    Arrow strings for its own work.
+    """
+
+    fields: pa.DataFrameSchema
+    across: pa.DataFrameSchema
+    reads: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=8)
+def _parts_of(key: SchemaKey) -> _Parts:
+    schema = _schema_of(key)
+    fields = copy.copy(schema)
+    fields.checks = []
+    across = pa.DataFrameSchema(checks=schema.checks, name=schema.name)
+    reads = tuple(dict.fromkeys(
+        name for check in schema.checks
+        for name in ([check.statistics[p] for p in ("field", "when") if p in check.statistics]
+                     + list(RULES[check.name].reads))))
+    return _Parts(fields, across, reads)
+
+
+@dataclass(frozen=True)
 class Assessment:
     """One chunk judged by its rules alone, before any feed-wide state (duplicates, the log) is touched.
 
@@ -138,12 +171,17 @@ def assess(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
     missing = [name for name in schema.columns if name not in chunk.columns]
     if missing:
         chunk = chunk.assign(**{name: pd.Series("", index=chunk.index, dtype="str") for name in missing})
-    try:
-        schema.validate(chunk, lazy=True, inplace=True)
-        failures = []
-    except pandera.errors.SchemaErrors as exc:
-        failures = _failures(schema, exc.failure_cases)
+    parts = _parts_of(key)
+    failures = _run(parts.fields, chunk) + _run(parts.across, chunk[[c for c in parts.reads if c in chunk.columns]].astype(object))
     return Assessment(columns, chunk, trims, rewrites, failures)
+
+
+def _run(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[_Failure]:
+    try:
+        schema.validate(frame, lazy=True, inplace=True)
+    except pandera.errors.SchemaErrors as exc:
+        return _failures(schema, exc.failure_cases)
+    return []
 
 
 def _trim(chunk: pd.DataFrame, keep: int) -> tuple[pd.DataFrame, list[tuple[str, str, _KeptRows]]]:
