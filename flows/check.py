@@ -30,6 +30,7 @@ from prefect.client.schemas.objects import State as StateObject
 from prefect.context import TaskRunContext
 from prefect.futures import PrefectFuture
 from prefect.states import Completed, Failed, State
+from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from feedcheck.alerts import resolve_webhook
@@ -211,25 +212,34 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
 
 
 @task(name="feed", cache_policy=NO_CACHE)
-def feed_task(name: str, config: str, force: bool) -> dict[str, Any]:
+def feed_task(name: str, config: str, force: bool, fetch_retries: int, retry_delay_seconds: float) -> dict[str, Any]:
     """Run one feed's flow and hand back how it ended, whatever happened inside it."""
-    state = check_feed(name, config, force, return_state=True)
+    state = check_feed(name, config, force, fetch_retries, retry_delay_seconds, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, dict):  # the flow crashed: a bug, its exception is in the flow run's logs
         outcome = {"feed": name, "status": "crashed", "exit_code": 4, "message": state.message or ""}
     return outcome
 
 
-@flow(name="check-all-feeds", flow_run_name="all-feeds", log_prints=False)
-def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, force: bool = False) -> State:
+# Feeds checked side by side: enough to overlap downloads and reads, few enough that a temporary local
+# server's database keeps up (twenty feeds at once made it answer 503 and crash the run).
+FEEDS_AT_ONCE = 4
+
+
+@flow(name="check-all-feeds", flow_run_name="all-feeds", log_prints=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=FEEDS_AT_ONCE))
+def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, force: bool = False,
+                    fetch_retries: int = 3, retry_delay_seconds: float = 30.0) -> State:
     """Check every feed of ``config`` (or those in ``names``) side by side; one failing feed stops no other.
+    Each feed's fetch is retried as :func:`check_feed`'s is.
 
     Ends Completed when every feed could be used and published, Failed otherwise, with a message that says
     how many feeds failed and which; the result lists each feed's outcome.
     """
     feeds = load_feeds(config)
     chosen = list(dict.fromkeys(find_feed(feeds, n).name for n in names)) if names else [f.name for f in feeds]
-    futures = [feed_task.with_options(task_run_name=n).submit(n, config, force) for n in chosen]
+    futures = [feed_task.with_options(task_run_name=n).submit(n, config, force, fetch_retries, retry_delay_seconds)
+               for n in chosen]
     outcomes = [future.result() for future in futures]
     failed = [o for o in outcomes if o["exit_code"] >= 2]
     table = [{"feed": o["feed"], "status": o["status"], "message": o["message"]} for o in outcomes]
