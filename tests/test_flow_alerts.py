@@ -22,7 +22,6 @@ from prefect.states import State
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
-    pytest.mark.xdist_group("prefect"),  # one test server per worker that runs flows, not one per worker
     pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
 ]
 SECRET = "T0FEED/B0CHECK/xoxb9secret9token"

@@ -18,7 +18,6 @@ from prefect.states import State
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
-    pytest.mark.xdist_group("prefect"),  # one test server per worker that runs flows, not one per worker
     # Prefect's API clients in task threads leave their connections to the test server to the garbage collector
     pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
 ]
