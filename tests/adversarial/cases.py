@@ -1,0 +1,208 @@
+"""Hostile and broken feeds, each with the fatal finding it must end in and the child's time and memory budget.
+
+Each case writes its input under a folder (or serves it from the test's HTTP
+server on 127.0.0.1) and returns the source to check.  Budgets are generous:
+they catch a defence that is gone (gigabytes, minutes), not a slow machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+from tests.conftest import FIXTURES, FeedServer, send
+
+SECRET = "SENTINEL-7d2e-local-file-contents"
+RSS_OPEN = '<?xml version="1.0"?>\n<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0"><channel>'
+RSS_CLOSE = "</channel></rss>\n"
+ITEM = "<item><g:id>A-{n}</g:id><g:title>Shirt {n}</g:title><g:price>10.00 USD</g:price></item>"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One hostile input and what must come of it."""
+
+    name: str
+    make: Callable[[Path, FeedServer], str]
+    code: str  # the fatal finding's code
+    seconds: float = 30.0  # the child's wall time, interpreter start and imports included
+    mib: float = 200.0  # the child's peak RSS over that of a child that checks a tiny feed
+    deadline: float | None = None  # the download's limit (--timeout), for servers that stall
+    absent: tuple[str, ...] = field(default=())  # text that must appear in no report, log or message
+    unrequested: tuple[str, ...] = field(default=())  # server routes (last part) that must never be asked for
+
+
+def _route(folder: Path, server: FeedServer, path: str, handler: Callable[[BaseHTTPRequestHandler], None]) -> str:
+    """Serve ``handler`` at ``/<folder name>/<path>``, so that cases sharing one server keep their own routes."""
+    route = f"/{folder.name}/{path}"
+    server.routes[route] = handler
+    return server.url(route)
+
+
+def _write(folder: Path, name: str, data: bytes | str) -> str:
+    path = folder / name
+    path.write_bytes(data.encode() if isinstance(data, str) else data)
+    return str(path)
+
+
+def _secret_file(folder: Path) -> Path:
+    path = folder / "secret.txt"
+    path.write_text(SECRET)
+    return path
+
+
+def _rss(*body: str) -> str:
+    return RSS_OPEN + "".join(body) + RSS_CLOSE
+
+
+@functools.lru_cache(maxsize=2)
+def _bomb(head: bytes, unit: bytes, size: int) -> bytes:
+    """``head``, then ``unit`` repeated to ``size`` bytes, gzipped: about a thousandth of the size."""
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = unit * ((1 << 20) // len(unit))
+    parts = [packer.compress(head)] + [packer.compress(block) for _ in range(size // len(block))]
+    return b"".join([*parts, packer.flush()])
+
+
+def _gzip_of_rows(size: int) -> bytes:
+    return _bomb(b"id,title,price\n", b"A-1,Shirt,10.00 USD\n", size)
+
+
+def billion_laughs(folder: Path, server: FeedServer) -> str:
+    return str(FIXTURES / "hostile" / "billion_laughs.xml")
+
+
+def quadratic_blowup(folder: Path, server: FeedServer) -> str:
+    entity = "A" * 50_000
+    return _write(folder, "quadratic.xml", f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "{entity}">]>'
+                  + RSS_OPEN.split("\n", 1)[1] + "<item><g:title>" + "&a;" * 2_000 + "</g:title></item>"
+                  + RSS_CLOSE)
+
+
+def external_entity(folder: Path, server: FeedServer) -> str:
+    secret = _secret_file(folder)
+    return _write(folder, "xxe.xml", f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file://{secret}">]>'
+                  + RSS_OPEN.split("\n", 1)[1] + "<item><g:id>A-1</g:id><g:title>&x;</g:title></item>" + RSS_CLOSE)
+
+
+def parameter_entity(folder: Path, server: FeedServer) -> str:
+    secret = _secret_file(folder)
+    return _write(folder, "xxe-parameter.xml", f'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY % p SYSTEM '
+                  f'"file://{secret}"> %p;]>' + RSS_OPEN.split("\n", 1)[1] + ITEM.format(n=1) + RSS_CLOSE)
+
+
+def external_dtd(folder: Path, server: FeedServer) -> str:
+    dtd = _route(folder, server, "evil.dtd", lambda h: send(h, 200, b'<!ENTITY title "pwned">'))
+    return _write(folder, "external-dtd.xml", f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "{dtd}">'
+                  + RSS_OPEN.split("\n", 1)[1] + ITEM.format(n=1) + RSS_CLOSE)
+
+
+def huge_text_node(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "huge-text.xml", _rss(ITEM.format(n=1), "<item><g:id>A-2</g:id><g:description>"
+                                                + "x" * (12 << 20) + "</g:description></item>"))
+
+
+def deep_nesting(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "deep.xml", _rss("<item><g:id>A-1</g:id>" + "<x>" * 100_000 + "</x>" * 100_000
+                                           + "</item>"))
+
+
+def truncated_feed(folder: Path, server: FeedServer) -> str:
+    whole = _rss(*(ITEM.format(n=n) for n in range(1, 200)))
+    return _write(folder, "truncated.xml", whole[: len(whole) // 2])
+
+
+def sitemap(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "sitemap.xml", '<?xml version="1.0"?><urlset xmlns="http://www.sitemaps.org/schemas/'
+                  'sitemap/0.9"><url><loc>https://shop.example/p/1</loc></url></urlset>')
+
+
+def html_page(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "feed.xml", "<!DOCTYPE html><html><head><title>Sign in</title></head><body>"
+                  "<form action=/login><input name=password type=password></form></body></html>")
+
+
+def login_page_over_http(folder: Path, server: FeedServer) -> str:
+    page = b"<!DOCTYPE html><html><body><h1>Please sign in</h1></body></html>"
+    return _route(folder, server, "feed.xml", lambda h: send(h, 200, page, Content_Type="application/xml"))
+
+
+def gzip_bomb_file(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "feed.csv.gz", _gzip_of_rows(1 << 30))
+
+
+def gzip_bomb_content_encoding(folder: Path, server: FeedServer) -> str:
+    bomb = _gzip_of_rows(1 << 30)
+    return _route(folder, server, "feed.csv",
+                  lambda h: send(h, 200, bomb, Content_Encoding="gzip", Content_Type="text/csv"))
+
+
+def gzip_bomb_of_zeros(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "zeros.csv.gz", _bomb(b"", b"\0" * 4096, 1 << 30))
+
+
+def line_without_breaks(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "one-line.csv", b"id,title,price\nA-1," + b"x" * (24 << 20))
+
+
+def lying_content_length(folder: Path, server: FeedServer) -> str:
+    return _route(folder, server, "feed.csv", lambda h: send(h, 200, b"id,title\n", Content_Length=str(10 << 30)))
+
+
+def dripping_server(folder: Path, server: FeedServer) -> str:
+    def drip(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", "100000")
+        handler.end_headers()
+        with contextlib.suppress(OSError):  # the client hangs up at its deadline
+            for _ in range(60):
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+                time.sleep(1)
+
+    return _route(folder, server, "feed.csv", drip)
+
+
+def redirect_loop(folder: Path, server: FeedServer) -> str:
+    return _route(folder, server, "loop", lambda h: send(h, 302, Location=f"/{folder.name}/loop"))
+
+
+def redirect_to_a_file(folder: Path, server: FeedServer) -> str:
+    secret = _secret_file(folder)
+    return _route(folder, server, "feed.csv", lambda h: send(h, 302, Location=f"file://{secret}"))
+
+
+def redirect_to_cloud_metadata(folder: Path, server: FeedServer) -> str:
+    return _route(folder, server, "feed.csv",
+                  lambda h: send(h, 302, Location="http://169.254.169.254/latest/meta-data/"))
+
+
+CASES = [
+    Case("billion laughs", billion_laughs, "xml.dtd_forbidden"),
+    Case("quadratic blowup", quadratic_blowup, "xml.dtd_forbidden"),
+    Case("external entity to a local file", external_entity, "xml.dtd_forbidden", absent=(SECRET,)),
+    Case("parameter entity to a local file", parameter_entity, "xml.dtd_forbidden", absent=(SECRET,)),
+    Case("external DTD on a server", external_dtd, "xml.dtd_forbidden", absent=("pwned",),
+         unrequested=("evil.dtd",)),
+    Case("12 MB text node", huge_text_node, "xml.syntax"),
+    Case("100,000-deep nesting", deep_nesting, "xml.syntax"),
+    Case("truncated XML", truncated_feed, "xml.syntax"),
+    Case("sitemap", sitemap, "feed.sitemap"),
+    Case("HTML page", html_page, "feed.html"),
+    Case("login page served as XML", login_page_over_http, "feed.html"),
+    Case("gzip bomb file", gzip_bomb_file, "decode.too_large"),
+    Case("gzip bomb as Content-Encoding", gzip_bomb_content_encoding, "decode.too_large"),
+    Case("gzip bomb of zeros", gzip_bomb_of_zeros, "decode.too_large"),
+    Case("a line without breaks", line_without_breaks, "csv.line_too_long"),
+    Case("Content-Length of 10 GiB", lying_content_length, "fetch.too_large"),
+    Case("a server that drips a byte a second", dripping_server, "fetch.timeout", deadline=3),
+    Case("redirect loop", redirect_loop, "fetch.too_many_redirects"),
+    Case("redirect to a local file", redirect_to_a_file, "fetch.blocked", absent=(SECRET,)),
+    Case("redirect to cloud metadata", redirect_to_cloud_metadata, "fetch.blocked"),
+]

@@ -1,0 +1,120 @@
+"""Every hostile feed through every entry point: the CLI and the library in a child process each, whose time and
+memory are measured, and the flows for all of them at once.
+
+Each must end in its fatal finding, within its budget, with nothing leaked
+(no secret in any report or message, no request to a server it must not
+reach, no temporary file left behind) and the last good catalog untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.cases import CASES, Case
+from tests.adversarial.harness import cli_check, every_text, fresh, library_check, published
+from tests.conftest import FEEDS, FeedServer
+
+
+@pytest.fixture(scope="module")
+def good_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A feed's folder holding a published catalog: what a hostile run must leave as it was."""
+    folder = tmp_path_factory.mktemp("good")
+    done = cli_check(str(FEEDS / "google_clean.xml"), folder / "out", timeout=120)
+    assert done.exit_code == 0, done.stderr
+    assert published(folder / "out")
+    return folder / "out"
+
+
+@pytest.fixture(scope="module")
+def baseline_mib(tmp_path_factory: pytest.TempPathFactory) -> float:
+    """The peak RSS of a child that checks a tiny feed: interpreter, pandas, pandera and lxml loaded."""
+    folder = tmp_path_factory.mktemp("baseline")
+    done, _ = library_check(str(FEEDS / "google_clean.xml"), folder, timeout=120)
+    assert done.exit_code == 0, done.stderr
+    return done.peak_mib
+
+
+@pytest.fixture
+def hostile(tmp_path: Path, server: FeedServer) -> Iterator[tuple[Path, FeedServer]]:
+    yield fresh(tmp_path / "input"), server
+
+
+def _within_budget(case: Case, seconds: float, peak_mib: float, baseline: float) -> None:
+    assert seconds < case.seconds, f"{case.name}: {seconds:.1f} s"
+    assert peak_mib < baseline + case.mib, f"{case.name}: {peak_mib:.0f} MiB, baseline {baseline:.0f} MiB"
+
+
+def _nothing_leaked(case: Case, text: str, server: FeedServer, *tmpdirs: Path) -> None:
+    for secret in case.absent:
+        assert secret not in text
+    for name in case.unrequested:
+        assert not [path for path in server.hits if path.endswith(f"/{name}")], f"{name} was requested"
+    for folder in tmpdirs:
+        assert sorted(p.name for p in folder.iterdir()) == [], f"left in {folder}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_the_cli_ends_in_the_finding_and_keeps_the_last_good_catalog(
+        case: Case, hostile: tuple[Path, FeedServer], good_folder: Path, baseline_mib: float) -> None:
+    folder, server = hostile
+    source = case.make(folder, server)
+    out = folder.parent / "out"
+    shutil.copytree(good_folder, out, symlinks=True)
+    before = published(out)
+    done = cli_check(source, out, timeout=case.seconds * 2, deadline=case.deadline)
+    report = json.loads((out / "report.json").read_text())
+    assert done.exit_code == 3, done.stderr
+    assert report["status"] == "fatal" and report["fatal"]["code"] == case.code, report["fatal"]
+    assert published(out) == before
+    _within_budget(case, done.seconds, done.peak_mib, baseline_mib)
+    _nothing_leaked(case, every_text(out, done.stdout, done.stderr), server, out.parent / "tmp-cli")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_the_library_returns_the_finding_without_raising(
+        case: Case, hostile: tuple[Path, FeedServer], baseline_mib: float) -> None:
+    folder, server = hostile
+    source = case.make(folder, server)
+    done, result = library_check(source, folder.parent, timeout=case.seconds * 2, deadline=case.deadline)
+    assert done.exit_code == 3 and done.stderr == "", done.stderr
+    assert result["report"]["status"] == "fatal"
+    assert result["report"]["fatal"]["code"] == case.code
+    _within_budget(case, done.seconds, done.peak_mib, baseline_mib)
+    _nothing_leaked(case, done.stdout, server, folder.parent / "tmp-library")
+
+
+@pytest.mark.usefixtures("prefect_api")
+@pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
+def test_the_flows_fail_each_feed_with_its_finding_and_keep_every_last_good_catalog(
+        tmp_path: Path, server: FeedServer, good_folder: Path) -> None:
+    from feedcheck.flows import check_all_feeds
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+
+    entries, before = [], {}
+    for n, case in enumerate(CASES):
+        name = f"hostile-{n}"
+        source = case.make(fresh(tmp_path / name), server)
+        shutil.copytree(good_folder, tmp_path / "out" / name, symlinks=True)
+        before[name] = published(tmp_path / "out" / name)
+        timeout = f"\ntimeout = {case.deadline}" if case.deadline else ""
+        entries.append(f'[[feed]]\nname = "{name}"\nsource = "{source}"\nchannel = "google"{timeout}\n')
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "{tmp_path / "out"}"\n\n' + "\n".join(entries))
+    state = check_all_feeds(str(config), fetch_retries=1, retry_delay_seconds=0.1, return_state=True)
+    assert state.is_failed() and state.message.startswith(f"{len(CASES)} of {len(CASES)} feeds failed")
+    with get_client(sync_client=True) as client:
+        runs = [state.state_details.flow_run_id]
+        logs = "\n".join(log.message for log in client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs))))
+    for n, case in enumerate(CASES):
+        out = tmp_path / "out" / f"hostile-{n}"
+        report = json.loads((out / "report.json").read_text())
+        assert report["fatal"]["code"] == case.code, case.name
+        assert published(out) == before[f"hostile-{n}"], case.name
+        _nothing_leaked(case, every_text(out, logs), server)
