@@ -172,7 +172,8 @@ def assess(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
     if missing:
         chunk = chunk.assign(**{name: pd.Series("", index=chunk.index, dtype="str") for name in missing})
     parts = _parts_of(key)
-    failures = _run(parts.fields, chunk) + _run(parts.across, chunk[[c for c in parts.reads if c in chunk.columns]].astype(object))
+    read = chunk[[name for name in parts.reads if name in chunk.columns]].astype(object)
+    failures = _run(parts.fields, chunk) + _run(parts.across, read)
     return Assessment(columns, chunk, trims, rewrites, failures)
 
 
