@@ -1,9 +1,11 @@
 """Get a feed's bytes onto local disk, from a path, a ``file://`` URL or HTTP(S).
 
 Downloads are bounded three ways: a connect and a between-bytes timeout, a
-wall-clock deadline for the whole transfer (a server that drips one byte at a
+wall-clock deadline for the whole fetch (a server that drips one byte at a
 time defeats read timeouts), and a byte cap.  Connection errors, 429 and 5xx
-are retried with exponential backoff, honouring ``Retry-After`` up to a cap.
+are retried with exponential backoff, honouring ``Retry-After`` up to a cap;
+no wait runs past the deadline, no retry starts after it, and no request's
+timeouts are longer than the time left.
 Redirects are followed by hand so every hop is checked.  Bytes are stored as
 they came over the wire (gzip stays gzip): decoding is the reader's job, with
 its own cap, and never uses the charset requests would guess.
@@ -17,7 +19,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -144,8 +146,33 @@ def _local(path: Path, shown: str) -> Fetched:
     return Fetched(source=shown, path=path, sha256=digest.hexdigest(), size=path.stat().st_size)
 
 
-def _session(limits: FetchLimits) -> requests.Session:
-    retry = Retry(
+class _DeadlineRetry(Retry):
+    """urllib3's retries inside the fetch's deadline: a wait (backoff or ``Retry-After``) is cut to the time
+    left, and no retry starts once it is gone."""
+
+    deadline_at = float("inf")
+
+    def new(self, **kw: object) -> _DeadlineRetry:
+        retry = super().new(**kw)  # type: ignore[arg-type]
+        retry.deadline_at = self.deadline_at
+        return retry
+
+    def left(self) -> float:
+        return max(0.0, self.deadline_at - time.monotonic())
+
+    def get_retry_after(self, response: urllib3.BaseHTTPResponse) -> float | None:
+        seconds = super().get_retry_after(response)
+        return None if seconds is None else min(seconds, self.left())
+
+    def get_backoff_time(self) -> float:
+        return min(super().get_backoff_time(), self.left())
+
+    def is_exhausted(self) -> bool:
+        return super().is_exhausted() or self.left() == 0
+
+
+def _session(limits: FetchLimits, deadline_at: float) -> requests.Session:
+    retry = _DeadlineRetry(
         total=limits.retries,
         connect=limits.retries,
         read=limits.retries,
@@ -159,6 +186,7 @@ def _session(limits: FetchLimits) -> requests.Session:
         raise_on_status=False,
         redirect=False,
     )
+    retry.deadline_at = deadline_at
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
@@ -183,7 +211,8 @@ def _check_host(url: str) -> None:
             )
 
 
-def _open(session: requests.Session, url: str, limits: FetchLimits, headers: dict[str, str], auth: Auth) -> requests.Response:
+def _open(session: requests.Session, url: str, limits: FetchLimits, headers: dict[str, str], auth: Auth,
+          deadline_at: float) -> requests.Response:
     """GET ``url``, following redirects by hand so every hop is checked."""
     for _hop in range(limits.max_redirects + 1):
         if urlsplit(url).scheme.lower() not in ("http", "https"):
@@ -195,7 +224,7 @@ def _open(session: requests.Session, url: str, limits: FetchLimits, headers: dic
             url,
             headers=headers,
             auth=auth.basic,
-            timeout=(limits.connect_timeout, limits.read_timeout),
+            timeout=_timeouts(limits, deadline_at),
             stream=True,
             allow_redirects=False,
         )
@@ -218,17 +247,20 @@ def _fetch_http(
         headers["If-None-Match"] = previous.etag
     if previous and previous.last_modified:
         headers["If-Modified-Since"] = previous.last_modified
-    session = _session(limits)
+    deadline_at = time.monotonic() + limits.deadline
+    session = _session(limits, deadline_at)
     try:
-        response = _open(session, url, limits, headers, auth)
+        response = _open(session, url, limits, headers, auth, deadline_at)
         with response:
-            return _receive(response, shown, limits, workdir, previous)
-    except (requests.Timeout, urllib3.exceptions.TimeoutError):
-        raise FetchError.passing(
-            "fetch.timeout",
-            f"{shown} did not answer within {limits.read_timeout:g} s, after {limits.retries} retries.",
-        ) from None
+            return _receive(response, shown, limits, workdir, previous, deadline_at)
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+        if _timed_out(exc):
+            raise FetchError.passing(
+                "fetch.timeout",
+                f"{shown} did not answer within " + (
+                    f"the {limits.deadline:g} s deadline." if time.monotonic() >= deadline_at - 0.5
+                    else f"{limits.read_timeout:g} s, after {limits.retries} retries."),
+            ) from None
         passing = isinstance(exc, _PASSING_ERRORS) and not isinstance(exc, requests.exceptions.SSLError)
         raise (FetchError.passing if passing else FetchError.of)(
             "fetch.failed", f"Could not fetch {shown}: {_reason(exc)}. Check the URL and the network."
@@ -237,25 +269,46 @@ def _fetch_http(
         session.close()
 
 
-def _reason(exc: BaseException) -> str:
-    """The root cause in words, without the URL (library messages embed paths and queries)."""
-    pending: list[object] = [exc]
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps (arguments, urllib3's ``reason``, causes), nearest first, at most 50."""
+    pending: list[BaseException] = [exc]
     for _ in range(50):
         if not pending:
-            break
+            return
         current = pending.pop(0)
+        yield current
+        pending.extend(a for a in current.args if isinstance(a, BaseException))
+        pending.extend(x for x in (getattr(current, "reason", None), current.__cause__, current.__context__)
+                       if isinstance(x, BaseException))
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` is, or wraps, a timeout (once retries are spent, a read timeout reaches requests
+    inside a retry error).  urllib3's refused connection is a kind of connect timeout: it is not one here."""
+    causes = list(_chain(exc))
+    return (any(isinstance(e, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)) for e in causes)
+            and not any(isinstance(e, urllib3.exceptions.NewConnectionError) for e in causes))
+
+
+def _reason(exc: BaseException) -> str:
+    """The root cause in words, without the URL (library messages embed paths and queries)."""
+    for current in _chain(exc):
         if isinstance(current, socket.gaierror):
             return "the host name could not be resolved"
         if isinstance(current, OSError) and current.strerror:
             return current.strerror.lower()
-        if isinstance(current, BaseException):
-            pending.extend(a for a in current.args if isinstance(a, BaseException))
-            pending.extend(x for x in (getattr(current, "reason", None), current.__cause__, current.__context__) if x)
     return redact_text(type(exc).__name__)
 
 
+def _timeouts(limits: FetchLimits, deadline_at: float) -> tuple[float, float]:
+    """Connect and between-bytes timeouts for the next request, neither past the deadline."""
+    left = max(0.05, deadline_at - time.monotonic())
+    return min(limits.connect_timeout, left), min(limits.read_timeout, left)
+
+
 def _receive(
-    response: requests.Response, shown: str, limits: FetchLimits, workdir: Path | None, previous: Validators | None
+    response: requests.Response, shown: str, limits: FetchLimits, workdir: Path | None, previous: Validators | None,
+    deadline_at: float,
 ) -> Fetched:
     validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
     if response.status_code == 304:
@@ -274,7 +327,7 @@ def _receive(
     fd, name = tempfile.mkstemp(prefix="feedcheck-", suffix=".download", dir=workdir)
     path = Path(name)
     try:
-        digest, size = _spool(response, fd, shown, limits)
+        digest, size = _spool(response, fd, shown, limits, deadline_at)
     except BaseException:
         path.unlink(missing_ok=True)
         raise
@@ -289,9 +342,9 @@ def _receive(
     )
 
 
-def _spool(response: requests.Response, fd: int, shown: str, limits: FetchLimits) -> tuple[str, int]:
+def _spool(response: requests.Response, fd: int, shown: str, limits: FetchLimits,
+           deadline_at: float) -> tuple[str, int]:
     """Copy the body to ``fd`` under the byte cap and the wall-clock deadline."""
-    deadline = time.monotonic() + limits.deadline
     digest = hashlib.sha256()
     size = 0
     with os.fdopen(fd, "wb") as out:
@@ -301,7 +354,7 @@ def _spool(response: requests.Response, fd: int, shown: str, limits: FetchLimits
                 raise FetchError.of(
                     "fetch.too_large", f"{shown} sent more than the {limits.max_bytes:,}-byte cap; download stopped."
                 )
-            if time.monotonic() > deadline:
+            if time.monotonic() > deadline_at:
                 raise FetchError.passing(
                     "fetch.timeout",
                     f"{shown} took longer than the {limits.deadline:g} s deadline ({size:,} bytes so far); "

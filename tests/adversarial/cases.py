@@ -169,6 +169,23 @@ def dripping_server(folder: Path, server: FeedServer) -> str:
     return _route(folder, server, "feed.csv", drip)
 
 
+def huge_retry_after(folder: Path, server: FeedServer) -> str:
+    return _route(folder, server, "feed.csv", lambda h: send(h, 503, b"busy", Retry_After="100000"))
+
+
+def silent_server(folder: Path, server: FeedServer) -> str:
+    def hold(handler: BaseHTTPRequestHandler) -> None:
+        time.sleep(20)  # accepts the request and says nothing; the client gives up first
+
+    return _route(folder, server, "feed.csv", hold)
+
+
+def short_body(folder: Path, server: FeedServer) -> str:
+    """A Content-Length of 10 followed by a whole feed: only the first ten bytes count."""
+    body = (FIXTURES / "feeds" / "google_clean.xml").read_bytes()
+    return _route(folder, server, "feed.xml", lambda h: send(h, 200, body, Content_Length="10"))
+
+
 def redirect_loop(folder: Path, server: FeedServer) -> str:
     return _route(folder, server, "loop", lambda h: send(h, 302, Location=f"/{folder.name}/loop"))
 
@@ -202,6 +219,9 @@ CASES = [
     Case("a line without breaks", line_without_breaks, "csv.line_too_long"),
     Case("Content-Length of 10 GiB", lying_content_length, "fetch.too_large"),
     Case("a server that drips a byte a second", dripping_server, "fetch.timeout", deadline=3),
+    Case("Retry-After of 100,000 s", huge_retry_after, "fetch.status", seconds=15, deadline=3),
+    Case("a server that never answers", silent_server, "fetch.timeout", seconds=15, deadline=3),
+    Case("Content-Length shorter than the body", short_body, "xml.syntax"),
     Case("redirect loop", redirect_loop, "fetch.too_many_redirects"),
     Case("redirect to a local file", redirect_to_a_file, "fetch.blocked", absent=(SECRET,)),
     Case("redirect to cloud metadata", redirect_to_cloud_metadata, "fetch.blocked"),
