@@ -21,6 +21,7 @@ from tests.conftest import FIXTURES, FeedServer, send
 SECRET = "SENTINEL-7d2e-local-file-contents"
 RSS_OPEN = '<?xml version="1.0"?>\n<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0"><channel>'
 RSS_CLOSE = "</channel></rss>\n"
+BOMB_BYTES = 256 << 20  # what a gzip bomb expands to: minutes of reading, were it read
 ITEM = "<item><g:id>A-{n}</g:id><g:title>Shirt {n}</g:title><g:price>10.00 USD</g:price></item>"
 
 
@@ -134,17 +135,17 @@ def login_page_over_http(folder: Path, server: FeedServer) -> str:
 
 
 def gzip_bomb_file(folder: Path, server: FeedServer) -> str:
-    return _write(folder, "feed.csv.gz", _gzip_of_rows(1 << 30))
+    return _write(folder, "feed.csv.gz", _gzip_of_rows(BOMB_BYTES))
 
 
 def gzip_bomb_content_encoding(folder: Path, server: FeedServer) -> str:
-    bomb = _gzip_of_rows(1 << 30)
+    bomb = _gzip_of_rows(BOMB_BYTES)
     return _route(folder, server, "feed.csv",
                   lambda h: send(h, 200, bomb, Content_Encoding="gzip", Content_Type="text/csv"))
 
 
 def gzip_bomb_of_zeros(folder: Path, server: FeedServer) -> str:
-    return _write(folder, "zeros.csv.gz", _bomb(b"", b"\0" * 4096, 1 << 30))
+    return _write(folder, "zeros.csv.gz", _bomb(b"", b"\0" * 4096, BOMB_BYTES))
 
 
 def line_without_breaks(folder: Path, server: FeedServer) -> str:
@@ -225,4 +226,95 @@ CASES = [
     Case("redirect loop", redirect_loop, "fetch.too_many_redirects"),
     Case("redirect to a local file", redirect_to_a_file, "fetch.blocked", absent=(SECRET,)),
     Case("redirect to cloud metadata", redirect_to_cloud_metadata, "fetch.blocked"),
+]
+
+
+def too_many_columns(folder: Path, server: FeedServer) -> str:
+    header = ",".join(f"c{i}" for i in range(10_000))
+    return _write(folder, "wide.csv", f"{header}\n{','.join('x' for _ in range(10_000))}\n")
+
+
+def empty_file(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "empty.csv", b"")
+
+
+CASES += [
+    Case("10,000 columns", too_many_columns, "csv.too_many_columns"),
+    Case("an empty file", empty_file, "feed.empty_file"),
+]
+
+
+# --- broken but readable: the items are read as meant, and what is wrong is a finding ---
+
+HEADER = "id,title,description,link,image_link,price,availability,condition,brand,gtin\n"
+ROW = ("A-{n},{title},Soft cotton,https://shop.example/p/{n},https://shop.example/i/{n}.jpg,10.00 USD,in stock,"
+       "new,Northwind,\n")
+
+
+def _rows(count: int) -> str:
+    return "".join(ROW.format(n=n, title=f"Shirt {n}") for n in range(1, count + 1))
+
+
+@dataclass(frozen=True)
+class Readable:
+    """A damaged but readable feed: how many items must be read, the codes it must give, and text the
+    published catalog must hold (decoded as meant)."""
+
+    name: str
+    make: Callable[[Path, FeedServer], str]
+    items: int
+    codes: tuple[str, ...] = ()
+    published: str = ""
+    says: str = ""  # in the messages of its findings
+    exit_code: int = 0  # of `feedcheck check` into an empty folder
+    seconds: float = 30.0
+    mib: float = 200.0
+
+
+def utf8_bom(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "bom.csv", ("\ufeff" + HEADER + _rows(3)).encode())
+
+
+def utf16_tsv(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "utf16.tsv", (HEADER + _rows(3)).replace(",", "\t").encode("utf-16"))
+
+
+def windows_1252_labelled_latin_1(folder: Path, server: FeedServer) -> str:
+    body = (HEADER + ROW.format(n=1, title="Shirt 20 € “smart”")).encode("cp1252")
+    return _route(folder, server, "feed.csv",
+                  lambda h: send(h, 200, body, Content_Type="text/csv; charset=iso-8859-1"))
+
+
+def invalid_byte_in_utf8(folder: Path, server: FeedServer) -> str:
+    body = (HEADER + _rows(3)).encode().replace(b"Shirt 2", b"Shirt \xff2")
+    return _route(folder, server, "feed.csv", lambda h: send(h, 200, body, Content_Type="text/csv; charset=utf-8"))
+
+
+def mixed_newlines(folder: Path, server: FeedServer) -> str:
+    one, two = ROW.format(n=1, title='"Shirt\r\nwith a long name"'), ROW.format(n=2, title="Shirt 2")
+    return _write(folder, "newlines.csv", HEADER.encode() + one.rstrip("\n").encode() + b"\r" + two.encode())
+
+
+def ragged_row(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "ragged.csv", HEADER + _rows(3) + "A-9,Shirt,x,y,z,1,2,3,4,5,6,7,8\n")
+
+
+def big_cell(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "big-cell.csv", HEADER + ROW.format(n=1, title="x" * 200_000))
+
+
+def header_only(folder: Path, server: FeedServer) -> str:
+    return _write(folder, "header.csv", HEADER)
+
+
+READABLE = [
+    Readable("UTF-8 with a byte-order mark", utf8_bom, 3, ("decode.bom",), published="A-3"),
+    Readable("UTF-16 TSV", utf16_tsv, 3, published="Shirt 3"),
+    Readable("Windows-1252 labelled Latin-1", windows_1252_labelled_latin_1, 1, published="Shirt 20 € “smart”"),
+    Readable("an invalid byte in declared UTF-8", invalid_byte_in_utf8, 3, ("decode.invalid_bytes",),
+             says="Byte(s) ff at byte offset", exit_code=1),
+    Readable("mixed newlines and a cell across lines", mixed_newlines, 2, published="Shirt 2"),
+    Readable("a ragged row", ragged_row, 3, ("csv.ragged_row",), exit_code=1),
+    Readable("a 200 KB cell", big_cell, 1, ("item.too_long",), exit_code=3),
+    Readable("a header and no items", header_only, 0, ("feed.no_items",), exit_code=3),
 ]

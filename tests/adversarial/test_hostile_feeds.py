@@ -1,9 +1,11 @@
 """Every hostile feed through every entry point: the CLI and the library in a child process each, whose time and
 memory are measured, and the flows for all of them at once.
 
-Each must end in its fatal finding, within its budget, with nothing leaked
-(no secret in any report or message, no request to a server it must not
-reach, no temporary file left behind) and the last good catalog untouched.
+Each hostile feed must end in its fatal finding, within its budget, with
+nothing leaked (no secret in any report, message or Prefect log, no request
+to a server it must not reach, no temporary file left behind) and the last
+good catalog untouched.  Each damaged but readable feed (odd encodings,
+newlines, ragged rows, huge cells) must be read as meant, with its findings.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.adversarial.cases import CASES, Case
+from tests.adversarial.cases import CASES, READABLE, Case, Readable
 from tests.adversarial.harness import cli_check, every_text, fresh, library_check, published
 from tests.conftest import FEEDS, FeedServer
 
@@ -88,9 +90,40 @@ def test_the_library_returns_the_finding_without_raising(
     _nothing_leaked(case, done.stdout, server, folder.parent / "tmp-library")
 
 
+def _read_as_meant(case: Readable, report: dict, seconds: float, peak_mib: float, baseline: float) -> None:
+    assert report["status"] != "fatal", report["fatal"]
+    assert report["items"]["total"] == case.items
+    assert set(case.codes) <= set(report["findings"]["by_code"]), report["findings"]["by_code"]
+    assert seconds < case.seconds and peak_mib < baseline + case.mib, (seconds, peak_mib)
+
+
+@pytest.mark.parametrize("case", READABLE, ids=[c.name for c in READABLE])
+def test_the_cli_reads_a_damaged_feed_as_meant(case: Readable, hostile: tuple[Path, FeedServer],
+                                               baseline_mib: float) -> None:
+    folder, server = hostile
+    out = folder.parent / "out"
+    done = cli_check(case.make(folder, server), out, timeout=case.seconds * 2)
+    assert done.exit_code == case.exit_code, done.stdout + done.stderr
+    _read_as_meant(case, json.loads((out / "report.json").read_text()), done.seconds, done.peak_mib, baseline_mib)
+    if case.published:
+        assert case.published in (out / "catalog.csv").read_text(encoding="utf-8")
+    assert case.says in (out / "findings.csv").read_text(encoding="utf-8-sig")
+    _nothing_leaked(Case(case.name, case.make, ""), "", server, out.parent / "tmp-cli")
+
+
+@pytest.mark.parametrize("case", READABLE, ids=[c.name for c in READABLE])
+def test_the_library_reads_a_damaged_feed_as_meant(case: Readable, hostile: tuple[Path, FeedServer],
+                                                   baseline_mib: float) -> None:
+    folder, server = hostile
+    done, result = library_check(case.make(folder, server), folder.parent, timeout=case.seconds * 2)
+    assert done.stderr == ""
+    _read_as_meant(case, result["report"], done.seconds, done.peak_mib, baseline_mib)
+    assert any(case.says in message for message in result["messages"])
+
+
 @pytest.mark.usefixtures("prefect_api")
 @pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
-def test_the_flows_fail_each_feed_with_its_finding_and_keep_every_last_good_catalog(
+def test_the_flows_end_each_feed_as_the_cli_does_and_keep_every_last_good_catalog(
         tmp_path: Path, server: FeedServer, good_folder: Path) -> None:
     from feedcheck.flows import check_all_feeds
     from prefect.client.orchestration import get_client
@@ -104,10 +137,14 @@ def test_the_flows_fail_each_feed_with_its_finding_and_keep_every_last_good_cata
         before[name] = published(tmp_path / "out" / name)
         timeout = f"\ntimeout = {case.deadline}" if case.deadline else ""
         entries.append(f'[[feed]]\nname = "{name}"\nsource = "{source}"\nchannel = "google"{timeout}\n')
+    for n, readable in enumerate(READABLE):
+        source = readable.make(fresh(tmp_path / f"damaged-{n}"), server)
+        entries.append(f'[[feed]]\nname = "damaged-{n}"\nsource = "{source}"\nchannel = "google"\n')
     config = tmp_path / "feeds.toml"
     config.write_text(f'[defaults]\nout = "{tmp_path / "out"}"\n\n' + "\n".join(entries))
     state = check_all_feeds(str(config), fetch_retries=1, retry_delay_seconds=0.1, return_state=True)
-    assert state.is_failed() and state.message.startswith(f"{len(CASES)} of {len(CASES)} feeds failed")
+    failed = len(CASES) + sum(1 for readable in READABLE if readable.exit_code >= 2)
+    assert state.is_failed() and state.message.startswith(f"{failed} of {len(CASES) + len(READABLE)} feeds failed")
     with get_client(sync_client=True) as client:
         runs = [state.state_details.flow_run_id]
         logs = "\n".join(log.message for log in client.read_logs(
@@ -118,3 +155,7 @@ def test_the_flows_fail_each_feed_with_its_finding_and_keep_every_last_good_cata
         assert report["fatal"]["code"] == case.code, case.name
         assert published(out) == before[f"hostile-{n}"], case.name
         _nothing_leaked(case, every_text(out, logs), server)
+    for n, readable in enumerate(READABLE):
+        report = json.loads((tmp_path / "out" / f"damaged-{n}" / "report.json").read_text())
+        assert report["items"]["total"] == readable.items, readable.name
+        assert set(readable.codes) <= set(report["findings"]["by_code"]), readable.name
