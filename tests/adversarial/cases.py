@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gzip
+import json
 import time
 import zlib
 from collections.abc import Callable
@@ -317,4 +319,92 @@ READABLE = [
     Readable("a ragged row", ragged_row, 3, ("csv.ragged_row",), exit_code=1),
     Readable("a 200 KB cell", big_cell, 1, ("item.too_long",), exit_code=3),
     Readable("a header and no items", header_only, 0, ("feed.no_items",), exit_code=3),
+]
+
+
+# --- event logs: broken lines cost themselves, never the good events around them ---
+
+CATALOG = FIXTURES / "events" / "northwind_catalog.csv"
+PURCHASE = {"event": "Purchase", "timestamp": 1795510800, "properties": {
+    "contents": [{"content_id": "NW-TEE-001-M", "content_type": "product", "quantity": 1, "price": 24.0}],
+    "value": 24.0, "currency": "USD"}}
+
+
+def _event(event_id: str, **properties: object) -> str:
+    record = dict(PURCHASE, event_id=event_id)
+    if properties:
+        record["properties"] = dict(PURCHASE["properties"], **properties)  # type: ignore[arg-type]
+    return json.dumps(record) + "\n"
+
+
+@dataclass(frozen=True)
+class EventCase:
+    """A hostile or broken event log: how many events must be read and the codes it must give."""
+
+    name: str
+    make: Callable[[Path], str]
+    events: int
+    codes: tuple[str, ...]
+    seconds: float = 30.0
+    mib: float = 200.0
+
+
+def not_json_lines(folder: Path) -> str:
+    return _write(folder, "garbage.jsonl", _event("o-1") + "not json at all\n{\"event\": \n\x00\x01\x02\n"
+                  + _event("o-2"))
+
+
+def truncated_gzip_log(folder: Path) -> str:
+    whole = gzip.compress("".join(_event(f"o-{n}") for n in range(200)).encode())
+    return _write(folder, "cut.jsonl.gz", whole[:-200])
+
+
+def deeply_nested(folder: Path) -> str:
+    return _write(folder, "deep.jsonl", _event("o-1") + '{"event": "Purchase", "event_id": "d", "properties": '
+                  + "[" * 100_000 + "]" * 100_000 + "}\n" + _event("o-2"))
+
+
+def huge_numbers(folder: Path) -> str:
+    return _write(folder, "huge.jsonl", _event("o-1") + _event("o-2", value=1e308, contents=[
+        {"content_id": "NW-TEE-001-M", "quantity": 2 ** 70, "price": -1e308}]) + '{"event": "Purchase", '
+        '"event_id": "o-3", "properties": {"value": 1' + "0" * 5_000 + "}}\n" + _event("o-4"))
+
+
+def nan_and_infinity(folder: Path) -> str:
+    return _write(folder, "nan.jsonl", _event("o-1") + '{"event": "Purchase", "event_id": "o-2", "timestamp": '
+                  '1795510800, "properties": {"value": NaN, "currency": "USD", "contents": [{"content_id": '
+                  '"NW-TEE-001-M", "quantity": Infinity, "price": -Infinity}]}}\n' + _event("o-3"))
+
+
+def content_ids_of_every_type(folder: Path) -> str:
+    ids: list[object] = [None, True, 5, 1.5, 1e308, [], {}, ["NW-TEE-001-M"], {"id": "x"}, "", " NW-TEE-001-M "]
+    return _write(folder, "types.jsonl", "".join(
+        _event(f"o-{n}", contents=[{"content_id": value, "quantity": 1, "price": 24.0}])
+        for n, value in enumerate(ids)))
+
+
+def line_without_end(folder: Path) -> str:
+    path = folder / "long-line.jsonl"
+    with path.open("w") as out:
+        out.write(_event("o-1") + '{"event": "Purchase", "event_id": "long", "properties": {"x": "')
+        for _ in range(300):
+            out.write("y" * (1 << 20))
+        out.write('"}}\n' + _event("o-2"))
+    return str(path)
+
+
+def gzip_bomb_log(folder: Path) -> str:
+    return _write(folder, "bomb.jsonl.gz", _bomb(b"", _event("o-1").encode(), BOMB_BYTES))
+
+
+EVENT_CASES = [
+    EventCase("lines that are not JSON", not_json_lines, 2, ("events.not_json",)),
+    EventCase("a truncated gzip log", truncated_gzip_log, 133, ("events.file_unreadable",)),
+    EventCase("100,000-deep nesting", deeply_nested, 2, ("events.not_json",)),
+    EventCase("huge numbers", huge_numbers, 3, ("events.not_json", "events.price_invalid")),
+    EventCase("NaN and Infinity", nan_and_infinity, 3, ("events.value_invalid", "events.quantity_invalid")),
+    EventCase("content ids of every JSON type", content_ids_of_every_type, 11,
+              ("events.content_id_not_string", "events.missing_content_id", "match.case_or_whitespace")),
+    EventCase("a 300 MB line", line_without_end, 2, ("events.too_large",)),
+    EventCase("a gzip bomb", gzip_bomb_log, 1, ("events.file_unreadable", "events.duplicate")),
 ]

@@ -72,10 +72,17 @@ def cli_check(source: str, out: Path, *, timeout: float, deadline: float | None 
     return run_child(argv, timeout=timeout, cwd=out.parent, tmpdir=fresh(out.parent / "tmp-cli"))
 
 
-def library_check(source: str, folder: Path, *, timeout: float,
-                  deadline: float | None = None) -> tuple[Outcome, dict[str, Any]]:
-    """``feedcheck.check_feed`` in a child; its outcome and the report it returned."""
-    argv = [sys.executable, str(CHILD), source, "google", json.dumps({"deadline": deadline} if deadline else {})]
+def cli_events(log: str, catalog: str, out: Path, *, timeout: float) -> Outcome:
+    """``feedcheck events LOG --catalog CATALOG --out OUT`` in a child."""
+    argv = [str(BIN / "feedcheck"), "events", log, "--catalog", catalog, "--out", str(out)]
+    return run_child(argv, timeout=timeout, cwd=out.parent, tmpdir=fresh(out.parent / "tmp-cli"))
+
+
+def library_check(source: str, folder: Path, *, timeout: float, deadline: float | None = None,
+                  channel: str = "google", events: tuple[str, ...] = ()) -> tuple[Outcome, dict[str, Any]]:
+    """``feedcheck.check_feed`` in a child (with ``events``, its event logs too); its outcome and report."""
+    argv = [sys.executable, str(CHILD), source, channel, json.dumps({"deadline": deadline} if deadline else {}),
+            *events]
     done = run_child(argv, timeout=timeout, cwd=folder, tmpdir=fresh(folder / "tmp-library"))
     assert done.stdout.strip(), done.stderr
     return done, json.loads(done.stdout)
