@@ -16,11 +16,9 @@ time and appears in no log line, report, finding or exception.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import sqlite3
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +31,7 @@ from urllib3.util.retry import Retry
 
 from feedcheck.errors import ConfigError
 from feedcheck.history import STORE
+from feedcheck.redact import hidden_in_http_logs
 from feedcheck.render import money, percent
 
 log = logging.getLogger("feedcheck.alerts")
@@ -126,7 +125,7 @@ def resolve_webhook(reference: str) -> str | None:
 def send(url: str, payload: dict[str, Any], *, retries: int = 3, backoff: float = 0.5,
          timeout: float = 10.0) -> Delivery:
     """POST ``payload`` to a Slack webhook; never raises, never reveals the URL."""
-    with _hidden(url):
+    with hidden_in_http_logs(url, urlsplit(url).path):  # a webhook's path is its secret, whatever the host
         return _post(url, payload, retries, backoff, timeout)
 
 
@@ -151,36 +150,6 @@ def _post(url: str, payload: dict[str, Any], retries: int, backoff: float, timeo
         return Delivery(False, detail)
     log.info("alert delivered to Slack")
     return Delivery(True, "sent")
-
-
-class _Hide(logging.Filter):
-    """Masks the webhook's secret parts in log records (urllib3 logs the path of every request and retry)."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if len(s) > 1]
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        text = record.getMessage()
-        if any(secret in text for secret in self.secrets):
-            for secret in self.secrets:
-                text = text.replace(secret, "***")
-            record.msg, record.args = text, ()
-        return True
-
-
-@contextlib.contextmanager
-def _hidden(url: str) -> Iterator[None]:
-    parts = urlsplit(url)
-    hide = _Hide([url, parts.path, parts.query])
-    loggers = [logging.getLogger(name) for name in _HTTP_LOGGERS]
-    for logger in loggers:
-        logger.addFilter(hide)
-    try:
-        yield
-    finally:
-        for logger in loggers:
-            logger.removeFilter(hide)
 
 
 def alert_on_change(out: Path, feed: str, report: dict[str, Any], webhook: str | None, *,
@@ -230,5 +199,4 @@ def _save_state(out: Path, state: str) -> None:
         log.warning("alert state not saved (%s); the next run may alert again", type(exc).__name__)
 
 
-_HTTP_LOGGERS = ("urllib3", "urllib3.connectionpool", "urllib3.util.retry", "requests")
 _TABLE = "CREATE TABLE IF NOT EXISTS alert_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL, changed_at TEXT)"

@@ -31,7 +31,7 @@ from urllib3.util.retry import Retry
 
 from feedcheck.config import FetchLimits
 from feedcheck.errors import FetchError
-from feedcheck.redact import redact_text, redact_url
+from feedcheck.redact import hidden_in_http_logs, redact_text, redact_url
 
 USER_AGENT = "feedcheck/0.1 (+product feed validator)"
 _COPY_CHUNK = 1 << 16
@@ -53,10 +53,19 @@ class Validators:
 
 @dataclass(frozen=True)
 class Auth:
-    """Credentials for a protected feed, read from the environment, never from files."""
+    """Credentials for a protected feed, read from the environment, never from files.  Shown (``repr``, a
+    traceback's locals) with the header names and the user only."""
 
     headers: Mapping[str, str] = field(default_factory=dict)
     basic: tuple[str, str] | None = None
+
+    def __repr__(self) -> str:
+        user = f"({self.basic[0]!r}, '***')" if self.basic else "None"
+        return f"Auth(headers={ {name: '***' for name in self.headers} }, basic={user})"
+
+    def secrets(self) -> list[str]:
+        """The values to keep out of every log line: header values and the password."""
+        return [*self.headers.values(), *(self.basic[1:] if self.basic else ())]
 
     @classmethod
     def from_env(
@@ -250,7 +259,8 @@ def _fetch_http(
     deadline_at = time.monotonic() + limits.deadline
     session = _session(limits, deadline_at)
     try:
-        response = _open(session, url, limits, headers, auth, deadline_at)
+        with hidden_in_http_logs(url, *auth.secrets()):
+            response = _open(session, url, limits, headers, auth, deadline_at)
         with response:
             return _receive(response, shown, limits, workdir, previous, deadline_at)
     except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:

@@ -7,7 +7,10 @@ line or an exception goes through :func:`redact_url` or :func:`redact_text`.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
+from collections.abc import Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 MASK = "***"
@@ -48,3 +51,41 @@ def redact_text(text: str) -> str:
     'Max retries exceeded with url: https://hooks.slack.com/*** (x)'
     """
     return _URL_RE.sub(lambda m: redact_url(m.group(0)), text)
+
+
+_HTTP_LOGGERS = ("urllib3", "urllib3.connectionpool", "urllib3.util.retry", "requests")
+
+
+class _Hide(logging.Filter):
+    """Masks secrets in log records (urllib3 logs the path and query of every request and retry)."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if len(s) > 1}, key=len, reverse=True)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if any(secret in text for secret in self.secrets):
+            for secret in self.secrets:
+                text = text.replace(secret, MASK)
+            record.msg, record.args = text, ()
+        return True
+
+
+@contextlib.contextmanager
+def hidden_in_http_logs(url: str, *secrets: str) -> Iterator[None]:
+    """While the block runs, urllib3's and requests' log records show no secret part of ``url`` (userinfo,
+    query values; the whole path of a Slack webhook) and none of ``secrets`` (credential values)."""
+    parts = urlsplit(url)
+    values = [v for _, v in parse_qsl(parts.query, keep_blank_values=True)]
+    host = parts.hostname or ""
+    path = [parts.path] if any(host == h or host.endswith("." + h) for h in _SECRET_PATH_HOSTS) else []
+    hide = _Hide([url, parts.query, parts.password or "", *values, *path, *secrets])
+    loggers = [logging.getLogger(name) for name in _HTTP_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(hide)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(hide)
