@@ -36,9 +36,12 @@ class Outcome:
     stderr: str
 
 
-def run_child(argv: list[str], *, timeout: float, cwd: Path, tmpdir: Path) -> Outcome:
-    """Run ``argv`` with ``TMPDIR`` set to ``tmpdir``; fail the test if it is still running after ``timeout``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"TMPDIR": str(tmpdir)}
+def run_child(argv: list[str], *, timeout: float, cwd: Path, tmpdir: Path,
+              env: dict[str, str] | None = None) -> Outcome:
+    """Run ``argv`` with ``TMPDIR`` set to ``tmpdir`` (and ``env`` added); fail the test if it is still running
+    after ``timeout``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"TMPDIR": str(tmpdir)} | (
+        env or {})
     started = time.monotonic()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, env=env, preexec_fn=_limit)

@@ -1,0 +1,107 @@
+"""Feed credentials (a header, a password, a token in the URL's query) and a Slack webhook URL are used where
+they are meant for, and appear in no report, finding, log line, artifact, flow parameter or exception: through
+the CLI (with --verbose), the library and the flows.  The alert goes to a port where nothing listens, so its
+failure is reported too, and must not show the webhook either."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import socket
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from feedcheck import Auth, check_feed
+from tests.adversarial.harness import BIN, fresh, run_child
+from tests.conftest import FEEDS, FeedServer, send
+
+TOKEN = "SENTINEL-TOKEN-3b9f"
+PASSWORD = "SENTINEL-PASSWORD-e02a"
+QUERY = "SENTINEL-QUERY-77ac"
+HOOK = "SENTINEL-HOOK-c41d"
+SECRETS = (TOKEN, PASSWORD, QUERY, HOOK)
+
+
+def _feed_behind_auth(server: FeedServer) -> str:
+    """A feed with too many errors to publish (so the alert fires), only for the right credentials."""
+    body = (FEEDS / "tiktok_defects.csv").read_bytes()
+    basic = "Basic " + base64.b64encode(f"shop:{PASSWORD}".encode()).decode()
+
+    def serve(handler: BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("Authorization") in (f"Bearer {TOKEN}", basic):
+            send(handler, 200, body, Content_Type="text/csv")
+        else:
+            send(handler, 401, b"who are you?")
+
+    server.routes["/feed.csv"] = serve
+    return server.url(f"/feed.csv?token={QUERY}")
+
+
+def _closed_hook() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}/services/T000/B000/{HOOK}"
+
+
+def _everything_in(folder: Path) -> str:
+    return "\n".join(p.read_bytes().decode("utf-8", "replace") for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def _no_secret_in(text: str) -> None:
+    assert [secret for secret in SECRETS if secret in text] == []
+
+
+def test_the_cli_uses_the_credentials_and_shows_none_of_them(tmp_path: Path, server: FeedServer) -> None:
+    url = _feed_behind_auth(server)
+    out = tmp_path / "out"
+    done = run_child([str(BIN / "feedcheck"), "check", url, "--channel", "tiktok", "--out", str(out), "--verbose",
+                      "--header-env", "Authorization=FEED_TOKEN", "--alert", "env:SHOP_HOOK"],
+                     timeout=120, cwd=tmp_path, tmpdir=fresh(tmp_path / "tmp"),
+                     env={"FEED_TOKEN": f"Bearer {TOKEN}", "SHOP_HOOK": _closed_hook()})
+    assert done.exit_code == 3, done.stderr  # fetched with the token, then refused by the quality gate
+    assert server.hits["/feed.csv"] == 1
+    assert '"sent": false' in (out / "report.json").read_text()  # the alert was tried, and failed
+    _no_secret_in(_everything_in(out) + done.stdout + done.stderr)
+
+
+@pytest.mark.parametrize("auth", ["header", "basic"])
+def test_the_library_uses_the_credentials_and_shows_none_of_them(
+        server: FeedServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, auth: str) -> None:
+    monkeypatch.setenv("FEED_TOKEN", f"Bearer {TOKEN}")
+    monkeypatch.setenv("FEED_USER", "shop")
+    monkeypatch.setenv("FEED_PASSWORD", PASSWORD)
+    credentials = (Auth.from_env({"Authorization": "FEED_TOKEN"}) if auth == "header"
+                   else Auth.from_env({}, ("FEED_USER", "FEED_PASSWORD")))
+    url = _feed_behind_auth(server)
+    with caplog.at_level(logging.DEBUG):
+        report = check_feed(url, "tiktok", auth=credentials)
+        refused = check_feed(url, "tiktok")  # without credentials: a 401, reported
+    assert report.items_total > 0 and refused.log.fatal is not None and "401" in refused.log.fatal.message
+    _no_secret_in(str(report.to_dict()) + str(refused.to_dict()) + caplog.text
+                  + "".join(f.message for f in [*report.log, *refused.log]) + repr(credentials))
+
+
+@pytest.mark.usefixtures("prefect_api")
+@pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
+def test_the_flows_use_the_credentials_and_show_none_of_them(tmp_path: Path, server: FeedServer,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from feedcheck.flows import check_all_feeds
+    from prefect.client.orchestration import get_client
+
+    monkeypatch.setenv("FEED_TOKEN", f"Bearer {TOKEN}")
+    monkeypatch.setenv("SHOP_HOOK", _closed_hook())
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "{tmp_path / "out"}"\n\n[[feed]]\nname = "guarded"\n'
+                      f'source = "{_feed_behind_auth(server)}"\nauth = {{ header_env = {{ Authorization = '
+                      f'"FEED_TOKEN" }} }}\nalerts = {{ slack_webhook = "env:SHOP_HOOK" }}\n')
+    state = check_all_feeds(str(config), return_state=True)
+    assert state.is_failed() and server.hits["/feed.csv"] == 1
+    with get_client(sync_client=True) as client:
+        seen = [log.message for log in client.read_logs()]
+        seen += [str(a.data) + str(a.description) for a in client.read_artifacts()]
+        seen += [str(run.parameters) + str(run.state) for run in client.read_flow_runs()]
+        seen += [str(run.state) for run in client.read_task_runs()]
+    _no_secret_in(_everything_in(tmp_path / "out") + "\n".join(seen) + str(state))
