@@ -322,7 +322,13 @@ def _receive(
 ) -> Fetched:
     validators = Validators(response.headers.get("ETag"), response.headers.get("Last-Modified"))
     if response.status_code == 304:
-        return Fetched(source=shown, path=None, validators=previous or validators)
+        if previous is None or not (previous.etag or previous.last_modified):
+            raise FetchError.of(
+                "fetch.status",
+                f"{shown} answered HTTP 304 Not Modified to a request that sent no ETag or date to compare with, "
+                "so there is no earlier copy to keep; check the server's or CDN's cache rules, then run again.",
+            )
+        return Fetched(source=shown, path=None, validators=previous)
     if response.status_code >= 400:
         raise (FetchError.passing if response.status_code in _PASSING else FetchError.of)(
             "fetch.status",

@@ -203,6 +203,11 @@ def redirect_to_cloud_metadata(folder: Path, server: FeedServer) -> str:
                   lambda h: send(h, 302, Location="http://169.254.169.254/latest/meta-data/"))
 
 
+def not_modified_to_a_first_request(folder: Path, server: FeedServer) -> str:
+    """A cache that answers 304 to every request, even one that has no earlier copy to compare with."""
+    return _route(folder, server, "feed.xml", lambda h: send(h, 304, ETag='"v1"'))
+
+
 CASES = [
     Case("billion laughs", billion_laughs, "xml.dtd_forbidden"),
     Case("quadratic blowup", quadratic_blowup, "xml.dtd_forbidden"),
@@ -228,6 +233,7 @@ CASES = [
     Case("redirect loop", redirect_loop, "fetch.too_many_redirects"),
     Case("redirect to a local file", redirect_to_a_file, "fetch.blocked", absent=(SECRET,)),
     Case("redirect to cloud metadata", redirect_to_cloud_metadata, "fetch.blocked"),
+    Case("304 to a first request", not_modified_to_a_first_request, "fetch.status"),
 ]
 
 

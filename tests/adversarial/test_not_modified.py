@@ -1,0 +1,56 @@
+"""A 304 Not Modified through the flows: the feed is neither read nor published again, and the reports and the
+exit code of the last run stand.  (The CLI's and the library's 304 are in ``tests/test_cli.py`` and
+``tests/test_fetch.py``; a 304 to a request that had nothing to compare with is a hostile case in ``cases.py``.)
+"""
+
+from __future__ import annotations
+
+import json
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+
+import pytest
+
+from tests.adversarial.harness import published
+from tests.conftest import FEEDS, FeedServer, send
+
+pytestmark = [
+    pytest.mark.usefixtures("prefect_api"),
+    pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
+]
+
+
+def test_the_flows_keep_the_last_run_when_the_server_says_not_modified(tmp_path: Path, server: FeedServer) -> None:
+    from feedcheck.flows import check_feed
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    body = (FEEDS / "google_clean.xml").read_bytes()
+
+    def conditional(handler: BaseHTTPRequestHandler) -> None:
+        if handler.headers.get("If-None-Match") == '"v3"':
+            send(handler, 304, ETag='"v3"')
+        else:
+            send(handler, 200, body, ETag='"v3"', Content_Type="application/rss+xml")
+
+    server.routes["/feed.xml"] = conditional
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[[feed]]\nname = "shop"\nsource = "{server.url("/feed.xml")}"\nchannel = "google"\n'
+                      f'out = "{tmp_path / "shop"}"\n')
+    out = tmp_path / "shop"
+    first = check_feed("shop", str(config), return_state=True)
+    report = (out / "report.json").read_bytes()
+    before = published(out)
+    assert first.result()["status"] == "ok" and before
+
+    second = check_feed("shop", str(config), return_state=True)
+
+    assert server.requests[-1].get("If-None-Match") == '"v3"'
+    outcome = second.result()
+    assert (outcome["status"], outcome["exit_code"]) == ("unchanged", first.result()["exit_code"])
+    assert (out / "report.json").read_bytes() == report and published(out) == before
+    with get_client(sync_client=True) as client:
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[
+            second.state_details.flow_run_id])))
+    assert sorted(t.name.rsplit("-", 1)[0] for t in tasks) == ["fetch"]
+    assert json.loads(report)["status"] == "ok"
