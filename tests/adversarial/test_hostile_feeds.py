@@ -1,5 +1,5 @@
 """Every hostile feed through every entry point: the CLI and the library in a child process each, whose time and
-memory are measured, and the flows for all of them at once.
+memory are measured, and the flows, a dozen feeds to a run.
 
 Each hostile feed must end in its fatal finding, within its budget, with
 nothing leaked (no secret in any report, message or Prefect log, no request
@@ -121,41 +121,46 @@ def test_the_library_reads_a_damaged_feed_as_meant(case: Readable, hostile: tupl
     assert any(case.says in message for message in result["messages"])
 
 
+GROUPS = 3  # flow runs, spread over the test workers; 12 feeds in one run of the temporary server at a time
+
+
 @pytest.mark.usefixtures("prefect_api")
 @pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
+@pytest.mark.parametrize("group", range(GROUPS), ids=[f"group{g}" for g in range(GROUPS)])
 def test_the_flows_end_each_feed_as_the_cli_does_and_keep_every_last_good_catalog(
-        tmp_path: Path, server: FeedServer, good_folder: Path) -> None:
+        group: int, tmp_path: Path, server: FeedServer, good_folder: Path) -> None:
     from feedcheck.flows import check_all_feeds
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
+    cases, readables = CASES[group::GROUPS], READABLE[group::GROUPS]
     entries, before = [], {}
-    for n, case in enumerate(CASES):
+    for n, case in enumerate(cases):
         name = f"hostile-{n}"
         source = case.make(fresh(tmp_path / name), server)
         shutil.copytree(good_folder, tmp_path / "out" / name, symlinks=True)
         before[name] = published(tmp_path / "out" / name)
         timeout = f"\ntimeout = {case.deadline}" if case.deadline else ""
         entries.append(f'[[feed]]\nname = "{name}"\nsource = "{source}"\nchannel = "google"{timeout}\n')
-    for n, readable in enumerate(READABLE):
+    for n, readable in enumerate(readables):
         source = readable.make(fresh(tmp_path / f"damaged-{n}"), server)
         entries.append(f'[[feed]]\nname = "damaged-{n}"\nsource = "{source}"\nchannel = "google"\n')
     config = tmp_path / "feeds.toml"
     config.write_text(f'[defaults]\nout = "{tmp_path / "out"}"\n\n' + "\n".join(entries))
     state = check_all_feeds(str(config), fetch_retries=1, retry_delay_seconds=0.1, return_state=True)
-    failed = len(CASES) + sum(1 for readable in READABLE if readable.exit_code >= 2)
-    assert state.is_failed() and state.message.startswith(f"{failed} of {len(CASES) + len(READABLE)} feeds failed")
+    failed = len(cases) + sum(1 for readable in readables if readable.exit_code >= 2)
+    assert state.is_failed() and state.message.startswith(f"{failed} of {len(cases) + len(readables)} feeds failed")
     with get_client(sync_client=True) as client:
         runs = [state.state_details.flow_run_id]
         logs = "\n".join(log.message for log in client.read_logs(
             log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs))))
-    for n, case in enumerate(CASES):
+    for n, case in enumerate(cases):
         out = tmp_path / "out" / f"hostile-{n}"
         report = json.loads((out / "report.json").read_text())
         assert report["fatal"]["code"] == case.code, case.name
         assert published(out) == before[f"hostile-{n}"], case.name
         _nothing_leaked(case, every_text(out, logs), server)
-    for n, readable in enumerate(READABLE):
+    for n, readable in enumerate(readables):
         report = json.loads((tmp_path / "out" / f"damaged-{n}" / "report.json").read_text())
         assert report["items"]["total"] == readable.items, readable.name
         assert set(readable.codes) <= set(report["findings"]["by_code"]), readable.name
