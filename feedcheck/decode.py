@@ -34,6 +34,7 @@ _BOMS = (
     (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
 )
 _TAG_RE = re.compile(rb"<([A-Za-z_][\w.:-]*)")
+_LINE_BREAK = re.compile(r"\r\n?|\n")
 _XML_DECL_RE = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -312,6 +313,7 @@ class DecodingReader(io.TextIOBase):
         self.encoding_name = encoding
         self._max_line = max_line
         self._run = 0  # characters since the last line break
+        self._after_cr = False  # the last bytes read ended in \r: a \n first in the next is the same break
         self._shown = shown
 
     def _raise_pending(self) -> None:
@@ -340,12 +342,20 @@ class DecodingReader(io.TextIOBase):
         return out
 
     def readline(self, size: int | None = -1) -> str:
+        """The next line with its break: ``\\n``, ``\\r\\n`` or a lone ``\\r`` (old Mac exports, which pandas'
+        parser reads as rows too)."""
         self._raise_pending()
         searched = 0
-        while (cut := self._buffer.find("\n", searched)) < 0 and not self._eof:
-            searched = len(self._buffer)
+        while True:
+            found = _LINE_BREAK.search(self._buffer, searched)
+            if found and (found.group() != "\r" or found.end() < len(self._buffer) or self._eof):
+                end = found.end()
+                break
+            if self._eof:
+                end = len(self._buffer)
+                break
+            searched = found.start() if found else len(self._buffer)
             self._fill(1 << 16)
-        end = len(self._buffer) if cut < 0 else cut + 1
         out, self._buffer = self._buffer[:end], self._buffer[end:]
         return out
 
@@ -364,11 +374,12 @@ class DecodingReader(io.TextIOBase):
         for start, end in errors:
             self._report(base + start, window[:start], window[start:end])
         self._offset += len(data)
-        self._lines += data.count(b"\n")
+        self._lines += _breaks(data) - (self._after_cr and data[:1] == b"\n")
+        self._after_cr = data[-1:] == b"\r"
         self._buffer += text
         self._eof = final
         if self._max_line:
-            last = text.rfind("\n")
+            last = max(text.rfind("\n"), text.rfind("\r"))
             self._run = self._run + len(text) if last < 0 else len(text) - last - 1
             if self._run > self._max_line:
                 raise FeedFormatError.of(
@@ -383,7 +394,7 @@ class DecodingReader(io.TextIOBase):
             self.unreported += 1
             return
         self._reported += 1
-        line = self._lines + before.count(b"\n") + 1
+        line = self._lines + _breaks(before) + 1
         self._findings.append(
             make_finding(
                 "decode.invalid_bytes",
@@ -392,3 +403,8 @@ class DecodingReader(io.TextIOBase):
                 f"{self.encoding_name}; they were replaced by \ufffd.",
             )
         )
+
+
+def _breaks(data: bytes) -> int:
+    """Line breaks in ``data``, each of ``\\n``, ``\\r\\n`` and a lone ``\\r`` counted once."""
+    return data.count(b"\n") + data.count(b"\r") - data.count(b"\r\n")

@@ -101,6 +101,20 @@ def test_mixed_newlines_and_multiline_cells(tmp_path: Path) -> None:
     assert frame.loc[frame["id"] == "A1", "description"].item() == "first\nline"
 
 
+def test_an_old_mac_export_breaks_its_lines_with_carriage_returns_only(tmp_path: Path) -> None:
+    """Excel's "CSV (Macintosh)" ends lines with \\r alone: every row is read, no line counts as too long, and a
+    bad byte's line number counts those breaks."""
+    rows = "".join(f"A{i},Shirt {i}\r" for i in range(3000))
+    data = ("id,title\r" + rows).encode() + b"B1,Bad \xff byte\r"
+    frame, log, info = read(write(tmp_path, "mac.csv", data), limits=ReadLimits(max_line_chars=1000))
+    assert info.columns == ["id", "title"] and len(frame) == 3001
+    (finding,) = [f for f in log if f.code == "decode.invalid_bytes"]
+    assert "line 3,002" in finding.message
+    crlf = read(write(tmp_path, "split.csv", b"id,title\r\nAAA,B\r\n" + b"A,B\r\n" * 40_000
+                                              + b"C,\xff\r\n"))[1]
+    assert "line 40,003" in next(f.message for f in crlf if f.code == "decode.invalid_bytes")  # \r and \n apart
+
+
 def test_na_like_text_is_preserved(tmp_path: Path) -> None:
     data = b"id,title,gtin\nA1,NA,00012345678905\nA2,null,\nA3,None,N/A\n"
     frame, _, _ = read(write(tmp_path, "f.csv", data))
