@@ -134,6 +134,7 @@ CODES: dict[str, Code] = {
     "csv.no_header": _c("No header row", "error", "{detail}", True),
     "csv.too_many_columns": _c("Too many columns", "error", "{detail}", True),
     "csv.line_too_long": _c("Line too long for a feed's row", "error", "{detail}", True),
+    "csv.malformed": _c("Delimited text that cannot be parsed", "error", "{detail}", True),
     "csv.duplicate_header": _c(
         "Column named twice",
         "warning",

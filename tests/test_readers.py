@@ -231,6 +231,21 @@ def test_truncated_xml_reports_line_and_items_read(tmp_path: Path) -> None:
     assert "line" in caught.value.finding.message
 
 
+def test_a_quote_never_closed_is_fatal_with_its_row(tmp_path: Path) -> None:
+    """A download cut inside a quoted description: the rest of the file would be one cell, so the feed is not
+    used, and the row where the quote opens is named (rows past the first chunk and a multi-line cell counted)."""
+    rows = "".join(f'A{i},"Shirt {i}\nsecond line"\n' for i in range(3000))
+    data = f"id,description\n{rows}B1,\"Cut off in the mid".encode()
+    log = FindingLog()
+    read_rows = 0
+    with pytest.raises(FeedFormatError) as caught, open_feed(write(tmp_path, "f.csv", data), log,
+                                                             limits=ReadLimits(chunk_rows=1000)) as (_, chunks):
+        for chunk in chunks:
+            read_rows += len(chunk)
+    assert caught.value.finding.code == "csv.malformed" and read_rows == 3000
+    assert "quoted cell that starts in row 3,002 is never closed" in caught.value.finding.message
+
+
 def test_too_many_columns_is_fatal(tmp_path: Path) -> None:
     header = ",".join(f"c{i}" for i in range(10_000))
     with pytest.raises(FeedFormatError) as caught:

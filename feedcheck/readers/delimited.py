@@ -18,7 +18,7 @@ import pandas as pd
 
 from feedcheck.config import ReadLimits
 from feedcheck.decode import DecodingReader, Opened, detect_text_encoding
-from feedcheck.errors import FeedFormatError
+from feedcheck.errors import FeedcheckError, FeedFormatError
 from feedcheck.fields import ID, canonical
 from feedcheck.findings import FindingLog, Severity, make_finding
 from feedcheck.readers.base import FeedInfo
@@ -27,6 +27,7 @@ DELIMITERS = {"\t": "tsv", ",": "csv", ";": "csv", "|": "csv", "~": "csv"}
 TEMPLATE_MARKERS = ("context", "columns", "example")
 _WARNINGS = threading.Lock()  # catch_warnings is process-wide: feeds read side by side must not share it
 _BAD_LINE_RE = re.compile(r"line (\d+): expected (\d+) fields, saw (\d+)")
+_OPEN_QUOTE_RE = re.compile(r"EOF inside string starting at row (\d+)")
 
 
 def sniff_delimiter(header: str) -> str:
@@ -48,8 +49,9 @@ def read_delimited(
     """Open a delimited feed: its info now, its items as a lazy iterator of chunks.
 
     Raises:
-        FeedFormatError: no header row, more columns than ``limits.max_columns``, or a line longer than
-            ``limits.max_line_chars`` (raised here or while iterating the chunks).
+        FeedFormatError: no header row, more columns than ``limits.max_columns``, a line longer than
+            ``limits.max_line_chars`` or text the parser cannot split into rows, such as a quote never closed
+            (raised here or while iterating the chunks).
     """
     encoding, findings = detect_text_encoding(opened.head, charset)
     log.extend(findings)
@@ -82,7 +84,7 @@ def read_delimited(
         delimiter=delimiter,
         columns=[n for n in names if not n.startswith("\x00")],
     )
-    return info, _chunks(text, names, delimiter, header_row, limits, log, decode_findings)
+    return info, _chunks(text, names, delimiter, header_row, limits, log, decode_findings, shown)
 
 
 def _unique_names(header: list[str], log: FindingLog) -> list[str]:
@@ -112,6 +114,7 @@ def _chunks(
     limits: ReadLimits,
     log: FindingLog,
     decode_findings: list,
+    shown: str,
 ) -> Iterator[pd.DataFrame]:
     reader = pd.read_csv(
         text,
@@ -132,7 +135,10 @@ def _chunks(
         while True:
             with _WARNINGS, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                chunk = next(reader, None)
+                try:
+                    chunk = next(reader, None)
+                except pd.errors.ParserError as exc:
+                    raise _malformed(exc, header_row, shown) from None
             _report_bad_lines(caught, header_row, log, skipped)
             log.extend(decode_findings)
             decode_findings.clear()
@@ -144,6 +150,19 @@ def _chunks(
             good = chunk.index.to_numpy() + 1
             chunk.index = good + np.searchsorted(skipped, good, side="right") + header_row
             yield _drop_template_rows(chunk, log)
+
+
+def _malformed(exc: pd.errors.ParserError, header_row: int, shown: str) -> FeedcheckError:
+    """pandas' parser gave up: most often a quote opened and never closed, which would swallow the rest."""
+    opened = _OPEN_QUOTE_RE.search(str(exc))
+    if opened:
+        row = int(opened.group(1)) + header_row + 1
+        detail = (f"{shown}: the quoted cell that starts in row {row:,} is never closed, so every line after it "
+                  "would be read as that one cell. The file is cut short, or a quote inside a cell is not doubled "
+                  '(write "" for "); fix the export.')
+    else:
+        detail = f"{shown} cannot be read as delimited text ({exc}); check the export."
+    return FeedFormatError.of("csv.malformed", detail)
 
 
 def _report_bad_lines(
