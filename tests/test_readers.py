@@ -244,6 +244,8 @@ def test_a_quote_never_closed_is_fatal_with_its_row(tmp_path: Path) -> None:
             read_rows += len(chunk)
     assert caught.value.finding.code == "csv.malformed" and read_rows == 3000
     assert "quoted cell that starts in row 3,002 is never closed" in caught.value.finding.message
+    with pytest.raises(FeedFormatError, match="starts in row 2 is never closed"):  # pandas raises on opening
+        read(write(tmp_path, "first.csv", b'id,title\n"'))
 
 
 def test_too_many_columns_is_fatal(tmp_path: Path) -> None:

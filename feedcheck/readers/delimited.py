@@ -84,7 +84,8 @@ def read_delimited(
         delimiter=delimiter,
         columns=[n for n in names if not n.startswith("\x00")],
     )
-    return info, _chunks(text, names, delimiter, header_row, limits, log, decode_findings, shown)
+    return info, _parsed(_chunks(text, names, delimiter, header_row, limits, log, decode_findings), header_row,
+                         shown)
 
 
 def _unique_names(header: list[str], log: FindingLog) -> list[str]:
@@ -114,7 +115,6 @@ def _chunks(
     limits: ReadLimits,
     log: FindingLog,
     decode_findings: list,
-    shown: str,
 ) -> Iterator[pd.DataFrame]:
     reader = pd.read_csv(
         text,
@@ -135,10 +135,7 @@ def _chunks(
         while True:
             with _WARNINGS, warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                try:
-                    chunk = next(reader, None)
-                except pd.errors.ParserError as exc:
-                    raise _malformed(exc, header_row, shown) from None
+                chunk = next(reader, None)
             _report_bad_lines(caught, header_row, log, skipped)
             log.extend(decode_findings)
             decode_findings.clear()
@@ -150,6 +147,14 @@ def _chunks(
             good = chunk.index.to_numpy() + 1
             chunk.index = good + np.searchsorted(skipped, good, side="right") + header_row
             yield _drop_template_rows(chunk, log)
+
+
+def _parsed(chunks: Iterator[pd.DataFrame], header_row: int, shown: str) -> Iterator[pd.DataFrame]:
+    """``chunks``, with pandas' parser errors (raised from the first rows on) turned into the fatal finding."""
+    try:
+        yield from chunks
+    except pd.errors.ParserError as exc:
+        raise _malformed(exc, header_row, shown) from None
 
 
 def _malformed(exc: pd.errors.ParserError, header_row: int, shown: str) -> FeedcheckError:
