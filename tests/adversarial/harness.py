@@ -8,6 +8,8 @@ a defence that fails shows as a failed test rather than a machine that swaps.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import json
 import os
 import resource
@@ -68,27 +70,62 @@ def _limit() -> None:
 
 
 def cli_check(source: str, out: Path, *, timeout: float, deadline: float | None = None) -> Outcome:
-    """``feedcheck check SOURCE --out OUT`` in a child, as a user runs it."""
-    argv = [str(BIN / "feedcheck"), "check", source, "--channel", "google", "--out", str(out)]
+    """``feedcheck check SOURCE --out OUT`` in a child, as its console script runs it."""
+    argv = ["check", source, "--channel", "google", "--out", str(out)]
     if deadline is not None:
         argv += ["--timeout", str(deadline)]
-    return run_child(argv, timeout=timeout, cwd=out.parent, tmpdir=fresh(out.parent / "tmp-cli"))
+    return forked("cli", argv, cwd=out.parent, tmpdir=fresh(out.parent / "tmp-cli"), timeout=timeout)
 
 
 def cli_events(log: str, catalog: str, out: Path, *, timeout: float) -> Outcome:
     """``feedcheck events LOG --catalog CATALOG --out OUT`` in a child."""
-    argv = [str(BIN / "feedcheck"), "events", log, "--catalog", catalog, "--out", str(out)]
-    return run_child(argv, timeout=timeout, cwd=out.parent, tmpdir=fresh(out.parent / "tmp-cli"))
+    argv = ["events", log, "--catalog", catalog, "--out", str(out)]
+    return forked("cli", argv, cwd=out.parent, tmpdir=fresh(out.parent / "tmp-cli"), timeout=timeout)
 
 
 def library_check(source: str, folder: Path, *, timeout: float, deadline: float | None = None,
                   channel: str = "google", events: tuple[str, ...] = ()) -> tuple[Outcome, dict[str, Any]]:
     """``feedcheck.check_feed`` in a child (with ``events``, its event logs too); its outcome and report."""
-    argv = [sys.executable, str(CHILD), source, channel, json.dumps({"deadline": deadline} if deadline else {}),
-            *events]
-    done = run_child(argv, timeout=timeout, cwd=folder, tmpdir=fresh(folder / "tmp-library"))
+    argv = [source, channel, json.dumps({"deadline": deadline} if deadline else {}), *events]
+    done = forked("library", argv, cwd=folder, tmpdir=fresh(folder / "tmp-library"), timeout=timeout)
     assert done.stdout.strip(), done.stderr
     return done, json.loads(done.stdout)
+
+
+def forked(entry: str, argv: list[str], *, cwd: Path, tmpdir: Path, timeout: float) -> Outcome:
+    """Run ``entry`` (``cli``: ``feedcheck ARGV``; ``library``: see ``child.py``) in a child forked by ``child.py``,
+    which imported feedcheck once for the test process; fail the test if it still runs after ``timeout``."""
+    out, err = cwd / "child.out", cwd / "child.err"
+    forks = _forks()
+    assert forks.stdin is not None and forks.stdout is not None
+    forks.stdin.write(json.dumps({"entry": entry, "argv": argv, "cwd": str(cwd), "tmpdir": str(tmpdir),
+                                  "timeout": timeout, "stdout": str(out), "stderr": str(err)}) + "\n")
+    forks.stdin.flush()
+    answer = json.loads(forks.stdout.readline() or "null")
+    assert answer is not None, "child.py stopped; see the test's stderr"
+    done = Outcome(answer["exit_code"], answer["seconds"], answer["peak_mib"],
+                   out.read_text(errors="replace"), err.read_text(errors="replace"))
+    out.unlink()
+    err.unlink()
+    if answer["killed"]:
+        raise AssertionError(f"{entry} {' '.join(argv[:2])} still ran after {timeout:g} s (killed)")
+    return done
+
+
+@functools.lru_cache(maxsize=1)
+def _forks() -> subprocess.Popen[str]:
+    """``child.py``, started once per test process with the environment a child of ``run_child`` gets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    server = subprocess.Popen([sys.executable, str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env=env)
+    atexit.register(_stop, server)
+    return server
+
+
+def _stop(server: subprocess.Popen[str]) -> None:
+    assert server.stdin is not None
+    server.stdin.close()
+    server.wait(timeout=30)
 
 
 def fresh(folder: Path) -> Path:
