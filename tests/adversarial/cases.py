@@ -390,12 +390,23 @@ def content_ids_of_every_type(folder: Path) -> str:
 
 
 def line_without_end(folder: Path) -> str:
+    """A 300 MB record, then a good event on the next line."""
     path = folder / "long-line.jsonl"
     with path.open("w") as out:
         out.write(_event("o-1") + '{"event": "Purchase", "event_id": "long", "properties": {"x": "')
         for _ in range(300):
             out.write("y" * (1 << 20))
         out.write('"}}\n' + _event("o-2"))
+    return str(path)
+
+
+def gigabyte_without_a_newline(folder: Path) -> str:
+    """A record cut short and followed by a gigabyte of zero bytes to the end, with no newline: what a writer that
+    crashed leaves in a log file it had made large in advance.  Sparse, so it costs no disk."""
+    path = folder / "preallocated.jsonl"
+    with path.open("w") as out:
+        out.write(_event("o-1") + '{"event": "Purchase", "event_id": "cut", "properties": {"x": "')
+        out.truncate(1 << 30)
     return str(path)
 
 
@@ -412,5 +423,6 @@ EVENT_CASES = [
     EventCase("content ids of every JSON type", content_ids_of_every_type, 11,
               ("events.content_id_not_string", "events.missing_content_id", "match.case_or_whitespace")),
     EventCase("a 300 MB line", line_without_end, 2, ("events.too_large",)),
+    EventCase("a gigabyte without a newline", gigabyte_without_a_newline, 1, ("events.not_json",)),
     EventCase("a gzip bomb", gzip_bomb_log, 1, ("events.file_unreadable", "events.duplicate")),
 ]
