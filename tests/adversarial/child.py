@@ -1,7 +1,7 @@
 """The CLI and the library in child processes, each forked from this process, which imported feedcheck once.
 
 Run as ``child.py``, this reads one JSON request a line on stdin: ``entry``, ``argv``, ``cwd``, ``tmpdir``,
-``timeout`` and the files for the child's ``stdout`` and ``stderr``.  For each it forks a child under the
+``timeout``, ``env`` (added to the child's environment) and the files for the child's ``stdout`` and ``stderr``.  For each it forks a child under the
 address-space limit that runs the entry:
 
 - ``cli``: ``feedcheck ARGV``, as the console script does (``sys.exit(main(ARGV))``);
@@ -28,7 +28,8 @@ from typing import Any
 
 from feedcheck import FetchLimits, check_feed
 from feedcheck.cli import main
-from harness import ADDRESS_SPACE  # this script's folder is first on sys.path
+
+ADDRESS_SPACE = 6 << 30  # pandas, Arrow and lxml reserve far more than they use
 
 
 def _check(source: str, channel: str, limits: str, *logs: str) -> int:
@@ -43,7 +44,7 @@ def _child(request: dict[str, Any]) -> None:
     try:
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
         os.chdir(request["cwd"])
-        os.environ["TMPDIR"] = request["tmpdir"]
+        os.environ.update(request["env"], TMPDIR=request["tmpdir"])
         tempfile.tempdir = None  # gettempdir() looks at TMPDIR again
         os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
         for fd, name in ((1, "stdout"), (2, "stderr")):

@@ -4,6 +4,7 @@ Time is the child's wall time; memory is its peak resident set, read with
 ``wait4`` (libxml2, zlib and Arrow allocate outside Python's allocator, where
 ``tracemalloc`` cannot see).  The child runs under an address-space limit, so
 a defence that fails shows as a failed test rather than a machine that swaps.
+Children are forked by ``child.py``, which imported feedcheck once.
 """
 
 from __future__ import annotations
@@ -12,19 +13,15 @@ import atexit
 import functools
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 BIN = Path(sys.executable).parent
 CHILD = Path(__file__).resolve().parent / "child.py"
-ADDRESS_SPACE = 6 << 30  # pandas, Arrow and lxml reserve far more than they use
 
 
 @dataclass(frozen=True)
@@ -38,35 +35,10 @@ class Outcome:
     stderr: str
 
 
-def run_child(argv: list[str], *, timeout: float, cwd: Path, tmpdir: Path,
-              env: dict[str, str] | None = None) -> Outcome:
-    """Run ``argv`` with ``TMPDIR`` set to ``tmpdir`` (and ``env`` added); fail the test if it is still running
-    after ``timeout``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {"TMPDIR": str(tmpdir)} | (
-        env or {})
-    started = time.monotonic()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(argv, stdout=out, stderr=err, cwd=cwd, env=env, preexec_fn=_limit)
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() - started > timeout:
-                child.kill()
-                _, status, usage = os.wait4(child.pid, 0)
-                child.returncode = os.waitstatus_to_exitcode(status)
-                raise AssertionError(f"{' '.join(argv[1:3])} still ran after {timeout:g} s (killed)")
-            time.sleep(0.02)
-        seconds = time.monotonic() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Outcome(child.returncode, seconds, usage.ru_maxrss / 1024, out.read().decode(errors="replace"),
-                       err.read().decode(errors="replace"))
-
-
-def _limit() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+def clean_env() -> dict[str, str]:
+    """This process's environment without Prefect's settings: a child starts as a user's shell would start it,
+    not inside the test's temporary Prefect server."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
 
 
 def cli_check(source: str, out: Path, *, timeout: float, deadline: float | None = None) -> Outcome:
@@ -92,14 +64,16 @@ def library_check(source: str, folder: Path, *, timeout: float, deadline: float 
     return done, json.loads(done.stdout)
 
 
-def forked(entry: str, argv: list[str], *, cwd: Path, tmpdir: Path, timeout: float) -> Outcome:
+def forked(entry: str, argv: list[str], *, cwd: Path, tmpdir: Path, timeout: float,
+           env: dict[str, str] | None = None) -> Outcome:
     """Run ``entry`` (``cli``: ``feedcheck ARGV``; ``library``: see ``child.py``) in a child forked by ``child.py``,
-    which imported feedcheck once for the test process; fail the test if it still runs after ``timeout``."""
+    which imported feedcheck once for the test process, with ``env`` added to its environment; fail the test if
+    it still runs after ``timeout``."""
     out, err = cwd / "child.out", cwd / "child.err"
     forks = _forks()
     assert forks.stdin is not None and forks.stdout is not None
     forks.stdin.write(json.dumps({"entry": entry, "argv": argv, "cwd": str(cwd), "tmpdir": str(tmpdir),
-                                  "timeout": timeout, "stdout": str(out), "stderr": str(err)}) + "\n")
+                                  "timeout": timeout, "env": env or {}, "stdout": str(out), "stderr": str(err)}) + "\n")
     forks.stdin.flush()
     answer = json.loads(forks.stdout.readline() or "null")
     assert answer is not None, "child.py stopped; see the test's stderr"
@@ -114,10 +88,9 @@ def forked(entry: str, argv: list[str], *, cwd: Path, tmpdir: Path, timeout: flo
 
 @functools.lru_cache(maxsize=1)
 def _forks() -> subprocess.Popen[str]:
-    """``child.py``, started once per test process with the environment a child of ``run_child`` gets."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    """``child.py``, started once per test process."""
     server = subprocess.Popen([sys.executable, str(CHILD)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, env=env)
+                              text=True, env=clean_env())
     atexit.register(_stop, server)
     return server
 

@@ -17,7 +17,6 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler
@@ -25,13 +24,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.adversarial.harness import BIN, clean_env
 from tests.conftest import FeedServer, send
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
     pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
 ]
-BIN = Path(sys.executable).parent
 COLUMNS = ["id", "title", "description", "availability", "condition", "price", "link", "image_link", "brand"]
 
 
@@ -60,8 +59,7 @@ def _cli_env(tmp_path: Path) -> dict[str, str]:
 
     home = tmp_path / "prefect-home"
     home.mkdir(exist_ok=True)
-    return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
-        "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_HOME": str(home)}
+    return clean_env() | {"PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_HOME": str(home)}
 
 
 def _whole(out: Path) -> list[str]:

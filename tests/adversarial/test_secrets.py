@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from feedcheck import Auth, check_feed
-from tests.adversarial.harness import BIN, fresh, run_child
+from tests.adversarial.harness import forked, fresh
 from tests.conftest import FEEDS, FeedServer, send
 
 TOKEN = "SENTINEL-TOKEN-3b9f"
@@ -57,10 +57,10 @@ def _no_secret_in(text: str) -> None:
 def test_the_cli_uses_the_credentials_and_shows_none_of_them(tmp_path: Path, server: FeedServer) -> None:
     url = _feed_behind_auth(server)
     out = tmp_path / "out"
-    done = run_child([str(BIN / "feedcheck"), "check", url, "--channel", "tiktok", "--out", str(out), "--verbose",
-                      "--header-env", "Authorization=FEED_TOKEN", "--alert", "env:SHOP_HOOK"],
-                     timeout=120, cwd=tmp_path, tmpdir=fresh(tmp_path / "tmp"),
-                     env={"FEED_TOKEN": f"Bearer {TOKEN}", "SHOP_HOOK": _closed_hook()})
+    done = forked("cli", ["check", url, "--channel", "tiktok", "--out", str(out), "--verbose",
+                          "--header-env", "Authorization=FEED_TOKEN", "--alert", "env:SHOP_HOOK"],
+                  timeout=120, cwd=tmp_path, tmpdir=fresh(tmp_path / "tmp"),
+                  env={"FEED_TOKEN": f"Bearer {TOKEN}", "SHOP_HOOK": _closed_hook()})
     assert done.exit_code == 3, done.stderr  # fetched with the token, then refused by the quality gate
     assert server.hits["/feed.csv"] == 1
     assert '"sent": false' in (out / "report.json").read_text()  # the alert was tried, and failed
