@@ -104,7 +104,9 @@ def test_the_cli_reads_a_damaged_feed_as_meant(case: Readable, hostile: tuple[Pa
     out = folder.parent / "out"
     done = cli_check(case.make(folder, server), out, timeout=case.seconds * 2)
     assert done.exit_code == case.exit_code, done.stdout + done.stderr
-    _read_as_meant(case, json.loads((out / "report.json").read_text()), done.seconds, done.peak_mib, baseline_mib)
+    report = json.loads((out / "report.json").read_text())
+    assert (report["status"] == "refused") == case.refused, report["status"]
+    _read_as_meant(case, report, done.seconds, done.peak_mib, baseline_mib)
     if case.published:
         assert case.published in (out / "catalog.csv").read_text(encoding="utf-8")
     assert case.says in (out / "findings.csv").read_text(encoding="utf-8-sig")
@@ -116,7 +118,7 @@ def test_the_library_reads_a_damaged_feed_as_meant(case: Readable, hostile: tupl
                                                    baseline_mib: float) -> None:
     folder, server = hostile
     done, result = library_check(case.make(folder, server), folder.parent, timeout=case.seconds * 2)
-    assert done.stderr == ""
+    assert done.exit_code == (1 if case.refused else case.exit_code) and done.stderr == "", result["messages"]
     _read_as_meant(case, result["report"], done.seconds, done.peak_mib, baseline_mib)
     assert any(case.says in message for message in result["messages"])
 
