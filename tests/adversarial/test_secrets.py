@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import logging
 import socket
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -84,7 +85,22 @@ def test_the_library_uses_the_credentials_and_shows_none_of_them(
                   + "".join(f.message for f in [*report.log, *refused.log]) + repr(credentials))
 
 
-@pytest.mark.usefixtures("prefect_api")
+@pytest.fixture
+def http_logs_in_prefect() -> Iterator[None]:
+    """What ``PREFECT_LOGGING_EXTRA_LOGGERS=urllib3`` does, at DEBUG (as ops set it to see a fetch's requests):
+    urllib3's lines, one for each request with its path and query, go to the flow run's logs on the server."""
+    from prefect.logging.handlers import APILogHandler
+
+    logger, handler = logging.getLogger("urllib3"), APILogHandler()
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    yield
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+@pytest.mark.usefixtures("prefect_api", "http_logs_in_prefect")
 @pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
 def test_the_flows_use_the_credentials_and_show_none_of_them(tmp_path: Path, server: FeedServer,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
@@ -101,6 +117,7 @@ def test_the_flows_use_the_credentials_and_show_none_of_them(tmp_path: Path, ser
     assert state.is_failed() and server.hits["/feed.csv"] == 1
     with get_client(sync_client=True) as client:
         seen = [log.message for log in client.read_logs()]
+        assert any('"GET /feed.csv?' in message for message in seen), "urllib3's request line is missing"
         seen += [str(a.data) + str(a.description) for a in client.read_artifacts()]
         seen += [str(run.parameters) + str(run.state) for run in client.read_flow_runs()]
         seen += [str(run.state) for run in client.read_task_runs()]
