@@ -37,25 +37,33 @@ _HEADS = [b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x1f\x8b\x08\x00", b
           b'<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0"><channel><item>',
           b'<feed xmlns="http://www.w3.org/2005/Atom"><entry>', b"<!DOCTYPE html><html>", b"id,title,price\n",
           b"id\ttitle\tprice\n", b"sep=;\n", b'{"event": "Purchase"', b"[", b"\x00\x00\x00"]
+# What hostile files hold, spliced into the damaged ones: a quote never closed once the file is cut, nesting past
+# Python's recursion limit, an integer past its 4,300 digits, JSON's forbidden constants.
+_HOSTILE = [b'"', b"[" * 3_000, b"9" * 5_000, b"NaN", b"-Infinity", b"<![CDATA[", b"&#0;", b"]]>"]
 _fuzz = settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
 
 
 @st.composite
 def _damaged(draw: st.DrawFn, files: list[Path]) -> bytes:
-    """A real-shaped file with bytes changed, cut, repeated or inserted; at times gzipped after the damage."""
+    """A real-shaped file with bytes changed, deleted, repeated or inserted, or the file cut short there (at times
+    inside a quoted cell it opens); at times gzipped after the damage."""
     data = bytearray(draw(st.sampled_from(files)).read_bytes())
     for _ in range(draw(st.integers(0, 8))):
         at = draw(st.integers(0, len(data)))
-        kind = draw(st.integers(0, 3))
+        kind = draw(st.integers(0, 5))
         if kind == 0:
             data[at:at + 1] = draw(st.binary(min_size=1, max_size=4))
         elif kind == 1:
             del data[at:at + draw(st.integers(1, 200))]
         elif kind == 2:
             data[at:at] = data[at:at + draw(st.integers(1, 300))] * draw(st.integers(1, 4))
+        elif kind == 3:
+            data[at:at] = draw(st.sampled_from([b"\r", b"\n", b"\t", b",", b"<", b"&", b"\xff", b"\xc3", b"\x00",
+                                                b"&lt;", *_HOSTILE]))
+        elif kind == 4:
+            del data[at:]
         else:
-            data[at:at] = draw(st.sampled_from([b"\r", b"\n", b'"', b"\t", b",", b"<", b"&", b"]]>", b"\xff",
-                                                b"\xc3", b"\x00", b"<![CDATA[", b"&#0;", b"&lt;"]))
+            data[at:] = b',"' + data[at:at + draw(st.integers(0, 60))]
     if draw(st.integers(0, 5)) == 0:
         data = bytearray(gzip.compress(bytes(data), mtime=0)[:draw(st.integers(10, max(10, len(data))))])
     return bytes(data)
@@ -161,26 +169,26 @@ def _csv(rows: list[dict[str, str]], delimiter: str) -> bytes:
     return text.getvalue().encode()
 
 
-def _rss(rows: list[dict[str, str]]) -> bytes:
-    items = "".join("<item>" + "".join(f"<g:{k}>{escape(v)}</g:{k}>" for k, v in row.items()) + "</item>\n"
+_RSS = ('<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0"><channel><title>Shop</title>', "item",
+        "</channel></rss>")
+_ATOM = ('<feed xmlns="http://www.w3.org/2005/Atom" xmlns:g="http://base.google.com/ns/1.0"><title>Shop</title>',
+         "entry", "</feed>")
+
+
+def _xml(rows: list[dict[str, str]], shape: tuple[str, str, str]) -> bytes:
+    """An RSS or Atom feed (``_RSS``, ``_ATOM``) of ``rows``, every field a ``g:`` element."""
+    start, tag, end = shape
+    items = "".join(f"<{tag}>" + "".join(f"<g:{k}>{escape(v)}</g:{k}>" for k, v in row.items()) + f"</{tag}>\n"
                     for row in rows)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0">'
-            f"<channel><title>Shop</title>\n{items}</channel></rss>\n").encode()
-
-
-def _atom(rows: list[dict[str, str]]) -> bytes:
-    entries = "".join("<entry>" + "".join(f"<g:{k}>{escape(v)}</g:{k}>" for k, v in row.items()) + "</entry>\n"
-                      for row in rows)
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom" '
-            f'xmlns:g="http://base.google.com/ns/1.0"><title>Shop</title>\n{entries}</feed>\n').encode()
+    return f'<?xml version="1.0" encoding="UTF-8"?>\n{start}\n{items}{end}\n'.encode()
 
 
 _FEEDS = st.one_of(
     _rows(_CELL).map(lambda rows: ("csv", rows, _csv(rows, ","))),
     _rows(_TSV_CELL.map(lambda s: s.replace("\t", " ").replace("\n", " ").replace("\r", " "))).map(
         lambda rows: ("tsv", rows, _csv(rows, "\t"))),
-    _rows(_XML_CELL.map(lambda s: s.replace("\r", "\n"))).map(lambda rows: ("rss", rows, _rss(rows))),
-    _rows(_XML_CELL.map(lambda s: s.replace("\r", "\n"))).map(lambda rows: ("atom", rows, _atom(rows))),
+    _rows(_XML_CELL.map(lambda s: s.replace("\r", "\n"))).map(lambda rows: ("rss", rows, _xml(rows, _RSS))),
+    _rows(_XML_CELL.map(lambda s: s.replace("\r", "\n"))).map(lambda rows: ("atom", rows, _xml(rows, _ATOM))),
 )
 
 
@@ -229,6 +237,8 @@ _EVENT = st.fixed_dictionaries(
 )
 _LINE = st.one_of(
     _EVENT.map(lambda e: json.dumps(e, allow_nan=True)),
+    st.sampled_from(_HOSTILE).map(lambda value: '{"event": "Purchase", "event_id": "h", "properties": {"value": '
+                                  + value.decode() + (value.count(b"[") * "]") + ', "currency": "USD"}}'),
     st.fixed_dictionaries({"data": st.lists(_EVENT, max_size=3)}).map(lambda e: json.dumps(e, allow_nan=True)),
     st.text(max_size=30).map(lambda s: s.replace("\n", " ")),
 )
