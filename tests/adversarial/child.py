@@ -1,8 +1,8 @@
 """The CLI and the library in child processes, each forked from this process, which imported feedcheck once.
 
 Run as ``child.py``, this reads one JSON request a line on stdin: ``entry``, ``argv``, ``cwd``, ``tmpdir``,
-``timeout``, ``env`` (added to the child's environment) and the files for the child's ``stdout`` and ``stderr``.  For each it forks a child under the
-address-space limit that runs the entry:
+``timeout``, ``env`` (added to the child's environment) and the files for the child's ``stdout`` and ``stderr``.
+For each it forks a child under the address-space limit that runs the entry:
 
 - ``cli``: ``feedcheck ARGV``, as the console script does (``sys.exit(main(ARGV))``);
 - ``library``: ``check_feed`` as a script calls it (ARGV: SOURCE CHANNEL FETCH_LIMITS_JSON [EVENT_LOG ...]),

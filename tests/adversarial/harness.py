@@ -124,3 +124,40 @@ def every_text(out: Path, *printed: str) -> str:
     files = [p.read_text(errors="replace") for p in sorted(out.rglob("*"))
              if p.is_file() and p.suffix in (".json", ".csv", ".md", ".html")]
     return "\n".join([*files, *printed])
+
+
+def held_by_prefect(flow_run_id: Any) -> str:
+    """What Prefect's server holds of a flow run and of every subflow under it: their log lines, artifacts,
+    parameters and states, and their task runs' states.  Read page by page, so nothing past the API's default
+    limit (200) is missed on a server that earlier tests also used."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter,
+                                                FlowRunFilterId, FlowRunFilterParentFlowRunId, LogFilter,
+                                                LogFilterFlowRunId)
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # log lines still queued in this process are stored first
+
+    def every(read: Any, **filters: Any) -> list[Any]:
+        found: list[Any] = []
+        while page := read(**filters, limit=200, offset=len(found)):
+            found += page
+        return found
+
+    with get_client(sync_client=True) as client:
+        runs = every(client.read_flow_runs, flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        ids, parents = [flow_run_id], [flow_run_id]
+        while parents:
+            children = every(client.read_flow_runs, flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=parents)))
+            runs += children
+            parents = [run.id for run in children]
+            ids += parents
+        texts = [str(run.parameters) + str(run.state) for run in runs]
+        texts += [log.message for log in every(client.read_logs, log_filter=LogFilter(
+            flow_run_id=LogFilterFlowRunId(any_=ids)))]
+        texts += [str(a.data) + str(a.description) for a in every(client.read_artifacts, artifact_filter=ArtifactFilter(
+            flow_run_id=ArtifactFilterFlowRunId(any_=ids)))]
+        texts += [str(run.state) for run in every(client.read_task_runs, flow_run_filter=FlowRunFilter(
+            id=FlowRunFilterId(any_=ids)))]
+    return "\n".join(texts)

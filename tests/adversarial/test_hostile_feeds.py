@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.adversarial.cases import CASES, READABLE, Case, Readable
-from tests.adversarial.harness import cli_check, every_text, fresh, library_check, published
+from tests.adversarial.harness import cli_check, every_text, fresh, held_by_prefect, library_check, published
 from tests.conftest import FEEDS, FeedServer
 
 
@@ -132,8 +132,6 @@ GROUPS = 3  # flow runs, spread over the test workers; 12 feeds in one run of th
 def test_the_flows_end_each_feed_as_the_cli_does_and_keep_every_last_good_catalog(
         group: int, tmp_path: Path, server: FeedServer, good_folder: Path) -> None:
     from feedcheck.flows import check_all_feeds
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 
     cases, readables = CASES[group::GROUPS], READABLE[group::GROUPS]
     entries, before = [], {}
@@ -152,10 +150,7 @@ def test_the_flows_end_each_feed_as_the_cli_does_and_keep_every_last_good_catalo
     state = check_all_feeds(str(config), fetch_retries=1, retry_delay_seconds=0.1, return_state=True)
     failed = len(cases) + sum(1 for readable in readables if readable.exit_code >= 2)
     assert state.is_failed() and state.message.startswith(f"{failed} of {len(cases) + len(readables)} feeds failed")
-    with get_client(sync_client=True) as client:
-        runs = [state.state_details.flow_run_id]
-        logs = "\n".join(log.message for log in client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=runs))))
+    logs = held_by_prefect(state.state_details.flow_run_id)
     for n, case in enumerate(cases):
         out = tmp_path / "out" / f"hostile-{n}"
         report = json.loads((out / "report.json").read_text())

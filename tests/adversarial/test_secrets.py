@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from feedcheck import Auth, check_feed
-from tests.adversarial.harness import forked, fresh
+from tests.adversarial.harness import forked, fresh, held_by_prefect
 from tests.conftest import FEEDS, FeedServer, send
 
 TOKEN = "SENTINEL-TOKEN-3b9f"
@@ -105,7 +105,6 @@ def http_logs_in_prefect() -> Iterator[None]:
 def test_the_flows_use_the_credentials_and_show_none_of_them(tmp_path: Path, server: FeedServer,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from feedcheck.flows import check_all_feeds
-    from prefect.client.orchestration import get_client
 
     monkeypatch.setenv("FEED_TOKEN", f"Bearer {TOKEN}")
     monkeypatch.setenv("SHOP_HOOK", _closed_hook())
@@ -115,10 +114,6 @@ def test_the_flows_use_the_credentials_and_show_none_of_them(tmp_path: Path, ser
                       f'"FEED_TOKEN" }} }}\nalerts = {{ slack_webhook = "env:SHOP_HOOK" }}\n')
     state = check_all_feeds(str(config), return_state=True)
     assert state.is_failed() and server.hits["/feed.csv"] == 1
-    with get_client(sync_client=True) as client:
-        seen = [log.message for log in client.read_logs()]
-        assert any('"GET /feed.csv?' in message for message in seen), "urllib3's request line is missing"
-        seen += [str(a.data) + str(a.description) for a in client.read_artifacts()]
-        seen += [str(run.parameters) + str(run.state) for run in client.read_flow_runs()]
-        seen += [str(run.state) for run in client.read_task_runs()]
-    _no_secret_in(_everything_in(tmp_path / "out") + "\n".join(seen) + str(state))
+    seen = held_by_prefect(state.state_details.flow_run_id)
+    assert '"GET /feed.csv?' in seen, "urllib3's request line is missing"
+    _no_secret_in(_everything_in(tmp_path / "out") + seen + str(state))
