@@ -308,8 +308,13 @@ def invalid_byte_in_utf8(folder: Path, server: FeedServer) -> str:
 
 
 def mixed_newlines(folder: Path, server: FeedServer) -> str:
-    one, two = ROW.format(n=1, title='"Shirt\r\nwith a long name"'), ROW.format(n=2, title="Shirt 2")
-    return _write(folder, "newlines.csv", HEADER.encode() + one.rstrip("\n").encode() + b"\r" + two.encode())
+    """The header and the first row end in a lone \\r (an old Mac export), the second in \\r\\n, the third in
+    \\n, and a quoted cell holds a \\r\\n."""
+    rows = [ROW.format(n=1, title='"Shirt\r\nwith a long name"'), ROW.format(n=2, title="Shirt 2"),
+            ROW.format(n=3, title="Shirt 3")]
+    ends = ["\r", "\r", "\r\n", "\n"]
+    text = "".join(line.rstrip("\n") + end for line, end in zip([HEADER, *rows], ends))
+    return _write(folder, "newlines.csv", text.encode())
 
 
 def ragged_row(folder: Path, server: FeedServer) -> str:
@@ -330,7 +335,7 @@ READABLE = [
     Readable("Windows-1252 labelled Latin-1", windows_1252_labelled_latin_1, 1, published="Shirt 20 € “smart”"),
     Readable("an invalid byte in declared UTF-8", invalid_byte_in_utf8, 3, ("decode.invalid_bytes",),
              says="Byte(s) ff at byte offset", exit_code=1),
-    Readable("mixed newlines and a cell across lines", mixed_newlines, 2, published="Shirt 2"),
+    Readable("mixed newlines and a cell across lines", mixed_newlines, 3, published="Shirt 3"),
     Readable("a ragged row", ragged_row, 3, ("csv.ragged_row",), exit_code=1),
     Readable("a 200 KB cell", big_cell, 1, ("item.too_long",), exit_code=3, refused=True),
     Readable("a header and no items", header_only, 0, ("feed.no_items",), exit_code=3, refused=True),
