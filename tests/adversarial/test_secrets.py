@@ -1,7 +1,8 @@
 """Feed credentials (a header, a password, a token in the URL's query) and a Slack webhook URL are used where
 they are meant for, and appear in no report, finding, log line, artifact, flow parameter or exception: through
-the CLI (with --verbose), the library and the flows.  The alert goes to a port where nothing listens, so its
-failure is reported too, and must not show the webhook either."""
+the CLI (with --verbose), the library (at DEBUG) and the flows (with urllib3's request lines in the run's logs).
+The alert goes to a port where nothing listens, so its failure is reported too, and must not show the webhook
+either."""
 
 from __future__ import annotations
 
