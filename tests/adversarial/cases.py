@@ -424,6 +424,12 @@ def gigabyte_without_a_newline(folder: Path) -> str:
     return str(path)
 
 
+def bare_null_lines(folder: Path) -> str:
+    """``null`` lines (a logger's ``json.dumps(None)``), the first of them opening the log: Arrow's JSON reader
+    crashes the process on one that opens a parse block."""
+    return _write(folder, "nulls.jsonl", "null\n" + _event("o-1") + " null\n" + _event("o-2"))
+
+
 def gzip_bomb_log(folder: Path) -> str:
     return _write(folder, "bomb.jsonl.gz", _bomb(b"", _event("o-1").encode(), BOMB_BYTES))
 
@@ -438,5 +444,6 @@ EVENT_CASES = [
               ("events.content_id_not_string", "events.missing_content_id", "match.case_or_whitespace")),
     EventCase("a 300 MB line", line_without_end, 2, ("events.too_large",)),
     EventCase("a gigabyte without a newline", gigabyte_without_a_newline, 1, ("events.not_json",)),
+    EventCase("bare null lines", bare_null_lines, 2, ("events.unknown_shape",)),
     EventCase("a gzip bomb", gzip_bomb_log, 1, ("events.file_unreadable", "events.duplicate")),
 ]
