@@ -317,6 +317,14 @@ def mixed_newlines(folder: Path, server: FeedServer) -> str:
     return _write(folder, "newlines.csv", text.encode())
 
 
+def carriage_return_and_space_in_a_cell(folder: Path, server: FeedServer) -> str:
+    """An unquoted description holding a \r then a space, as a text field pasted from an old Mac app leaves it.
+    The \r ends a line, so the row reads as two short rows whose items lack required values; pandas before 3.1
+    instead re-read the line until its buffer overflowed (pandas-dev/pandas#51141) and the feed was refused."""
+    rows = _rows(3).replace("A-2,Shirt 2,Soft cotton", "A-2,Shirt 2,Soft\r cotton")
+    return _write(folder, "cr-in-cell.csv", HEADER + rows)
+
+
 def ragged_row(folder: Path, server: FeedServer) -> str:
     return _write(folder, "ragged.csv", HEADER + _rows(3) + "A-9,Shirt,x,y,z,1,2,3,4,5,6,7,8\n")
 
@@ -336,6 +344,8 @@ READABLE = [
     Readable("an invalid byte in declared UTF-8", invalid_byte_in_utf8, 3, ("decode.invalid_bytes",),
              says="Byte(s) ff at byte offset", exit_code=1),
     Readable("mixed newlines and a cell across lines", mixed_newlines, 3, published="Shirt 3"),
+    Readable("a carriage return and a space inside a cell", carriage_return_and_space_in_a_cell, 4,
+             ("item.missing_required",), published="Shirt 3", exit_code=1),
     Readable("a ragged row", ragged_row, 3, ("csv.ragged_row",), exit_code=1),
     Readable("a 200 KB cell", big_cell, 1, ("item.too_long",), exit_code=3, refused=True),
     Readable("a header and no items", header_only, 0, ("feed.no_items",), exit_code=3, refused=True),
