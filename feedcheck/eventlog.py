@@ -340,8 +340,10 @@ def _split_and_parse(data: bytes, first_line: int, max_record_bytes: int,
     if longest > max_record_bytes:
         return None
     table = parser.parse(body, longest)
-    kept = None if table is None else split_lines(body, lines, table.num_rows)
-    if table is None or kept is None:
+    if table is None or table.num_rows == 0:
+        return None  # blank lines only: nothing to parse, and pyarrow 16 and 17 cannot make structs of no rows
+    kept = split_lines(body, lines, table.num_rows)
+    if kept is None:
         return None
     return lines, (kept, columns(table, presence_free=not any(key in body for key in PRESENCE_KEYS)))
 
