@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -36,3 +38,25 @@ def test_wheel_ships_schemas_and_checks_a_feed_outside_the_repo(tmp_path: Path) 
                           env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ok", "8"]
+
+
+def _release(version: str) -> tuple[int, ...]:
+    parts = tuple(int(part) for part in version.split("."))
+    return parts + (0,) * (3 - len(parts))
+
+
+def test_the_floors_file_pins_the_lowest_version_of_each_dependency() -> None:
+    """``tests/floors.txt`` is how the suite runs against the oldest versions feedcheck claims to work with; a
+    floor raised in ``pyproject.toml`` alone would leave the new claim untested, and one missing would leave a
+    dependency's oldest version unchecked."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = project["dependencies"] + [spec for extra in project["optional-dependencies"].values() for spec in extra]
+    lowest = {}
+    for spec in specs:
+        match = re.fullmatch(r"([\w.-]+)(?:\[[^]]*\])?>=([\d.]+),<[\d.]+", spec)
+        assert match, f"{spec}: every dependency has a floor and a ceiling"
+        lowest[match.group(1).lower()] = _release(match.group(2))
+    lines = [line for line in (ROOT / "tests" / "floors.txt").read_text().splitlines()
+             if line and not line.startswith("#")]
+    pinned = {name.lower(): _release(version) for name, version in (line.split("==") for line in lines)}
+    assert pinned == lowest
