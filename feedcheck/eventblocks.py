@@ -12,10 +12,11 @@ give the same events.
 
 A block Arrow cannot take as a whole (a line that is not JSON, a number where
 the schema says text, undecodable bytes, lines that are not one record each,
-a line that is a bare ``null``) is refused: :func:`parse_block` returns ``None`` and the caller reads the log
-from there record by record.  Presence matters where a value does not: Arrow
-reads an absent key and a ``null`` alike, so a record is only read as columns
-when its non-null values alone decide its shape.
+a line that is a bare ``null``) is refused: :func:`parse_block` returns
+``None`` and the caller reads the log from there record by record.
+Presence matters where a value does not: Arrow reads an absent key and a
+``null`` alike, so a record is only read as columns when its non-null values
+alone decide its shape.
 """
 
 from __future__ import annotations

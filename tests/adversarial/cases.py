@@ -318,8 +318,8 @@ def mixed_newlines(folder: Path, server: FeedServer) -> str:
 
 
 def carriage_return_and_space_in_a_cell(folder: Path, server: FeedServer) -> str:
-    """An unquoted description holding a \r then a space, as a text field pasted from an old Mac app leaves it.
-    The \r ends a line, so the row reads as two short rows whose items lack required values; pandas before 3.1
+    """An unquoted description holding a \\r then a space, as a text field pasted from an old Mac app leaves it.
+    The \\r ends a line, so the row reads as two short rows whose items lack required values; pandas before 3.1
     instead re-read the line until its buffer overflowed (pandas-dev/pandas#51141) and the feed was refused."""
     rows = _rows(3).replace("A-2,Shirt 2,Soft cotton", "A-2,Shirt 2,Soft\r cotton")
     return _write(folder, "cr-in-cell.csv", HEADER + rows)
