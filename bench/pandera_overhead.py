@@ -24,7 +24,7 @@ import pandera.errors
 import pandera.pandas as pa
 
 from feedcheck.channels import get_channel
-from feedcheck.checks import utc_now
+from feedcheck.clock import utc_now
 from feedcheck.config import ChannelOptions
 from feedcheck.findings import FindingLog
 from feedcheck.readers import open_feed

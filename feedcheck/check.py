@@ -16,12 +16,11 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from feedcheck.channels import get_channel
-from feedcheck.checks import utc_now
+from feedcheck.clock import Window, run_now, utc_now
 from feedcheck.clean import CatalogSpool, Cleaner
 from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError
@@ -54,6 +53,8 @@ class FeedReport:
     currency: str | None = None
     currency_assumed: bool = False
     started_at: str = ""
+    now: str = ""  # the run's clock, which the rules that compare dates were given
+    window: Window | None = None  # the moments at which the feed's items get the same verdicts
     seconds: float = 0.0
     events: EventsReport | None = None
     publish: PublishResult | None = None
@@ -91,6 +92,7 @@ class FeedReport:
             "source": self.source,
             "channel": self.channel,
             "started_at": self.started_at,
+            "now": self.now,
             "seconds": round(self.seconds, 3),
             "fetch": {
                 "sha256": self.fetched.sha256 if self.fetched else None,
@@ -182,15 +184,11 @@ def check_feed(
     """
     spec = get_channel(channel)
     log = FindingLog(max_per_code=read_limits.max_findings_per_code)
-    report = FeedReport(
-        source=redact_url(os.fspath(source)),
-        channel=channel,
-        log=log,
-        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    )
+    now = run_now(options.now)
+    report = FeedReport(source=redact_url(os.fspath(source)), channel=channel, log=log, started_at=utc_now(), now=now)
     started = time.perf_counter()
-    validator = FeedValidator(spec, log, options, now=utc_now())
-    spec.schema(currency=options.currency, now=utc_now(), limits=options.limits)  # fail fast on bad options
+    validator = FeedValidator(spec, log, options, now=now)
+    spec.schema(currency=options.currency, now=now, limits=options.limits)  # fail fast on bad options
     if catalog is None and events:
         catalog = Catalog(report.source)
     if events:  # fail fast on bad event options, before the feed is fetched
@@ -217,6 +215,7 @@ def check_feed(
     report.items_with_warnings = validator.items_with_warnings
     report.currency = validator.currency
     report.currency_assumed = validator.currency_assumed
+    report.window = validator.window
     if events:
         if catalog is not None and validator.currency:
             catalog.currency = validator.currency

@@ -18,7 +18,6 @@ import re
 from decimal import Decimal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
@@ -42,18 +41,23 @@ class Rule:
     hint: Hint | None = None
     frame: bool = False
     reads: tuple[str, ...] = ()  # a rule across fields: the columns it reads besides those it names
+    turns: Turns | None = None  # a rule that compares with ``now``: when its verdict on each value changes
 
+
+# The moments (UTC timestamps, NaT for none) at which a clock rule's verdict on each value changes: what a
+# cached check's verdicts depend on, so the cache can tell when they no longer hold.
+Turns = Callable[[pd.Series], pd.Series]
 
 RULES: dict[str, Rule] = {}
 
 
 def _rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = None, frame: bool = False,  # type: ignore[no-untyped-def]
-          reads: tuple[str, ...] = ()):
+          reads: tuple[str, ...] = (), turns: Turns | None = None):
     def register(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
         extensions.register_check_method(
             statistics=list(statistics), supported_types=pd.DataFrame if frame else pd.Series
         )(fn)
-        RULES[fn.__name__] = Rule(code, hint, frame, reads)
+        RULES[fn.__name__] = Rule(code, hint, frame, reads, turns)
         return fn
 
     return register
@@ -520,7 +524,7 @@ def no_html(series: pd.Series) -> pd.Series:
 # ISO 8601 date or date-time; TikTok's template writes "2017-12-01 T0:00", accepted too.
 _DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:(?: ?T| )[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
 DATE_FORM = "YYYY-MM-DD or YYYY-MM-DDThh:mm±hhmm"
-INTERVAL_FORM = "start/end, e.g. 2026-02-24T13:00-0800/2026-02-29T15:30-0800"
+INTERVAL_FORM = "start/end, e.g. 2026-02-24T13:00-0800/2026-02-28T15:30-0800"
 
 
 def _parse_dates(series: pd.Series) -> pd.Series:
@@ -530,7 +534,28 @@ def _parse_dates(series: pd.Series) -> pd.Series:
     return pd.to_datetime(text, errors="coerce", utc=True, format="ISO8601")
 
 
-@_rule("item.date_invalid", hint=lambda v, p: {"hint": DATE_FORM})
+def _date_problem(value: str) -> str | None:
+    """What is wrong with one date as written, or ``None``."""
+    if not re.fullmatch(_DATE, value):
+        return "it is not in ISO 8601 form"
+    if pd.isna(_parse_dates(pd.Series([value], dtype="str")).iloc[0]):
+        return "that date or time does not exist"
+    return None
+
+
+def _interval_problem(value: str) -> str:
+    start, slash, end = value.partition("/")
+    if not slash:
+        return "it is not a start and an end separated by '/'"
+    for name, part in (("start", start), ("end", end)):
+        problem = _date_problem(part)
+        if problem:
+            return f"its {name} '{part}': {problem}"
+    first, last = _parse_dates(pd.Series([start, end], dtype="str"))
+    return "the end is before the start" if last < first else "the end is the same as the start"
+
+
+@_rule("item.date_invalid", hint=lambda v, p: {"problem": _date_problem(v), "hint": DATE_FORM})
 def iso_date(series: pd.Series) -> pd.Series:
     def valid(values: pd.Series) -> pd.Series:
         shaped = values.str.fullmatch(_DATE)
@@ -539,39 +564,28 @@ def iso_date(series: pd.Series) -> pd.Series:
     return _where_present(series, valid)
 
 
-def _interval(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+def _interval(series: pd.Series) -> pd.Series:
+    """The end of each valid ``start/end`` value (both dates real, the end after the start); NaT elsewhere."""
     parts = extract(series, r"^(?P<start>[^/]*)/(?P<end>.*)")
     shaped = series.str.fullmatch(_DATE + "/" + _DATE)
     start = _parse_dates(parts["start"].where(shaped, ""))
     end = _parse_dates(parts["end"].where(shaped, ""))
-    return shaped, start, end
+    return end.where(shaped & start.notna() & end.notna() & (start < end))
 
 
-@_rule("item.date_invalid", hint=lambda v, p: {"hint": INTERVAL_FORM})
+@_rule("item.date_invalid", hint=lambda v, p: {"problem": _interval_problem(v), "hint": INTERVAL_FORM})
 def date_interval(series: pd.Series) -> pd.Series:
-    def valid(values: pd.Series) -> pd.Series:
-        shaped, start, end = _interval(values)
-        return shaped & start.notna() & end.notna() & (start < end)
-
-    return _where_present(series, valid)
+    return _where_present(series, lambda values: _interval(values).notna())
 
 
 def _expired_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return {"hint": "on " + value.split("/", 1)[-1][:10]}
 
 
-@_rule("item.sale_expired", ("now",), hint=_expired_hint)
+@_rule("item.sale_expired", ("now",), hint=_expired_hint, turns=_interval)
 def not_expired(series: pd.Series, *, now: str) -> pd.Series:
-    def current(values: pd.Series) -> pd.Series:
-        shaped, start, end = _interval(values)
-        return ~(shaped & end.notna() & (end < pd.Timestamp(now)))
-
-    return _where_present(series, current)
-
-
-def utc_now() -> str:
-    """The current UTC time as ISO text, for schemas that check expiry."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    """A valid sale window whose end has passed (an invalid one is ``item.date_invalid``'s alone)."""
+    return _where_present(series, lambda values: ~(_interval(values) < pd.Timestamp(now)).fillna(False))
 
 
 # --- rules across fields (frame checks; ``field`` names the field reported) -

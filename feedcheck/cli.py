@@ -20,6 +20,7 @@ from typing import Any
 from feedcheck.alerts import resolve_webhook
 from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.check import FeedReport, check_feed, diff_feeds
+from feedcheck.clock import NOW_VARIABLE, parse_now
 from feedcheck.cluster import dask_executor
 from feedcheck.config import (
     CATALOG_EVENTS,
@@ -36,7 +37,7 @@ from feedcheck.events import check_events
 from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.progress import Progress
-from feedcheck.render import money, percent
+from feedcheck.render import count, money, percent, ranked
 from feedcheck.report import write_reports
 from feedcheck.run import check_settings, run_feed
 
@@ -147,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("feeds", nargs="*", metavar="FEED_NAME", help="feeds to run (default: all of them)")
     run.add_argument("--force", action="store_true", help="fetch even if the server says a feed is unchanged")
+    run.add_argument("--now", metavar="WHEN", help=_NOW_HELP)
     run.set_defaults(run=_run)
     serve = sub.add_parser(
         "serve",
@@ -177,12 +179,17 @@ def _feed_options() -> argparse.ArgumentParser:
                          help="send HEADER with the value of environment variable VAR (e.g. Authorization=FEED_TOKEN)")
     options.add_argument("--basic-auth-env", metavar="USER_VAR:PASSWORD_VAR",
                          help="HTTP basic auth from two environment variables")
+    options.add_argument("--now", metavar="WHEN", help=_NOW_HELP)
     options.add_argument("--dask", metavar="ADDRESS",
                          help="validate the feed's chunks and parse the event logs' blocks on Dask: 'local' or "
                          "'local:N' (a cluster of N worker processes, started for the run) or a scheduler such as "
                          "tcp://host:8786")
     options.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
     return options
+
+
+_NOW_HELP = (f"the moment the date rules judge at, e.g. 2026-11-20T12:00:00Z, to replay a check (default "
+             f"${NOW_VARIABLE}, else the current time)")
 
 
 def _feeds_file_options() -> argparse.ArgumentParser:
@@ -257,6 +264,7 @@ def _feed_config(args: argparse.Namespace, source: str, events: list[str], **set
         "read_limits": ReadLimits(max_findings_per_code=args.max_findings),
         "event_options": _event_settings(args),
         "dask": args.dask,
+        "now": _now(args),
     } | settings)
 
 
@@ -293,13 +301,13 @@ def _diff(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(changes.as_dict(), indent=2, ensure_ascii=False))
         return int(changes.changed)
-    print(f"{changes.old_items:,} items before, {changes.new_items:,} after")
+    print(f"{count(changes.old_items, 'item')} before, {changes.new_items:,} after")
     labels = {"added": "added", "removed": "removed", "price_changed": "price changed",
               "availability_changed": "availability changed", "other_changed": "other values changed"}
     for kind, label in labels.items():
-        count = getattr(changes, kind)
-        if count:
-            print(f"  {count:>8,}  {label}")
+        changed = getattr(changes, kind)
+        if changed:
+            print(f"  {changed:>8,}  {label}")
             for example in changes.examples.get(kind, [])[:5]:
                 change = f"{example['before']} -> {example['after']}" if example["before"] and example["after"] else ""
                 print(f"            {example['id']}  {change}".rstrip())
@@ -316,10 +324,10 @@ def _run(args: argparse.Namespace) -> int:
     config = str(args.config.resolve())
     try:
         if len(args.feeds) == 1:
-            state = flows.check_feed(args.feeds[0], config, args.force, return_state=True)
+            state = flows.check_feed(args.feeds[0], config, args.force, now=_now(args), return_state=True)
             outcomes = [state.result(raise_on_failure=False)]
         else:
-            state = flows.check_all_feeds(config, args.feeds or None, args.force, return_state=True)
+            state = flows.check_all_feeds(config, args.feeds or None, args.force, now=_now(args), return_state=True)
             outcomes = state.result(raise_on_failure=False)
             if not isinstance(outcomes, list):
                 outcomes = [outcomes]
@@ -398,6 +406,10 @@ def _event_settings(args: argparse.Namespace) -> EventOptions:
     )
 
 
+def _now(args: argparse.Namespace) -> str | None:
+    return parse_now(args.now, "--now") if args.now else None
+
+
 def _limits(pairs: list[str]) -> dict[str, int]:
     limits = {}
     for pair in pairs:
@@ -437,7 +449,7 @@ def _summary(report: FeedReport, paths: dict[str, Path]) -> str:
         if not fatal:
             lines.append(f"{verdict}  {report.source} ({shape}) for {report.channel}")
         lines.append(
-            f"  {report.items_total:,} items: {report.items_with_errors:,} with errors (rejected by the channel), "
+            f"  {count(report.items_total, 'item')}: {report.items_with_errors:,} with errors (rejected by the channel), "
             f"{report.items_with_warnings:,} with warnings only"
         )
     if report.publish is not None:
@@ -453,7 +465,8 @@ def _summary(report: FeedReport, paths: dict[str, Path]) -> str:
 def _events_summary(summary: dict[str, object], log: FindingLog) -> str:
     s: dict[str, Any] = summary
     lines = [
-        f"  {s['total']:,} events read ({s['unique']:,} after deduplication, {s['duplicates']:,} duplicates); "
+        f"  {count(s['total'], 'event')} read ({s['unique']:,} after deduplication, "
+        f"{count(s['duplicates'], 'duplicate')}); "
         f"{s['missing_value']:,} without value, {s['missing_currency']:,} without currency, "
         f"{s['invalid_currency']:,} with an invalid currency"
     ]
@@ -484,17 +497,17 @@ def _publish_line(report: FeedReport) -> str:
     result = report.publish
     assert result is not None
     if result.outcome == "published" and result.manifest is not None:
-        return f"  published {result.manifest['items']:,} items to {result.manifest['file']}"
+        return f"  published {count(result.manifest['items'], 'item')} to {result.manifest['file']}"
     if result.outcome == "unchanged":
         return "  nothing new to publish: the published catalog is already this one"
     return f"  NOT PUBLISHED: {result.reason}"
 
 
 def _top_findings(log: FindingLog) -> list[str]:
-    top = [(c, n) for c, n in log.counts.most_common() if log.severity_of[c].value != "info"][:8]
+    top = [(code, v) for code, v in ranked(log.summary()["by_code"]) if v["severity"] != "info"][:8]
     if not top:
         return []
-    return ["  top findings:"] + [f"    {n:>8,}  {log.severity_of[c].value:<7}  {c}" for c, n in top]
+    return ["  top findings:"] + [f"    {v['count']:>8,}  {v['severity']:<7}  {code}" for code, v in top]
 
 
 def _paths_line(paths: dict[str, Path]) -> str:

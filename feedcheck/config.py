@@ -47,11 +47,13 @@ class ChannelOptions:
     ``currency`` is the catalog's currency (TikTok requires every price in it);
     when ``None`` it is inferred from the first items and the report says so.
     ``limits`` overrides length limits the channel does not publish officially,
-    e.g. ``{"title": 255}``.
+    e.g. ``{"title": 255}``.  ``now`` is the moment the rules that compare
+    dates judge at (``None``: when the check starts; see :mod:`feedcheck.clock`).
     """
 
     currency: str | None = None
     limits: dict[str, int] = field(default_factory=dict)
+    now: str | None = None
 
 
 PURCHASE_EVENTS = frozenset({"Purchase"})

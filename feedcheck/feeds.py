@@ -95,10 +95,11 @@ class FeedConfig:
     event_options: EventOptions = EventOptions()
     publish: bool = True
     dask: str | None = None
+    now: str | None = None  # the run's clock (see feedcheck.clock), fixed when the run starts
 
     def channel_options(self) -> ChannelOptions:
         """The validation choices this feed makes."""
-        return ChannelOptions(currency=self.currency, limits=self.limits)
+        return ChannelOptions(currency=self.currency, limits=self.limits, now=self.now)
 
     def auth(self) -> Auth | None:
         """The feed's credentials, read now from the environment variables it names.

@@ -250,7 +250,7 @@ CODES: dict[str, Code] = {
     "item.date_invalid": _c(
         "Date not in ISO 8601 form",
         "error",
-        "'{value}' is not a valid {field}; write it as {hint}.",
+        "'{value}' is not a valid {field}: {problem}. Write it as {hint}.",
     ),
     "item.sale_expired": _c(
         "Sale period over",
@@ -644,6 +644,10 @@ class FindingLog:
     def extend(self, findings: Iterable[Finding]) -> None:
         for finding in findings:
             self.add(finding)
+
+    def copy(self) -> FindingLog:
+        """A log with the same findings, to which more can be added without touching this one."""
+        return FindingLog(self.max_per_code, Counter(self.counts), dict(self.severity_of), list(self._stored))
 
     def room(self, code: str) -> int:
         """How many more findings of ``code`` will be stored."""

@@ -36,32 +36,37 @@ def top_codes(report: dict[str, Any], findings: Iterable[Finding], *, limit: int
         some = kept.setdefault(finding.code, [])
         if len(some) < examples:
             some.append(finding)
-    rank = {"error": 0, "warning": 1, "info": 2}
-    codes = sorted(report["findings"]["by_code"].items(), key=lambda kv: (rank[kv[1]["severity"]], -kv[1]["count"]))
     return [
         {"code": code, "count": v["count"], "severity": v["severity"], "examples": kept.get(code, [])}
-        for code, v in codes
+        for code, v in ranked(report["findings"]["by_code"])
         if notes or v["severity"] != "info"
     ][:limit]
+
+
+def ranked(by_code: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """The ``by_code`` entries of a report in the order to fix them: errors, then warnings, then notes, each
+    the most frequent first."""
+    rank = {"error": 0, "warning": 1, "info": 2}
+    return sorted(by_code.items(), key=lambda kv: (rank[kv[1]["severity"]], -kv[1]["count"], kv[0]))
 
 
 def _facts(report: dict[str, Any]) -> list[tuple[str, str]]:
     facts = [("Source", str(report.get("source", "event logs"))), ("Channel", str(report.get("channel", "-")))]
     if "items" in report:
         items = report["items"]
-        facts.append(("Items", f"{items['total']:,} read, {items['valid']:,} valid, {items['with_errors']:,} with "
-                               f"errors, {items['with_warnings']:,} with warnings only"))
+        facts.append(("Items", f"{count(items['total'], 'item')} read, {items['valid']:,} valid, "
+                               f"{items['with_errors']:,} with errors, {items['with_warnings']:,} with warnings only"))
     publish = report.get("publish")
     if publish:
         current = publish.get("current") or {}
         where = "none"
         if current:
-            where = f"{current['file']} ({current['items']:,} items, version {current['sha256'][:12]})"
+            where = f"{current['file']} ({count(current['items'], 'item')}, version {current['sha256'][:12]})"
         facts.append(("Published", f"{publish['outcome']}: {publish['reason'] or 'see below'}; now serving {where}"
                       if publish["outcome"] != "published" else f"{where}"))
     by_severity = report["findings"]["by_severity"]
-    facts.append(("Findings", f"{by_severity['error']:,} errors, {by_severity['warning']:,} warnings, "
-                              f"{by_severity['info']:,} notes"))
+    facts.append(("Findings", f"{count(by_severity['error'], 'error')}, {count(by_severity['warning'], 'warning')}, "
+                              f"{count(by_severity['info'], 'note')}"))
     return facts
 
 
@@ -70,8 +75,8 @@ def _events(report: dict[str, Any]) -> dict[str, Any] | None:
     if not events:
         return None
     return {
-        "summary": f"{events['total']:,} events read, {events['unique']:,} after deduplication "
-                   f"({events['duplicates']:,} duplicates); {events['missing_value']:,} without value, "
+        "summary": f"{count(events['total'], 'event')} read, {events['unique']:,} after deduplication "
+                   f"({count(events['duplicates'], 'duplicate')}); {events['missing_value']:,} without value, "
                    f"{events['missing_currency']:,} without currency, {events['invalid_currency']:,} with an "
                    "invalid currency.",
         "rate": events.get("match_rate"),
@@ -86,7 +91,7 @@ def _changes(report: dict[str, Any]) -> list[str]:
     if not since:
         return ["This is the first run recorded here."]
     lines = [f"Previous run {since['previous_run']['started_at']}: {since['previous_run']['status']}, "
-             f"{since['previous_run']['items_valid']:,} valid items."]
+             f"{count(since['previous_run']['items_valid'], 'valid item')}."]
     items = since.get("items")
     if items:
         lines.append(f"Items: {items['added']:,} added, {items['removed']:,} removed, {items['price_changed']:,} "
@@ -110,6 +115,15 @@ def percent(rate: float | None) -> str:
     ('56.2%', '-')
     """
     return "-" if rate is None else f"{rate:.1%}"
+
+
+def count(n: int, noun: str) -> str:
+    """A number and its noun, which is plural unless the number is one.
+
+    >>> count(1, "error"), count(0, "error"), count(1_200, "valid item")
+    ('1 error', '0 errors', '1,200 valid items')
+    """
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def money(amounts: dict[str, float]) -> str:
@@ -253,12 +267,12 @@ def _chart(history: list[dict[str, Any]]) -> str:
 
     bars = "".join(
         f'<rect x="{x(i) - 6:.1f}" y="{height - pad - 40 * n / top_errors:.1f}" width="12" '
-        f'height="{40 * n / top_errors:.1f}" fill="#f59e0b"><title>{n:,} errors</title></rect>'
+        f'height="{40 * n / top_errors:.1f}" fill="#f59e0b"><title>{count(n, "error")}</title></rect>'
         for i, n in enumerate(errors)
     )
     points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(valid))
     dots = "".join(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="4" fill="#2563eb"><title>{_h(r["started_at"])}: '
-                   f'{v:,} valid items, {r["status"]}</title></circle>' for i, (v, r) in enumerate(zip(valid, history)))
+                   f'{count(v, "valid item")}, {r["status"]}</title></circle>' for i, (v, r) in enumerate(zip(valid, history)))
     labels = (f'<text x="{pad}" y="{height - 12}" font-size="12" fill="#64748b">{_h(history[0]["started_at"][:16])}'
               f'</text><text x="{width - pad}" y="{height - 12}" font-size="12" fill="#64748b" text-anchor="end">'
               f'{_h(history[-1]["started_at"][:16])}</text><text x="{pad}" y="{pad - 12}" font-size="12" '

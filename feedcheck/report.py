@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from feedcheck.findings import FINDING_COLUMNS, Finding
+from feedcheck.findings import FINDING_COLUMNS, Finding, Severity
 from feedcheck.render import render_html, render_markdown
 
 REPORT_VERSION = "1"
@@ -28,18 +28,28 @@ def exit_code_of(status: str) -> int:
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # what spreadsheets run
+_QUOTED = (*FORMULA_START, "'")  # a leading quote is the spreadsheet's own mark of text, so it is quoted too
 
 
 def safe_cell(value: object) -> str:
-    """Neutralise a value a spreadsheet would execute as a formula.
+    """Neutralise a value a spreadsheet would execute as a formula, as text a spreadsheet shows as written.
 
     >>> safe_cell("=HYPERLINK(\\"http://x\\")")
     '\\'=HYPERLINK("http://x")'
-    >>> safe_cell("12.50 USD")
-    '12.50 USD'
+    >>> safe_cell("12.50 USD"), safe_cell("'quoted")
+    ('12.50 USD', "''quoted")
     """
     text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_START) else text
+    return "'" + text if text.startswith(_QUOTED) else text
+
+
+def cell_value(cell: str) -> str:
+    """The value :func:`safe_cell` neutralised, as it was.
+
+    >>> all(cell_value(safe_cell(v)) == v for v in ("=1+1", "'quoted", "''", "plain", ""))
+    True
+    """
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -72,6 +82,15 @@ def rows_csv(columns: Sequence[str], rows: Iterable[dict[str, Any]]) -> bytes:
 def findings_csv(findings: Iterable[Finding]) -> bytes:
     """Findings as spreadsheet-safe CSV (UTF-8 with BOM so Excel reads accents)."""
     return rows_csv(FINDING_COLUMNS, (f.as_dict() for f in findings))
+
+
+def read_findings(path: Path) -> list[Finding]:
+    """The findings a ``findings.csv`` holds, as :func:`findings_csv` wrote them."""
+    with path.open(encoding="utf-8-sig", newline="") as lines:
+        rows = list(csv.DictReader(lines))
+    return [Finding(**{name: cell_value(row[name]) for name in FINDING_COLUMNS}
+                    | {"severity": Severity(cell_value(row["severity"])), "row": int(row["row"]) if row["row"] else None})
+            for row in rows]
 
 
 def write_reports(

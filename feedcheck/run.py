@@ -23,29 +23,28 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from feedcheck.alerts import alert_on_change
 from feedcheck.channels import get_channel
 from feedcheck.check import FeedReport, check_feed
-from feedcheck.checks import utc_now
+from feedcheck.clock import run_now, utc_now
 from feedcheck.clean import CatalogSpool
 from feedcheck.cluster import check_address, dask_executor
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.eventlog import FieldMap, expand_paths
 from feedcheck.events import check_events
 from feedcheck.feeds import FeedConfig
-from feedcheck.fetch import Fetched, Validators, fetch
+from feedcheck.fetch import Fetched, fetch
 from feedcheck.findings import FindingLog
 from feedcheck.history import record_run
+from feedcheck.lastrun import remember, run_key, skippable
 from feedcheck.publish import exclusive, publish_catalog, version
 from feedcheck.reconcile import Catalog
 from feedcheck.redact import redact_url
-from feedcheck.report import atomic_write, write_reports
-
-STATE_FILE = ".feedcheck-state.json"
+from feedcheck.report import read_findings, write_reports
 
 
 @dataclass
@@ -61,6 +60,17 @@ class Checked:
     def intact(self) -> bool:
         """Whether the parked items are all still on disk (a cached check may outlive them)."""
         return all(part.is_file() for part in self.spool.parts)
+
+    def holds_at(self, now: str) -> bool:
+        """Whether a check at ``now`` would judge the items as this one did (a sale may have ended since)."""
+        window = self.report.window
+        return window is None or window.holds_at(now)
+
+    def for_run(self, feed: FeedConfig, fetched: Fetched) -> Checked:
+        """This check as the start of one run of ``feed``: its report is a copy, which the later steps add to
+        (events, publishing, history), so that a cached check is never changed by the runs that reuse it."""
+        report = replace(self.report, log=self.report.log.copy(), fetched=fetched, now=feed.now or self.report.now)
+        return replace(self, report=report)
 
 
 @dataclass
@@ -87,6 +97,7 @@ def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = Fals
     Raises:
         ConfigError: the feed's options are wrong (nothing was fetched).
     """
+    feed = start_clock(feed)
     check_settings(feed)
     with feed_lock(feed), contextlib.ExitStack() as cluster:
         executor = None
@@ -125,13 +136,23 @@ def feed_lock(feed: FeedConfig) -> Iterator[None]:
         yield
 
 
+def start_clock(feed: FeedConfig, now: str | None = None) -> FeedConfig:
+    """``feed`` with its run's ``now`` fixed (``now``, the feed's own, ``$FEEDCHECK_NOW`` or the wall clock),
+    so every step and every rule of the run judges at the same moment.
+
+    Raises:
+        ConfigError: the given moment is not a date or time.
+    """
+    return replace(feed, now=run_now(now or feed.now))
+
+
 def check_settings(feed: FeedConfig) -> None:
     """Refuse options the channel or the event reader cannot use, before anything is fetched.
 
     Raises:
         ConfigError: names the option and what is allowed.
     """
-    get_channel(feed.channel).schema(currency=feed.currency, now=utc_now(), limits=feed.limits)
+    get_channel(feed.channel).schema(currency=feed.currency, now=run_now(feed.now), limits=feed.limits)
     if feed.dask is not None:
         check_address(feed.dask, "dask")
     if feed.events:
@@ -141,31 +162,30 @@ def check_settings(feed: FeedConfig) -> None:
 
 
 def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
-    """Fetch the feed's source, conditionally (ETag / Last-Modified) when its last run published it.
+    """Fetch the feed's source, conditionally (ETag / Last-Modified) when the last run into its folder was this
+    source's and published the catalog that is current (see :mod:`feedcheck.lastrun`).
 
-    The conditional request is made only when a "not modified" answer could stand for a whole run: the
-    last run published this source in this channel and format, no events need the catalog read again, and
-    neither ``force`` nor the gate's override asks for a fresh look.
+    The conditional request is made only when a "not modified" answer could stand for a whole run: no events
+    need the catalog read again, and neither ``force`` nor the gate's override asks for a fresh look.
 
     Raises:
         FetchError: the source could not be fetched (``transient`` says whether a retry may help).
     """
-    conditional = (not force and feed.publish and not feed.events and not feed.gate.accept_drop
-                   and (feed.out / "current").is_symlink())
-    previous = _validators(_load_state(feed.out).get(_state_key(feed))) if conditional else None
-    return fetch(feed.source, limits=feed.fetch_limits, previous=previous, auth=feed.auth())
+    conditional = not force and feed.publish and not feed.events and not feed.gate.accept_drop
+    last = skippable(feed.out, _run_key(feed), run_now(feed.now)) if conditional else None
+    return fetch(feed.source, limits=feed.fetch_limits, previous=last.validators if last else None, auth=feed.auth())
 
 
 def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
-    """What decides a check's findings and cleaned catalog: the source's bytes and declared charset, the
-    feed's source and folder, the check's settings, feedcheck's version and the day (some rules compare
-    dates with today).  Two checks with the same fingerprint give the same result; ``None`` when the bytes
-    are not known (not modified, or not fetched).
+    """What decides a check's findings and cleaned catalog, but for the clock: the source's bytes and declared
+    charset, the feed's source and folder, the check's settings and feedcheck's version.  Two checks with the
+    same fingerprint give the same result at any moment of the first one's :class:`~feedcheck.clock.Window`
+    (see :meth:`Checked.holds_at`); ``None`` when the bytes are not known (not modified, or not fetched).
     """
     if not fetched.sha256:
         return None
     settings = (version(), fetched.sha256, fetched.charset, redact_url(feed.source), str(feed.out), feed.channel,
-                feed.currency, sorted(feed.limits.items()), feed.read_limits, bool(feed.events), utc_now()[:10])
+                feed.currency, sorted(feed.limits.items()), feed.read_limits, bool(feed.events))
     return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
 
 
@@ -179,7 +199,7 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
         ConfigError: the channel's options are wrong (e.g. an unknown field in ``limits``).
     """
     catalog = Catalog(redact_url(feed.source)) if feed.events else None
-    checked_as = fingerprint(feed, fetched)  # before the check: a check that runs past midnight keeps its day
+    checked_as = fingerprint(feed, fetched)
     spool = CatalogSpool(spool_dir)
     try:
         report = check_feed(feed.source, feed.channel, options=feed.channel_options(), read_limits=feed.read_limits,
@@ -201,16 +221,25 @@ def failed_check(feed: FeedConfig, error: FeedcheckError) -> Checked:
 
 
 def unchanged_run(feed: FeedConfig, fetched: Fetched) -> FeedRun:
-    """A run cut short by "not modified": the reports of the last run stand, and so does its exit code."""
+    """A run cut short by "not modified": the last run into the folder was this source's (the conditional
+    request is made only then), so its check stands.  Its reports are written again as this run's, with the
+    status ``unchanged``, and its exit code is kept."""
+    last = skippable(feed.out, _run_key(feed), run_now(feed.now))
+    assert last is not None, "a conditional request is only made when the last run can be skipped"
     report = _unread(feed)
     report.fetched = fetched
-    code = int(_load_state(feed.out).get(_state_key(feed), {}).get("exit_code", 0))
-    return FeedRun(feed, report, None, {"report": feed.out / "report.json"}, code)
+    previous = json.loads((feed.out / "report.json").read_text())
+    fetch = previous["fetch"] | {"unchanged": True}  # the bytes are those the standing check read
+    summary = previous | {"status": "unchanged", "started_at": report.started_at, "now": report.now, "seconds": 0.0,
+                          "checked_at": previous.get("checked_at", previous["started_at"]), "fetch": fetch}
+    paths = write_reports(feed.out, summary, read_findings(feed.out / "findings.csv"))
+    remember(feed.out, _run_key(feed), fetched, last.exit_code, last.catalog, last.window)
+    return FeedRun(feed, report, None, paths, last.exit_code)
 
 
 def _unread(feed: FeedConfig) -> FeedReport:
     """The report of a run that read no item."""
-    return FeedReport(source=redact_url(feed.source), channel=feed.channel, started_at=utc_now(),
+    return FeedReport(source=redact_url(feed.source), channel=feed.channel, started_at=utc_now(), now=feed.now or "",
                       log=FindingLog(max_per_code=feed.read_limits.max_findings_per_code))
 
 
@@ -259,10 +288,12 @@ def alert(feed: FeedConfig, summary: dict[str, Any], webhook: str | None) -> Non
 
 
 def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict[str, Path]:
-    """Write the reports (each file atomically) and remember the fetch for the next conditional request."""
+    """Write the reports (each file atomically) and remember the run for the next conditional request."""
     paths = write_reports(feed.out, summary, report.log, report.mismatches)
-    if report.publish is not None and report.publish.outcome in ("published", "unchanged") and not feed.events:
-        _save_state(feed, report)  # only when the published catalog is this source's
+    published = report.publish is not None and report.publish.outcome in ("published", "unchanged")
+    catalog = report.publish.manifest if published and report.publish is not None else None
+    remember(feed.out, _run_key(feed), report.fetched, report.exit_code,
+             catalog["sha256"] if catalog and not feed.events else None, report.window)  # the catalog: this source's
     return paths
 
 
@@ -273,33 +304,5 @@ def report_link(feed: FeedConfig) -> str:
     return (feed.out / "report.html").resolve().as_uri()
 
 
-def _state_key(feed: FeedConfig) -> str:
-    """A 304 may skip only a run that would publish the same source, channel and format."""
-    return f"{redact_url(feed.source)} {feed.channel} {feed.format}"
-
-
-def _load_state(out: Path) -> dict[str, dict[str, Any]]:
-    """What earlier runs into ``out`` remember; a damaged file is ignored, not fatal."""
-    try:
-        state = json.loads((out / STATE_FILE).read_text())
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
-
-
-def _validators(entry: dict[str, Any] | None) -> Validators | None:
-    if not entry or not (entry.get("etag") or entry.get("last_modified")):
-        return None
-    return Validators(etag=entry.get("etag"), last_modified=entry.get("last_modified"))
-
-
-def _save_state(feed: FeedConfig, report: FeedReport) -> None:
-    assert report.fetched is not None
-    state = _load_state(feed.out)
-    state[_state_key(feed)] = {
-        "etag": report.fetched.validators.etag,
-        "last_modified": report.fetched.validators.last_modified,
-        "sha256": report.fetched.sha256,
-        "exit_code": report.exit_code,
-    }
-    atomic_write(feed.out / STATE_FILE, json.dumps(state, indent=2).encode())
+def _run_key(feed: FeedConfig) -> str:
+    return run_key(feed.source, feed.channel, feed.format)

@@ -17,6 +17,7 @@ from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,8 @@ import pandera.errors
 import pandera.pandas as pa
 
 from feedcheck.channels import Channel, get_channel
-from feedcheck.checks import PRICE_RE, RULES, Rule, parse_price, rewrite_price
+from feedcheck.checks import PRICE_RE, RULES, Rule, Turns, parse_price, rewrite_price
+from feedcheck.clock import Window
 from feedcheck.config import ChannelOptions
 from feedcheck.fields import ID, KNOWN_FIELDS
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
@@ -130,6 +132,7 @@ class _Parts:
     fields: pa.DataFrameSchema
     across: pa.DataFrameSchema
     reads: tuple[str, ...]
+    clocked: tuple[tuple[str, Turns], ...]  # the fields whose rules compare with ``now``, and their turns
 
 
 @functools.lru_cache(maxsize=8)
@@ -142,7 +145,9 @@ def _parts_of(key: SchemaKey) -> _Parts:
         name for check in schema.checks
         for name in ([check.statistics[p] for p in ("field", "when") if p in check.statistics]
                      + list(RULES[check.name].reads))))
-    return _Parts(fields, across, reads)
+    clocked = tuple((name, turns) for name, column in schema.columns.items() for check in column.checks
+                    if (turns := RULES[check.name].turns) is not None)
+    return _Parts(fields, across, reads, clocked)
 
 
 @dataclass(frozen=True)
@@ -160,6 +165,7 @@ class Assessment:
     trims: list[tuple[str, str, _KeptRows]]
     rewrites: list[tuple[str, int, str, str, str]]
     failures: list[_Failure]
+    turns: list[datetime]  # the turns of the clock rules' verdicts nearest to ``now``, before and after it
 
 
 def assess(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
@@ -174,7 +180,26 @@ def assess(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
     parts = _parts_of(key)
     read = chunk[[name for name in parts.reads if name in chunk.columns]].astype(object)
     failures = _run(parts.fields, chunk) + _run(parts.across, read)
-    return Assessment(columns, chunk, trims, rewrites, failures)
+    return Assessment(columns, chunk, trims, rewrites, failures, _nearest_turns(parts, chunk, key.now))
+
+
+def _nearest_turns(parts: _Parts, chunk: pd.DataFrame, now: str) -> list[datetime]:
+    """Where the chunk's clock rules would judge differently: the last turn at or before ``now`` and the first
+    at or after it, which bound the moments that give the same verdicts (see :class:`feedcheck.clock.Window`)."""
+    moment = pd.Timestamp(now)
+    nearest = []
+    for name, turns in parts.clocked:
+        values = chunk[name]
+        present = values[(values.str.len() > 0).to_numpy()]
+        if present.empty:
+            continue
+        moments = turns(present).dropna()
+        before, after = moments[moments <= moment], moments[moments >= moment]
+        if not before.empty:
+            nearest.append(before.max().to_pydatetime())
+        if not after.empty:
+            nearest.append(after.min().to_pydatetime())
+    return nearest
 
 
 def _run(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[_Failure]:
@@ -252,6 +277,7 @@ class FeedValidator:
         self.log = log
         self.options = options
         self.now = now
+        self.window = Window(now)
         self.currency: str | None = options.currency
         self.currency_assumed = False
         self.items_total = 0
@@ -348,6 +374,8 @@ class FeedValidator:
     def _fold(self, assessed: Assessment) -> ChunkVerdict:
         """Record an assessed chunk's findings, find its duplicate ids and count its items."""
         self._seen_columns.update(assessed.columns)
+        if assessed.turns:
+            self.window = self.window.around(assessed.turns)
         for name, code, rows in assessed.trims:
             severity = self.channel.severity_of(code)
             self.log.add_each(code, severity, rows, lambda kept, code=code, severity=severity, name=name: make_finding(

@@ -34,13 +34,13 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
 from feedcheck.alerts import resolve_webhook
-from feedcheck.checks import utc_now
+from feedcheck.clock import run_now, utc_now
 from feedcheck.cluster import local_cluster_options, local_workers
 from feedcheck.errors import ConfigError, FeedcheckError, FetchError
 from feedcheck.eventlog import Parsed, parse_block
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.fetch import Fetched
-from feedcheck.render import percent, render_markdown, top_codes
+from feedcheck.render import count, percent, render_markdown, top_codes
 from feedcheck.run import (
     Checked,
     alert,
@@ -53,6 +53,7 @@ from feedcheck.run import (
     fingerprint,
     publish_and_record,
     report_link,
+    start_clock,
     unchanged_run,
     write,
 )
@@ -69,7 +70,7 @@ TOP_FINDINGS = 25
 @dataclass
 class ByContent(CachePolicy):
     """One cache entry per :func:`feedcheck.run.fingerprint`: the feed, its source's content, the check's
-    settings, feedcheck's version and the UTC day (some rules compare dates with today)."""
+    settings and feedcheck's version; the run's clock is compared with the entry's window when it is read."""
 
     def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any],
                     **kwargs: Any) -> str | None:
@@ -164,15 +165,16 @@ def reports_task(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) ->
 
 @flow(name="check-feed", flow_run_name="{name}", log_prints=False)
 def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch_retries: int = 3,
-               retry_delay_seconds: float = 30.0) -> State:
+               retry_delay_seconds: float = 30.0, now: str | None = None) -> State:
     """Check one feed of the feeds file ``config``: fetch, check, events, publish, alert, reports.
 
+    ``now`` is the moment the date rules judge at (default: ``$FEEDCHECK_NOW``, else when the run starts).
     Ends Completed (the reports may still hold error findings) or Failed when the feed could not be used or
     the quality gate refused it; either way the state's result is a summary with the report's location.
     """
     logger = get_run_logger()
     try:
-        feed = find_feed(load_feeds(config), name)
+        feed = start_clock(find_feed(load_feeds(config), name), now)
         check_settings(feed)
     except ConfigError as exc:  # nothing was fetched; the feeds file needs fixing
         return _ended(name, "invalid", 2, f"{name}: {exc.finding.message}")
@@ -212,9 +214,10 @@ def check_feed(name: str, config: str = "feeds.toml", force: bool = False, fetch
 
 
 @task(name="feed", cache_policy=NO_CACHE)
-def feed_task(name: str, config: str, force: bool, fetch_retries: int, retry_delay_seconds: float) -> dict[str, Any]:
+def feed_task(name: str, config: str, force: bool, fetch_retries: int, retry_delay_seconds: float,
+              now: str | None) -> dict[str, Any]:
     """Run one feed's flow and hand back how it ended, whatever happened inside it."""
-    state = check_feed(name, config, force, fetch_retries, retry_delay_seconds, return_state=True)
+    state = check_feed(name, config, force, fetch_retries, retry_delay_seconds, now, return_state=True)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, dict):  # the flow crashed: a bug, its exception is in the flow run's logs
         outcome = {"feed": name, "status": "crashed", "exit_code": 4, "message": state.message or ""}
@@ -229,17 +232,18 @@ FEEDS_AT_ONCE = 4
 @flow(name="check-all-feeds", flow_run_name="all-feeds", log_prints=False,
       task_runner=ThreadPoolTaskRunner(max_workers=FEEDS_AT_ONCE))
 def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, force: bool = False,
-                    fetch_retries: int = 3, retry_delay_seconds: float = 30.0) -> State:
+                    fetch_retries: int = 3, retry_delay_seconds: float = 30.0, now: str | None = None) -> State:
     """Check every feed of ``config`` (or those in ``names``) side by side; one failing feed stops no other.
-    Each feed's fetch is retried as :func:`check_feed`'s is.
+    Each feed's fetch is retried as :func:`check_feed`'s is, and all judge at one ``now``.
 
     Ends Completed when every feed could be used and published, Failed otherwise, with a message that says
     how many feeds failed and which; the result lists each feed's outcome.
     """
     feeds = load_feeds(config)
+    now = run_now(now)
     chosen = list(dict.fromkeys(find_feed(feeds, n).name for n in names)) if names else [f.name for f in feeds]
-    futures = [feed_task.with_options(task_run_name=n).submit(n, config, force, fetch_retries, retry_delay_seconds)
-               for n in chosen]
+    futures = [feed_task.with_options(task_run_name=n).submit(n, config, force, fetch_retries,
+                                                              retry_delay_seconds, now) for n in chosen]
     outcomes = [future.result() for future in futures]
     failed = [o for o in outcomes if o["exit_code"] >= 2]
     table = [{"feed": o["feed"], "status": o["status"], "message": o["message"]} for o in outcomes]
@@ -257,13 +261,8 @@ def _check(feed: FeedConfig, fetched: Fetched, key: str | None, force: bool) -> 
     if feed.dask:
         on_dask = check_on_dask.with_options(task_runner=_dask_runner(feed.dask),
                                              flow_run_name=f"{feed.name}-on-dask")
-        checked = on_dask(feed, fetched, force)
-    else:
-        checked = _cached_check(feed, fetched, force)
-    checked.report.fetched = fetched  # this run's validators and charset, not those of the cached run's fetch
-    if force:
-        checked.fingerprint = None  # a fresh look: write and compare everything again
-    return checked
+        return on_dask(feed, fetched, force)
+    return _cached_check(feed, fetched, force)
 
 
 @flow(name="check-on-dask", validate_parameters=False, log_prints=False)
@@ -274,11 +273,16 @@ def check_on_dask(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
 
 
 def _cached_check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
+    """This run's copy of the cached check (see :meth:`Checked.for_run`), checked again when forced, when its
+    parked items are gone or when the run's clock is past the moments its verdicts hold for."""
     cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=feed.out / CACHE_DIR),
                                      refresh_cache=force)
     checked = cached(feed, fetched)
-    if not checked.intact():
+    if not (checked.intact() and checked.holds_at(run_now(feed.now))):
         checked = cached.with_options(refresh_cache=True)(feed, fetched)
+    checked = checked.for_run(feed, fetched)
+    if force:
+        checked.fingerprint = None  # a fresh look: write and compare everything again
     return checked
 
 
@@ -398,7 +402,7 @@ def _headline(feed: FeedConfig, status: str, summary: dict[str, Any] | None) -> 
     if summary.get("fatal"):
         return f"{feed.name}: {summary['fatal']['message']}"
     items = summary["items"]
-    text = f"{feed.name}: {status}, {items['valid']:,} of {items['total']:,} items valid"
+    text = f"{feed.name}: {status}, {items['valid']:,} of {count(items['total'], 'item')} valid"
     publish = summary.get("publish")
     if publish:
         text += f"; {publish['outcome']}" + (f" ({publish['reason']})" if publish.get("reason") else "")

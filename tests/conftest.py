@@ -16,7 +16,13 @@ import pytest
 from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator, FormatChecker
 
+from feedcheck.clock import NOW_VARIABLE
 from feedcheck.findings import FindingLog
+
+# The moment every rule that compares dates judges at, in this process and in every child, flow and server it
+# starts, so that no verdict changes with the calendar.  The tests of the clock itself give or remove it.
+TEST_NOW = "2026-11-20T12:00:00+00:00"
+os.environ[NOW_VARIABLE] = TEST_NOW
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 FEEDS = FIXTURES / "feeds"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from feedcheck import ChannelOptions, check_feed
 from feedcheck.findings import Severity
-from tests.conftest import FEEDS, tuples
+from tests.conftest import FEEDS, TEST_NOW, tuples
 
 
 def problems(report) -> list[tuple]:
@@ -174,15 +174,14 @@ _VALUES = st.one_of(
 @given(data=st.data())
 def test_any_values_give_findings_never_exceptions(channel: str, data: st.DataObject) -> None:
     from feedcheck import FeedValidator, FindingLog, get_channel
-    from feedcheck.checks import utc_now
 
     spec = get_channel(channel)
-    columns = list(spec.schema(currency=None, now=utc_now()).columns)
+    columns = list(spec.schema(currency=None, now=TEST_NOW).columns)
     chosen = data.draw(st.lists(st.sampled_from(columns), min_size=1, unique=True))
     n = data.draw(st.integers(min_value=1, max_value=4))
     frame = pd.DataFrame({c: data.draw(st.lists(_VALUES, min_size=n, max_size=n)) for c in chosen},
                          index=range(2, 2 + n), dtype="str")
-    validator = FeedValidator(spec, FindingLog(), ChannelOptions(), now=utc_now())
+    validator = FeedValidator(spec, FindingLog(), ChannelOptions(), now=TEST_NOW)
     verdict = validator.validate(frame)
     validator.finish()
     assert len(verdict.errors) == n

@@ -91,14 +91,101 @@ def test_unchanged_feed_over_http_is_not_reread(tmp_path: Path, server: FeedServ
     server.routes["/good.csv"] = conditional
     good = server.url("/good.csv")
     assert main(["check", good, "--out", str(tmp_path)]) == 0
-    first = (tmp_path / "report.json").read_bytes()
+    first = json.loads((tmp_path / "report.json").read_text())
+    findings = (tmp_path / "findings.csv").read_bytes()
     done = run("check", good, "--out", str(tmp_path))
     assert done.returncode == 0 and "unchanged" in done.stdout
-    assert (tmp_path / "report.json").read_bytes() == first
+    skipped = json.loads((tmp_path / "report.json").read_text())
+    assert skipped["status"] == "unchanged" and skipped["checked_at"] == first["started_at"]
+    assert {k: v for k, v in skipped.items() if k not in ("status", "started_at", "checked_at", "seconds", "fetch")} \
+        == {k: v for k, v in first.items() if k not in ("status", "started_at", "seconds", "fetch")}
+    assert (tmp_path / "findings.csv").read_bytes() == findings
     assert main(["check", good, "--out", str(tmp_path), "--force"]) == 0
     assert server.requests[-1].get("If-None-Match") is None
     assert main(["check", good, "--out", str(tmp_path), "--format", "xml"]) == 0  # another catalog: read again
     assert server.requests[-1].get("If-None-Match") is None and (tmp_path / "catalog.xml").exists()
+
+
+def test_a_skipped_run_stands_only_on_the_last_run_of_its_own_source(tmp_path: Path, server: FeedServer) -> None:
+    body = (FEEDS / "tiktok_clean.csv").read_bytes()
+
+    def conditional(handler) -> None:
+        if handler.headers.get("If-None-Match") == '"a1"':
+            send(handler, 304)
+        else:
+            send(handler, 200, body, ETag='"a1"')
+
+    server.routes["/a.csv"] = conditional
+    a, broken = server.url("/a.csv"), server.url("/broken.csv")  # the broken one answers 404
+    other = tmp_path / "other.csv"
+    other.write_bytes(body.replace(b"24.00 USD", b"26.00 USD"))
+    out = tmp_path / "out"
+
+    def check(source: str) -> tuple[int, str, str | None]:
+        done = run("check", source, "--out", str(out))
+        report = json.loads((out / "report.json").read_text())
+        return done.returncode, report["status"], server.requests[-1].get("If-None-Match")
+
+    assert check(a) == (0, "ok", None)
+    assert check(str(other)) == (0, "ok", None)
+    assert check(broken) == (3, "fatal", None)
+    assert check(a) == (0, "ok", None)  # the folder's last run was another source's: read in full
+    assert json.loads((out / "manifest.json").read_text())["source"] == a
+    assert check(a) == (0, "unchanged", '"a1"')
+    report = json.loads((out / "report.json").read_text())
+    assert (report["source"], report["publish"]["current"]["source"]) == (a, a)
+    assert check(broken) == (3, "fatal", None)
+    assert check(a) == (0, "ok", None)
+
+
+def test_a_source_that_has_not_changed_is_checked_again_once_a_sale_has_ended(tmp_path: Path,
+                                                                               server: FeedServer) -> None:
+    body = ("sku_id,title,description,availability,condition,price,link,image_link,brand,sale_price,"
+            "sale_price_effective_date\nSKU-1,Linen shirt,A shirt of washed linen,in stock,new,40.00 USD,"
+            "https://shop.example/p/1,https://shop.example/p/1.jpg,Northwind,30.00 USD,"
+            "2026-11-01T00:00Z/2026-12-01T00:00Z\n")
+
+    def conditional(handler) -> None:
+        if handler.headers.get("If-None-Match") == '"s1"':
+            send(handler, 304)
+        else:
+            send(handler, 200, body.encode(), ETag='"s1"')
+
+    server.routes["/sale.csv"] = conditional
+    url = server.url("/sale.csv")
+    runs = []
+    for now in ("2026-11-29", "2026-11-30", "2026-12-02"):
+        assert main(["check", url, "--out", str(tmp_path), "--now", now]) == 0
+        report = json.loads((tmp_path / "report.json").read_text())
+        runs.append((report["status"], report["now"], report["findings"]["by_code"].get("item.sale_expired")))
+    assert runs == [
+        ("ok", "2026-11-29T00:00:00+00:00", None),
+        ("unchanged", "2026-11-30T00:00:00+00:00", None),
+        ("ok", "2026-12-02T00:00:00+00:00", {"count": 1, "severity": "warning"}),
+    ]
+
+
+def test_the_summary_lists_errors_before_warnings_and_says_one_in_the_singular(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    header = "sku_id,title,description,availability,condition,price,link,image_link,brand\n"
+    item = "SKU-{n},Linen shirt {n},A shirt,{stock},new,40.00 USD,https://shop.example/p/{n},https://shop.example/p/{n}.jpg,{brand}\n"
+    feed = tmp_path / "feed.csv"
+    feed.write_text(header + item.format(n=1, stock="in_stock", brand="") + "".join(
+        item.format(n=n, stock="in_stock", brand="Northwind") for n in (2, 3)))
+    assert main(["check", str(feed), "--out", str(tmp_path / "three"), "--no-publish"]) == 1
+    assert capsys.readouterr().out.splitlines()[1:5] == [
+        "  3 items: 1 with errors (rejected by the channel), 2 with warnings only",
+        "  top findings:",
+        "           1  error    item.missing_required",  # before the more frequent warning
+        "           3  warning  item.noncanonical_value",
+    ]
+    feed.write_text(header + item.format(n=1, stock="in stock", brand=""))
+    assert main(["check", str(feed), "--out", str(tmp_path / "one"), "--no-publish"]) == 1
+    assert capsys.readouterr().out.splitlines()[1] == "  1 item: 1 with errors (rejected by the channel), 0 with " \
+                                                      "warnings only"
+    facts = [line for line in (tmp_path / "one" / "report.md").read_text().splitlines() if line.startswith("| It")]
+    assert facts == ["| Items | 1 item read, 0 valid, 1 with errors, 0 with warnings only |"]
+    assert "| Findings | 1 error, 0 warnings, " in (tmp_path / "one" / "report.md").read_text()
 
 
 def test_a_refused_feed_is_read_again_next_time(tmp_path: Path, server: FeedServer) -> None:

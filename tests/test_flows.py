@@ -3,6 +3,7 @@ among healthy ones.  Every flow runs against one temporary Prefect server (``pre
 
 from __future__ import annotations
 
+import csv
 import json
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -100,6 +101,47 @@ def test_a_feed_runs_as_tasks_and_an_unchanged_source_is_not_checked_again(tmp_p
         c: v for c, v in report["findings"]["by_code"].items() if not c.startswith("publish.")}
     assert "publish.unchanged" in again["findings"]["by_code"]
     assert again["since_last_run"]["items"]["added"] == 0
+
+
+def findings_of(out: Path) -> dict[str, list[list[str]]]:
+    """Each feed's findings.csv rows (without the header) under ``out``."""
+    return {path.parent.name: [row for row in csv.reader(path.read_text(encoding="utf-8-sig").splitlines())][1:]
+            for path in sorted(out.glob("*/findings.csv"))}
+
+
+def test_the_demo_run_three_times_finds_the_same_each_time(tmp_path: Path) -> None:
+    config = str(demo_feeds(tmp_path))
+    runs = []
+    for _ in range(3):
+        assert check_all_feeds(config, return_state=True).is_completed()
+        runs.append(findings_of(tmp_path / "out"))
+    published = {feed: [row for row in rows if row[0] != "publish.published"] for feed, rows in runs[0].items()}
+    unchanged = {feed: [row for row in rows if row[0] != "publish.unchanged"] for feed, rows in runs[1].items()}
+    assert published == unchanged and runs[2] == runs[1]
+    assert {feed: sorted(row[0] for row in rows if row[0].startswith("publish.")) for feed, rows in runs[1].items()} \
+        == {feed: ["publish.unchanged"] for feed in runs[0]}
+    assert [len(rows) for rows in runs[0].values()] == [2, 4, 26]
+
+
+def test_a_cached_check_is_judged_again_once_the_run_is_past_a_sale_end(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text("sku_id,title,description,availability,condition,price,link,image_link,brand,sale_price,"
+                    "sale_price_effective_date\nSKU-1,Linen shirt,A shirt of washed linen,in stock,new,40.00 USD,"
+                    "https://shop.example/p/1,https://shop.example/p/1.jpg,Northwind,30.00 USD,"
+                    "2026-11-01T00:00Z/2026-12-01T00:00Z\n")
+    config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{feed}"'))
+    report = tmp_path / "out" / "shop" / "report.json"
+    runs = []
+    for now in ("2026-11-30T00:00:00Z", "2026-11-30T23:00:00Z", "2026-12-01T00:00:01Z", "2026-12-24T00:00:00Z"):
+        state = check_feed("shop", config, now=now, return_state=True)
+        judged = json.loads(report.read_text())
+        runs.append((task_states(state)["check"], judged["now"], "item.sale_expired" in judged["findings"]["by_code"]))
+    assert runs == [
+        (["Completed"], "2026-11-30T00:00:00+00:00", False),
+        (["Cached"], "2026-11-30T23:00:00+00:00", False),
+        (["Cached", "Completed"], "2026-12-01T00:00:01+00:00", True),
+        (["Cached"], "2026-12-24T00:00:00+00:00", True),
+    ]
 
 
 def test_a_feed_on_dask_checks_its_chunks_and_event_blocks_as_tasks_on_the_cluster_and_publishes_the_same(tmp_path: Path) -> None:

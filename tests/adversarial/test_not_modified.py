@@ -1,5 +1,5 @@
-"""A 304 Not Modified through the flows: the feed is neither read nor published again, and the reports and the
-exit code of the last run stand.  (The CLI's and the library's 304 are in ``tests/test_cli.py`` and
+"""A 304 Not Modified through the flows: the feed is neither read nor published again, and the findings and the
+exit code of the last run stand, in reports written again as the skipped run's.  (The CLI's and the library's 304 are in ``tests/test_cli.py`` and
 ``tests/test_fetch.py``; a 304 to a request that had nothing to compare with is a hostile case in ``cases.py``.)
 """
 
@@ -48,7 +48,9 @@ def test_the_flows_keep_the_last_run_when_the_server_says_not_modified(tmp_path:
     assert server.requests[-1].get("If-None-Match") == '"v3"'
     outcome = second.result()
     assert (outcome["status"], outcome["exit_code"]) == ("unchanged", first.result()["exit_code"])
-    assert (out / "report.json").read_bytes() == report and published(out) == before
+    skipped = json.loads((out / "report.json").read_text())
+    assert (skipped["status"], skipped["checked_at"]) == ("unchanged", json.loads(report)["started_at"])
+    assert skipped["findings"] == json.loads(report)["findings"] and published(out) == before
     with get_client(sync_client=True) as client:
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[
             second.state_details.flow_run_id])))

@@ -1,0 +1,93 @@
+"""What the last run into a feed's folder left, so that the next run may skip a source that has not changed.
+
+A folder may see runs of several sources: the README checks a good feed and a
+broken one into one folder to show the gate at work, and a feed's URL can
+move.  So the folder remembers only its last run, in ``.feedcheck-state.json``:
+which source, channel and format it was, the source's validators (ETag,
+Last-Modified), the catalog it left published, its exit code and the moments
+its verdicts hold at.  A conditional request ("not modified since") is made
+only when that run was this same source's, published the catalog that is
+current now and judged as a check now would; then the reports in the folder
+describe this source, and a skipped run can stand on them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from feedcheck.clock import Window
+from feedcheck.fetch import Fetched, Validators
+from feedcheck.findings import FindingLog
+from feedcheck.publish import current_manifest
+from feedcheck.redact import redact_url
+from feedcheck.report import atomic_write
+
+STATE_FILE = ".feedcheck-state.json"
+
+
+def run_key(source: str, channel: str, fmt: str) -> str:
+    """What a skipped run must share with the last one: the source (masked), the channel and the format."""
+    return f"{redact_url(source)} {channel} {fmt}"
+
+
+def remember(out: Path, key: str, fetched: Fetched | None, exit_code: int, catalog: str | None,
+             window: Window | None) -> None:
+    """Record the run that just wrote its reports into ``out``; ``catalog`` is the sha256 of the catalog it
+    left published when that catalog is its source's (``None``: a later run must not skip on its account), and
+    ``window`` the moments its verdicts hold at."""
+    last = {
+        "key": key,
+        "etag": fetched.validators.etag if fetched else None,
+        "last_modified": fetched.validators.last_modified if fetched else None,
+        "catalog": catalog,
+        "exit_code": exit_code,
+        "window": asdict(window) if window else None,
+    }
+    atomic_write(out / STATE_FILE, (json.dumps({"last_run": last}, indent=2) + "\n").encode())
+
+
+@dataclass(frozen=True)
+class LastRun:
+    """A last run that a "not modified" answer may stand on: the validators to send, the exit code it keeps,
+    and the sha256 of the catalog it left published."""
+
+    validators: Validators
+    exit_code: int
+    catalog: str
+    window: Window
+
+
+def skippable(out: Path, key: str, now: str) -> LastRun | None:
+    """The last run into ``out``, when it was ``key``'s, its reports are there, its catalog is still the one
+    published and its verdicts hold at ``now``; else ``None`` (fetch the source whole)."""
+    last = _last_run(out)
+    if last is None or last.get("key") != key or not last.get("catalog"):
+        return None
+    if not (last.get("etag") or last.get("last_modified")):
+        return None
+    try:
+        window = Window(**last["window"])
+    except (TypeError, KeyError):
+        return None
+    if not window.holds_at(now):
+        return None
+    manifest = current_manifest(out, FindingLog())
+    if manifest is None or manifest.get("sha256") != last["catalog"]:
+        return None
+    if not all((out / name).is_file() for name in ("report.json", "findings.csv")):
+        return None
+    validators = Validators(etag=last.get("etag"), last_modified=last.get("last_modified"))
+    return LastRun(validators, int(last.get("exit_code", 0)), last["catalog"], window)
+
+
+def _last_run(out: Path) -> dict[str, Any] | None:
+    """The last run's record; a missing, damaged or older file is none (the next run fetches in full)."""
+    try:
+        state = json.loads((out / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    last = state.get("last_run") if isinstance(state, dict) else None
+    return last if isinstance(last, dict) else None
