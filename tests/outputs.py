@@ -28,6 +28,7 @@ CATALOG = FIXTURES / "events" / "northwind_catalog.csv"
 _TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?(\.[0-9]+)?(\+00:00|Z)?")
 _SECONDS = re.compile(r'"seconds": [0-9.e-]+')
 _CHECK = re.compile(r'"check-[0-9a-f]{32}"')  # the check's fingerprint, which names the output folder
+_VERSION = re.compile(r'"feedcheck_version": "[^"]*"')
 
 
 def runs() -> list[tuple[str, list[str]]]:
@@ -74,6 +75,7 @@ def _normalise(out: Path, target: Path) -> None:
         text = path.read_text(encoding="utf-8-sig")
         text = text.replace(str(target), "<out>").replace(str(ROOT), "<repo>").replace(target.as_uri(), "<out>")
         text = _CHECK.sub('"<check>"', _SECONDS.sub('"seconds": 0', _TIME.sub("<time>", text)))
+        text = _VERSION.sub('"feedcheck_version": "<version>"', text)
         path.write_text(text, encoding="utf-8")
 
 
