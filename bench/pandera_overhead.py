@@ -23,12 +23,12 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 
-from feedcheck.channels import get_channel
 from feedcheck.clock import utc_now
-from feedcheck.config import ChannelOptions
 from feedcheck.findings import FindingLog
 from feedcheck.readers import open_feed
-from feedcheck.validate import FeedValidator
+from feedcheck.rules.channels import get_channel
+from feedcheck.rules.validate import FeedValidator
+from feedcheck.settings import ChannelOptions
 
 
 def prepared_chunks(path: Path, channel: str) -> tuple[pa.DataFrameSchema, list[pd.DataFrame]]:

@@ -13,20 +13,20 @@ The public API, for scripts and notebooks::
     report.events.summary["match_rate"], report.events.mismatches[0]["reason"]
 """
 
-from feedcheck.channels import CHANNEL_NAMES, Channel, get_channel
 from feedcheck.check import FeedReport, check_feed, diff_feeds
-from feedcheck.clean import CatalogSpool
-from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
-from feedcheck.eventlog import Content, Event, read_events
-from feedcheck.events import EventsReport, check_events, event_rows
+from feedcheck.events.checker import EventsReport, check_events, event_rows
+from feedcheck.events.read import Content, Event, read_events
+from feedcheck.events.reconcile import Catalog
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
-from feedcheck.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
-from feedcheck.publish import PublishResult, publish_catalog
+from feedcheck.publish.atomic import PublishResult, publish_catalog
+from feedcheck.publish.clean import CatalogSpool
 from feedcheck.readers import FeedInfo, open_feed
-from feedcheck.reconcile import Catalog
-from feedcheck.validate import FeedValidator
+from feedcheck.rules.channels import CHANNEL_NAMES, Channel, get_channel
+from feedcheck.rules.validate import FeedValidator
+from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
+from feedcheck.sources.fetch import Auth, Fetched, Validators, fetch
 
 __all__ = [
     "Auth",

@@ -19,23 +19,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from feedcheck.channels import get_channel
 from feedcheck.clock import Window, run_now, utc_now
-from feedcheck.clean import CatalogSpool, Cleaner
-from feedcheck.config import ChannelOptions, EventOptions, FetchLimits, ReadLimits
 from feedcheck.errors import ConfigError, FeedcheckError
-from feedcheck.eventlog import FieldMap, expand_paths
-from feedcheck.events import EventsReport, check_events
-from feedcheck.fetch import Auth, Fetched, Validators, fetch
+from feedcheck.events.checker import EventsReport, check_events
+from feedcheck.events.read import FieldMap, expand_paths
+from feedcheck.events.reconcile import Catalog
 from feedcheck.findings import FindingLog, HeldFindings, make_finding
-from feedcheck.publish import Candidate, PublishResult
+from feedcheck.publish.atomic import Candidate, PublishResult
+from feedcheck.publish.clean import CatalogSpool, Cleaner
+from feedcheck.publish.snapshot import CatalogDiff, add_items, compare, create_table
 from feedcheck.readers import FeedInfo, open_feed
-from feedcheck.reconcile import Catalog
-from feedcheck.snapshot import CatalogDiff, add_items, compare, create_table
-from feedcheck.redact import redact_url
-from feedcheck.report import REPORT_VERSION, exit_code_of
-from feedcheck.validate import FeedValidator
-
+from feedcheck.reports.write import REPORT_VERSION, exit_code_of
+from feedcheck.rules.channels import get_channel
+from feedcheck.rules.validate import FeedValidator
+from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, ReadLimits
+from feedcheck.sources.fetch import Auth, Fetched, Validators, fetch
+from feedcheck.sources.redact import redact_url
 
 
 @dataclass
@@ -168,16 +167,16 @@ def check_feed(
     events are checked and their content ids reconciled with this feed (which
     is then always read in full, whatever ``previous`` says).  A ``catalog``
     passed in is filled with the feed's items, to reconcile more logs later
-    with :func:`~feedcheck.events.check_events`.  A ``spool`` receives the
+    with :func:`~feedcheck.events.checker.check_events`.  A ``spool`` receives the
     cleaned catalog (accepted items, canonical spellings) for
-    :func:`feedcheck.publish.publish_catalog`.  A source already ``fetched``
+    :func:`feedcheck.publish.atomic.publish_catalog`.  A source already ``fetched``
     (by a scheduler's retried fetch step) is read as it is, and left for the
     caller to clean up.  With an ``executor`` (a process pool, or a Dask
     client's ``get_executor()``), up to ``ahead`` chunks are validated at
     once, in other processes; the report and the cleaned catalog are the
     same as without it.  ``progress`` is called with ``("items", n)`` for
     each chunk read and ``("events", n)`` for each batch of events (see
-    :class:`feedcheck.progress.Progress`).
+    :class:`feedcheck.reports.progress.Progress`).
 
     Raises:
         ConfigError: unknown channel or a bad option (the feed is not touched).

@@ -17,12 +17,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from feedcheck.alerts import resolve_webhook
-from feedcheck.channels import CHANNEL_NAMES
 from feedcheck.check import FeedReport, check_feed, diff_feeds
 from feedcheck.clock import NOW_VARIABLE, parse_now
 from feedcheck.cluster import dask_executor
-from feedcheck.config import (
+from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.events.checker import check_events
+from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
+from feedcheck.findings import FindingLog
+from feedcheck.reports.alerts import resolve_webhook
+from feedcheck.reports.progress import Progress
+from feedcheck.reports.render import count, money, percent, ranked
+from feedcheck.reports.write import write_reports
+from feedcheck.rules.channels import CHANNEL_NAMES
+from feedcheck.run import check_settings, run_feed
+from feedcheck.settings import (
     CATALOG_EVENTS,
     EVENT_FIELDS,
     PUBLISH_FORMATS,
@@ -32,14 +40,6 @@ from feedcheck.config import (
     PublishOptions,
     ReadLimits,
 )
-from feedcheck.errors import ConfigError, FeedcheckError
-from feedcheck.events import check_events
-from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
-from feedcheck.findings import FindingLog
-from feedcheck.progress import Progress
-from feedcheck.render import count, money, percent, ranked
-from feedcheck.report import write_reports
-from feedcheck.run import check_settings, run_feed
 
 EXIT_USAGE = 2
 EXIT_INTERNAL = 4

@@ -36,11 +36,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from feedcheck.channels import CHANNEL_NAMES
-from feedcheck.config import PUBLISH_FORMATS, ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.cluster import check_address
 from feedcheck.errors import ConfigError
-from feedcheck.fetch import Auth
+from feedcheck.rules.channels import CHANNEL_NAMES
+from feedcheck.settings import PUBLISH_FORMATS, ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
+from feedcheck.sources.fetch import Auth
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")

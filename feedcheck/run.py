@@ -27,24 +27,24 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from feedcheck.alerts import alert_on_change
-from feedcheck.channels import get_channel
 from feedcheck.check import FeedReport, check_feed
 from feedcheck.clock import run_now, utc_now
-from feedcheck.clean import CatalogSpool
 from feedcheck.cluster import check_address, dask_executor
 from feedcheck.errors import ConfigError, FeedcheckError
-from feedcheck.eventlog import FieldMap, expand_paths
-from feedcheck.events import check_events
+from feedcheck.events.checker import check_events
+from feedcheck.events.read import FieldMap, expand_paths
+from feedcheck.events.reconcile import Catalog
 from feedcheck.feeds import FeedConfig
-from feedcheck.fetch import Fetched, fetch
 from feedcheck.findings import FindingLog
-from feedcheck.history import record_run
-from feedcheck.lastrun import remember, run_key, skippable
-from feedcheck.publish import exclusive, publish_catalog, version
-from feedcheck.reconcile import Catalog
-from feedcheck.redact import redact_url
-from feedcheck.report import read_findings, write_reports
+from feedcheck.publish.atomic import exclusive, publish_catalog, version
+from feedcheck.publish.clean import CatalogSpool
+from feedcheck.publish.history import record_run
+from feedcheck.publish.lastrun import remember, run_key, skippable
+from feedcheck.reports.alerts import alert_on_change
+from feedcheck.reports.write import read_findings, write_reports
+from feedcheck.rules.channels import get_channel
+from feedcheck.sources.fetch import Fetched, fetch
+from feedcheck.sources.redact import redact_url
 
 
 @dataclass
@@ -163,7 +163,7 @@ def check_settings(feed: FeedConfig) -> None:
 
 def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
     """Fetch the feed's source, conditionally (ETag / Last-Modified) when the last run into its folder was this
-    source's and published the catalog that is current (see :mod:`feedcheck.lastrun`).
+    source's and published the catalog that is current (see :mod:`feedcheck.publish.lastrun`).
 
     The conditional request is made only when a "not modified" answer could stand for a whole run: no events
     need the catalog read again, and neither ``force`` nor the gate's override asks for a fresh look.

@@ -33,14 +33,14 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.tasks import exponential_backoff
 
-from feedcheck.alerts import resolve_webhook
 from feedcheck.clock import run_now, utc_now
 from feedcheck.cluster import local_cluster_options, local_workers
 from feedcheck.errors import ConfigError, FeedcheckError, FetchError
-from feedcheck.eventlog import Parsed, parse_block
+from feedcheck.events.read import Parsed, parse_block
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
-from feedcheck.fetch import Fetched
-from feedcheck.render import count, percent, render_markdown, top_codes
+from feedcheck.reports.alerts import resolve_webhook
+from feedcheck.reports.render import count, percent, render_markdown, top_codes
+from feedcheck.rules.validate import Assessment, SchemaKey, assess
 from feedcheck.run import (
     Checked,
     alert,
@@ -57,7 +57,7 @@ from feedcheck.run import (
     unchanged_run,
     write,
 )
-from feedcheck.validate import Assessment, SchemaKey, assess
+from feedcheck.sources.fetch import Fetched
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner

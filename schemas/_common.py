@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pandera.pandas import Check, Column
 
-import feedcheck.checks  # noqa: F401  (registers the checks named below)
-from feedcheck.channels import SchemaOptions
+import feedcheck.rules.checks  # noqa: F401  (registers the checks named below)
+from feedcheck.rules.channels import SchemaOptions
 
 URL_MAX = 2000
 AGE_GROUPS = ["newborn", "infant", "toddler", "kids", "adult"]

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandera.pandas as pa
 from pandera.pandas import Check
 
-from feedcheck.channels import Channel, SchemaOptions
+from feedcheck.rules.channels import Channel, SchemaOptions
+
 from ._common import CONDITIONS, GENDERS, enum, field, gtin, ident, price, sale, text, url
 
 LIMITS = {"id": 100, "title": 200, "description": 9_999, "brand": 100, "item_group_id": 100}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feedcheck.alerts import alert_on_change, feed_state, resolve_webhook, send
+from feedcheck.reports.alerts import alert_on_change, feed_state, resolve_webhook, send
 from feedcheck.errors import ConfigError
 from tests.conftest import FEEDS, FeedServer, send as answer
 from tests.test_cli import run

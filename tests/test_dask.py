@@ -15,15 +15,15 @@ from typing import Any
 import pytest
 
 from conftest import FEEDS, FIXTURES
-from feedcheck import eventlog
+from feedcheck.events import read as eventlog
 from feedcheck.check import check_feed
-from feedcheck.clean import CatalogSpool
+from feedcheck.publish.clean import CatalogSpool
 from feedcheck.cluster import dask_executor
-from feedcheck.config import ReadLimits
+from feedcheck.settings import ReadLimits
 from feedcheck.errors import ConfigError
-from feedcheck.events import check_events
+from feedcheck.events.checker import check_events
 from feedcheck.feeds import load_feeds
-from feedcheck.reconcile import Catalog
+from feedcheck.events.reconcile import Catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import generate  # noqa: E402  (the benchmark's generator: real-shaped feeds with known defects)

@@ -21,15 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import FIXTURES
-from feedcheck import eventlog
+from feedcheck.events import read as eventlog
 from feedcheck.check import check_feed
-from feedcheck.config import EventOptions
-from feedcheck.decode import DecodingReader
-from feedcheck.eventlog import _Bad, _byte_stream, _drain, _Scanner, _settle, _Tally, _text_encoding, recognise
-from feedcheck.events import EventChecker, check_events
+from feedcheck.settings import EventOptions
+from feedcheck.sources.decode import DecodingReader
+from feedcheck.events.read import _Bad, _byte_stream, _drain, _Scanner, _settle, _Tally, _text_encoding, recognise
+from feedcheck.events.checker import EventChecker, check_events
 from feedcheck.errors import FeedcheckError
 from feedcheck.findings import FindingLog, Severity, make_finding
-from feedcheck.reconcile import Catalog, Reconciler
+from feedcheck.events.reconcile import Catalog, Reconciler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import generate  # noqa: E402  (the benchmark's generator: real-shaped logs with known defects)

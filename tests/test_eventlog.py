@@ -11,9 +11,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from feedcheck.config import EventOptions
+from feedcheck.settings import EventOptions
 from feedcheck.errors import ConfigError
-from feedcheck.eventlog import Event, expand_paths, read_events
+from feedcheck.events.read import Event, expand_paths, read_events
 from feedcheck.findings import FindingLog
 
 from conftest import FIXTURES

@@ -23,10 +23,10 @@ import pandas as pd
 import pytest
 
 from feedcheck.check import check_feed
-from feedcheck.config import EventOptions
-from feedcheck.events import check_events, event_rows
+from feedcheck.settings import EventOptions
+from feedcheck.events.checker import check_events, event_rows
 from feedcheck.findings import FindingLog, Severity
-from feedcheck.reconcile import Catalog
+from feedcheck.events.reconcile import Catalog
 
 from tests.conftest import FIXTURES
 

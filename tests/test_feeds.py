@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from feedcheck.config import FetchLimits
+from feedcheck.settings import FetchLimits
 from feedcheck.errors import ConfigError
 from feedcheck.feeds import find_feed, load_feeds
 from tests.conftest import FIXTURES

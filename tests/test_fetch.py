@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from feedcheck import FetchError, FetchLimits, ReadLimits, Validators, check_feed, fetch
-from feedcheck.fetch import Auth
+from feedcheck.sources.fetch import Auth
 from tests.conftest import FEEDS, FeedServer, send
 
 FAST = FetchLimits(backoff=0.01, retry_after_max=1, connect_timeout=2, read_timeout=2, deadline=10)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from feedcheck.check import diff_feeds
 from feedcheck.findings import FindingLog
-from feedcheck.history import record_run
+from feedcheck.publish.history import record_run
 from tests.conftest import FEEDS
 from tests.test_cli import run
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from feedcheck.events import check_events
-from feedcheck.progress import Progress
+from feedcheck.events.checker import check_events
+from feedcheck.reports.progress import Progress
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import generate  # noqa: E402  (the benchmark's generator: real-shaped feeds and logs)

@@ -20,11 +20,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from feedcheck.check import check_feed
-from feedcheck.clean import CatalogSpool
-from feedcheck.config import PublishOptions
+from feedcheck.publish.clean import CatalogSpool
+from feedcheck.settings import PublishOptions
 from feedcheck.findings import FindingLog
-from feedcheck.publish import Candidate
-from feedcheck.publish import publish_catalog as publish
+from feedcheck.publish.atomic import Candidate
+from feedcheck.publish.atomic import publish_catalog as publish
 from feedcheck.readers import open_feed
 from feedcheck.feeds import FeedConfig
 from feedcheck.run import feed_lock, run_feed
@@ -251,11 +251,11 @@ _KILL_CHILD = r"""
 import sys
 from pathlib import Path
 import pandas as pd
-from feedcheck.clean import CatalogSpool
-from feedcheck.config import PublishOptions
+from feedcheck.publish.clean import CatalogSpool
+from feedcheck.settings import PublishOptions
 from feedcheck.findings import FindingLog
-from feedcheck.publish import Candidate
-from feedcheck.publish import publish_catalog as publish
+from feedcheck.publish.atomic import Candidate
+from feedcheck.publish.atomic import publish_catalog as publish
 
 out, n, prefix = Path(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 spool = CatalogSpool(out.parent / "spool")  # killed children leave it in the test's folder

@@ -13,7 +13,7 @@ import pytest
 from feedcheck.errors import FeedFormatError
 from feedcheck.findings import FindingLog
 from feedcheck.readers import open_feed
-from feedcheck.config import ReadLimits
+from feedcheck.settings import ReadLimits
 from tests.conftest import FEEDS, tuples
 
 

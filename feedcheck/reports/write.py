@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.findings import FINDING_COLUMNS, Finding, Severity
-from feedcheck.render import render_html, render_markdown
+from feedcheck.reports.render import render_html, render_markdown
 
 REPORT_VERSION = "1"
 MISMATCH_COLUMNS = ("content_id", "reason", "suggested_id", "events", "revenue", "currency", "first_seen", "last_seen")

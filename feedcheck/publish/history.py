@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from feedcheck.findings import FindingLog, make_finding
-from feedcheck.snapshot import CatalogDiff, add_items, compare, create_table
+from feedcheck.publish.snapshot import CatalogDiff, add_items, compare, create_table
 
 STORE = "history.sqlite"
 RECENT = 30

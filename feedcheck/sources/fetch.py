@@ -29,9 +29,9 @@ import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from feedcheck.config import FetchLimits
 from feedcheck.errors import FetchError
-from feedcheck.redact import hidden_in_http_logs, redact_text, redact_url
+from feedcheck.settings import FetchLimits
+from feedcheck.sources.redact import hidden_in_http_logs, redact_text, redact_url
 
 USER_AGENT = "feedcheck/0.1 (+product feed validator)"
 _COPY_CHUNK = 1 << 16

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.clock import Window
-from feedcheck.fetch import Fetched, Validators
 from feedcheck.findings import FindingLog
-from feedcheck.publish import current_manifest
-from feedcheck.redact import redact_url
-from feedcheck.report import atomic_write
+from feedcheck.publish.atomic import current_manifest
+from feedcheck.reports.write import atomic_write
+from feedcheck.sources.fetch import Fetched, Validators
+from feedcheck.sources.redact import redact_url
 
 STATE_FILE = ".feedcheck-state.json"
 

@@ -26,10 +26,10 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from feedcheck.config import EventOptions
 from feedcheck.errors import ConfigError
 from feedcheck.findings import FindingLog, Severity, make_finding
-from feedcheck.render import money, percent
+from feedcheck.reports.render import money, percent
+from feedcheck.settings import EventOptions
 
 OUT_OF_STOCK = frozenset({"out of stock", "out_of_stock", "discontinued", "sold out"})
 _VALID, _STOCKOUT = 1, 2

@@ -18,7 +18,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from feedcheck.fields import ID
+from feedcheck.readers.fields import ID
 
 EXAMPLES = 10
 _BATCH = 10_000

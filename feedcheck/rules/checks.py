@@ -6,7 +6,7 @@ rules that compare fields) and is bound to exactly one finding code in
 conditional ones: "missing" is its own finding, reported once.
 
 A schema names a check as ``Check.max_length(limit=150)``; when it fails,
-:mod:`feedcheck.validate` looks the check up here to get the code and to
+:mod:`feedcheck.rules.validate` looks the check up here to get the code and to
 compute the per-value part of the message (a "did you mean", the expected
 check digit…), only for the examples that are kept.
 """
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from decimal import Decimal
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandera import extensions
 
-from feedcheck.currencies import ISO_4217, MINOR_UNITS
+from feedcheck.rules.currencies import ISO_4217, MINOR_UNITS
 
 # A hint turns a failing value (and the rule's parameters; for rules across
 # fields also ``_row``, the item's values) into extra message parameters.
@@ -589,7 +589,7 @@ def not_expired(series: pd.Series, *, now: str) -> pd.Series:
 
 
 # --- rules across fields (frame checks; ``field`` names the field reported) -
-# They receive their columns as Python objects (see feedcheck.validate._Parts) and read each back as
+# They receive their columns as Python objects (see feedcheck.rules.validate._Parts) and read each back as
 # Arrow strings, for the same vectorised work as the rules on one field.
 
 

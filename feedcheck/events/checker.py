@@ -1,9 +1,9 @@
 """Check purchase events: deduplicate, judge value, currency and contents, reconcile with a catalog.
 
-:func:`check_events` reads logs with :mod:`feedcheck.eventlog`, deduplicates
+:func:`check_events` reads logs with :mod:`feedcheck.events.read`, deduplicates
 events the way the platforms do (same event name and ``event_id`` within
 48 hours; the first one wins), checks every remaining event and, given a
-:class:`~feedcheck.reconcile.Catalog`, matches its content ids.  Everything
+:class:`~feedcheck.events.reconcile.Catalog`, matches its content ids.  Everything
 it finds is a :class:`~feedcheck.findings.Finding` in the same log as feed
 findings, with the event id (or ``file:line``) as ``item_id`` and
 ``file:line`` as ``source``.
@@ -30,14 +30,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from feedcheck.config import EventOptions
-from feedcheck.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
-from feedcheck.checks import WHITESPACE
-from feedcheck.eventblocks import Columns
-from feedcheck.eventlog import _YEAR_3000, Event, RecordBlock, expand_paths, read_events, read_records
+from feedcheck.events.blocks import Columns
+from feedcheck.events.read import _YEAR_3000, Event, RecordBlock, expand_paths, read_events, read_records
+from feedcheck.events.reconcile import Catalog, Line, Reconciler
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
-from feedcheck.reconcile import Catalog, Line, Reconciler
-from feedcheck.report import REPORT_VERSION, exit_code_of
+from feedcheck.reports.write import REPORT_VERSION, exit_code_of
+from feedcheck.rules.checks import WHITESPACE
+from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
+from feedcheck.settings import EventOptions
 
 LEGACY_NAMES = {
     "CompletePayment": "Purchase",
@@ -766,7 +766,7 @@ class _FastEvents:
 
 
 def _seconds(raw: pa.Array) -> np.ndarray:
-    """Unix seconds of numeric times, as :func:`feedcheck.eventlog.parse_time` reads them (text: not read here)."""
+    """Unix seconds of numeric times, as :func:`feedcheck.events.read.parse_time` reads them (text: not read here)."""
     if not pa.types.is_floating(raw.type):
         return np.full(len(raw), math.nan)
     seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False).astype(float)

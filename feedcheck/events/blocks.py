@@ -7,7 +7,7 @@ reads.  The records that are Events API 2.0 bodies or browser pixel events,
 with every field of the expected JSON type, become columns: one row per
 event.  Every other record (another shape, a ``null`` where an object
 belongs, a field whose mere presence changes how it is read) keeps its line,
-and :mod:`feedcheck.eventlog` reads it the record-by-record way, so both ways
+and :mod:`feedcheck.events.read` reads it the record-by-record way, so both ways
 give the same events.
 
 A block Arrow cannot take as a whole (a line that is not JSON, a number where

@@ -25,12 +25,12 @@ import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 
-from feedcheck.channels import Channel, get_channel
-from feedcheck.checks import PRICE_RE, RULES, Rule, Turns, parse_price, rewrite_price
 from feedcheck.clock import Window
-from feedcheck.config import ChannelOptions
-from feedcheck.fields import ID, KNOWN_FIELDS
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
+from feedcheck.readers.fields import ID, KNOWN_FIELDS
+from feedcheck.rules.channels import Channel, get_channel
+from feedcheck.rules.checks import PRICE_RE, RULES, Rule, Turns, parse_price, rewrite_price
+from feedcheck.settings import ChannelOptions
 
 _CURRENCY_SAMPLE = 1_000
 PRICE_FIELDS = ("price", "sale_price")

@@ -22,8 +22,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feedcheck.checks import normalise_token
-from feedcheck.validate import ChunkVerdict, FeedValidator
+from feedcheck.rules.checks import normalise_token
+from feedcheck.rules.validate import ChunkVerdict, FeedValidator
 
 
 def _spellings(allowed: list[str], alternatives: Mapping[str, str]) -> dict[str, str]:

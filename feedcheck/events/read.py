@@ -6,7 +6,7 @@ another, plain or gzip.  Records are recognised by shape: a TikTok Events API
 (``pixel_code`` + ``event``) or ``pixel/batch`` body (``batch[]``), a browser
 pixel event (``event`` + ``properties`` + ``context``), or a flat record with
 the fields at the top.  Logs of another shape are read through a field
-mapping (:class:`~feedcheck.config.EventOptions` ``fields``).
+mapping (:class:`~feedcheck.settings.EventOptions` ``fields``).
 
 Bad input is data: a line that is not JSON, a record of unknown shape, a
 truncated gzip or an undecodable byte becomes a finding with its file and
@@ -34,11 +34,11 @@ from typing import Any, BinaryIO, TextIO
 
 import pyarrow as pa
 
-from feedcheck.config import EVENT_FIELDS, EventOptions
-from feedcheck.decode import GZIP_MAGIC, CappedGzipReader, DecodingReader, past_line_break
 from feedcheck.errors import ConfigError, FeedcheckError
-from feedcheck.eventblocks import PRESENCE_KEYS, BlockParser, Columns, columns, split_lines
+from feedcheck.events.blocks import PRESENCE_KEYS, BlockParser, Columns, columns, split_lines
 from feedcheck.findings import Finding, FindingLog, Severity, make_finding, truncate
+from feedcheck.settings import EVENT_FIELDS, EventOptions
+from feedcheck.sources.decode import GZIP_MAGIC, CappedGzipReader, DecodingReader, past_line_break
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 _READ_CHARS = 1 << 20

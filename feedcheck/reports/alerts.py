@@ -30,11 +30,11 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from feedcheck.errors import ConfigError
-from feedcheck.history import STORE
-from feedcheck.redact import hidden_in_http_logs
-from feedcheck.render import money, percent
+from feedcheck.publish.history import STORE
+from feedcheck.reports.render import money, percent
+from feedcheck.sources.redact import hidden_in_http_logs
 
-log = logging.getLogger("feedcheck.alerts")
+log = logging.getLogger("feedcheck.reports.alerts")
 HEALTHY = "healthy"
 TOP_CODES = 5
 _PROBLEMS = {

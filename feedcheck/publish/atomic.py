@@ -27,11 +27,11 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 import pyarrow as pa
@@ -39,11 +39,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from lxml import etree
 
-from feedcheck.clean import CatalogSpool
-from feedcheck.config import PublishOptions
-from feedcheck.fields import GOOGLE_NS, ID
 from feedcheck.findings import CODES, FindingLog, make_finding
-from feedcheck.report import FORMULA_START, atomic_write
+from feedcheck.publish.clean import CatalogSpool
+from feedcheck.readers.fields import GOOGLE_NS, ID
+from feedcheck.reports.write import FORMULA_START, atomic_write
+from feedcheck.settings import PublishOptions
 
 EXTENSIONS = {"csv": "csv", "tsv": "tsv", "xml": "xml", "parquet": "parquet"}
 OUTPUT_NAMES = {"tiktok": {ID: "sku_id"}}  # canonical name -> the channel's own column name

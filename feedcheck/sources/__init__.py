@@ -1,0 +1,2 @@
+"""Where a feed comes from: fetching it (files, HTTP(S) with caps, retries and conditional requests), decoding
+its bytes (gzip, encodings, sniffing) and masking the secrets in its address."""
