@@ -13,20 +13,22 @@ The public API, for scripts and notebooks::
     report.events.summary["match_rate"], report.events.mismatches[0]["reason"]
 """
 
-from feedcheck.check import FeedReport, check_feed, diff_feeds
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
 from feedcheck.events.checker import EventsReport, check_events, event_rows
 from feedcheck.events.read import Content, Event, read_events
 from feedcheck.events.reconcile import Catalog
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
+from feedcheck.outcome import FeedReport
 from feedcheck.publish.atomic import PublishResult, publish_catalog
 from feedcheck.publish.clean import CatalogSpool
+from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.rules.channels import CHANNEL_NAMES, Channel, get_channel
 from feedcheck.rules.validate import FeedValidator
 from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.sources.fetch import Auth, Fetched, Validators, fetch
+from feedcheck.steps import check_feed
 
 __all__ = [
     "Auth",

@@ -17,19 +17,20 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from feedcheck.check import FeedReport, check_feed, diff_feeds
 from feedcheck.clock import NOW_VARIABLE, parse_now
 from feedcheck.cluster import dask_executor
-from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.errors import ConfigError, ExitCode, FeedcheckError
 from feedcheck.events.checker import check_events
 from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
 from feedcheck.findings import FindingLog
+from feedcheck.outcome import FeedReport
+from feedcheck.pipeline import Steps, run_feed
+from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.progress import Progress
 from feedcheck.reports.render import count, money, percent, ranked
 from feedcheck.reports.write import write_reports
 from feedcheck.rules.channels import CHANNEL_NAMES
-from feedcheck.run import check_settings, run_feed
 from feedcheck.settings import (
     CATALOG_EVENTS,
     EVENT_FIELDS,
@@ -40,10 +41,8 @@ from feedcheck.settings import (
     PublishOptions,
     ReadLimits,
 )
+from feedcheck.steps import check_feed, check_settings
 
-EXIT_USAGE = 2
-EXIT_INTERNAL = 4
-EXIT_BROKEN_PIPE = 141  # as a shell reports a program ended by SIGPIPE
 _PREFECT_DEFAULTS = {  # as prefect.toml sets them in the project, wherever the CLI runs; the user's settings win
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",  # a first start creates the database
@@ -60,13 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except FeedcheckError as exc:
         print(f"feedcheck: {exc.finding.message}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code
     except BrokenPipeError:  # `feedcheck check … | head`: the reader left; reports are already written
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_BROKEN_PIPE
+        return ExitCode.BROKEN_PIPE
     except KeyboardInterrupt:
         print("feedcheck: interrupted; reports already written are complete, nothing is half-written.", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the last line of defence against a traceback
         if args.verbose:
             traceback.print_exc()
@@ -75,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run again with --verbose and report the output.",
             file=sys.stderr,
         )
-        return EXIT_INTERNAL
+        return ExitCode.INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -225,8 +224,8 @@ def _check(args: argparse.Namespace) -> int:
                         alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
                         publish=not args.no_publish)
     with _progress() as progress:
-        run = run_feed(feed, webhook=resolve_webhook(args.alert) if args.alert else None, force=args.force,
-                       progress=progress)
+        webhook = resolve_webhook(args.alert) if args.alert else None
+        run = run_feed(feed, Steps(force=args.force, webhook=webhook, progress=progress))
     if run.summary is None:
         print(f"{run.report.source} is unchanged since the last check; nothing was published; "
               f"its report is in {run.paths['report']}.")
@@ -280,7 +279,7 @@ def _events(args: argparse.Namespace) -> int:
         paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
         print(_summary(report, paths))
         unusable = report.events is not None and report.events.unusable
-        return max(report.exit_code, 3) if unusable else report.exit_code
+        return max(report.exit_code, ExitCode.UNUSABLE) if unusable else report.exit_code
     with dask_executor(args.dask) if args.dask else contextlib.nullcontext() as executor, _progress() as progress:
         only = check_events(args.logs, options=_event_settings(args),
                             log=FindingLog(max_per_code=args.max_findings), progress=progress, executor=executor)
@@ -297,7 +296,7 @@ def _diff(args: argparse.Namespace) -> int:
         raise
     except FeedcheckError as exc:
         print(f"feedcheck: {exc.finding.message}", file=sys.stderr)
-        return 3
+        return exc.exit_code
     if args.json:
         print(json.dumps(changes.as_dict(), indent=2, ensure_ascii=False))
         return int(changes.changed)
@@ -324,7 +323,7 @@ def _run(args: argparse.Namespace) -> int:
     config = str(args.config.resolve())
     try:
         if len(args.feeds) == 1:
-            state = flows.check_feed(args.feeds[0], config, args.force, now=_now(args), return_state=True)
+            state = flows.check_one_feed(args.feeds[0], config, args.force, now=_now(args), return_state=True)
             outcomes = [state.result(raise_on_failure=False)]
         else:
             state = flows.check_all_feeds(config, args.feeds or None, args.force, now=_now(args), return_state=True)
@@ -339,13 +338,13 @@ def _run(args: argparse.Namespace) -> int:
         if not isinstance(outcome, dict):
             print(f"CRASHED  the flow run ended with {type(outcome).__name__}; see its logs in Prefect. "
                   "This is a bug in feedcheck: please report it.", file=sys.stderr)
-            codes.append(EXIT_INTERNAL)
+            codes.append(ExitCode.INTERNAL)
             continue
         print(f"{outcome['status'].upper():<9} {outcome['message']}")
         if outcome.get("report"):
             print(f"          report: {outcome['report']}")
         codes.append(int(outcome["exit_code"]))
-    return max(codes, default=EXIT_INTERNAL)
+    return max(codes, default=ExitCode.INTERNAL)
 
 
 def _serve(args: argparse.Namespace) -> int:

@@ -1,22 +1,56 @@
-"""Exceptions that stop a run.  Each carries the fatal :class:`Finding` that explains it.
+"""Exceptions that stop a run, and the exit codes of every way a run ends.
 
-::
+Each exception carries the fatal :class:`Finding` that explains it, and the
+exit code it ends the command line with::
 
-    FeedcheckError            the source cannot be used, or feedcheck was misused
-      FetchError              the source could not be fetched (fetch.*)
-      FeedFormatError         the bytes are not a feed feedcheck can read (decode.*, feed.*, xml.*, csv.*)
-      ConfigError             bad options or settings; nothing was read
+    FeedcheckError            the source cannot be used, or feedcheck was misused     exit 3
+      FetchError              the source could not be fetched (fetch.*)               exit 3
+      FeedFormatError         the bytes are not a feed feedcheck can read             exit 3
+                              (decode.*, feed.*, xml.*, csv.*)
+      ConfigError             bad options or settings; nothing was read               exit 2
 
 Problems with individual items are never exceptions: they are findings.
 """
 
 from __future__ import annotations
 
+import enum
+
 from feedcheck.findings import Finding, make_finding
+
+
+class ExitCode(enum.IntEnum):
+    """The exit codes of ``feedcheck``, each the end of one kind of run."""
+
+    OK = 0  # no error findings
+    ERRORS = 1  # error findings: items the channel rejects, event ids that miss the catalog
+    USAGE = 2  # an option or a setting is wrong; nothing was read
+    UNUSABLE = 3  # the feed (or every event log) could not be used, or the gate refused its catalog
+    INTERNAL = 4  # a bug in feedcheck
+    INTERRUPTED = 130  # Ctrl-C, as a shell reports SIGINT
+    BROKEN_PIPE = 141  # the program reading the output stopped early, as a shell reports SIGPIPE
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run failed (a flow run ends Failed): the feed was not checked, used or published."""
+        return self >= ExitCode.USAGE
+
+
+# A run's status (report.json's ``status``, or how a flow run of a feed ended) and its exit code; a run
+# skipped as unchanged keeps the exit code of the check that stands.
+_BY_STATUS = {"ok": ExitCode.OK, "unchanged": ExitCode.OK, "errors": ExitCode.ERRORS, "invalid": ExitCode.USAGE,
+              "fatal": ExitCode.UNUSABLE, "refused": ExitCode.UNUSABLE, "crashed": ExitCode.INTERNAL}
+
+
+def exit_code_of(status: str) -> ExitCode:
+    """The exit code of a run that ended with ``status``."""
+    return _BY_STATUS[status]
 
 
 class FeedcheckError(Exception):
     """Base class: a run that cannot go on.  ``finding`` says why and what to do."""
+
+    exit_code = ExitCode.UNUSABLE
 
     def __init__(self, finding: Finding) -> None:
         super().__init__(f"[{finding.code}] {finding.message}")
@@ -52,6 +86,8 @@ class FeedFormatError(FeedcheckError):
 
 class ConfigError(FeedcheckError):
     """Options or settings are wrong; the message names the option and what is allowed."""
+
+    exit_code = ExitCode.USAGE
 
     def __init__(self, message: str) -> None:
         super().__init__(make_finding("config.invalid", detail=message))

@@ -12,12 +12,12 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from feedcheck.flows.check import check_all_feeds, check_feed
 from prefect import serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
 
 from feedcheck.feeds import FeedConfig, load_feeds
+from feedcheck.flows.check import check_all_feeds, check_one_feed
 
 
 def deployments(config: str | Path) -> list[RunnerDeployment]:
@@ -29,7 +29,7 @@ def deployments(config: str | Path) -> list[RunnerDeployment]:
     path = str(Path(config).resolve())
     feeds = load_feeds(path)
     made = [
-        check_feed.to_deployment(
+        check_one_feed.to_deployment(
             name=feed.name,
             parameters={"name": feed.name, "config": path},
             schedules=[_schedule(feed)] if feed.schedule else None,

@@ -16,7 +16,7 @@ import pytest
 
 from conftest import FEEDS, FIXTURES
 from feedcheck.events import read as eventlog
-from feedcheck.check import check_feed
+from feedcheck.steps import check_feed
 from feedcheck.publish.clean import CatalogSpool
 from feedcheck.cluster import dask_executor
 from feedcheck.settings import ReadLimits

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from conftest import FIXTURES
 from feedcheck.events import read as eventlog
-from feedcheck.check import check_feed
+from feedcheck.steps import check_feed
 from feedcheck.settings import EventOptions
 from feedcheck.sources.decode import DecodingReader
 from feedcheck.events.read import _Bad, _byte_stream, _drain, _Scanner, _settle, _Tally, _text_encoding, recognise

@@ -22,7 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from feedcheck.check import check_feed
+from feedcheck.steps import check_feed
 from feedcheck.settings import EventOptions
 from feedcheck.events.checker import check_events, event_rows
 from feedcheck.findings import FindingLog, Severity

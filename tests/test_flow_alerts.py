@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import FEEDS, FeedServer, send
-from feedcheck.flows import check_feed
+from feedcheck.flows import check_one_feed
 from prefect.artifacts import Artifact
 from prefect.blocks.notifications import SlackWebhook
 from prefect.blocks.system import Secret
@@ -76,7 +76,7 @@ def test_a_failing_feed_alerts_once_then_recovers(tmp_path: Path, server: FeedSe
     monkeypatch.setenv("SHOP_SLACK_WEBHOOK", server.url(HOOK))
     source = tmp_path / "feed.csv"
     config = shop(tmp_path, "env:SHOP_SLACK_WEBHOOK", source)
-    states = [check_feed("shop", config, retry_delay_seconds=0.1, return_state=True) for _ in range(2)]
+    states = [check_one_feed("shop", config, retry_delay_seconds=0.1, return_state=True) for _ in range(2)]
     assert [s.is_failed() for s in states] == [True, True]
     assert len(received) == 1  # the second run is in the same state: no repeat
     alert = received[0]
@@ -84,7 +84,7 @@ def test_a_failing_feed_alerts_once_then_recovers(tmp_path: Path, server: FeedSe
     text = json.dumps(alert["blocks"])
     assert "feed.csv" in text and (tmp_path / "out" / "shop" / "report.html").resolve().as_uri() in text
     shutil.copy(FEEDS / "tiktok_clean.csv", source)
-    states.append(check_feed("shop", config, return_state=True))
+    states.append(check_one_feed("shop", config, return_state=True))
     assert states[-1].is_completed()
     assert [a["text"] for a in received] == [alert["text"], ":white_check_mark: shop has recovered"]
     report = json.loads((tmp_path / "out" / "shop" / "report.json").read_text())
@@ -100,13 +100,13 @@ def test_slack_errors_are_retried_and_never_fail_the_run(tmp_path: Path, server:
     received = slack(server, 500)
     monkeypatch.setenv("SHOP_SLACK_WEBHOOK", server.url(HOOK))
     config = shop(tmp_path, "env:SHOP_SLACK_WEBHOOK", tmp_path / "missing.csv")
-    first = check_feed("shop", config, retry_delay_seconds=0.1, return_state=True)
+    first = check_one_feed("shop", config, retry_delay_seconds=0.1, return_state=True)
     assert len(received) == 2  # a 500, retried, then delivered
     assert json.loads((tmp_path / "out" / "shop" / "report.json").read_text())["alert"]["sent"] is True
     received.clear()
     slack(server, *[500] * 10)  # Slack is down for longer than the retries
     shutil.copy(FEEDS / "tiktok_clean.csv", tmp_path / "missing.csv")
-    second = check_feed("shop", config, return_state=True)
+    second = check_one_feed("shop", config, return_state=True)
     assert second.is_completed(), second.message
     report = json.loads((tmp_path / "out" / "shop" / "report.json").read_text())
     assert report["status"] == "ok" and report["publish"]["outcome"] == "published"
@@ -120,14 +120,14 @@ def test_the_webhook_comes_from_a_prefect_block(tmp_path: Path, server: FeedServ
     name = f"shop-{kind}"
     block = Secret(value=server.url(HOOK)) if kind == "secret" else SlackWebhook(url=server.url(HOOK))
     block.save(name, overwrite=True)
-    state = check_feed("shop", shop(tmp_path, f"block:{name}", tmp_path / "missing.csv"), retry_delay_seconds=0.1,
+    state = check_one_feed("shop", shop(tmp_path, f"block:{name}", tmp_path / "missing.csv"), retry_delay_seconds=0.1,
                        return_state=True)
     assert state.is_failed()
     assert [a["text"] for a in received] == [":rotating_light: shop could not be fetched or read"]
 
 
 def test_a_missing_block_is_logged_and_the_run_goes_on(tmp_path: Path) -> None:
-    state = check_feed("shop", shop(tmp_path, "block:no-such-block", FEEDS / "tiktok_clean.csv"),
+    state = check_one_feed("shop", shop(tmp_path, "block:no-such-block", FEEDS / "tiktok_clean.csv"),
                        return_state=True)
     assert state.is_completed(), state.message
     report = json.loads((tmp_path / "out" / "shop" / "report.json").read_text())

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import FEEDS, FIXTURES, FeedServer, send
-from feedcheck.flows import check_all_feeds, check_feed
+from feedcheck.flows import check_all_feeds, check_one_feed
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
@@ -87,12 +87,12 @@ def test_all_demo_feeds_run_publish_and_leave_artifacts(tmp_path: Path) -> None:
 
 def test_a_feed_runs_as_tasks_and_an_unchanged_source_is_not_checked_again(tmp_path: Path) -> None:
     config = str(demo_feeds(tmp_path))
-    first = check_feed("northwind-tiktok", config, return_state=True)
+    first = check_one_feed("northwind-tiktok", config, return_state=True)
     assert task_states(first) == {name: ["Completed"] for name in
                                   ("fetch", "check", "events", "publish", "alert", "reports")}
     report = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())
     assert report["events"]["match_rate"] == pytest.approx(9 / 16)
-    second = check_feed("northwind-tiktok", config, return_state=True)
+    second = check_one_feed("northwind-tiktok", config, return_state=True)
     assert task_states(second)["check"] == ["Cached"]
     again = json.loads((tmp_path / "out" / "northwind-tiktok" / "report.json").read_text())
     assert (again["publish"]["outcome"], again["publish"]["reason"]) == ("unchanged", "same check as the last run")
@@ -133,7 +133,7 @@ def test_a_cached_check_is_judged_again_once_the_run_is_past_a_sale_end(tmp_path
     report = tmp_path / "out" / "shop" / "report.json"
     runs = []
     for now in ("2026-11-30T00:00:00Z", "2026-11-30T23:00:00Z", "2026-12-01T00:00:01Z", "2026-12-24T00:00:00Z"):
-        state = check_feed("shop", config, now=now, return_state=True)
+        state = check_one_feed("shop", config, now=now, return_state=True)
         judged = json.loads(report.read_text())
         runs.append((task_states(state)["check"], judged["now"], "item.sale_expired" in judged["findings"]["by_code"]))
     assert runs == [
@@ -167,9 +167,9 @@ def test_a_changed_source_is_checked_again_and_old_cache_entries_go(tmp_path: Pa
     feed = tmp_path / "feed.csv"
     feed.write_bytes((FEEDS / "tiktok_clean.csv").read_bytes())
     config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{feed}"'))
-    check_feed("shop", config)
+    check_one_feed("shop", config)
     feed.write_bytes(feed.read_bytes().replace(b"24.00 USD", b"26.00 USD"))
-    state = check_feed("shop", config, return_state=True)
+    state = check_one_feed("shop", config, return_state=True)
     assert task_states(state)["check"] == ["Completed"]
     cache = tmp_path / "out" / "shop" / ".cache"
     assert len(list(cache.glob("check-*"))) == 1
@@ -181,11 +181,11 @@ def test_a_changed_source_is_checked_again_and_old_cache_entries_go(tmp_path: Pa
 
 def test_parked_items_removed_by_hand_make_the_check_run_again(tmp_path: Path) -> None:
     config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{FEEDS / "tiktok_clean.csv"}"'))
-    check_feed("shop", config)
+    check_one_feed("shop", config)
     for part in (tmp_path / "out" / "shop" / ".cache").glob(".feedcheck-spool-*/*.parquet"):
         part.unlink()
     (tmp_path / "out" / "shop" / "current").unlink()  # so the catalog must be published from the parked items
-    state = check_feed("shop", config, return_state=True)
+    state = check_one_feed("shop", config, return_state=True)
     assert state.is_completed(), state.message
     assert task_states(state)["check"] == ["Cached", "Completed"]
     manifest = json.loads((tmp_path / "out" / "shop" / "manifest.json").read_text())
@@ -199,12 +199,12 @@ def test_feeds_with_the_same_bytes_keep_their_own_cache_and_a_lost_result_is_rec
     config = str(feeds_file(tmp_path, f'name = "a"\nsource = "{tmp_path / "a.csv"}"',
                             f'name = "b"\nsource = "{tmp_path / "b.csv"}"'))
     for name in ("a", "b", "a"):
-        check_feed(name, config)
+        check_one_feed(name, config)
         assert json.loads((tmp_path / "out" / name / "report.json").read_text())["source"] == str(
             tmp_path / f"{name}.csv")
     (record,) = (tmp_path / "out" / "a" / ".cache").glob("check-*")
     Path(json.loads(record.read_text())["storage_key"]).unlink()  # e.g. a new container without the old storage
-    state = check_feed("a", config, return_state=True)
+    state = check_one_feed("a", config, return_state=True)
     assert state.is_completed(), state.message
     assert task_states(state)["check"] == ["Completed"]
 
@@ -220,7 +220,7 @@ def test_a_transient_fetch_failure_is_retried_by_the_task(tmp_path: Path, server
 
     server.routes["/feed.csv"] = flaky
     config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{server.url("/feed.csv")}"'))
-    state = check_feed("shop", config, fetch_retries=2, retry_delay_seconds=0.1, return_state=True)
+    state = check_one_feed("shop", config, fetch_retries=2, retry_delay_seconds=0.1, return_state=True)
     assert state.is_completed(), state.message
     assert server.hits["/feed.csv"] == 5
     assert task_states(state)["fetch"] == ["Completed"]
@@ -229,7 +229,7 @@ def test_a_transient_fetch_failure_is_retried_by_the_task(tmp_path: Path, server
 
 def test_a_missing_source_is_not_retried_and_fails_the_feed_with_a_report(tmp_path: Path) -> None:
     config = str(feeds_file(tmp_path, f'name = "gone"\nsource = "{tmp_path / "nowhere.csv"}"'))
-    state = check_feed("gone", config, fetch_retries=3, retry_delay_seconds=5, return_state=True)
+    state = check_one_feed("gone", config, fetch_retries=3, retry_delay_seconds=5, return_state=True)
     assert state.is_failed()
     assert "nowhere.csv" in state.message and "check the path" in state.message
     assert task_states(state)["fetch"] == ["Failed"]

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feedcheck.check import diff_feeds
+from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.publish.history import record_run
 from tests.conftest import FEEDS

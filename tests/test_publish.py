@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedcheck.check import check_feed
+from feedcheck.steps import check_feed
 from feedcheck.publish.clean import CatalogSpool
 from feedcheck.settings import PublishOptions
 from feedcheck.findings import FindingLog
@@ -27,7 +27,8 @@ from feedcheck.publish.atomic import Candidate
 from feedcheck.publish.atomic import publish_catalog as publish
 from feedcheck.readers import open_feed
 from feedcheck.feeds import FeedConfig
-from feedcheck.run import feed_lock, run_feed
+from feedcheck.pipeline import run_feed
+from feedcheck.steps import feed_lock
 from tests.conftest import FEEDS
 from tests.test_cli import run
 

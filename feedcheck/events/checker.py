@@ -30,11 +30,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feedcheck.errors import exit_code_of
 from feedcheck.events.blocks import Columns
 from feedcheck.events.read import _YEAR_3000, Event, RecordBlock, expand_paths, read_events, read_records
 from feedcheck.events.reconcile import Catalog, Line, Reconciler
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
-from feedcheck.reports.write import REPORT_VERSION, exit_code_of
+from feedcheck.reports.write import REPORT_VERSION
 from feedcheck.rules.checks import WHITESPACE
 from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
 from feedcheck.settings import EventOptions

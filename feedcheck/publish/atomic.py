@@ -75,7 +75,7 @@ class Candidate:
     source_sha256: str | None
     etag: str | None
     last_modified: str | None
-    check: str | None = None  # the check's fingerprint (feedcheck.run.fingerprint); None: always write
+    check: str | None = None  # the check's fingerprint (feedcheck.steps.fingerprint); None: always write
 
 
 def version() -> str:

@@ -8,17 +8,24 @@ history (changes since the previous run) and by ``feedcheck diff``.
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import tempfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feedcheck.findings import FindingLog
+from feedcheck.readers import open_feed
 from feedcheck.readers.fields import ID
+from feedcheck.settings import FetchLimits, ReadLimits
+from feedcheck.sources.fetch import Auth, fetch
 
 EXAMPLES = 10
 _BATCH = 10_000
@@ -126,3 +133,38 @@ def compare(db: sqlite3.Connection, old: str, new: str) -> CatalogDiff:
 def _check_name(table: str) -> None:
     if not _TABLE_NAME.match(table):
         raise ValueError(f"not a table name: {table!r}")
+
+
+def diff_feeds(
+    old: str | os.PathLike[str],
+    new: str | os.PathLike[str],
+    *,
+    fetch_limits: FetchLimits = FetchLimits(),
+    read_limits: ReadLimits = ReadLimits(),
+    auth: Auth | None = None,
+) -> tuple[CatalogDiff, FindingLog]:
+    """What changed from feed ``old`` to feed ``new`` (any sources and formats), item by item.
+
+    Items are compared by id; nothing is validated.  Findings from reading
+    (encodings, ragged rows…) go to the returned log.
+
+    Raises:
+        FeedcheckError: a feed cannot be fetched or read.
+    """
+    log = FindingLog(max_per_code=read_limits.max_findings_per_code)
+    with tempfile.TemporaryDirectory(prefix="feedcheck-diff-") as work:
+        db = sqlite3.connect(Path(work) / "diff.sqlite")
+        try:
+            for table, source in (("old", old), ("new", new)):
+                create_table(db, table)
+                fetched = fetch(source, limits=fetch_limits, auth=auth)
+                try:
+                    assert fetched.path is not None
+                    with open_feed(fetched.path, log, limits=read_limits, shown=fetched.source,
+                                   charset=fetched.charset) as (_, chunks):
+                        add_items(db, table, chunks)
+                finally:
+                    fetched.cleanup()
+            return compare(db, "old", "new"), log
+        finally:
+            db.close()

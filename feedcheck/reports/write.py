@@ -22,9 +22,6 @@ from feedcheck.reports.render import render_html, render_markdown
 
 REPORT_VERSION = "1"
 MISMATCH_COLUMNS = ("content_id", "reason", "suggested_id", "events", "revenue", "currency", "first_seen", "last_seen")
-def exit_code_of(status: str) -> int:
-    """The command line's exit code for a run's status: 3 fatal or refused, 1 error findings, else 0."""
-    return {"fatal": 3, "refused": 3, "errors": 1}.get(status, 0)
 
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")  # what spreadsheets run

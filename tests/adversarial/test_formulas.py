@@ -74,12 +74,12 @@ def test_the_cli_neutralises_formulas_in_spreadsheets_only(tmp_path: Path) -> No
 @pytest.mark.usefixtures("prefect_api")
 @pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
 def test_the_flows_neutralise_formulas_in_spreadsheets_only(tmp_path: Path) -> None:
-    from feedcheck.flows import check_feed
+    from feedcheck.flows import check_one_feed
 
     feed, events = _inputs(tmp_path)
     config = tmp_path / "feeds.toml"
     config.write_text(f'[[feed]]\nname = "formulas"\nsource = "{feed}"\nchannel = "tiktok"\nevents = ["{events}"]\n'
                       f'out = "{tmp_path / "out"}"\n')
-    state = check_feed("formulas", str(config), return_state=True)
+    state = check_one_feed("formulas", str(config), return_state=True)
     assert state.result()["exit_code"] == 1, state.message
     _neutralised_and_kept(tmp_path / "out")

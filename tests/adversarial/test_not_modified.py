@@ -21,7 +21,7 @@ pytestmark = [
 
 
 def test_the_flows_keep_the_last_run_when_the_server_says_not_modified(tmp_path: Path, server: FeedServer) -> None:
-    from feedcheck.flows import check_feed
+    from feedcheck.flows import check_one_feed
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
@@ -38,12 +38,12 @@ def test_the_flows_keep_the_last_run_when_the_server_says_not_modified(tmp_path:
     config.write_text(f'[[feed]]\nname = "shop"\nsource = "{server.url("/feed.xml")}"\nchannel = "google"\n'
                       f'out = "{tmp_path / "shop"}"\n')
     out = tmp_path / "shop"
-    first = check_feed("shop", str(config), return_state=True)
+    first = check_one_feed("shop", str(config), return_state=True)
     report = (out / "report.json").read_bytes()
     before = published(out)
     assert first.result()["status"] == "ok" and before
 
-    second = check_feed("shop", str(config), return_state=True)
+    second = check_one_feed("shop", str(config), return_state=True)
 
     assert server.requests[-1].get("If-None-Match") == '"v3"'
     outcome = second.result()

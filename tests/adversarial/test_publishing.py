@@ -73,13 +73,13 @@ def _whole(out: Path) -> list[str]:
 
 
 def test_a_flow_run_killed_while_it_publishes_leaves_the_last_good_catalog(tmp_path: Path) -> None:
-    from feedcheck.flows import check_feed
+    from feedcheck.flows import check_one_feed
 
     source = tmp_path / "feed.csv"
     source.write_bytes(_feed("OLD", 1_000))
     config = _config(tmp_path, "killed", str(source))
     out = tmp_path / "shop"
-    assert check_feed("killed", str(config), return_state=True).is_completed()
+    assert check_one_feed("killed", str(config), return_state=True).is_completed()
     good = (out / "catalog.csv").read_bytes()
     rng = random.Random(5)
     killed_while_publishing = 0
@@ -102,7 +102,7 @@ def test_a_flow_run_killed_while_it_publishes_leaves_the_last_good_catalog(tmp_p
         good = now
     assert killed_while_publishing >= 1
 
-    state = check_feed("killed", str(config), return_state=True)
+    state = check_one_feed("killed", str(config), return_state=True)
 
     assert state.is_completed(), state.message
     assert _whole(out)[-1] == "NEW2-39999" and not any(out.glob(".staging-*"))
@@ -111,7 +111,7 @@ def test_a_flow_run_killed_while_it_publishes_leaves_the_last_good_catalog(tmp_p
 
 def test_a_scheduled_run_and_an_on_demand_run_of_one_feed_publish_one_after_the_other(
         tmp_path: Path, server: FeedServer) -> None:
-    from feedcheck.flows import check_feed
+    from feedcheck.flows import check_one_feed
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
@@ -130,7 +130,7 @@ def test_a_scheduled_run_and_an_on_demand_run_of_one_feed_publish_one_after_the_
     config = _config(tmp_path, "racing", server.url("/feed.csv"))
     out = tmp_path / "shop"
     outcome: dict[str, object] = {}
-    scheduled = threading.Thread(target=lambda: outcome.update(state=check_feed("racing", str(config),
+    scheduled = threading.Thread(target=lambda: outcome.update(state=check_one_feed("racing", str(config),
                                                                                  return_state=True)))
     scheduled.start()
     assert first_served.wait(120)

@@ -1,18 +1,19 @@
-"""Run one feed end to end: fetch, check, reconcile events, publish, record, alert, report.
+"""The steps of a feed run, each a plain function of data; :mod:`feedcheck.pipeline` runs them in order.
 
-``feedcheck check`` and the Prefect flows run the same steps, so a scheduled
-run and a run on a laptop cannot drift apart.  :func:`run_feed` runs them in a
-row; a flow wraps each step in a task of its own (retries on the fetch, a
-cache on the check) and calls them in the same order:
-
-0. :func:`check_settings` — refuses unusable options before anything is fetched;
-1. :func:`fetch_feed` — raises :class:`~feedcheck.errors.FetchError` (its
-   ``transient`` flag says whether trying again later may help);
-2. :func:`check_fetched`, or :func:`failed_check` when the fetch gave up;
+0. :func:`start_clock` and :func:`check_settings` — the run's ``now``, and unusable options refused before
+   anything is fetched; :func:`feed_lock` — one run at a time per feed folder;
+1. :func:`fetch_feed` — raises :class:`~feedcheck.errors.FetchError` (its ``transient`` flag says whether
+   trying again later may help), or answers "not modified", and then :func:`unchanged_run` ends the run;
+2. :func:`check_fetched` — read, validate and clean (through :func:`check_feed`, the library's own check), or
+   :func:`failed_check` when the fetch gave up;
 3. :func:`check_events_of` — the feed's purchase-event logs, if it has any;
 4. :func:`publish_and_record` — the quality gate, the atomic publish and the run history;
 5. :func:`alert` — the Slack alert on a change of state;
-6. :func:`write` — the reports.
+6. :func:`write` — the reports, and the record of the run for the next conditional request.
+
+:func:`check_feed` never raises for a bad feed: an unreachable or unreadable source becomes a fatal finding
+in the returned :class:`~feedcheck.outcome.FeedReport`, so callers (the CLI, flows, notebooks) always get a
+report to write and show.  Given event logs, it reconciles their content ids with the feed just read.
 """
 
 from __future__ import annotations
@@ -20,111 +21,35 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from feedcheck.check import FeedReport, check_feed
 from feedcheck.clock import run_now, utc_now
-from feedcheck.cluster import check_address, dask_executor
+from feedcheck.cluster import check_address
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events.checker import check_events
 from feedcheck.events.read import FieldMap, expand_paths
 from feedcheck.events.reconcile import Catalog
 from feedcheck.feeds import FeedConfig
-from feedcheck.findings import FindingLog
+from feedcheck.findings import FindingLog, HeldFindings, make_finding
+from feedcheck.outcome import Checked, FeedReport, FeedRun
 from feedcheck.publish.atomic import exclusive, publish_catalog, version
-from feedcheck.publish.clean import CatalogSpool
+from feedcheck.publish.clean import CatalogSpool, Cleaner
 from feedcheck.publish.history import record_run
 from feedcheck.publish.lastrun import remember, run_key, skippable
+from feedcheck.readers import open_feed
 from feedcheck.reports.alerts import alert_on_change
 from feedcheck.reports.write import read_findings, write_reports
 from feedcheck.rules.channels import get_channel
-from feedcheck.sources.fetch import Fetched, fetch
+from feedcheck.rules.validate import FeedValidator
+from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, ReadLimits
+from feedcheck.sources.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.sources.redact import redact_url
-
-
-@dataclass
-class Checked:
-    """A feed read and validated: its report, its catalog index (when events need one) and its cleaned items,
-    parked on disk until the quality gate decides; ``fingerprint`` names everything that decided them."""
-
-    report: FeedReport
-    catalog: Catalog | None
-    spool: CatalogSpool
-    fingerprint: str | None = None
-
-    def intact(self) -> bool:
-        """Whether the parked items are all still on disk (a cached check may outlive them)."""
-        return all(part.is_file() for part in self.spool.parts)
-
-    def holds_at(self, now: str) -> bool:
-        """Whether a check at ``now`` would judge the items as this one did (a sale may have ended since)."""
-        window = self.report.window
-        return window is None or window.holds_at(now)
-
-    def for_run(self, feed: FeedConfig, fetched: Fetched) -> Checked:
-        """This check as the start of one run of ``feed``: its report is a copy, which the later steps add to
-        (events, publishing, history), so that a cached check is never changed by the runs that reuse it."""
-        report = replace(self.report, log=self.report.log.copy(), fetched=fetched, now=feed.now or self.report.now)
-        return replace(self, report=report)
-
-
-@dataclass
-class FeedRun:
-    """What one run of a feed produced: the report, its ``report.json`` content and where the reports are.
-
-    When the server said the feed has not changed, nothing was read or written: ``summary`` is ``None`` and
-    the exit code is the last run's.
-    """
-
-    feed: FeedConfig
-    report: FeedReport
-    summary: dict[str, Any] | None
-    paths: dict[str, Path]
-    exit_code: int
-
-
-def run_feed(feed: FeedConfig, *, webhook: str | None = None, force: bool = False,
-             progress: Callable[[str, int], None] | None = None) -> FeedRun:
-    """Run every step for ``feed``; ``webhook`` is the Slack URL already resolved (``None``: no alert sent).
-
-    A feed that cannot be fetched or read is a report with a fatal finding, never an exception.
-
-    Raises:
-        ConfigError: the feed's options are wrong (nothing was fetched).
-    """
-    feed = start_clock(feed)
-    check_settings(feed)
-    with feed_lock(feed), contextlib.ExitStack() as cluster:
-        executor = None
-        try:
-            fetched = fetch_feed(feed, force=force)
-        except ConfigError:
-            raise
-        except FeedcheckError as exc:
-            checked = failed_check(feed, exc)
-        else:
-            try:
-                if fetched.unchanged:
-                    return unchanged_run(feed, fetched)
-                executor = cluster.enter_context(dask_executor(feed.dask)) if feed.dask else None
-                checked = check_fetched(feed, fetched, executor=executor, progress=progress)
-            finally:
-                fetched.cleanup()
-        if force:
-            checked.fingerprint = None  # a fresh look: write and compare everything again
-        try:
-            check_events_of(feed, checked, progress, executor)
-            summary = publish_and_record(feed, checked)
-        finally:
-            checked.spool.cleanup()
-        alert(feed, summary, webhook)
-        paths = write(feed, checked.report, summary)
-    return FeedRun(feed, checked.report, summary, paths, checked.report.exit_code)
 
 
 @contextlib.contextmanager
@@ -193,7 +118,7 @@ def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None 
                   executor: Executor | None = None, progress: Callable[[str, int], None] | None = None) -> Checked:
     """Read and validate a fetched feed; park its cleaned items in ``spool_dir`` (a temporary folder by default).
 
-    With an ``executor``, chunks are validated side by side there (see :func:`feedcheck.check.check_feed`).
+    With an ``executor``, chunks are validated side by side there (see :func:`check_feed`).
 
     Raises:
         ConfigError: the channel's options are wrong (e.g. an unknown field in ``limits``).
@@ -306,3 +231,110 @@ def report_link(feed: FeedConfig) -> str:
 
 def _run_key(feed: FeedConfig) -> str:
     return run_key(feed.source, feed.channel, feed.format)
+
+
+def check_feed(
+    source: str | os.PathLike[str],
+    channel: str = "tiktok",
+    *,
+    options: ChannelOptions = ChannelOptions(),
+    fetch_limits: FetchLimits = FetchLimits(),
+    read_limits: ReadLimits = ReadLimits(),
+    previous: Validators | None = None,
+    auth: Auth | None = None,
+    workdir: Path | None = None,
+    events: Sequence[str | os.PathLike[str]] = (),
+    event_options: EventOptions = EventOptions(),
+    catalog: Catalog | None = None,
+    spool: CatalogSpool | None = None,
+    fetched: Fetched | None = None,
+    executor: Executor | None = None,
+    ahead: int = 2,
+    progress: Callable[[str, int], None] | None = None,
+) -> FeedReport:
+    """Fetch, read and validate a feed for ``channel``; return the report.
+
+    ``previous`` holds the ETag/Last-Modified of the last fetch: when the
+    server says nothing changed, the report's status is ``unchanged`` and
+    nothing is read.  ``events`` are event-log paths, folders or globs: their
+    events are checked and their content ids reconciled with this feed (which
+    is then always read in full, whatever ``previous`` says).  A ``catalog``
+    passed in is filled with the feed's items, to reconcile more logs later
+    with :func:`~feedcheck.events.checker.check_events`.  A ``spool`` receives the
+    cleaned catalog (accepted items, canonical spellings) for
+    :func:`feedcheck.publish.atomic.publish_catalog`.  A source already ``fetched``
+    (by a scheduler's retried fetch step) is read as it is, and left for the
+    caller to clean up.  With an ``executor`` (a process pool, or a Dask
+    client's ``get_executor()``), up to ``ahead`` chunks are validated at
+    once, in other processes; the report and the cleaned catalog are the
+    same as without it.  ``progress`` is called with ``("items", n)`` for
+    each chunk read and ``("events", n)`` for each batch of events (see
+    :class:`feedcheck.reports.progress.Progress`).
+
+    Raises:
+        ConfigError: unknown channel or a bad option (the feed is not touched).
+    """
+    spec = get_channel(channel)
+    log = FindingLog(max_per_code=read_limits.max_findings_per_code)
+    now = run_now(options.now)
+    report = FeedReport(source=redact_url(os.fspath(source)), channel=channel, log=log, started_at=utc_now(), now=now)
+    started = time.perf_counter()
+    validator = FeedValidator(spec, log, options, now=now)
+    spec.schema(currency=options.currency, now=now, limits=options.limits)  # fail fast on bad options
+    if catalog is None and events:
+        catalog = Catalog(report.source)
+    if events:  # fail fast on bad event options, before the feed is fetched
+        events = expand_paths(events)
+        Catalog().use_patterns(event_options.id_patterns)
+        FieldMap.from_options(event_options)
+    try:
+        report.fetched = fetched if fetched is not None else fetch(
+            source, limits=fetch_limits, previous=None if catalog is not None else previous, auth=auth,
+            workdir=workdir)
+        if report.fetched.unchanged:
+            log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
+        else:
+            _read(report, validator, read_limits, catalog, spool, executor, ahead, progress)
+    except ConfigError:
+        raise
+    except FeedcheckError as exc:
+        log.add(exc.finding)
+    finally:
+        if report.fetched is not None and fetched is None:
+            report.fetched.cleanup()
+    report.items_total = validator.items_total
+    report.items_with_errors = validator.items_with_errors
+    report.items_with_warnings = validator.items_with_warnings
+    report.currency = validator.currency
+    report.currency_assumed = validator.currency_assumed
+    report.window = validator.window
+    if events:
+        if catalog is not None and validator.currency:
+            catalog.currency = validator.currency
+        report.events = check_events(events, None if report.fatal else catalog, options=event_options, log=log,
+                                     progress=progress, executor=executor)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, catalog: Catalog | None,
+          spool: CatalogSpool | None, executor: Executor | None, ahead: int,
+          progress: Callable[[str, int], None] | None) -> None:
+    assert report.fetched is not None and report.fetched.path is not None
+    cleaner = Cleaner(validator)
+    held = HeldFindings(report.log) if executor is not None else None  # the reader runs ahead of the findings
+    try:
+        with open_feed(report.fetched.path, report.log if held is None else held, limits=limits, shown=report.source,
+                       charset=report.fetched.charset) as (info, chunks):
+            report.info = info
+            for verdict in validator.validate_chunks(chunks, executor, ahead, held):
+                if catalog is not None:
+                    catalog.add(verdict.items, verdict.errors)
+                if spool is not None:
+                    spool.add(cleaner.clean(verdict))
+                if progress is not None:
+                    progress("items", len(verdict.index))
+    finally:
+        if held is not None:
+            held.release()
+    validator.finish()

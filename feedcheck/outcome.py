@@ -1,0 +1,169 @@
+"""What a run of a feed learns and leaves: the report of its check, the check as the later steps take it, and
+the run's outcome.  Data only: the steps in :mod:`feedcheck.steps` fill them, the report writers read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from feedcheck.clock import Window
+from feedcheck.errors import exit_code_of
+from feedcheck.events.checker import EventsReport
+from feedcheck.events.reconcile import Catalog
+from feedcheck.feeds import FeedConfig
+from feedcheck.findings import FindingLog
+from feedcheck.publish.atomic import Candidate, PublishResult
+from feedcheck.publish.clean import CatalogSpool
+from feedcheck.readers import FeedInfo
+from feedcheck.reports.write import REPORT_VERSION
+from feedcheck.sources.fetch import Fetched
+
+
+@dataclass
+class FeedReport:
+    """Everything one check learnt: counts, findings and how the source looked."""
+
+    source: str
+    channel: str
+    log: FindingLog
+    info: FeedInfo | None = None
+    fetched: Fetched | None = None
+    items_total: int = 0
+    items_with_errors: int = 0
+    items_with_warnings: int = 0
+    currency: str | None = None
+    currency_assumed: bool = False
+    started_at: str = ""
+    now: str = ""  # the run's clock, which the rules that compare dates were given
+    window: Window | None = None  # the moments at which the feed's items get the same verdicts
+    seconds: float = 0.0
+    events: EventsReport | None = None
+    publish: PublishResult | None = None
+
+    @property
+    def fatal(self) -> bool:
+        return self.log.fatal is not None
+
+    @property
+    def unchanged(self) -> bool:
+        return self.fetched is not None and self.fetched.unchanged
+
+    @property
+    def status(self) -> str:
+        """``fatal``, ``unchanged``, ``refused`` (by the quality gate), ``errors`` or ``ok``."""
+        if self.fatal:
+            return "fatal"
+        if self.unchanged:
+            return "unchanged"
+        if self.publish is not None and self.publish.outcome == "refused":
+            return "refused"
+        return "errors" if self.log.by_severity()["error"] else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """0 no errors, 1 error findings, 3 the feed could not be used or the gate refused it."""
+        return exit_code_of(self.status)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``report.json`` structure (versioned by ``report_version``)."""
+        fatal = self.log.fatal
+        return {
+            "report_version": REPORT_VERSION,
+            "status": self.status,
+            "source": self.source,
+            "channel": self.channel,
+            "started_at": self.started_at,
+            "now": self.now,
+            "seconds": round(self.seconds, 3),
+            "fetch": {
+                "sha256": self.fetched.sha256 if self.fetched else None,
+                "bytes": self.fetched.size if self.fetched else None,
+                "unchanged": self.unchanged,
+                "etag": self.fetched.validators.etag if self.fetched else None,
+                "last_modified": self.fetched.validators.last_modified if self.fetched else None,
+            },
+            "feed": {
+                "format": self.info.format if self.info else None,
+                "encoding": self.info.encoding if self.info else None,
+                "compressed": self.info.compressed if self.info else None,
+                "columns": self.info.columns if self.info else [],
+                "currency": self.currency,
+                "currency_assumed": self.currency_assumed,
+            },
+            "fatal": fatal.as_dict() if fatal else None,
+            "items": {
+                "total": self.items_total,
+                "with_errors": self.items_with_errors,
+                "with_warnings": self.items_with_warnings,
+                "valid": self.items_total - self.items_with_errors,
+            },
+            "findings": self.log.summary(),
+        } | ({"events": self.events.summary} if self.events is not None else {}) | (
+            {"publish": self.publish.as_dict()} if self.publish is not None else {})
+
+    def candidate(self, check: str | None = None) -> Candidate:
+        """What this check offers the quality gate; ``check`` is its fingerprint, when known."""
+        fetched = self.fetched
+        return Candidate(
+            channel=self.channel,
+            source=self.source,
+            fatal=self.fatal,
+            items_total=self.items_total,
+            items_with_errors=self.items_with_errors,
+            source_sha256=fetched.sha256 if fetched else None,
+            etag=fetched.validators.etag if fetched else None,
+            last_modified=fetched.validators.last_modified if fetched else None,
+            check=check,
+        )
+
+    @property
+    def mismatches(self) -> list[dict[str, Any]] | None:
+        """The ``mismatches.csv`` rows when events were checked, else ``None``."""
+        return self.events.mismatches if self.events is not None else None
+
+
+@dataclass
+class Checked:
+    """A feed read and validated: its report, its catalog index (when events need one) and its cleaned items,
+    parked on disk until the quality gate decides; ``fingerprint`` names everything that decided them."""
+
+    report: FeedReport
+    catalog: Catalog | None
+    spool: CatalogSpool
+    fingerprint: str | None = None
+
+    def intact(self) -> bool:
+        """Whether the parked items are all still on disk (a cached check may outlive them)."""
+        return all(part.is_file() for part in self.spool.parts)
+
+    def holds_at(self, now: str) -> bool:
+        """Whether a check at ``now`` would judge the items as this one did (a sale may have ended since)."""
+        window = self.report.window
+        return window is None or window.holds_at(now)
+
+    def for_run(self, feed: FeedConfig, fetched: Fetched) -> Checked:
+        """This check as the start of one run of ``feed``: its report is a copy, which the later steps add to
+        (events, publishing, history), so that a cached check is never changed by the runs that reuse it."""
+        report = replace(self.report, log=self.report.log.copy(), fetched=fetched, now=feed.now or self.report.now)
+        return replace(self, report=report)
+
+
+@dataclass
+class FeedRun:
+    """What one run of a feed produced: the report, its ``report.json`` content and where the reports are.
+
+    When the server said the feed has not changed, nothing was read: ``summary`` is ``None``, the reports
+    are the standing check's written again, and the exit code is its.
+    """
+
+    feed: FeedConfig
+    report: FeedReport
+    summary: dict[str, Any] | None
+    paths: dict[str, Path]
+    exit_code: int
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"] if self.summary is not None else "unchanged"

@@ -1,0 +1,336 @@
+"""The pipeline's steps as Prefect tasks: the fetch retried with backoff when its failure is transient, the
+check cached by the content of the source (so an unchanged feed is not read again), the events, the publish,
+the alert and the reports with the run's artifacts; on a Dask cluster, a chunk's rules and an event block's
+parse are tasks too.  :class:`TaskSteps` hands them to :func:`feedcheck.pipeline.run_feed`, which runs them in
+its one order.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE, CachePolicy
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.objects import State as StateObject
+from prefect.context import TaskRunContext
+from prefect.futures import PrefectFuture
+from prefect.tasks import exponential_backoff
+
+from feedcheck.clock import run_now
+from feedcheck.cluster import local_cluster_options, local_workers
+from feedcheck.errors import ConfigError, FeedcheckError, FetchError
+from feedcheck.events.read import Parsed, parse_block
+from feedcheck.feeds import FeedConfig
+from feedcheck.outcome import Checked
+from feedcheck.pipeline import Steps
+from feedcheck.reports.alerts import resolve_webhook
+from feedcheck.reports.render import render_markdown, top_codes
+from feedcheck.rules.validate import Assessment, SchemaKey, assess
+from feedcheck.sources.fetch import Fetched
+from feedcheck.steps import (
+    alert,
+    check_events_of,
+    check_fetched,
+    fetch_feed,
+    fingerprint,
+    publish_and_record,
+    report_link,
+    write,
+)
+
+if TYPE_CHECKING:
+    from prefect_dask import DaskTaskRunner
+CACHE_DIR = ".cache"  # in the feed's output folder: the check's cache records and parked items
+CACHE_FOR = timedelta(days=1)
+TOP_FINDINGS = 25
+
+@dataclass
+class ByContent(CachePolicy):
+    """One cache entry per :func:`feedcheck.steps.fingerprint`: the feed, its source's content, the check's
+    settings and feedcheck's version; the run's clock is compared with the entry's window when it is read."""
+
+    def compute_key(self, task_ctx: TaskRunContext, inputs: dict[str, Any], flow_parameters: dict[str, Any],
+                    **kwargs: Any) -> str | None:
+        return fingerprint(inputs["feed"], inputs["fetched"])
+
+
+@task(name="fetch", cache_policy=NO_CACHE)
+def fetch_task(feed: FeedConfig, force: bool) -> Fetched:
+    """Fetch the source; a transient failure (network, timeout, 5xx) is retried by the task's own retries."""
+    return fetch_feed(feed, force=force)
+
+
+@task(name="check", persist_result=True, cache_expiration=CACHE_FOR)
+def check_task(feed: FeedConfig, fetched: Fetched) -> Checked:
+    """Read, validate and clean the feed; cached by content, so a feed that has not changed is not read again.
+
+    With ``dask`` set for the feed, each chunk's rules run as an ``assess`` task on the flow's Dask cluster.
+    """
+    return check_fetched(feed, fetched, spool_dir=feed.out / CACHE_DIR,
+                         executor=_ClusterTasks() if feed.dask else None)
+
+
+@task(name="assess", cache_policy=NO_CACHE, persist_result=False)
+def assess_task(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
+    """One chunk's rules, on a Dask worker; the check folds the results back in the feed's order."""
+    return assess(key, chunk, keep)
+
+
+@task(name="parse", cache_policy=NO_CACHE, persist_result=False)
+def parse_task(data: bytes, first_line: int, max_record_bytes: int) -> Parsed | None:
+    """One block of an event log read as columns, on a Dask worker; the events are checked in the log's order."""
+    return parse_block(data, first_line, max_record_bytes)
+
+
+class _ClusterTasks(Executor):
+    """Submits the library's pure steps (a chunk's rules, an event block's parse) as tasks to the running
+    flow's task runner, so that on a DaskTaskRunner each is a task run on the cluster."""
+
+    _TASKS: dict[Callable[..., Any], Any] = {assess: assess_task, parse_block: parse_task}
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        task_of = self._TASKS.get(fn)
+        if task_of is None:
+            raise TypeError(f"{fn!r} has no task to run it on the cluster.")
+        return _TaskFuture(task_of.submit(*args, **kwargs))
+
+
+class _TaskFuture:
+    """A Prefect future with what the library's readers ask of one: its result, or cancel it."""
+
+    def __init__(self, future: PrefectFuture[Any]) -> None:
+        self.future = future
+
+    def result(self) -> Any:
+        return self.future.result()
+
+    def cancel(self) -> bool:
+        wrapped = getattr(self.future, "wrapped_future", None)  # a Dask future, on a DaskTaskRunner
+        return bool(wrapped.cancel()) if wrapped is not None else False
+
+
+@task(name="events", cache_policy=NO_CACHE)
+def events_task(feed: FeedConfig, checked: Checked, on_cluster: bool = False) -> Checked:
+    """Check the feed's purchase-event logs and match their content ids against the catalog.
+
+    ``on_cluster`` (in the Dask subflow): blocks of JSON lines are parsed as ``parse`` tasks on its cluster.
+    """
+    check_events_of(feed, checked, executor=_ClusterTasks() if on_cluster else None)
+    return checked
+
+
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_task(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
+    """The quality gate, the atomic publish of the cleaned catalog, and the feed's run history."""
+    return publish_and_record(feed, checked)
+
+
+@task(name="alert", cache_policy=NO_CACHE)
+def alert_task(feed: FeedConfig, summary: dict[str, Any]) -> dict[str, Any]:
+    """Tell Slack when the feed's state changed; never fails the run (the outcome is in the report)."""
+    alert(feed, summary, _webhook(feed))
+    return summary
+
+
+@task(name="reports", cache_policy=NO_CACHE)
+def reports_task(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> dict[str, str]:
+    """Write the reports and the run's artifacts; return where the reports are."""
+    paths = write(feed, checked.report, summary)
+    _artifacts(feed, checked, summary)
+    return {kind: str(path) for kind, path in paths.items()}
+
+
+def _check(feed: FeedConfig, fetched: Fetched, key: str | None, force: bool) -> Checked:
+    """The cached check, run again when forced or when what the cache points to has since been removed."""
+    cache = feed.out / CACHE_DIR
+    if key and not _record_intact(cache / key):
+        _forget(cache / key)
+    if feed.dask:
+        on_dask = check_on_dask.with_options(task_runner=_dask_runner(feed.dask),
+                                             flow_run_name=f"{feed.name}-on-dask")
+        return on_dask(feed, fetched, force)
+    return _cached_check(feed, fetched, force)
+
+
+@flow(name="check-on-dask", validate_parameters=False, log_prints=False)
+def check_on_dask(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
+    """The cached check, its chunks validated as tasks on this flow's Dask cluster, then the events, their
+    blocks parsed there too: one cluster for both."""
+    return events_task(feed, _cached_check(feed, fetched, force), on_cluster=True)
+
+
+def _cached_check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
+    """This run's copy of the cached check (see :meth:`Checked.for_run`), checked again when forced, when its
+    parked items are gone or when the run's clock is past the moments its verdicts hold for."""
+    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=feed.out / CACHE_DIR),
+                                     refresh_cache=force)
+    checked = cached(feed, fetched)
+    if not (checked.intact() and checked.holds_at(run_now(feed.now))):
+        checked = cached.with_options(refresh_cache=True)(feed, fetched)
+    checked = checked.for_run(feed, fetched)
+    if force:
+        checked.fingerprint = None  # a fresh look: write and compare everything again
+    return checked
+
+
+def _dask_runner(address: str) -> DaskTaskRunner:
+    """A local cluster started for the run (``local``, ``local:N``), or the scheduler at ``address``.
+
+    Raises:
+        ConfigError: prefect-dask is not installed.
+    """
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError:
+        raise ConfigError("The feed has dask set, but prefect-dask is not installed: pip install "
+                          "'feedcheck[flows,dask]'.") from None
+    workers = local_workers(address)
+    if workers is None:
+        return DaskTaskRunner(address=address)
+    with get_client(sync_client=True) as client:  # the workers report to this run's server, even a temporary one
+        api = str(client.api_url)
+    return DaskTaskRunner(cluster_kwargs=local_cluster_options(workers) | {"env": {"PREFECT_API_URL": api}})
+
+
+def _record_intact(record: Path) -> bool:
+    """Whether a cache record's result is still where the record says (the result storage may be gone)."""
+    if not record.is_file():
+        return True
+    stored = _stored(record)
+    return stored is None or Path(stored).is_file()
+
+
+def _transient(task: object, task_run: object, state: StateObject) -> bool:
+    """Retry a fetch only when trying again may help (not a 404, a bad URL or a missing credential)."""
+    error = state.result(raise_on_failure=False)
+    return isinstance(error, FetchError) and error.transient
+
+
+def _webhook(feed: FeedConfig) -> str | None:
+    """The Slack URL from the feed's ``env:`` variable or ``block:`` (a SlackWebhook or Secret block)."""
+    reference = feed.alerts.slack_webhook
+    if not reference:
+        return None
+    kind, _, name = reference.partition(":")
+    if kind != "block":
+        return resolve_webhook(reference)
+    from prefect.blocks.notifications import SlackWebhook
+    from prefect.blocks.system import Secret
+
+    for block in (SlackWebhook, Secret):
+        try:
+            loaded = block.load(name)
+        except ValueError:
+            continue
+        value = loaded.url.get_secret_value() if isinstance(loaded, SlackWebhook) else loaded.get()
+        if isinstance(value, str) and value:
+            return value
+        get_run_logger().warning("The block '%s' holds no webhook URL (a Secret block must hold text); no alert "
+                                 "was sent.", name)
+        return None
+    get_run_logger().warning("No SlackWebhook or Secret block named '%s'; create one (prefect block create "
+                             "slack-webhook) or change alerts.slack_webhook. No alert was sent.", name)
+    return None
+
+
+def _artifacts(feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> None:
+    key = feed.name.replace("_", "-")
+    findings = list(checked.report.log)
+    create_markdown_artifact(render_markdown(summary, findings), key=f"{key}-summary",
+                             description=f"{feed.name}: {summary['status']}")
+    table = [{"code": top["code"], "severity": top["severity"], "count": top["count"],
+              "example item": top["examples"][0].item_id if top["examples"] else "",
+              "example": top["examples"][0].message if top["examples"] else ""}
+             for top in top_codes(summary, findings, limit=TOP_FINDINGS, examples=1, notes=True)]
+    create_table_artifact(table, key=f"{key}-findings", description=f"{feed.name}: the most pressing findings")
+    create_link_artifact(report_link(feed), link_text=f"{feed.name} report", key=f"{key}-report",
+                         description="The full report: every finding, the match rate and the history")
+
+
+def _prune(feed: FeedConfig, checked: Checked, key: str | None) -> None:
+    """Keep one cached check per feed, the one of ``key``: remove other parked items and cache records."""
+    cache = feed.out / CACHE_DIR
+    for folder in cache.glob(".feedcheck-spool-*"):
+        if folder != checked.spool.folder:
+            shutil.rmtree(folder, ignore_errors=True)
+    if key is None:  # the fetch failed: nothing was parked worth keeping
+        checked.spool.cleanup()
+    for record in cache.glob("check-*"):
+        if record.name != key:
+            _forget(record)
+
+
+def _forget(record: Path) -> None:
+    """Remove a cache record and the result it points to (kept in Prefect's result storage)."""
+    stored = _stored(record)
+    if stored is not None:
+        Path(stored).unlink(missing_ok=True)
+    record.unlink(missing_ok=True)
+
+
+def _stored(record: Path) -> str | None:
+    """Where a cache record says its result is, when that is a local file."""
+    try:
+        stored = json.loads(record.read_text()).get("storage_key")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return stored if isinstance(stored, str) and Path(stored).is_absolute() else None
+
+
+
+
+class TaskSteps(Steps):
+    """Each step of :func:`feedcheck.pipeline.run_feed` as a task of the running flow.  The fetch is retried
+    ``fetch_retries`` times, waiting ``retry_delay_seconds`` and longer each time, when its failure is
+    transient; the check comes from the cache when the source's content and the settings are those of a
+    checked run (and on the feed's Dask cluster, with the events, when it has one)."""
+
+    def __init__(self, *, force: bool, fetch_retries: int, retry_delay_seconds: float) -> None:
+        super().__init__(force=force)
+        self.fetch_retries = fetch_retries
+        self.retry_delay_seconds = retry_delay_seconds
+        self.key: str | None = None  # the check's fingerprint, once the source's bytes are known
+        self.events_checked = False  # by the Dask subflow, on the cluster that checked the chunks
+
+    def fetch(self, feed: FeedConfig) -> Fetched:
+        retried = fetch_task.with_options(retries=self.fetch_retries, retry_condition_fn=_transient,
+                                          retry_delay_seconds=exponential_backoff(self.retry_delay_seconds)(
+                                              self.fetch_retries))
+        try:
+            return retried(feed, self.force)
+        except ConfigError:
+            raise
+        except FeedcheckError as exc:
+            get_run_logger().warning("%s could not be fetched: %s", feed.name, exc.finding.message)
+            raise
+
+    def check(self, feed: FeedConfig, fetched: Fetched) -> Checked:
+        self.key = fingerprint(feed, fetched)
+        self.events_checked = bool(feed.dask)
+        return _check(feed, fetched, self.key, self.force)
+
+    def events(self, feed: FeedConfig, checked: Checked) -> Checked:
+        return checked if self.events_checked else events_task(feed, checked)
+
+    def publish(self, feed: FeedConfig, checked: Checked) -> dict[str, Any]:
+        return publish_task(feed, checked)
+
+    def alert(self, feed: FeedConfig, summary: dict[str, Any]) -> dict[str, Any]:
+        return alert_task(feed, summary)
+
+    def reports(self, feed: FeedConfig, checked: Checked, summary: dict[str, Any]) -> dict[str, Path]:
+        return {kind: Path(path) for kind, path in reports_task(feed, checked, summary).items()}
+
+    def release(self, feed: FeedConfig, checked: Checked) -> None:
+        """Keep this run's check in the cache, and only it."""
+        _prune(feed, checked, self.key)
