@@ -25,6 +25,7 @@ from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.outcome import FeedReport
 from feedcheck.pipeline import Steps, run_feed
+from feedcheck.publish.formats import FORMATS
 from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.progress import Progress
@@ -34,7 +35,6 @@ from feedcheck.rules.channels import CHANNEL_NAMES
 from feedcheck.settings import (
     CATALOG_EVENTS,
     EVENT_FIELDS,
-    PUBLISH_FORMATS,
     PURCHASE_EVENTS,
     EventOptions,
     FetchLimits,
@@ -93,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="event logs (files, folders or globs; JSON lines or arrays, plain or .gz) to check "
                        "and reconcile with the feed")
     check.add_argument("--force", action="store_true", help="fetch even if the server says the feed is unchanged")
-    check.add_argument("--format", choices=PUBLISH_FORMATS, default=PublishOptions.format,
+    check.add_argument("--format", choices=FORMATS, default=PublishOptions.format,
                        help="format of the published DIR/catalog.<ext> (default %(default)s)")
     check.add_argument("--keep", type=int, default=PublishOptions.keep, metavar="N",
                        help="published versions to keep (default %(default)s)")

@@ -38,8 +38,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedcheck.cluster import check_address
 from feedcheck.errors import ConfigError
+from feedcheck.publish.formats import FORMATS
 from feedcheck.rules.channels import CHANNEL_NAMES
-from feedcheck.settings import PUBLISH_FORMATS, ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
+from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
 from feedcheck.sources.fetch import Auth
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -168,8 +169,8 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
     if channel not in CHANNEL_NAMES:
         raise ConfigError(f"{where}: 'channel' must be one of {', '.join(CHANNEL_NAMES)}, got {channel!r}.")
     fmt = entry.get("format", defaults.get("format", "csv"))
-    if fmt not in PUBLISH_FORMATS:
-        raise ConfigError(f"{where}: 'format' must be one of {', '.join(PUBLISH_FORMATS)}, got {fmt!r}.")
+    if fmt not in FORMATS:
+        raise ConfigError(f"{where}: 'format' must be one of {', '.join(FORMATS)}, got {fmt!r}.")
     out = entry.get("out")
     folder = Path(out) if isinstance(out, str) else Path(_text(defaults.get("out", "out"), where, "out")) / name
     events = entry.get("events", [])

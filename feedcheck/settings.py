@@ -94,9 +94,6 @@ class EventOptions:
     top_unmatched: int = 20
 
 
-PUBLISH_FORMATS = ("csv", "tsv", "xml", "parquet")
-
-
 @dataclass(frozen=True)
 class PublishOptions:
     """How a cleaned catalog is published, and when the quality gate refuses it.

@@ -18,13 +18,10 @@ good version then stays in place.  The last ``keep`` versions are kept.
 from __future__ import annotations
 
 import contextlib
-import csv
 import fcntl
 import hashlib
-import io
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -32,23 +29,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import pyarrow as pa
-import pyarrow.csv as pa_csv
-import pyarrow.parquet as pq
-from lxml import etree
-
-from feedcheck.findings import CODES, FindingLog, make_finding
+from feedcheck.findings import FindingLog, make_finding
 from feedcheck.publish.clean import CatalogSpool
-from feedcheck.readers.fields import GOOGLE_NS, ID
-from feedcheck.reports.write import FORMULA_START, atomic_write
+from feedcheck.publish.formats import FORMATS
+from feedcheck.readers.fields import ID
+from feedcheck.reports.write import atomic_write
 from feedcheck.settings import PublishOptions
 
-EXTENSIONS = {"csv": "csv", "tsv": "tsv", "xml": "xml", "parquet": "parquet"}
 OUTPUT_NAMES = {"tiktok": {ID: "sku_id"}}  # canonical name -> the channel's own column name
-_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -211,7 +201,7 @@ def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: Publ
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=out))
     os.chmod(staging, 0o755)  # served as it is, like any published folder
     try:
-        name = f"catalog.{EXTENSIONS[options.format]}"
+        name = f"catalog.{FORMATS[options.format].extension}"
         digest, size = _write_catalog(spool, staging / name, options.format, candidate.channel, log)
         same = previous is not None and previous.get("sha256") == digest and previous.get("file") == name
         if same and current is not None:  # without the link, the same catalog is published again
@@ -253,90 +243,13 @@ def _refusal(log: FindingLog) -> str:
 def _write_catalog(spool: CatalogSpool, path: Path, fmt: str, channel: str, log: FindingLog) -> tuple[str, int]:
     """Write the catalog in ``fmt``, fsynced; return its sha256 and size."""
     names = {c: OUTPUT_NAMES.get(channel, {}).get(c, c) for c in spool.columns}
-    if fmt == "parquet":
-        _write_parquet(spool, path, names)
-    else:
-        with path.open("wb") as raw:
-            if fmt == "xml":
-                _write_rss(spool, raw, log)
-            else:
-                _write_delimited(spool, raw, names, "," if fmt == "csv" else "\t", log)
+    FORMATS[fmt].write(spool, path, names, log)
     digest = hashlib.sha256()
     with path.open("rb+") as written:
         for block in iter(lambda: written.read(1 << 20), b""):
             digest.update(block)
         os.fsync(written.fileno())
     return digest.hexdigest(), path.stat().st_size
-
-
-def _write_delimited(spool: CatalogSpool, sink: BinaryIO, names: dict[str, str], delimiter: str,
-                     log: FindingLog) -> None:
-    """Every field quoted, quotes doubled: a lone \\r left bare would read as a line end.
-
-    Arrow's writer produces the bytes ``csv.writer(quoting=QUOTE_ALL)`` would,
-    without turning a million rows into Python tuples.
-    """
-    text = io.TextIOWrapper(sink, encoding="utf-8", newline="", write_through=True)
-    csv.writer(text, delimiter=delimiter, quoting=csv.QUOTE_ALL, lineterminator="\n").writerow(
-        [names[c] for c in spool.columns])
-    text.flush()
-    text.detach()
-    options = pa_csv.WriteOptions(include_header=False, delimiter=delimiter, quoting_style="all_valid")
-    for chunk in spool.chunks():
-        _warn_formulas(chunk, log)
-        pa_csv.write_csv(pa.Table.from_pandas(chunk, preserve_index=False), sink, options)
-
-
-def _warn_formulas(chunk: Any, log: FindingLog) -> None:
-    """Values a spreadsheet would run as a formula stay as they are (platforms read them), with a warning."""
-    code = "publish.formula_value"
-    risky: list[tuple[str, Any]] = []  # column, row
-    for column in chunk.columns:
-        values = chunk[column]
-        flagged = values.str.startswith(FORMULA_START).to_numpy()
-        if flagged.any():
-            numbers = values[flagged].str.fullmatch(r"-?[0-9]+(\.[0-9]+)?").to_numpy()
-            risky += [(column, row) for row in values.index[flagged][~numbers]]
-    log.add_each(code, CODES[code].severity, risky, lambda cell: make_finding(
-        code, item_id=str(chunk.at[cell[1], ID]) if ID in chunk.columns else "", field=cell[0],
-        value=str(chunk.at[cell[1], cell[0]])))
-
-
-def _write_rss(spool: CatalogSpool, sink: BinaryIO, log: FindingLog) -> None:
-    g = f"{{{GOOGLE_NS}}}"
-    columns = [c for c in spool.columns if _XML_NAME.match(c)]
-    for column in sorted(set(spool.columns) - set(columns)):
-        log.add(make_finding("publish.column_skipped", field=column, detail=f"'{column}' cannot be an XML element "
-                             "name, so the XML catalog leaves it out; rename the column, or publish CSV."))
-    with etree.xmlfile(sink, encoding="UTF-8") as xf:
-        xf.write_declaration()
-        with xf.element("rss", version="2.0", nsmap={"g": GOOGLE_NS}):
-            with xf.element("channel"):
-                for tag, text in (("title", "Cleaned catalog"), ("link", "https://example.invalid/"),
-                                  ("description", "Items that passed feedcheck's channel rules")):
-                    element = etree.Element(tag)
-                    element.text = text
-                    xf.write(element)
-                for chunk in spool.chunks():
-                    for values in chunk.itertuples(index=False, name=None):
-                        item = etree.Element("item", nsmap={"g": GOOGLE_NS})
-                        for column, value in zip(spool.columns, values):
-                            if value and column in columns:
-                                etree.SubElement(item, g + column).text = _xml_text(value)
-                        xf.write(item)
-
-
-def _xml_text(value: str) -> str:
-    """Only the characters XML 1.0 allows; the rest would make the file unreadable."""
-    return _XML_ILLEGAL.sub("", value)
-
-
-def _write_parquet(spool: CatalogSpool, path: Path, names: dict[str, str]) -> None:
-    schema = pa.schema([(names[c], pa.string()) for c in spool.columns])
-    with pq.ParquetWriter(path, schema, compression="zstd") as writer:
-        for chunk in spool.chunks():
-            table = pa.Table.from_pandas(chunk.rename(columns=names), schema=schema, preserve_index=False)
-            writer.write_table(table)
 
 
 def _write_file(path: Path, data: bytes) -> None:

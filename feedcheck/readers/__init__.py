@@ -2,12 +2,14 @@
 
 Every chunk is a ``DataFrame`` of strings with canonical column names, indexed
 by the item's row number in the source.  Chunks arrive lazily, so a feed of
-any size is read in bounded memory.
+any size is read in bounded memory.  There is one reader per kind of document
+that :func:`~feedcheck.sources.decode.sniff` tells apart, in :data:`READERS`:
+a new format is one module and one entry there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -18,9 +20,14 @@ from feedcheck.readers.base import FeedInfo
 from feedcheck.readers.delimited import read_delimited
 from feedcheck.readers.xml import read_xml
 from feedcheck.settings import ReadLimits
-from feedcheck.sources.decode import open_source
+from feedcheck.sources.decode import Opened, open_source
 
-__all__ = ["FeedInfo", "open_feed"]
+__all__ = ["FeedInfo", "READERS", "open_feed"]
+
+# The document's kind, its reader: (the opened source, the log, the limits, the source as shown, the charset an
+# HTTP server declared) -> the feed's info and its chunks.
+Reader = Callable[[Opened, FindingLog, ReadLimits, str, "str | None"], tuple[FeedInfo, Iterator[pd.DataFrame]]]
+READERS: dict[str, Reader] = {"xml": read_xml, "delimited": read_delimited}
 
 
 @contextmanager
@@ -45,9 +52,6 @@ def open_feed(
     opened = open_source(path, max_decompressed=limits.max_decompressed_bytes, shown=name,
                          max_ratio=limits.max_gzip_ratio)
     try:
-        if opened.kind == "xml":
-            yield read_xml(opened, log, limits, name)
-        else:
-            yield read_delimited(opened, log, limits, name, charset)
+        yield READERS[opened.kind](opened, log, limits, name, charset)
     finally:
         opened.close()

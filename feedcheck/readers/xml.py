@@ -47,9 +47,10 @@ _NESTED_SLOTS = {
 
 
 def read_xml(
-    opened: Opened, log: FindingLog, limits: ReadLimits, shown: str
+    opened: Opened, log: FindingLog, limits: ReadLimits, shown: str, charset: str | None = None
 ) -> tuple[FeedInfo, Iterator[pd.DataFrame]]:
-    """Open an RSS or Atom feed: its info now, its items as a lazy iterator of chunks.
+    """Open an RSS or Atom feed: its info now, its items as a lazy iterator of chunks.  XML names its own
+    encoding, so the ``charset`` a server declared is not used.
 
     Raises:
         FeedFormatError: a DOCTYPE or entity declaration (``xml.dtd_forbidden``),

@@ -19,7 +19,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
@@ -133,15 +133,21 @@ def fetch(
     """
     text = os.fspath(source)
     scheme = urlsplit(text).scheme.lower()
-    if scheme in ("http", "https"):
-        return _fetch_http(text, limits, previous, auth or Auth(), workdir)
-    if scheme == "file":
-        return _local(Path(unquote(urlsplit(text).path)), text)
-    if len(scheme) > 1:
+    kind = SOURCES.get(scheme if len(scheme) > 1 else "")  # a one-letter scheme is a Windows drive
+    if kind is None:
         raise FetchError.of(
             "fetch.blocked", f"Scheme '{scheme}' is not supported; use a path, file://, http:// or https://."
         )
+    return kind(text, limits, previous, auth or Auth(), workdir)
+
+
+def _path(text: str, limits: FetchLimits, previous: Validators | None, auth: Auth, workdir: Path | None) -> Fetched:
     return _local(Path(text), text)
+
+
+def _file_url(text: str, limits: FetchLimits, previous: Validators | None, auth: Auth,
+              workdir: Path | None) -> Fetched:
+    return _local(Path(unquote(urlsplit(text).path)), text)
 
 
 def _local(path: Path, shown: str) -> Fetched:
@@ -379,3 +385,13 @@ def _spool(response: requests.Response, fd: int, shown: str, limits: FetchLimits
             digest.update(chunk)
             out.write(chunk)
     return digest.hexdigest(), size
+
+
+# Where a source's bytes come from, by its URL's scheme ("" for a plain path): a new kind of source is one
+# function taking (source, limits, previous validators, credentials, work folder) and one entry here.
+SOURCES: dict[str, Callable[[str, FetchLimits, Validators | None, Auth, Path | None], Fetched]] = {
+    "": _path,
+    "file": _file_url,
+    "http": _fetch_http,
+    "https": _fetch_http,
+}
