@@ -1,0 +1,59 @@
+"""``docs/codes.md``, written from the registries: every finding code (:data:`feedcheck.findings.CODES`), its
+severity by default and on each channel, and the registered checks that raise it (:data:`feedcheck.rules.checks.RULES`).
+
+    python -m feedcheck.reports.codes docs/codes.md
+
+A test fails when the checked-in file differs from what this writes, so the documentation cannot fall behind
+the code.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from feedcheck.findings import CODES
+from feedcheck.rules.channels import CHANNEL_NAMES, get_channel
+from feedcheck.rules.checks import RULES
+
+INTRO = """# Finding codes
+
+Every finding feedcheck reports has one of these codes. Codes are stable: scripts and dashboards may rely on them.
+Severity is the default; a channel may change it (see `SEVERITY` in `schemas/<channel>.py`, and the channel columns).
+*Fatal* codes mean the source could not be used at all (exit code 3). Rule = the pandera check that raises it.
+
+This file is written by `python -m feedcheck.reports.codes docs/codes.md`; edit the registries, not this file.
+"""
+
+NOTES = """Rows: for CSV/TSV, `row` is the spreadsheet row (the header is row 1; a cell spanning several lines is one row);
+for RSS/Atom, `row` is the item's number (the first item is 1).
+
+Event findings (`events.*`): `item_id` is the event's `event_id`, or `file:line` when it has none; `row` is the
+line in the log where the record starts, and `source` is `file:line`. Checks that depend on the event apply to
+purchase events as errors and to the other catalog events (ViewContent, AddToCart) as warnings.
+
+Match findings (`match.*`) have one finding per content_id (not per event), most revenue first; `item_id` is the
+content_id as the events sent it. `match.rate_low` is an error under 50% and a warning under 90%, per event name.
+"""
+
+
+def codes_markdown() -> str:
+    """The whole of ``docs/codes.md``."""
+    channels = [get_channel(name) for name in CHANNEL_NAMES]
+    head = ["code", "severity", *(channel.name for channel in channels), "fatal", "what it means", "rule"]
+    lines = [INTRO, "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for code, spec in CODES.items():
+        rules = ", ".join(f"`{name}`" for name, rule in RULES.items() if rule.code == code)
+        on_channels = [_differs(channel.severity_of(code).value, spec.severity.value) for channel in channels]
+        cells = [f"`{code}`", spec.severity.value, *on_channels, "yes" if spec.fatal else "", spec.title, rules]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n\n" + NOTES
+
+
+def _differs(on_channel: str, default: str) -> str:
+    """A channel's severity where it is not the default; blank where it is."""
+    return on_channel if on_channel != default else ""
+
+
+if __name__ == "__main__":
+    Path(sys.argv[1]).write_text(codes_markdown(), encoding="utf-8")
