@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import enum
 
-from feedcheck.findings import Finding, make_finding
+from feedcheck.findings import Finding, code, declare, make_finding
+
+declare({"config.invalid": code("Invalid options", "error", "{detail}", True)})
 
 
 class ExitCode(enum.IntEnum):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+import feedcheck.readers.codes  # noqa: F401  (declares the finding codes this room raises)
 from feedcheck.findings import FindingLog
 from feedcheck.readers.base import FeedInfo
 from feedcheck.readers.delimited import read_delimited

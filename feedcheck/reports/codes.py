@@ -37,12 +37,16 @@ content_id as the events sent it. `match.rate_low` is an error under 50% and a w
 """
 
 
+# The families of codes in the order a run meets them.
+FAMILIES = ("config", "fetch", "decode", "feed", "xml", "csv", "item", "gate", "publish", "history", "events", "match")
+
+
 def codes_markdown() -> str:
     """The whole of ``docs/codes.md``."""
     channels = [get_channel(name) for name in CHANNEL_NAMES]
     head = ["code", "severity", *(channel.name for channel in channels), "fatal", "what it means", "rule"]
     lines = [INTRO, "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for code, spec in CODES.items():
+    for code, spec in sorted(CODES.items(), key=lambda kv: FAMILIES.index(kv[0].split(".")[0])):
         rules = ", ".join(f"`{name}`" for name, rule in RULES.items() if rule.code == code)
         on_channels = [_differs(channel.severity_of(code).value, spec.severity.value) for channel in channels]
         cells = [f"`{code}`", spec.severity.value, *on_channels, "yes" if spec.fatal else "", spec.title, rules]

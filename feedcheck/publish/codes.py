@@ -1,0 +1,54 @@
+"""The finding codes of the quality gate, publishing and the run history."""
+
+from feedcheck.findings import code, declare
+
+declare({
+    # The quality gate and publishing.
+    "gate.fatal": code(
+        "Nothing to publish",
+        "error",
+        "The feed could not be read, so nothing was published; {kept}.",
+    ),
+    "gate.no_items": code(
+        "No valid items",
+        "error",
+        "None of the feed's {value} items passed the channel's rules; publishing would empty the catalog, "
+        "so nothing was published; {kept}.",
+    ),
+    "gate.item_drop": code(
+        "Valid items dropped",
+        "error",
+        "Valid items fell from {previous} to {items} ({hint}, more than the {limit} allowed); a truncated "
+        "export or fetch is the usual cause. The last good catalog stays in place; if the drop is real, "
+        "run again with --accept-drop.",
+    ),
+    "gate.error_share": code(
+        "Too many items with errors",
+        "error",
+        "{hint} of the items have errors (more than the {limit} allowed), so nothing was published; {kept}. "
+        "Fix the export, or run again with --accept-drop to publish the valid items anyway.",
+    ),
+    "gate.no_baseline": code(
+        "No readable manifest to compare with",
+        "error",
+        "Catalogs were published here before, but no manifest can be read, so the drop in valid items cannot be "
+        "checked; nothing was published and the published files stay. Run again with --accept-drop to publish.",
+    ),
+    "gate.override": code("Published despite the gate", "warning", "--accept-drop: published anyway. {detail}"),
+    "publish.published": code("Catalog published", "info", "Published {items} items to {value} (version {hint})."),
+    "publish.unchanged": code("Nothing new to publish", "info", "{detail}"),
+    "publish.manifest_unreadable": code(
+        "Published manifest unreadable",
+        "warning",
+        "{detail} The gate has no previous item count to compare with; the next publish writes a new manifest.",
+    ),
+    "publish.layout": code("Output folder not as feedcheck left it", "warning", "{detail}"),
+    "publish.column_skipped": code("Column left out of the XML catalog", "warning", "{detail}"),
+    "publish.formula_value": code(
+        "Value a spreadsheet would run as a formula",
+        "warning",
+        "'{field}' starts with a character a spreadsheet treats as a formula; the catalog keeps it as it is "
+        "(the channel reads it as text), but do not open the file in a spreadsheet and save it again.",
+    ),
+    "history.unreadable": code("Run history unreadable", "warning", "{detail}"),
+})
