@@ -36,8 +36,8 @@ from feedcheck.events.read import _YEAR_3000, Event, RecordBlock, expand_paths, 
 from feedcheck.events.reconcile import Catalog, Line, Reconciler
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
 from feedcheck.reports.write import REPORT_VERSION
-from feedcheck.rules.checks import WHITESPACE
 from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
+from feedcheck.rules.series import WHITESPACE
 from feedcheck.settings import EventOptions
 
 LEGACY_NAMES = {

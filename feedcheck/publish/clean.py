@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from feedcheck.rules.checks import normalise_token
+from feedcheck.rules.series import normalise_token
 from feedcheck.rules.validate import ChunkVerdict, FeedValidator
 
 

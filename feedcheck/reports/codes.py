@@ -1,9 +1,11 @@
-"""``docs/codes.md``, written from the registries: every finding code (:data:`feedcheck.findings.CODES`), its
-severity by default and on each channel, and the registered checks that raise it (:data:`feedcheck.rules.checks.RULES`).
+"""``docs/codes.md`` and ``docs/coverage.md``, written from the registries: every finding code
+(:data:`feedcheck.findings.CODES`) with its severity by default and on each channel and the registered checks
+that raise it (:data:`feedcheck.rules.checks.RULES`); and per channel, every attribute its schema lists with
+the checks, codes, severities and sources that cover it.
 
-    python -m feedcheck.reports.codes docs/codes.md
+    python -m feedcheck.reports.codes docs/
 
-A test fails when the checked-in file differs from what this writes, so the documentation cannot fall behind
+A test fails when a checked-in file differs from what this writes, so the documentation cannot fall behind
 the code.
 """
 
@@ -22,7 +24,7 @@ Every finding feedcheck reports has one of these codes. Codes are stable: script
 Severity is the default; a channel may change it (see `SEVERITY` in `schemas/<channel>.py`, and the channel columns).
 *Fatal* codes mean the source could not be used at all (exit code 3). Rule = the pandera check that raises it.
 
-This file is written by `python -m feedcheck.reports.codes docs/codes.md`; edit the registries, not this file.
+This file is written by `python -m feedcheck.reports.codes docs/`; edit the registries, not this file.
 """
 
 NOTES = """Rows: for CSV/TSV, `row` is the spreadsheet row (the header is row 1; a cell spanning several lines is one row);
@@ -37,7 +39,7 @@ content_id as the events sent it. `match.rate_low` is an error under 50% and a w
 """
 
 
-# The families of codes in the order a run meets them.
+# The families of codes in the order a run meets them; within a family, codes are in alphabetical order.
 FAMILIES = ("config", "fetch", "decode", "feed", "xml", "csv", "item", "gate", "publish", "history", "events", "match")
 
 
@@ -46,7 +48,7 @@ def codes_markdown() -> str:
     channels = [get_channel(name) for name in CHANNEL_NAMES]
     head = ["code", "severity", *(channel.name for channel in channels), "fatal", "what it means", "rule"]
     lines = [INTRO, "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for code, spec in sorted(CODES.items(), key=lambda kv: FAMILIES.index(kv[0].split(".")[0])):
+    for code, spec in sorted(CODES.items(), key=lambda kv: (FAMILIES.index(kv[0].split(".")[0]), kv[0])):
         rules = ", ".join(f"`{name}`" for name, rule in RULES.items() if rule.code == code)
         on_channels = [_differs(channel.severity_of(code).value, spec.severity.value) for channel in channels]
         cells = [f"`{code}`", spec.severity.value, *on_channels, "yes" if spec.fatal else "", spec.title, rules]
@@ -59,5 +61,42 @@ def _differs(on_channel: str, default: str) -> str:
     return on_channel if on_channel != default else ""
 
 
+
+
+COVERAGE_INTRO = """# Channel coverage
+
+What feedcheck checks of each channel's attributes: every field the channel's schema in `schemas/` lists, the
+checks it runs on that field (and the checks across fields that report on it), the finding code each raises
+with its severity on that channel, and the channel's specification or help page the rule follows.
+
+This file is written by `python -m feedcheck.reports.codes docs/`; edit the schemas and the rules, not this file.
+"""
+
+
+def coverage_markdown() -> str:
+    """The whole of ``docs/coverage.md``: per channel, attribute × check × code and severity × source."""
+    parts = [COVERAGE_INTRO]
+    for name in CHANNEL_NAMES:
+        channel = get_channel(name)
+        schema = channel.schema(currency=None, now="2026-01-01T00:00:00+00:00")
+        across: dict[str, list[str]] = {}
+        for check in schema.checks:
+            across.setdefault(check.statistics["field"], []).append(check.name)
+        parts += [f"## {channel.title}", "", "| attribute | check | code | severity | source |", "|---|---|---|---|---|"]
+        for field, column in schema.columns.items():
+            names = [check.name for check in column.checks] + across.get(field, [])
+            for check in names or [""]:
+                rule = RULES.get(check)
+                code = CODES[rule.code] if rule else None
+                cells = [f"`{field}`", f"`{check}`" if check else "not checked",
+                         f"`{rule.code}`" if rule else "", channel.severity_of(rule.code).value if rule else "",
+                         code.source if code else ""]
+                parts.append("| " + " | ".join(cells) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
 if __name__ == "__main__":
-    Path(sys.argv[1]).write_text(codes_markdown(), encoding="utf-8")
+    folder = Path(sys.argv[1])
+    (folder / "codes.md").write_text(codes_markdown(), encoding="utf-8")
+    (folder / "coverage.md").write_text(coverage_markdown(), encoding="utf-8")

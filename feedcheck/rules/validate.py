@@ -29,7 +29,8 @@ from feedcheck.clock import Window
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
 from feedcheck.readers.fields import ID, KNOWN_FIELDS
 from feedcheck.rules.channels import Channel, get_channel
-from feedcheck.rules.checks import PRICE_RE, RULES, Rule, Turns, parse_price, rewrite_price
+from feedcheck.rules.checks import RULES, Rule, Turns
+from feedcheck.rules.prices import PRICE_RE, parse_price, rewrite_price
 from feedcheck.settings import ChannelOptions
 
 _CURRENCY_SAMPLE = 1_000

@@ -1,0 +1,62 @@
+"""Rules on enumerated values: one of the channel's values, written the channel's way."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from feedcheck.findings import code, declare
+from feedcheck.rules.registry import rule
+from feedcheck.rules.series import norm, normalise_token, present
+
+declare({
+    "item.invalid_value": code(
+        "Value not allowed",
+        "error",
+        "'{value}' is not a valid {field}. Allowed: {allowed}.{hint}",
+    ),
+    "item.noncanonical_value": code(
+        "Alternative spelling",
+        "warning",
+        "'{value}' is accepted for {field}, but {channel}'s spelling is '{hint}'; the cleaned "
+        "catalog uses it. Change the export to avoid surprises on other channels.",
+    ),
+})
+
+
+def _enum_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    allowed = list(params["allowed"])
+    close = difflib.get_close_matches(norm(value), allowed, n=1, cutoff=0.6)
+    return {"allowed": ", ".join(allowed), "hint": f" Did you mean '{close[0]}'?" if close else ""}
+
+
+@rule("item.invalid_value", ("allowed", "alternatives"), hint=_enum_hint)
+def one_of(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
+    accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
+    return ~present(series) | normalise_token(series).isin(accepted)
+
+
+def canonical_value(value: str, allowed: list[str], alternatives: Mapping[str, str]) -> str | None:
+    """The channel's spelling of an accepted value, or ``None`` if it is not accepted.
+
+    >>> canonical_value("In_Stock", ["in stock", "out of stock"], {})
+    'in stock'
+    >>> canonical_value("backorder", ["available for order"], {"backorder": "available for order"})
+    'available for order'
+    """
+    key = norm(value)
+    by_norm = {norm(a): a for a in allowed} | {norm(k): v for k, v in alternatives.items()}
+    return by_norm.get(key)
+
+
+@rule(
+    "item.noncanonical_value",
+    ("allowed", "alternatives"),
+    hint=lambda v, p: {"hint": canonical_value(v, p["allowed"], p["alternatives"])},
+)
+def canonical_spelling(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
+    accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
+    return ~normalise_token(series).isin(accepted) | series.isin(allowed)

@@ -1,0 +1,55 @@
+"""The registry of rules: every check a channel schema may name, bound to its finding code.
+
+Each check is vectorised (it takes a whole column, or the whole chunk for rules that compare fields) and is
+registered once as a pandera check with :func:`rule`, beside the declaration of the code it reports (in the
+module of its family: presence, text, enums, identifiers, prices, urls, dates).  Empty values pass every check
+except ``required`` and the conditional ones: "missing" is its own finding, reported once.
+
+A schema names a check as ``Check.max_length(limit=150)``; when it fails, :mod:`feedcheck.rules.validate`
+looks the check up in :data:`RULES` to get the code and to compute the per-value part of the message (a "did
+you mean", the expected check digit…), only for the examples that are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from pandera import extensions
+
+# A hint turns a failing value (and the rule's parameters; for rules across
+# fields also ``_row``, the item's values) into extra message parameters.
+Hint = Callable[[str, Mapping[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a registered check reports: its finding code and how to explain a value."""
+
+    code: str
+    hint: Hint | None = None
+    frame: bool = False
+    reads: tuple[str, ...] = ()  # a rule across fields: the columns it reads besides those it names
+    turns: Turns | None = None  # a rule that compares with ``now``: when its verdict on each value changes
+
+
+# The moments (UTC timestamps, NaT for none) at which a clock rule's verdict on each value changes: what a
+# cached check's verdicts depend on, so the cache can tell when they no longer hold.
+Turns = Callable[[pd.Series], pd.Series]
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = None, frame: bool = False,  # type: ignore[no-untyped-def]
+         reads: tuple[str, ...] = (), turns: Turns | None = None):
+    """Register the decorated function as the pandera check of its name, reporting ``code`` when it fails."""
+    def register(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
+        extensions.register_check_method(
+            statistics=list(statistics), supported_types=pd.DataFrame if frame else pd.Series
+        )(fn)
+        RULES[fn.__name__] = Rule(code, hint, frame, reads, turns)
+        return fn
+
+    return register

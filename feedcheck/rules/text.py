@@ -1,0 +1,121 @@
+"""Rules on text: lengths and counts, control characters, emoji, placeholders, promotional wording, HTML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from feedcheck.findings import code, declare
+from feedcheck.rules.registry import Hint, rule
+from feedcheck.rules.series import CONTROL
+
+declare({
+    "item.too_long": code(
+        "Value too long",
+        "error",
+        "'{field}' has {length} characters; {channel} allows at most {limit}. Shorten it.",
+    ),
+    "item.longer_than_recommended": code(
+        "Value longer than recommended",
+        "warning",
+        "'{field}' has {length} characters; {channel} recommends at most {limit} "
+        "(longer text may be cut off in ads).",
+    ),
+    "item.too_many_values": code(
+        "Too many values",
+        "warning",
+        "'{field}' lists {count} values; {channel} uses the first {limit} and ignores the rest.",
+    ),
+    "item.control_chars": code(
+        "Control characters",
+        "error",
+        "'{field}' contains invisible control characters ({hint}); remove them.",
+    ),
+    "item.emoji": code(
+        "Emoji in the text",
+        "error",
+        "'{field}' contains emoji ({hint}); {channel} rejects them. Remove them.",
+    ),
+    "item.placeholder_text": code(
+        "Placeholder or template junk",
+        "error",
+        "'{field}' contains '{hint}', which is export-template junk rather than product "
+        "text. Fix the export mapping for this field.",
+    ),
+    "item.promotional_text": code(
+        "Promotional text",
+        "warning",
+        "'{field}' contains '{hint}'; {channel} rejects promotional wording in titles.",
+    ),
+    "item.html": code(
+        "HTML markup in plain text",
+        "warning",
+        "'{field}' contains HTML markup ({hint}); {channel} wants plain text.",
+    ),
+})
+
+
+def _length_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"length": f"{len(value):,}", "limit": f"{params['limit']:,}"}
+
+
+@rule("item.too_long", ("limit",), hint=_length_hint)
+def max_length(series: pd.Series, *, limit: int) -> pd.Series:
+    return series.str.len() <= limit
+
+
+@rule("item.longer_than_recommended", ("limit",), hint=_length_hint)
+def recommended_length(series: pd.Series, *, limit: int) -> pd.Series:
+    return series.str.len() <= limit
+
+
+@rule("item.too_many_values", ("limit",), hint=lambda v, p: {"count": len(v.split(",")), "limit": p["limit"]})
+def max_values(series: pd.Series, *, limit: int) -> pd.Series:
+    return series.str.count(",") < limit
+
+
+
+_EMOJI = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\U000e0000-\U000e007f]"
+_PLACEHOLDER = r"\[object Object\]|\{\{[^}]*\}\}|\$\{[^}]*\}|^(?:undefined|null|nan|none|#n/a|#value!)$"
+_HTML = r"<\s*/?\s*(?:p|br|b|i|u|strong|em|ul|ol|li|div|span|a|h[1-6]|table|tr|td|img)\b[^>]*>|&(?:nbsp|amp|lt|gt|quot);"
+
+
+def _found(pattern: str, flags: int = 0) -> Hint:
+    def hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        found = re.findall(pattern, value, flags)
+        return {"hint": ", ".join(dict.fromkeys(repr(f) if len(f) == 1 else f for f in found[:5]))}
+
+    return hint
+
+
+@rule("item.control_chars", hint=_found(CONTROL))
+def no_control_chars(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(CONTROL, regex=True)
+
+
+@rule("item.emoji", hint=_found(_EMOJI))
+def no_emoji(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(_EMOJI, regex=True)
+
+
+@rule("item.placeholder_text", hint=_found(r"(?i)" + _PLACEHOLDER))
+def no_placeholder(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(r"(?i)" + _PLACEHOLDER, regex=True)
+
+
+def _promotion_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    lowered = value.lower()
+    return {"hint": next((p for p in params["phrases"] if p in lowered), "")}
+
+
+@rule("item.promotional_text", ("phrases",), hint=_promotion_hint)
+def no_promotion(series: pd.Series, *, phrases: list[str]) -> pd.Series:
+    return ~series.str.lower().str.contains("|".join(re.escape(p) for p in phrases), regex=True)
+
+
+@rule("item.html", hint=_found(r"(?i)" + _HTML))
+def no_html(series: pd.Series) -> pd.Series:
+    return ~series.str.contains(r"(?i)" + _HTML, regex=True)
