@@ -109,6 +109,18 @@ class FeedServer:
     def url(self, path: str) -> str:
         return self.base + path
 
+    def serve_with_etag(self, path: str, body: bytes, etag: str, **headers: str) -> str:
+        """Serve ``body`` at ``path`` with ``etag``, and a 304 to a request that sends the ETag back; its URL."""
+
+        def conditional(handler: BaseHTTPRequestHandler) -> None:
+            if handler.headers.get("If-None-Match") == etag:
+                send(handler, 304, ETag=etag)
+            else:
+                send(handler, 200, body, ETag=etag, **headers)
+
+        self.routes[path] = conditional
+        return self.url(path)
+
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()

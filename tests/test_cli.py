@@ -12,7 +12,7 @@ import pytest
 
 import feedcheck
 from feedcheck.cli import main
-from tests.conftest import FEEDS, FeedServer, send
+from tests.conftest import FEEDS, FeedServer
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -80,16 +80,7 @@ def test_usage_errors_exit_2(args: list[str], tmp_path: Path) -> None:
 
 
 def test_unchanged_feed_over_http_is_not_reread(tmp_path: Path, server: FeedServer) -> None:
-    feeds = {"/good.csv": (FEEDS / "tiktok_clean.csv").read_bytes()}
-
-    def conditional(handler) -> None:
-        if handler.headers.get("If-None-Match") == '"v7"':
-            send(handler, 304)
-        else:
-            send(handler, 200, feeds[handler.path], ETag='"v7"')
-
-    server.routes["/good.csv"] = conditional
-    good = server.url("/good.csv")
+    good = server.serve_with_etag("/good.csv", (FEEDS / "tiktok_clean.csv").read_bytes(), '"v7"')
     assert main(["check", good, "--out", str(tmp_path)]) == 0
     first = json.loads((tmp_path / "report.json").read_text())
     findings = (tmp_path / "findings.csv").read_bytes()
@@ -108,15 +99,8 @@ def test_unchanged_feed_over_http_is_not_reread(tmp_path: Path, server: FeedServ
 
 def test_a_skipped_run_stands_only_on_the_last_run_of_its_own_source(tmp_path: Path, server: FeedServer) -> None:
     body = (FEEDS / "tiktok_clean.csv").read_bytes()
-
-    def conditional(handler) -> None:
-        if handler.headers.get("If-None-Match") == '"a1"':
-            send(handler, 304)
-        else:
-            send(handler, 200, body, ETag='"a1"')
-
-    server.routes["/a.csv"] = conditional
-    a, broken = server.url("/a.csv"), server.url("/broken.csv")  # the broken one answers 404
+    a = server.serve_with_etag("/a.csv", body, '"a1"')
+    broken = server.url("/broken.csv")  # it answers 404
     other = tmp_path / "other.csv"
     other.write_bytes(body.replace(b"24.00 USD", b"26.00 USD"))
     out = tmp_path / "out"
@@ -145,14 +129,7 @@ def test_a_source_that_has_not_changed_is_checked_again_once_a_sale_has_ended(tm
             "https://shop.example/p/1,https://shop.example/p/1.jpg,Northwind,30.00 USD,"
             "2026-11-01T00:00Z/2026-12-01T00:00Z\n")
 
-    def conditional(handler) -> None:
-        if handler.headers.get("If-None-Match") == '"s1"':
-            send(handler, 304)
-        else:
-            send(handler, 200, body.encode(), ETag='"s1"')
-
-    server.routes["/sale.csv"] = conditional
-    url = server.url("/sale.csv")
+    url = server.serve_with_etag("/sale.csv", body.encode(), '"s1"')
     runs = []
     for now in ("2026-11-29", "2026-11-30", "2026-12-02"):
         assert main(["check", url, "--out", str(tmp_path), "--now", now]) == 0
@@ -189,16 +166,7 @@ def test_the_summary_lists_errors_before_warnings_and_says_one_in_the_singular(
 
 
 def test_a_refused_feed_is_read_again_next_time(tmp_path: Path, server: FeedServer) -> None:
-    body = (FEEDS / "tiktok_defects.csv").read_bytes()
-
-    def conditional(handler) -> None:
-        if handler.headers.get("If-None-Match") == '"v1"':
-            send(handler, 304)
-        else:
-            send(handler, 200, body, ETag='"v1"')
-
-    server.routes["/feed.csv"] = conditional
-    url = server.url("/feed.csv")
+    url = server.serve_with_etag("/feed.csv", (FEEDS / "tiktok_defects.csv").read_bytes(), '"v1"')
     assert main(["check", str(FEEDS / "tiktok_clean.csv"), "--out", str(tmp_path)]) == 0
     assert main(["check", url, "--out", str(tmp_path)]) == 3
     assert main(["check", url, "--out", str(tmp_path), "--accept-drop"]) == 1

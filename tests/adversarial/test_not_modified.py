@@ -6,13 +6,12 @@ exit code of the last run stand, in reports written again as the skipped run's. 
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from tests.adversarial.harness import published
-from tests.conftest import FEEDS, FeedServer, send
+from tests.conftest import FEEDS, FeedServer
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
@@ -25,17 +24,10 @@ def test_the_flows_keep_the_last_run_when_the_server_says_not_modified(tmp_path:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    body = (FEEDS / "google_clean.xml").read_bytes()
-
-    def conditional(handler: BaseHTTPRequestHandler) -> None:
-        if handler.headers.get("If-None-Match") == '"v3"':
-            send(handler, 304, ETag='"v3"')
-        else:
-            send(handler, 200, body, ETag='"v3"', Content_Type="application/rss+xml")
-
-    server.routes["/feed.xml"] = conditional
+    url = server.serve_with_etag("/feed.xml", (FEEDS / "google_clean.xml").read_bytes(), '"v3"',
+                                 Content_Type="application/rss+xml")
     config = tmp_path / "feeds.toml"
-    config.write_text(f'[[feed]]\nname = "shop"\nsource = "{server.url("/feed.xml")}"\nchannel = "google"\n'
+    config.write_text(f'[[feed]]\nname = "shop"\nsource = "{url}"\nchannel = "google"\n'
                       f'out = "{tmp_path / "shop"}"\n')
     out = tmp_path / "shop"
     first = check_one_feed("shop", str(config), return_state=True)
