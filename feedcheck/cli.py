@@ -374,15 +374,6 @@ def _flows(quiet: bool) -> Any:
 
 
 def _publish_options(args: argparse.Namespace) -> PublishOptions:
-    for name in ("max_drop", "max_error_share"):
-        if not 0 <= getattr(args, name) <= 1:
-            raise ConfigError(f"--{name.replace('_', '-')} is a share between 0 and 1, e.g. 0.2 for 20%.")
-    if args.min_match_rate is not None and not 0 <= args.min_match_rate <= 1:
-        raise ConfigError("--min-match-rate is a share between 0 and 1, e.g. 0.9 for 90%.")
-    if args.alert and not args.alert.startswith(("env:", "block:")):
-        raise ConfigError("--alert takes env:VARIABLE or block:BLOCK_NAME; never the webhook URL itself.")
-    if args.keep < 1:
-        raise ConfigError("--keep must be at least 1: the published catalog itself is one version.")
     return PublishOptions(format=args.format, keep=args.keep, max_drop=args.max_drop,
                           max_error_share=args.max_error_share, accept_drop=args.accept_drop)
 

@@ -40,7 +40,7 @@ from feedcheck.cluster import check_address
 from feedcheck.errors import ConfigError
 from feedcheck.publish.formats import FORMATS
 from feedcheck.rules.channels import CHANNEL_NAMES
-from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits
+from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits, share
 from feedcheck.sources.fetch import Auth
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -71,6 +71,25 @@ class Alerts:
     slack_webhook: str | None = None
     min_match_rate: float | None = None
     report_url: str | None = None  # where report.html is served, for links in alerts
+
+    def __post_init__(self) -> None:
+        """Refuse what alerts cannot use; the message names the option as the feeds file and the CLI do.
+
+        Raises:
+            ConfigError: a webhook written out rather than named, a rate outside 0 to 1, a report URL that is
+                not http(s).
+        """
+        webhook = self.slack_webhook
+        if webhook is not None and not (isinstance(webhook, str) and _SECRET_REF.match(webhook)):
+            shown = "a URL" if isinstance(webhook, str) and "://" in webhook else repr(webhook)
+            raise ConfigError("alerts.slack_webhook (--alert) names where the webhook URL is kept, \"env:VARIABLE\" "
+                              "or \"block:BLOCK_NAME\" (a Prefect SlackWebhook or Secret block), never the webhook "
+                              f"URL itself; got {shown}.")
+        if self.min_match_rate is not None:
+            share("alerts.min_match_rate (--min-match-rate)", self.min_match_rate)
+        url = self.report_url
+        if url is not None and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
+            raise ConfigError("alerts.report_url is the http(s) address where the feed's folder is served.")
 
 
 @dataclass(frozen=True)
@@ -301,33 +320,14 @@ def _fetch_limits(entry: dict[str, Any], where: str) -> FetchLimits:
 
 
 def _gate(table: dict[str, Any], where: str, fmt: str) -> PublishOptions:
-    values: dict[str, Any] = {}
-    for key in ("max_drop", "max_error_share"):
-        if key in table:
-            share = table[key]
-            if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
-                raise ConfigError(f"{where}: gate.{key} is a share between 0 and 1, got {share!r}.")
-            values[key] = float(share)
-    if "keep" in table:
-        keep = table["keep"]
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
-            raise ConfigError(f"{where}: gate.keep is the number of published versions to keep (at least 1).")
-        values["keep"] = keep
-    return PublishOptions(format=fmt, **values)
+    try:
+        return PublishOptions(format=fmt, **table)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.finding.message}") from None
 
 
 def _alerts(table: dict[str, Any], where: str) -> Alerts:
-    webhook = table.get("slack_webhook")
-    if webhook is not None:
-        if not isinstance(webhook, str) or not _SECRET_REF.match(webhook):
-            shown = "a URL" if isinstance(webhook, str) and "://" in webhook else repr(webhook)
-            raise ConfigError(f"{where}: alerts.slack_webhook names where the webhook URL is kept, \"env:VARIABLE\" "
-                              f"or \"block:BLOCK_NAME\" (a Prefect SlackWebhook or Secret block); got {shown}. "
-                              "Never write the URL itself in the file.")
-    rate = table.get("min_match_rate")
-    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate <= 1):
-        raise ConfigError(f"{where}: alerts.min_match_rate is a share between 0 and 1, got {rate!r}.")
-    report_url = table.get("report_url")
-    if report_url is not None and not (isinstance(report_url, str) and report_url.startswith(("http://", "https://"))):
-        raise ConfigError(f"{where}: alerts.report_url is the http(s) address where the feed's folder is served.")
-    return Alerts(slack_webhook=webhook, min_match_rate=None if rate is None else float(rate), report_url=report_url)
+    try:
+        return Alerts(**table)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.finding.message}") from None

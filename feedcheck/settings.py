@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from feedcheck.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class FetchLimits:
@@ -109,3 +111,25 @@ class PublishOptions:
     max_drop: float = 0.20
     max_error_share: float = 0.50
     accept_drop: bool = False
+
+    def __post_init__(self) -> None:
+        """Refuse values the gate cannot use; the message names the option as the feeds file and the CLI do.
+
+        Raises:
+            ConfigError: a share outside 0 to 1, or fewer than one version to keep.
+        """
+        share("gate.max_drop (--max-drop)", self.max_drop)
+        share("gate.max_error_share (--max-error-share)", self.max_error_share)
+        if isinstance(self.keep, bool) or not isinstance(self.keep, int) or self.keep < 1:
+            raise ConfigError(f"gate.keep (--keep) is the number of published versions to keep, at least 1 (the "
+                              f"published catalog itself is one); got {self.keep!r}.")
+
+
+def share(name: str, value: object) -> None:
+    """Refuse a share that is not a number from 0 to 1.
+
+    Raises:
+        ConfigError: names the option and what it takes.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise ConfigError(f"{name} is a share between 0 and 1, e.g. 0.2 for 20%; got {value!r}.")

@@ -50,7 +50,7 @@ FEED = '[[feed]]\nname = "shop"\nsource = "https://shop.example/feed.csv"\n'
     (FEED + "schedule = { interval = 'hourly' }\n", "interval must be seconds"),
     (FEED + "schedule = { cron = '0 * * * *', interval = '1h' }\n", "exactly one of cron"),
     (FEED + "schedule = { interval = '1h', timezone = 'Mars/Olympus' }\n", "unknown time zone"),
-    (FEED + "gate = { max_drop = 20 }\n", "gate.max_drop is a share between 0 and 1"),
+    (FEED + "gate = { max_drop = 20 }\n", "gate.max_drop (--max-drop) is a share between 0 and 1"),
     (FEED + "alerts = { slack_webhook = 'https://hooks.slack.com/services/T0/B0/SECRET' }\n", "got a URL"),
     (FEED + "auth = { header_env = { Authorization = 'Bearer abc123' } }\n", "never the secret itself"),
     ('[[feed]]\nname = "shop"\nsource = "https://user:pw@shop.example/feed.csv"\n', "contains credentials"),
@@ -82,3 +82,24 @@ def test_missing_file_and_unknown_feed(tmp_path: Path) -> None:
         load_feeds(tmp_path / "nope.toml")
     with pytest.raises(ConfigError, match="has northwind-tiktok, northwind-google, northwind-meta"):
         find_feed(load_feeds(DEMO), "acme")
+
+
+@pytest.mark.parametrize(("entry", "argv", "message"), [
+    ("gate = { max_drop = 5 }", ["--max-drop", "5"], "gate.max_drop (--max-drop) is a share between 0 and 1, e.g. "
+                                                     "0.2 for 20%; got 5"),
+    ("gate = { keep = 0 }", ["--keep", "0"], "gate.keep (--keep) is the number of published versions to keep, at "
+                                             "least 1 (the published catalog itself is one); got 0."),
+    ("alerts = { slack_webhook = 'FEED_HOOK' }", ["--alert", "FEED_HOOK"],
+     "alerts.slack_webhook (--alert) names where the webhook URL is kept"),
+    ("alerts = { min_match_rate = 90 }", ["--min-match-rate", "90"],
+     "alerts.min_match_rate (--min-match-rate) is a share between 0 and 1"),
+])
+def test_the_feeds_file_and_the_command_line_refuse_an_option_in_the_same_words(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], entry: str, argv: list[str], message: str) -> None:
+    from feedcheck.cli import main
+
+    with pytest.raises(ConfigError) as caught:
+        load_feeds(write(tmp_path, FEED + entry + "\n"))
+    assert caught.value.finding.message.startswith(f"feed 'shop': {message}")
+    assert main(["check", str(FIXTURES / "feeds" / "tiktok_clean.csv"), "--out", str(tmp_path / "out"), *argv]) == 2
+    assert capsys.readouterr().err.startswith(f"feedcheck: {message}")
