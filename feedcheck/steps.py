@@ -215,10 +215,11 @@ def alert(feed: FeedConfig, summary: dict[str, Any], webhook: str | None) -> Non
 def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict[str, Path]:
     """Write the reports (each file atomically) and remember the run for the next conditional request."""
     paths = write_reports(feed.out, summary, report.log, report.mismatches)
-    published = report.publish is not None and report.publish.outcome in ("published", "unchanged")
-    catalog = report.publish.manifest if published and report.publish is not None else None
+    publish = report.publish
+    # A later run may stand on this one only when the current catalog is this source's, from its items alone.
+    ours = publish is not None and publish.outcome in ("published", "unchanged") and publish.manifest and not feed.events
     remember(feed.out, _run_key(feed), report.fetched, report.exit_code,
-             catalog["sha256"] if catalog and not feed.events else None, report.window)  # the catalog: this source's
+             publish.manifest["sha256"] if ours else None, report.window)
     return paths
 
 
