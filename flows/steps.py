@@ -50,9 +50,11 @@ from feedcheck.steps import (
 
 if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner
+
 CACHE_DIR = ".cache"  # in the feed's output folder: the check's cache records and parked items
 CACHE_FOR = timedelta(days=1)
 TOP_FINDINGS = 25
+
 
 @dataclass
 class ByContent(CachePolicy):
@@ -285,8 +287,6 @@ def _stored(record: Path) -> str | None:
     except (OSError, ValueError, AttributeError):
         return None
     return stored if isinstance(stored, str) and Path(stored).is_absolute() else None
-
-
 
 
 class TaskSteps(Steps):

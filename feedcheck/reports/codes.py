@@ -61,8 +61,6 @@ def _differs(on_channel: str, default: str) -> str:
     return on_channel if on_channel != default else ""
 
 
-
-
 COVERAGE_INTRO = """# Channel coverage
 
 What feedcheck checks of each channel's attributes: every field the channel's schema in `schemas/` lists, the

@@ -77,7 +77,6 @@ def max_values(series: pd.Series, *, limit: int) -> pd.Series:
     return series.str.count(",") < limit
 
 
-
 _EMOJI = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\U000e0000-\U000e007f]"
 _PLACEHOLDER = r"\[object Object\]|\{\{[^}]*\}\}|\$\{[^}]*\}|^(?:undefined|null|nan|none|#n/a|#value!)$"
 _HTML = r"<\s*/?\s*(?:p|br|b|i|u|strong|em|ul|ol|li|div|span|a|h[1-6]|table|tr|td|img)\b[^>]*>|&(?:nbsp|amp|lt|gt|quot);"
