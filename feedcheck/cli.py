@@ -23,13 +23,13 @@ from feedcheck.errors import ConfigError, ExitCode, FeedcheckError
 from feedcheck.events.checker import check_events
 from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
 from feedcheck.findings import FindingLog
-from feedcheck.outcome import FeedReport
 from feedcheck.pipeline import Steps, run_feed
 from feedcheck.publish.formats import FORMATS
 from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.progress import Progress
-from feedcheck.reports.render import count, money, percent, ranked
+from feedcheck.reports.render import count
+from feedcheck.reports.terminal import events_summary, feed_summary, paths_line
 from feedcheck.reports.write import write_reports
 from feedcheck.rules.channels import CHANNEL_NAMES
 from feedcheck.settings import (
@@ -230,7 +230,7 @@ def _check(args: argparse.Namespace) -> int:
         print(f"{run.report.source} is unchanged since the last check; nothing was published; "
               f"its report is in {run.paths['report']}.")
     else:
-        print(_summary(run.report, run.paths))
+        print(feed_summary(run.report, run.paths))
     return run.exit_code
 
 
@@ -277,15 +277,15 @@ def _events(args: argparse.Namespace) -> int:
                                 events=feed.events, event_options=feed.event_options, executor=executor,
                                 progress=progress)
         paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
-        print(_summary(report, paths))
+        print(feed_summary(report, paths))
         unusable = report.events is not None and report.events.unusable
         return max(report.exit_code, ExitCode.UNUSABLE) if unusable else report.exit_code
     with dask_executor(args.dask) if args.dask else contextlib.nullcontext() as executor, _progress() as progress:
         only = check_events(args.logs, options=_event_settings(args),
                             log=FindingLog(max_per_code=args.max_findings), progress=progress, executor=executor)
     paths = write_reports(args.out, only.to_dict(), only.log)
-    print(_events_summary(only.summary, only.log))
-    print(_paths_line(paths))
+    print(events_summary(only.summary, only.log))
+    print(paths_line(paths))
     return only.exit_code
 
 
@@ -425,83 +425,6 @@ def _auth_vars(args: argparse.Namespace) -> tuple[dict[str, str], tuple[str, str
             raise ConfigError("--basic-auth-env takes USER_VAR:PASSWORD_VAR.")
         basic = (user, password)
     return headers, basic
-
-
-def _summary(report: FeedReport, paths: dict[str, Path]) -> str:
-    lines = []
-    fatal = report.log.fatal
-    if fatal:
-        lines.append(f"FAILED  {report.source}: {fatal.message}")
-    if report.info is not None:
-        info = report.info
-        shape = f"{info.format.upper()}, {info.encoding}{', gzip' if info.compressed else ''}"
-        verdict = "OK" if report.status == "ok" else "ERRORS"
-        if not fatal:
-            lines.append(f"{verdict}  {report.source} ({shape}) for {report.channel}")
-        lines.append(
-            f"  {count(report.items_total, 'item')}: {report.items_with_errors:,} with errors (rejected by the channel), "
-            f"{report.items_with_warnings:,} with warnings only"
-        )
-    if report.publish is not None:
-        lines.append(_publish_line(report))
-    if report.events is not None:
-        lines.append(_events_summary(report.events.summary, report.log))
-    else:
-        lines.extend(_top_findings(report.log))
-    lines.append(_paths_line(paths))
-    return "\n".join(lines)
-
-
-def _events_summary(summary: dict[str, object], log: FindingLog) -> str:
-    s: dict[str, Any] = summary
-    lines = [
-        f"  {count(s['total'], 'event')} read ({s['unique']:,} after deduplication, "
-        f"{count(s['duplicates'], 'duplicate')}); "
-        f"{s['missing_value']:,} without value, {s['missing_currency']:,} without currency, "
-        f"{s['invalid_currency']:,} with an invalid currency"
-    ]
-    if s.get("match_rate") is not None:
-        lines.append(f"  catalog match rate {percent(s['match_rate'])} of events "
-                     f"({percent(s['match_rate_lines'])} of content lines)")
-        for name, stats in s["by_name"].items():
-            matched = f"{stats['matched_events']:>8,} / {stats['events']:<8,}"
-            lines.append(f"    {name:<14} {matched} {percent(stats['match_rate'])}")
-        risk = money(s["revenue_at_risk"])
-        no_ids = money(s["revenue_at_risk_without_content_ids"])
-        lines.append(f"  revenue at risk (purchases not matched to the catalog): {risk or 'none'}"
-                     + (f", of which without any content_id: {no_ids}" if no_ids else ""))
-        top = s["top_unmatched"][:5]
-        if top:
-            lines.append("  top unmatched ids:")
-            lines.extend(
-                f"    {row['content_id']:<24} {row['reason']:<20} {row['events']:>6,} events"
-                + (f"  {row['revenue']:,.2f} {row['currency']}" if row["revenue"] else "")
-                + (f"  -> {row['suggested_id']}" if row["suggested_id"] else "")
-                for row in top
-            )
-    lines.extend(_top_findings(log))
-    return "\n".join(lines)
-
-
-def _publish_line(report: FeedReport) -> str:
-    result = report.publish
-    assert result is not None
-    if result.outcome == "published" and result.manifest is not None:
-        return f"  published {count(result.manifest['items'], 'item')} to {result.manifest['file']}"
-    if result.outcome == "unchanged":
-        return "  nothing new to publish: the published catalog is already this one"
-    return f"  NOT PUBLISHED: {result.reason}"
-
-
-def _top_findings(log: FindingLog) -> list[str]:
-    top = [(code, v) for code, v in ranked(log.summary()["by_code"]) if v["severity"] != "info"][:8]
-    if not top:
-        return []
-    return ["  top findings:"] + [f"    {v['count']:>8,}  {v['severity']:<7}  {code}" for code, v in top]
-
-
-def _paths_line(paths: dict[str, Path]) -> str:
-    return "  reports: " + "  ".join(str(p) for p in paths.values())
 
 
 if __name__ == "__main__":
