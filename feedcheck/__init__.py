@@ -14,9 +14,9 @@ The public API, for scripts and notebooks::
 """
 
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
+from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import EventsReport, check_events, event_rows
 from feedcheck.events.read import Content, Event, read_events
-from feedcheck.events.reconcile import Catalog
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
 from feedcheck.outcome import FeedReport

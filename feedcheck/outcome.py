@@ -10,8 +10,8 @@ from typing import Any
 
 from feedcheck.clock import Window
 from feedcheck.errors import exit_code_of
+from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import EventsReport
-from feedcheck.events.reconcile import Catalog
 from feedcheck.feeds import FeedConfig
 from feedcheck.findings import FindingLog
 from feedcheck.publish.atomic import Candidate, PublishResult

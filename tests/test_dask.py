@@ -23,7 +23,7 @@ from feedcheck.settings import ReadLimits
 from feedcheck.errors import ConfigError
 from feedcheck.events.checker import check_events
 from feedcheck.feeds import load_feeds
-from feedcheck.events.reconcile import Catalog
+from feedcheck.events.catalog import Catalog
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import generate  # noqa: E402  (the benchmark's generator: real-shaped feeds with known defects)

@@ -29,7 +29,8 @@ from feedcheck.events.read import _Bad, _byte_stream, _drain, _Scanner, _settle,
 from feedcheck.events.checker import EventChecker, check_events
 from feedcheck.errors import FeedcheckError
 from feedcheck.findings import FindingLog, Severity, make_finding
-from feedcheck.events.reconcile import Catalog, Reconciler
+from feedcheck.events.catalog import Catalog
+from feedcheck.events.reconcile import Reconciler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import generate  # noqa: E402  (the benchmark's generator: real-shaped logs with known defects)

@@ -26,7 +26,7 @@ from feedcheck.steps import check_feed
 from feedcheck.settings import EventOptions
 from feedcheck.events.checker import check_events, event_rows
 from feedcheck.findings import FindingLog, Severity
-from feedcheck.events.reconcile import Catalog
+from feedcheck.events.catalog import Catalog
 
 from tests.conftest import FIXTURES
 

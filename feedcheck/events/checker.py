@@ -3,7 +3,7 @@
 :func:`check_events` reads logs with :mod:`feedcheck.events.read`, deduplicates
 events the way the platforms do (same event name and ``event_id`` within
 48 hours; the first one wins), checks every remaining event and, given a
-:class:`~feedcheck.events.reconcile.Catalog`, matches its content ids.  Everything
+:class:`~feedcheck.events.catalog.Catalog`, matches its content ids.  Everything
 it finds is a :class:`~feedcheck.findings.Finding` in the same log as feed
 findings, with the event id (or ``file:line``) as ``item_id`` and
 ``file:line`` as ``source``.
@@ -32,8 +32,9 @@ import pyarrow.compute as pc
 
 from feedcheck.errors import exit_code_of
 from feedcheck.events.blocks import Columns
+from feedcheck.events.catalog import Catalog
 from feedcheck.events.read import _YEAR_3000, Event, RecordBlock, expand_paths, read_events, read_records
-from feedcheck.events.reconcile import Catalog, Line, Reconciler
+from feedcheck.events.reconcile import Line, Reconciler
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
 from feedcheck.reports.write import REPORT_VERSION
 from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES

@@ -16,195 +16,20 @@ least one unmatched id, per currency.
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import numpy as np
-import pandas as pd
 
-from feedcheck.errors import ConfigError
+from feedcheck.events.catalog import MATCHED, STOCKOUT, VALID, Catalog
 from feedcheck.findings import FindingLog, Severity, make_finding
 from feedcheck.reports.render import money, percent
 from feedcheck.settings import EventOptions
 
-OUT_OF_STOCK = frozenset({"out of stock", "out_of_stock", "discontinued", "sold out"})
-_VALID, _STOCKOUT = 1, 2
-_PRICE_CURRENCY = re.compile(r"([A-Za-z]{3})\s*$")
-_SEPARATORS = re.compile(r"[\s\-_.:/]+")
-ID_PATTERNS: tuple[tuple[str, str], ...] = (
-    (r"^gid://shopify/\w+/(\d+)$", "the Shopify gid:// prefix"),
-    (r"^shopify_[a-z]{2}_\d+_(\d+)$", "the Shopify shopify_CC_product_ prefix"),
-    (r"^wc_post_id_(.+)$", "the WooCommerce wc_post_id_ prefix"),
-    (r"^(.+)_\1$", "a repeated id (x_x)"),
-)
-_BUILTIN = tuple((re.compile(pattern), label) for pattern, label in ID_PATTERNS)
-_MAX_PATTERN_ID = 256  # longer ids are not tried against id formats (a repeated-id pattern is quadratic)
-MATCHED = ""
 RATE_TARGET = 0.9
 RATE_FLOOR = 0.5
-
-
-class Catalog:
-    """What the catalog holds, for matching: valid ids, excluded ids, group ids, stock and currency.
-
-    Built from a feed's chunks and their validation verdicts by
-    :func:`feedcheck.check_feed` (pass ``catalog=Catalog()``), so a content_id
-    can be told apart as "not in the feed" or "in the feed, but rejected".
-    """
-
-    def __init__(self, source: str = "") -> None:
-        self.source = source
-        self.currency: str | None = None  # shown in reports; the channel's catalog currency when known
-        self.items_total = 0
-        self._anchor: str | None = None  # the first price's currency; items in another are kept apart
-        self._items: dict[str, int] = {}
-        self._groups: dict[str, bool] = {}
-        self._availability: dict[str, str] = {}
-        self._currency_of: dict[str, str] = {}
-        self._folded: dict[str, str] | None = None
-        self._cores: dict[str, tuple[str, str]] | None = None
-        self._flag_table: tuple[pd.Index, np.ndarray] | None = None
-        self._patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
-
-    def add(self, chunk: pd.DataFrame, errors: np.ndarray) -> None:
-        """Record a chunk's items as validated (``ChunkVerdict.items``: trimmed, prices in canonical form);
-        ``errors`` marks the items the channel rejects."""
-        if "id" not in chunk.columns:
-            return
-        self.items_total += len(chunk)
-        n = len(chunk)
-        ids = chunk["id"].tolist()
-        groups = chunk["item_group_id"].tolist() if "item_group_id" in chunk else [""] * n
-        stock = chunk["availability"].str.lower().tolist() if "availability" in chunk else [""] * n
-        prices = chunk["price"].tolist() if "price" in chunk else [""] * n
-        for item_id, group, availability, price, rejected in zip(ids, groups, stock, prices, errors.tolist()):
-            if not item_id:
-                continue
-            flags = 0 if rejected else _VALID
-            if availability in OUT_OF_STOCK:
-                flags |= _STOCKOUT
-                self._availability[item_id] = availability
-            self._items[item_id] = self._items.get(item_id, 0) | flags
-            if group:
-                self._groups[group] = self._groups.get(group, False) or not rejected
-            found = _PRICE_CURRENCY.search(price or "")
-            if found:
-                code = found.group(1).upper()
-                if self._anchor is None:
-                    self._anchor = code
-                    self.currency = self.currency or code
-                if code != self._anchor:
-                    self._currency_of[item_id] = code
-        self._folded = self._cores = self._flag_table = None
-
-    def flags(self, ids: list[str]) -> np.ndarray:
-        """Each id's flags (valid, out of stock) as an array, 0 for ids not in the catalog: one hash lookup each."""
-        if self._flag_table is None:
-            self._flag_table = (pd.Index(list(self._items), dtype=object),
-                                np.fromiter(self._items.values(), dtype=np.int64, count=len(self._items)))
-        index, flags = self._flag_table
-        positions = index.get_indexer(pd.Index(ids, dtype=object)) if ids else np.zeros(0, dtype=np.int64)
-        return np.where(positions >= 0, flags[positions], 0) if len(flags) else np.zeros(len(ids), dtype=np.int64)
-
-    @property
-    def valid_items(self) -> int:
-        return sum(1 for flags in self._items.values() if flags & _VALID)
-
-    def currency_for(self, item_id: str) -> str | None:
-        """The currency of the item's price (the catalog's, unless the item differs)."""
-        return self._currency_of.get(item_id, self._anchor)
-
-    def classify(self, content_id: str, as_group: bool) -> tuple[str, str, str]:
-        """``(code, hint, detail)``: ``code`` is empty for a match, else the ``match.*`` reason.
-
-        ``hint`` is the catalog id to use (or the availability of a matched,
-        out-of-stock item); ``detail`` says what had to be removed to match.
-        """
-        flags = self._items.get(content_id)
-        valid_item = flags is not None and bool(flags & _VALID)
-        if as_group:
-            if self._groups.get(content_id):
-                return MATCHED, "", ""
-            if valid_item:
-                return "match.item_id_as_group", "", ""
-        else:
-            if valid_item:
-                if flags & _STOCKOUT:  # type: ignore[operator]
-                    return "match.out_of_stock", self._availability.get(content_id, "out of stock"), ""
-                return MATCHED, "", ""
-            if self._groups.get(content_id):
-                return "match.group_id", "", ""
-        if flags is not None or content_id in self._groups:
-            return "match.excluded", "", ""
-        folded = self._fold_index().get(content_id.strip().casefold())
-        if folded is not None:
-            return "match.case_or_whitespace", folded, ""
-        bare, label = self._strip_format(content_id.strip().casefold())
-        if label:
-            found_bare = self._fold_index().get(bare)
-            if found_bare is not None:
-                return "match.id_format", found_bare, label
-        core, steps = self._core(content_id)
-        found = self._core_index().get(core)
-        if found is not None:
-            removed = " and ".join(dict.fromkeys(steps + found[1].split(" and ") if found[1] else steps))
-            return "match.id_format", found[0], removed or "differences in format"
-        return "match.not_in_catalog", "", ""
-
-    def use_patterns(self, patterns: Iterable[str]) -> None:
-        """Extra id formats (regular expressions whose first group is the id's core) to try."""
-        try:
-            self._patterns = tuple((re.compile(p, re.IGNORECASE), f"the pattern {p}") for p in patterns)
-        except re.error as exc:
-            raise ConfigError(f"Id pattern '{exc.pattern!s}' is not a valid regular expression ({exc.msg}).") from None
-        self._cores = None
-
-    def _fold_index(self) -> dict[str, str]:
-        if self._folded is None:
-            self._folded = {}
-            for name in self._matchable():
-                self._folded.setdefault(name.strip().casefold(), name)
-        return self._folded
-
-    def _core_index(self) -> dict[str, tuple[str, str]]:
-        if self._cores is None:
-            self._cores = {}
-            for name in self._matchable():
-                core, steps = self._core(name)
-                self._cores.setdefault(core, (name, " and ".join(steps)))
-        return self._cores
-
-    def _matchable(self) -> Iterable[str]:
-        yield from (name for name, flags in self._items.items() if flags & _VALID)
-        yield from (name for name, valid in self._groups.items() if valid)
-
-    def _strip_format(self, text: str) -> tuple[str, str]:
-        """The id inside a known id format (a platform prefix, a repeated id), and the format's name."""
-        if len(text) > _MAX_PATTERN_ID:
-            return text, ""
-        for pattern, label in self._patterns + _BUILTIN:
-            match = pattern.match(text)
-            if match and match.group(1):
-                return match.group(1), label
-        return text, ""
-
-    def _core(self, name: str) -> tuple[str, list[str]]:
-        """The id with known prefixes, separators, case and leading zeros removed, and what was removed."""
-        text, label = self._strip_format(name.strip().casefold())
-        steps = [label] if label else []
-        joined = _SEPARATORS.sub("", text)
-        if joined != text:
-            steps.append("separators")
-            text = joined
-        unpadded = text.lstrip("0")
-        if unpadded != text and unpadded:
-            steps.append("leading zeros")
-            text = unpadded
-        return text, steps
 
 
 @dataclass
@@ -334,7 +159,7 @@ class Reconciler:
         before = np.cumsum(counts) - counts
         lines = np.repeat(cols.line_offsets[chosen] - before, counts) + np.arange(int(counts.sum()))
         flags = cols.line_flags[lines]
-        plain = ~cols.line_group[lines] & (flags & _VALID != 0) & (flags & _STOCKOUT == 0)
+        plain = ~cols.line_group[lines] & (flags & VALID != 0) & (flags & STOCKOUT == 0)
         if self.ids:  # an item id that missed once as a group keeps that verdict
             candidates = np.flatnonzero(plain)
             plain[candidates] = [cols.content_id[j] not in self.ids for j in lines[candidates].tolist()]
