@@ -80,7 +80,8 @@ def coverage_markdown() -> str:
         across: dict[str, list[str]] = {}
         for check in schema.checks:
             across.setdefault(check.statistics["field"], []).append(check.name)
-        parts += [f"## {channel.title}", "", "| attribute | check | code | severity | source |", "|---|---|---|---|---|"]
+        parts += [f"## {channel.title}", "", "| attribute | check | code | severity | source |",
+                  "|---|---|---|---|---|"]
         for field, column in schema.columns.items():
             names = [check.name for check in column.checks] + across.get(field, [])
             for check in names or [""]:
