@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from feedcheck.reports.messages import format_message
+
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 VALUE_MAX_CHARS = 200
@@ -113,13 +115,8 @@ def truncate(value: str, limit: int = VALUE_MAX_CHARS) -> str:
 
 
 def render(code: str, params: Mapping[str, Any]) -> str:
-    """Render a code's message; unknown keys in a template render as ``?``."""
-    return CODES[code].template.format_map(_Defaulting(params))
-
-
-class _Defaulting(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "?"
+    """Render a code's message (:mod:`feedcheck.reports.messages`); unknown keys in a template render as ``?``."""
+    return format_message(CODES[code].template, params)
 
 
 def make_finding(

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from feedcheck.reports.alerts import alert_on_change, feed_state, resolve_webhook, send
 from feedcheck.errors import ConfigError
-from tests.conftest import FEEDS, FeedServer, send as answer
+from feedcheck.reports.alerts import alert_on_change, feed_state, resolve_webhook, send
+from tests.conftest import FEEDS, FeedServer
+from tests.conftest import send as answer
 from tests.test_cli import run
 
 

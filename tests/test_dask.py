@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import FEEDS, FIXTURES
-from feedcheck.events import read as eventlog
-from feedcheck.steps import check_feed
-from feedcheck.publish.clean import CatalogSpool
+
 from feedcheck.cluster import dask_executor
-from feedcheck.settings import ReadLimits
 from feedcheck.errors import ConfigError
+from feedcheck.events import read as eventlog
+from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
 from feedcheck.feeds import load_feeds
-from feedcheck.events.catalog import Catalog
+from feedcheck.publish.clean import CatalogSpool
+from feedcheck.settings import ReadLimits
+from feedcheck.steps import check_feed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import generate  # noqa: E402  (the benchmark's generator: real-shaped feeds with known defects)

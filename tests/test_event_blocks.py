@@ -17,20 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import FIXTURES
+from feedcheck.errors import FeedcheckError
 from feedcheck.events import read as eventlog
-from feedcheck.steps import check_feed
+from feedcheck.events.catalog import Catalog
+from feedcheck.events.checker import EventChecker, check_events
+from feedcheck.events.read import _Bad, _byte_stream, _drain, _Scanner, _settle, _Tally, _text_encoding, recognise
+from feedcheck.events.reconcile import Reconciler
+from feedcheck.findings import FindingLog, Severity, make_finding
 from feedcheck.settings import EventOptions
 from feedcheck.sources.decode import DecodingReader
-from feedcheck.events.read import _Bad, _byte_stream, _drain, _Scanner, _settle, _Tally, _text_encoding, recognise
-from feedcheck.events.checker import EventChecker, check_events
-from feedcheck.errors import FeedcheckError
-from feedcheck.findings import FindingLog, Severity, make_finding
-from feedcheck.events.catalog import Catalog
-from feedcheck.events.reconcile import Reconciler
+from feedcheck.steps import check_feed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import generate  # noqa: E402  (the benchmark's generator: real-shaped logs with known defects)

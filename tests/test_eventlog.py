@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import gzip
-import random
 import json
+import random
 from pathlib import Path
 
 import pytest
+from conftest import FIXTURES
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from feedcheck.settings import EventOptions
 from feedcheck.errors import ConfigError
 from feedcheck.events.read import Event, expand_paths, read_events
 from feedcheck.findings import FindingLog
-
-from conftest import FIXTURES
+from feedcheck.settings import EventOptions
 
 EVENTS = FIXTURES / "events"
 SEGMENT_FIELDS = {

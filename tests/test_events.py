@@ -22,12 +22,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from feedcheck.steps import check_feed
-from feedcheck.settings import EventOptions
+from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events, event_rows
 from feedcheck.findings import FindingLog, Severity
-from feedcheck.events.catalog import Catalog
-
+from feedcheck.settings import EventOptions
+from feedcheck.steps import check_feed
 from tests.conftest import FIXTURES
 
 EVENTS = FIXTURES / "events"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from feedcheck.settings import FetchLimits
 from feedcheck.errors import ConfigError
 from feedcheck.feeds import find_feed, load_feeds
+from feedcheck.settings import FetchLimits
 from tests.conftest import FIXTURES
 
 DEMO = FIXTURES / "demo" / "feeds.toml"

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from conftest import FEEDS, FeedServer, send
-from feedcheck.flows import check_one_feed
 from prefect.artifacts import Artifact
 from prefect.blocks.notifications import SlackWebhook
 from prefect.blocks.system import Secret
@@ -19,6 +18,8 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
 from prefect.logging.handlers import APILogWorker
 from prefect.states import State
+
+from feedcheck.flows import check_one_feed
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),

@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.publish.history import record_run
+from feedcheck.publish.snapshot import diff_feeds
 from tests.conftest import FEEDS
 from tests.test_cli import run
 

@@ -19,16 +19,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedcheck.steps import check_feed
-from feedcheck.publish.clean import CatalogSpool
-from feedcheck.settings import PublishOptions
+from feedcheck.feeds import FeedConfig
 from feedcheck.findings import FindingLog
+from feedcheck.pipeline import run_feed
 from feedcheck.publish.atomic import Candidate
 from feedcheck.publish.atomic import publish_catalog as publish
+from feedcheck.publish.clean import CatalogSpool
 from feedcheck.readers import open_feed
-from feedcheck.feeds import FeedConfig
-from feedcheck.pipeline import run_feed
-from feedcheck.steps import feed_lock
+from feedcheck.settings import PublishOptions
+from feedcheck.steps import check_feed, feed_lock
 from tests.conftest import FEEDS
 from tests.test_cli import run
 

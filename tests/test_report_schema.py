@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, FEEDS, schema_problems
+from tests.conftest import FEEDS, FIXTURES, schema_problems
 from tests.test_cli import run
 
 EVENTS = FIXTURES / "events"

@@ -404,8 +404,8 @@ class EventChecker:
                 self.counted_twice[currency or "unknown"] += value
             self._seen[key] = (event.time, event.origin, event.file, event.line)
             self._add("events.duplicate_outside_window", event, event_id, field="event_id", event=name,
-                      hint=f"{gap / _SECONDS_PER_HOUR:,.0f} h after {where}", window=self.hours,
-                      doubled=f" ({value:,.2f} {currency} twice)" if value else "")
+                      hours=gap / _SECONDS_PER_HOUR, hint=where, window=self.hours,
+                      doubled={currency: value} if value else {})
             return False
         self.counts["duplicates"] += 1
         if value:
@@ -416,7 +416,7 @@ class EventChecker:
         hint = f"at {where}" + (" (pixel and server copies of one action, as intended)" if pair else "")
         self._add("events.duplicate", event, event_id, Severity.INFO if pair else None, field="event_id",
                   event=name, hint=hint, window=self.hours,
-                  doubled=f" ({value:,.2f} {currency} would otherwise be counted twice)" if value else "")
+                  doubled={currency: value} if value else {})
         return True
 
     def _remember(self, store: dict[Any, Any], key: Any, entry: Any) -> None:
@@ -437,9 +437,8 @@ class EventChecker:
             self.counts["orders_counted_twice"] += 1
             if value:
                 self.counted_twice[currency or "unknown"] += value
-            doubled = f" ({value:,.2f} {currency} twice)" if value else ""
             self._add("events.order_counted_twice", event, event_id, field="order_id", value=order,
-                      event=name, hint=other, doubled=doubled)
+                      event=name, hint=other, doubled={currency: value} if value else {})
 
     def _value(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
                value: float | None, problem: str) -> None:
@@ -502,7 +501,7 @@ class EventChecker:
             total = sum(t for t in totals if t is not None)
             if abs(value - total) > max(0.01, self.options.value_tolerance * max(abs(total), abs(value))):
                 self._add("events.value_mismatch", event, item, field="value", event=name,
-                          value=f"{value:,.2f}", hint=f"{total:,.2f}")
+                          value=f"{value:.2f}", total=total)
         share = (value or 0.0) / max(1, len(event.contents))
         return [
             Line(cid, group, total if total is not None else share) for cid, group, total in zip(ids, groups, totals)

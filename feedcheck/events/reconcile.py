@@ -25,7 +25,6 @@ import numpy as np
 
 from feedcheck.events.catalog import MATCHED, STOCKOUT, VALID, Catalog
 from feedcheck.findings import FindingLog, Severity, make_finding
-from feedcheck.reports.render import money, percent
 from feedcheck.settings import EventOptions
 
 RATE_TARGET = 0.9
@@ -208,11 +207,10 @@ class Reconciler:
         """Findings for every missed id (most revenue first) and for low match rates."""
         for content_id, missed in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
                                                                             -sum(kv[1].events.values()), kv[0])):
-            revenue = money({cur: amount for cur, amount in missed.revenue.items() if amount and cur})
             self.log.add(make_finding(
                 missed.code, item_id=content_id, field="content_id", value=content_id, hint=missed.hint,
                 detail=missed.detail, events=sum(missed.events.values()),
-                revenue=f", {revenue} in purchases" if revenue else "",
+                revenue={cur: amount for cur, amount in missed.revenue.items() if amount and cur},
             ))
         for name, stats in sorted(self.by_name.items()):
             rate = _rate(stats.matched_events, stats.events)
@@ -225,7 +223,7 @@ class Reconciler:
             else:
                 detail, severity = "TikTok recommends more than 90% for catalog ads.", Severity.WARNING
             self.log.add(make_finding("match.rate_low", severity=severity, item_id=name, event=name,
-                                      hint=percent(rate), events=stats.events, detail=detail))
+                                      rate=rate, events=stats.events, detail=detail))
 
     def summary(self) -> dict[str, Any]:
         """The match part of ``report.json``'s ``events`` section."""

@@ -105,13 +105,12 @@ def gate(candidate: Candidate, valid_items: int, previous: dict[str, Any] | None
     problems = []
     share = candidate.items_with_errors / candidate.items_total if candidate.items_total else 0.0
     if share > options.max_error_share:
-        problems.append(make_finding("gate.error_share", hint=f"{share:.0%}", limit=f"{options.max_error_share:.0%}",
+        problems.append(make_finding("gate.error_share", share=share, limit=options.max_error_share,
                                      value=str(candidate.items_with_errors), kept=kept))
     last = previous["items"] if previous else 0
     if last and (last - valid_items) / last > options.max_drop:
-        problems.append(make_finding("gate.item_drop", value=str(valid_items), previous=f"{last:,}",
-                                     items=f"{valid_items:,}", hint=f"{(last - valid_items) / last:.0%}",
-                                     limit=f"{options.max_drop:.0%}"))
+        problems.append(make_finding("gate.item_drop", value=str(valid_items), previous=last,
+                                     items=valid_items, drop=(last - valid_items) / last, limit=options.max_drop))
     if not problems:
         return True
     if options.accept_drop:
@@ -232,7 +231,7 @@ def _publish(candidate: Candidate, spool: CatalogSpool, out: Path, options: Publ
         _fsync_dir(out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    log.add(make_finding("publish.published", value=name, items=f"{spool.items:,}", hint=digest[:12]))
+    log.add(make_finding("publish.published", value=name, items=spool.items, hint=digest[:12]))
     return PublishResult("published", manifest)
 
 

@@ -18,14 +18,14 @@ declare({
     "gate.item_drop": code(
         "Valid items dropped",
         "error",
-        "Valid items fell from {previous} to {items} ({hint}, more than the {limit} allowed); a truncated "
+        "Valid items fell from {previous:,} to {items:,} ({drop:.0%}, more than the {limit:.0%} allowed); a truncated "
         "export or fetch is the usual cause. The last good catalog stays in place; if the drop is real, "
         "run again with --accept-drop.",
     ),
     "gate.error_share": code(
         "Too many items with errors",
         "error",
-        "{hint} of the items have errors (more than the {limit} allowed), so nothing was published; {kept}. "
+        "{share:.0%} of the items have errors (more than the {limit:.0%} allowed), so nothing was published; {kept}. "
         "Fix the export, or run again with --accept-drop to publish the valid items anyway.",
     ),
     "gate.no_baseline": code(
@@ -35,7 +35,7 @@ declare({
         "checked; nothing was published and the published files stay. Run again with --accept-drop to publish.",
     ),
     "gate.override": code("Published despite the gate", "warning", "--accept-drop: published anyway. {detail}"),
-    "publish.published": code("Catalog published", "info", "Published {items} items to {value} (version {hint})."),
+    "publish.published": code("Catalog published", "info", "Published {items:,} items to {value} (version {hint})."),
     "publish.unchanged": code("Nothing new to publish", "info", "{detail}"),
     "publish.manifest_unreadable": code(
         "Published manifest unreadable",

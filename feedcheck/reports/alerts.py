@@ -31,7 +31,8 @@ from urllib3.util.retry import Retry
 
 from feedcheck.errors import ConfigError
 from feedcheck.publish.history import STORE
-from feedcheck.reports.render import money, percent
+from feedcheck.reports.messages import money
+from feedcheck.reports.render import percent
 from feedcheck.sources.redact import hidden_in_http_logs
 
 log = logging.getLogger("feedcheck.reports.alerts")

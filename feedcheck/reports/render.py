@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from feedcheck.findings import Finding
+from feedcheck.reports.messages import money
 
 TOP_CODES = 12
 EXAMPLES = 3
@@ -124,11 +125,6 @@ def count(n: int, noun: str) -> str:
     ('1 error', '0 errors', '1,200 valid items')
     """
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
-
-
-def money(amounts: dict[str, float]) -> str:
-    """Amounts per currency as ``98.50 USD, 12.00 EUR``; empty when there are none."""
-    return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in amounts.items())
 
 
 # Markdown ---------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ from typing import Any
 
 from feedcheck.findings import FindingLog
 from feedcheck.outcome import FeedReport
-from feedcheck.reports.render import count, money, percent, ranked
+from feedcheck.reports.messages import money
+from feedcheck.reports.render import count, percent, ranked
 
 
 def feed_summary(report: FeedReport, paths: dict[str, Path]) -> str:

@@ -7,7 +7,7 @@ declare({
     "item.duplicate_id": code(
         "Duplicate id",
         "error",
-        "Id '{value}' is also used on row {hint}; {channel} keeps only one of them. "
+        "Id '{value}' is also used on row {first_row:,}; {channel} keeps only one of them. "
         "Give every item its own id.",
     ),
     "item.price_rewritten": code(

@@ -443,7 +443,7 @@ class FeedValidator:
     @staticmethod
     def _hint(failure: _Failure, value: str, params: dict[str, Any], row: Any) -> dict[str, Any]:
         if failure.code == "item.duplicate_id":
-            return {"hint": f"{params['_first_rows'][row]:,}"}
+            return {"first_row": params['_first_rows'][row]}
         if failure.rule is not None and failure.rule.hint is not None:
             return failure.rule.hint(value, params)
         return {}

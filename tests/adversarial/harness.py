@@ -131,9 +131,15 @@ def held_by_prefect(flow_run_id: Any) -> str:
     parameters and states, and their task runs' states.  Read page by page, so nothing past the API's default
     limit (200) is missed on a server that earlier tests also used."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter,
-                                                FlowRunFilterId, FlowRunFilterParentFlowRunId, LogFilter,
-                                                LogFilterFlowRunId)
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
+    )
     from prefect.logging.handlers import APILogHandler
 
     APILogHandler().flush()  # log lines still queued in this process are stored first

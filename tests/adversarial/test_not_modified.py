@@ -20,9 +20,10 @@ pytestmark = [
 
 
 def test_the_flows_keep_the_last_run_when_the_server_says_not_modified(tmp_path: Path, server: FeedServer) -> None:
-    from feedcheck.flows import check_one_feed
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from feedcheck.flows import check_one_feed
 
     url = server.serve_with_etag("/feed.xml", (FEEDS / "google_clean.xml").read_bytes(), '"v3"',
                                  Content_Type="application/rss+xml")

@@ -111,9 +111,10 @@ def test_a_flow_run_killed_while_it_publishes_leaves_the_last_good_catalog(tmp_p
 
 def test_a_scheduled_run_and_an_on_demand_run_of_one_feed_publish_one_after_the_other(
         tmp_path: Path, server: FeedServer) -> None:
-    from feedcheck.flows import check_one_feed
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    from feedcheck.flows import check_one_feed
 
     versions = iter([_feed("FIRST", 30_000), _feed("SECOND", 30_000)])
     first_served = threading.Event()

@@ -1,0 +1,52 @@
+"""How a finding's message template turns the numbers a rule found into words.
+
+Rules and reconciliation hand over numbers (a rate, an hour count, amounts per currency); the template
+declared with the code says how people read them, with ``str.format`` specs and one addition for money:
+
+    {rate:.1%}                          56.2%
+    {total:,.2f}                        1,234.50
+    {revenue:money}                     98.50 USD, 12.00 EUR   (a mapping of amount per currency)
+    {revenue:money|, % in purchases}    a frame around them, where % stands; nothing when there are none
+
+(``%``, not ``{}``, marks the place: ``str.format`` would read braces inside a spec as a field of their own.)
+
+A key the template names but the rule did not give renders as ``?``, so a message is never lost to a typo.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from typing import Any
+
+_MONEY = "money"
+_MISSING = "?"
+
+
+def format_message(template: str, params: Mapping[str, Any]) -> str:
+    """``template`` with ``params`` in it (see the module docstring for the specs)."""
+    return _FORMATTER.vformat(template, (), params)
+
+
+def money(amounts: Mapping[str, float]) -> str:
+    """Amounts per currency as ``98.50 USD, 12.00 EUR``; empty when there are none."""
+    return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in amounts.items())
+
+
+class _MessageFormatter(string.Formatter):
+    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
+        return kwargs.get(key, _MISSING) if isinstance(key, str) else _MISSING
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if value is _MISSING:
+            return _MISSING
+        kind, _, frame = format_spec.partition("|")
+        if kind != _MONEY:
+            return super().format_field(value, format_spec)
+        if not value:
+            return ""
+        shown = money(value)
+        return frame.replace("%", shown) if frame else shown
+
+
+_FORMATTER = _MessageFormatter()
