@@ -15,11 +15,13 @@ The public API, for scripts and notebooks::
 
 from feedcheck.errors import ConfigError, FeedcheckError, FeedFormatError, FetchError
 from feedcheck.events.catalog import Catalog
-from feedcheck.events.checker import EventsReport, check_events, event_rows
-from feedcheck.events.read import Content, Event, read_events
+from feedcheck.events.checker import check_events
+from feedcheck.events.read import read_events
+from feedcheck.events.rows import event_rows
+from feedcheck.events.shapes import Content, Event
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.findings import CODES, Finding, FindingLog, Severity
-from feedcheck.outcome import FeedReport
+from feedcheck.outcome import EventsReport, FeedReport
 from feedcheck.publish.atomic import PublishResult, publish_catalog
 from feedcheck.publish.clean import CatalogSpool
 from feedcheck.publish.snapshot import diff_feeds

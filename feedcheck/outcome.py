@@ -4,14 +4,13 @@ the run's outcome.  Data only: the steps in :mod:`feedcheck.steps` fill them, th
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from feedcheck.clock import Window
 from feedcheck.errors import exit_code_of
 from feedcheck.events.catalog import Catalog
-from feedcheck.events.checker import EventsReport
 from feedcheck.feeds import FeedConfig
 from feedcheck.findings import FindingLog
 from feedcheck.publish.atomic import Candidate, PublishResult
@@ -19,6 +18,43 @@ from feedcheck.publish.clean import CatalogSpool
 from feedcheck.readers import FeedInfo
 from feedcheck.reports.write import REPORT_VERSION
 from feedcheck.sources.fetch import Fetched
+
+
+@dataclass
+class EventsReport:
+    """What :func:`~feedcheck.events.checker.check_events` learnt: counts, the match report and the mismatch rows."""
+
+    log: FindingLog
+    summary: dict[str, Any]
+    mismatches: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def unusable(self) -> bool:
+        """True when not a single event could be read from the logs."""
+        return self.summary.get("total", 0) == 0
+
+    @property
+    def status(self) -> str:
+        """``fatal`` (no event could be read), ``errors`` or ``ok``."""
+        if self.log.fatal is not None or self.unusable:
+            return "fatal"
+        return "errors" if self.log.by_severity()["error"] else "ok"
+
+    @property
+    def exit_code(self) -> int:
+        """0 no errors, 1 error findings, 3 no event could be read."""
+        return exit_code_of(self.status)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``report.json`` structure of an events-only check (no catalog feed)."""
+        fatal = self.log.fatal or next((f for f in self.log if f.code == "events.no_events"), None)
+        return {
+            "report_version": REPORT_VERSION,
+            "status": self.status,
+            "fatal": fatal.as_dict() if fatal else None,
+            "findings": self.log.summary(),
+            "events": self.summary,
+        }
 
 
 @dataclass

@@ -66,6 +66,9 @@ EVENT_FIELDS = (
 )
 
 
+EVENT_READERS = ("blocks", "records")
+
+
 @dataclass(frozen=True)
 class EventOptions:
     """How to read and judge purchase-event logs.
@@ -80,6 +83,11 @@ class EventOptions:
     ``contents`` is mapped.  ``id_patterns`` are extra regular expressions whose
     first group is the core of an id (``^myshop-(.+)$``), tried when a
     content_id does not match the catalog.
+
+    ``reader`` is how JSON lines are read: ``"blocks"`` (``block_bytes`` at a
+    time, as columns by Arrow, each record Arrow cannot take on its own) or
+    ``"records"`` (every record on its own: slower, the same findings; for
+    diagnosis and as the reference the block reader is tested against).
     """
 
     purchase_events: frozenset[str] = PURCHASE_EVENTS
@@ -94,6 +102,20 @@ class EventOptions:
     max_decompressed_bytes: int = 64 << 30
     max_gzip_ratio: int = 200  # past 1 MiB; logs compress 5-30 times, a gzip bomb a thousand
     top_unmatched: int = 20
+    reader: str = "blocks"
+    block_bytes: int = 8 << 20
+
+    def __post_init__(self) -> None:
+        """Refuse a reader feedcheck does not have, or blocks too small to hold a line.
+
+        Raises:
+            ConfigError: an unknown reader, or ``block_bytes`` under 256.
+        """
+        if self.reader not in EVENT_READERS:
+            raise ConfigError(f"events reader {self.reader!r} is not one of {', '.join(EVENT_READERS)}.")
+        if isinstance(self.block_bytes, bool) or not isinstance(self.block_bytes, int) or self.block_bytes < 256:
+            raise ConfigError(f"events block_bytes is the size of a block of JSON lines, at least 256; "
+                              f"got {self.block_bytes!r}.")
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from feedcheck.cluster import check_address
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
-from feedcheck.events.read import FieldMap, expand_paths
+from feedcheck.events.read import expand_paths
+from feedcheck.events.shapes import FieldMap
 from feedcheck.feeds import FeedConfig
 from feedcheck.findings import FindingLog, HeldFindings, make_finding
 from feedcheck.outcome import Checked, FeedReport, FeedRun

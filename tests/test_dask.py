@@ -13,20 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FEEDS, FIXTURES
 
+from bench import generate  # the benchmark's generator: real-shaped feeds and logs with known defects
 from feedcheck.cluster import dask_executor
 from feedcheck.errors import ConfigError
-from feedcheck.events import read as eventlog
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
 from feedcheck.feeds import load_feeds
 from feedcheck.publish.clean import CatalogSpool
-from feedcheck.settings import ReadLimits
+from feedcheck.settings import EventOptions, ReadLimits
 from feedcheck.steps import check_feed
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import generate  # noqa: E402  (the benchmark's generator: real-shaped feeds with known defects)
+from tests.conftest import FEEDS, FIXTURES
 
 BIN = Path(sys.executable).parent
 
@@ -85,12 +82,13 @@ def test_many_chunks_in_flight_fold_back_in_the_feeds_order(cluster: Executor, t
     assert (alone["summary"]["fatal"] is not None) == kind.startswith("truncated")
 
 
-def _events_outcome(logs: list[Path], catalog_feed: Path | None, executor: Executor | None) -> dict[str, Any]:
+def _events_outcome(logs: list[Path], catalog_feed: Path | None, executor: Executor | None,
+                    options: EventOptions = EventOptions()) -> dict[str, Any]:
     catalog = None
     if catalog_feed is not None:
         catalog = Catalog()
         check_feed(catalog_feed, "tiktok", catalog=catalog)
-    report = check_events(logs, catalog, executor=executor)
+    report = check_events(logs, catalog, executor=executor, options=options)
     return {"findings": [f.as_dict() for f in report.log], "counts": report.log.counts, "summary": report.summary,
             "mismatches": report.mismatches}
 
@@ -103,8 +101,7 @@ def test_the_event_fixtures_read_the_same_on_dask(cluster: Executor) -> None:
 
 
 @pytest.mark.parametrize("spoil", ["none", "noise halfway", "type clash", "truncated gzip"])
-def test_event_blocks_parsed_ahead_on_dask_read_the_same(cluster: Executor, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch, spoil: str) -> None:
+def test_event_blocks_parsed_ahead_on_dask_read_the_same(cluster: Executor, tmp_path: Path, spoil: str) -> None:
     # Small blocks, so that several are parsed ahead when the one in hand is refused and everything read after
     # it must go back to the record reader.
     feed, log = tmp_path / "feed.csv", tmp_path / "events.jsonl"
@@ -120,10 +117,9 @@ def test_event_blocks_parsed_ahead_on_dask_read_the_same(cluster: Executor, tmp_
         packed = gzip.compress(log.read_bytes())
         log = tmp_path / "cut.jsonl.gz"
         log.write_bytes(packed[: len(packed) * 2 // 3])
-    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 16 << 10)
-    monkeypatch.setattr(eventlog, "_READ_BYTES", 4 << 10)  # the gzip error comes while blocks are parsed ahead
-    alone = _events_outcome([log], feed, None)
-    assert _events_outcome([log], feed, cluster) == alone
+    options = EventOptions(block_bytes=4 << 10)  # read 4 kB at a time: the gzip error comes while blocks are ahead
+    alone = _events_outcome([log], feed, None, options)
+    assert _events_outcome([log], feed, cluster, options) == alone
     assert alone["summary"]["total"] > 1_000
 
 

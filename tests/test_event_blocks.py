@@ -1,9 +1,10 @@
 """Reading logs a block at a time as columns gives what reading them record by record gives.
 
-The reference below is the record-by-record path alone: the scanner over the
-decoded text, each record recognised and each event checked on its own.  The
-block path must match it finding for finding (in order), count for count, in
-the summary and in the mismatch rows, whatever the log holds.
+The reference is the record-by-record reader (``EventOptions(reader="records")``):
+the scanner over the decoded text, each record recognised and each event
+checked on its own.  The block reader must match it finding for finding (in
+order), count for count, in the summary and in the mismatch rows, whatever
+the log holds, however small its blocks.
 """
 
 from __future__ import annotations
@@ -12,28 +13,22 @@ import copy
 import functools
 import gzip
 import json
-import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FIXTURES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from feedcheck.errors import FeedcheckError
-from feedcheck.events import read as eventlog
+from bench import generate  # the benchmark's generator: real-shaped feeds and logs with known defects
 from feedcheck.events.catalog import Catalog
-from feedcheck.events.checker import EventChecker, check_events
-from feedcheck.events.read import _Bad, _byte_stream, _drain, _Scanner, _settle, _Tally, _text_encoding, recognise
-from feedcheck.events.reconcile import Reconciler
-from feedcheck.findings import FindingLog, Severity, make_finding
+from feedcheck.events.checker import check_events
+from feedcheck.events.read import RecordBlock, read_records
+from feedcheck.findings import FindingLog
 from feedcheck.settings import EventOptions
-from feedcheck.sources.decode import DecodingReader
 from feedcheck.steps import check_feed
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import generate  # noqa: E402  (the benchmark's generator: real-shaped logs with known defects)
+from tests.conftest import FIXTURES
 
 CATALOG = FIXTURES / "events" / "northwind_catalog.csv"
 
@@ -50,61 +45,23 @@ def _checked_catalog(path: Path) -> Catalog:
     return catalog
 
 
-def record_by_record(paths: list[Path], catalog: Catalog | None, options: EventOptions = EventOptions()
-                     ) -> tuple[FindingLog, dict[str, Any], list[dict[str, Any]]]:
-    """The reference: every record scanned, recognised and checked on its own."""
-    log = FindingLog()
-    reconciler = Reconciler(catalog, log, options) if catalog is not None else None
-    checker = EventChecker(log, options, reconciler)
-    for path in paths:
-        shown, tally, pending, unreadable = str(path), _Tally(), [], False
-        with path.open("rb") as raw:
-            encoding = _text_encoding(raw)
-            text = DecodingReader(_byte_stream(raw, options, shown), encoding, pending)
-            try:
-                for line, record in _Scanner(text, options.max_record_bytes):
-                    _drain(pending, log, shown)
-                    if isinstance(record, _Bad):
-                        where = f"{path}:{line}"
-                        events, problem = [], make_finding(record.code, source=where, item_id=where, row=line,
-                                                           value=record.text, detail=record.reason)
-                    else:
-                        events, problem = recognise(record, shown, line)
-                    for event in events:
-                        checker.check(event)
-                    _settle(tally, log, bool(events), problem)
-            except FeedcheckError as exc:
-                unreadable = True
-                log.add(make_finding("events.file_unreadable", source=shown, detail=(
-                    f"{exc.finding.message} Events before that point were read; "
-                    "an incomplete last record was dropped.")))
-            _drain(pending, log, shown)
-            if text.unreported:
-                log.count_only("decode.invalid_bytes", Severity.ERROR, text.unreported)
-        if tally.quiet:
-            after = f"; {tally.good:,} records with events came after them" if tally.good else ""
-            log.add(make_finding("events.not_json_file", source=shown, detail=(
-                f"{shown}: the first 20 records are not events, and {tally.quiet:,} more like them were "
-                f"counted but not listed{after}. Is it an event log (JSON lines or a JSON array of events)?")))
-        if tally.good == 0 and tally.bad == 0 and not unreadable:
-            log.add(make_finding("events.empty_file", source=shown, detail=f"{shown} holds no records."))
-    checker.finish()
-    summary = {"files": [str(p) for p in paths]} | checker.summary()
-    rows: list[dict[str, Any]] = []
-    if reconciler is not None:
-        reconciler.finish()
-        summary |= reconciler.summary()
-        rows = reconciler.mismatch_rows()
-    return log, summary, rows
-
-
 def assert_same(paths: list[Path], catalog_path: Path | None = CATALOG, options: EventOptions = EventOptions()) -> None:
     report = check_events(paths, _catalog(catalog_path) if catalog_path else None, options=options)
-    log, summary, rows = record_by_record(paths, _catalog(catalog_path) if catalog_path else None, options)
-    assert [f.as_dict() for f in report.log] == [f.as_dict() for f in log]
-    assert report.log.counts == log.counts
-    assert report.summary == summary
-    assert report.mismatches == rows
+    reference = check_events(paths, _catalog(catalog_path) if catalog_path else None,
+                             options=replace(options, reader="records"))
+    assert [f.as_dict() for f in report.log] == [f.as_dict() for f in reference.log]
+    assert report.log.counts == reference.log.counts
+    assert report.summary == reference.summary
+    assert report.mismatches == reference.mismatches
+
+
+def test_json_lines_are_read_in_blocks_of_the_size_asked_and_not_at_all_by_the_record_reader(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    generate.write_events(log, 2_000, catalog_items=20, seed=2)  # about 400 kB
+    for options, expected in ((EventOptions(block_bytes=16 << 10), True), (EventOptions(reader="records"), False)):
+        items = list(read_records([log], FindingLog(), options))
+        blocks = [item for item in items if isinstance(item, RecordBlock)]
+        assert (len(blocks) > 3) is expected
 
 
 @pytest.mark.parametrize("name", ["server_eapi2.jsonl", "pixel_browser.jsonl", "flat_defects.json",
@@ -113,41 +70,39 @@ def test_fixture_logs_read_the_same_both_ways(name: str) -> None:
     assert_same([FIXTURES / "events" / name])
 
 
-def test_a_generated_log_with_every_kind_of_defect_reads_the_same_in_small_blocks(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_generated_log_with_every_kind_of_defect_reads_the_same_in_small_blocks(tmp_path: Path) -> None:
     feed, events = tmp_path / "feed.csv", tmp_path / "events.jsonl"
     generate.write_delimited(feed, 2_000, seed=7, delimiter=",")
     generate.write_events(events, 6_000, catalog_items=2_000, seed=7)
-    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 64 << 10)  # about 60 blocks, so state crosses many of them
-    report = check_events([events], _catalog(feed))
+    options = EventOptions(block_bytes=64 << 10)  # about 60 blocks, so state crosses many of them
+    report = check_events([events], _catalog(feed), options=options)
     assert report.summary["duplicates"] > 0 and report.summary["missing_value"] > 0
     assert report.summary["match_rate"] < 1
-    assert_same([events], feed)
+    assert_same([events], feed, options)
 
 
-def test_a_truncated_gzip_log_keeps_every_event_before_the_cut(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_truncated_gzip_log_keeps_every_event_before_the_cut(tmp_path: Path) -> None:
     whole = tmp_path / "events.jsonl"
     generate.write_events(whole, 3_000, catalog_items=20, seed=3)
     packed = gzip.compress(whole.read_bytes())
     cut = tmp_path / "cut.jsonl.gz"
     cut.write_bytes(packed[: len(packed) * 2 // 3])
-    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 32 << 10)
-    report = check_events([cut], None)
+    options = EventOptions(block_bytes=32 << 10)
+    report = check_events([cut], None, options=options)
     assert report.log.counts["events.file_unreadable"] == 1
     assert 1_000 < report.summary["total"] < 3_000
-    assert_same([cut], None)
+    assert_same([cut], None, options)
 
 
-def test_a_log_that_turns_to_noise_halfway_reads_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_log_that_turns_to_noise_halfway_reads_the_same(tmp_path: Path) -> None:
     log = tmp_path / "events.jsonl"
     generate.write_events(log, 2_000, catalog_items=20, seed=5)
     lines = log.read_bytes().split(b"\n")
     lines[1_200] = b"<html>oops</html>"
     lines[1_500] = b'{"event": "Purchase", "event_id": "x", '
     log.write_bytes(b"\n".join(lines))
-    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 16 << 10)
-    assert_same([log], None)
+    options = EventOptions(block_bytes=16 << 10)
+    assert_same([log], None, options)
 
 
 # One odd value among clean events: every check the column path makes, one at a time.
@@ -330,10 +285,8 @@ def _log(draw: st.DrawFn) -> bytes:
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
 @given(data=_log(), small=st.booleans())
-def test_any_log_reads_the_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes,
-                                          small: bool) -> None:
+def test_any_log_reads_the_same_both_ways(tmp_path: Path, data: bytes, small: bool) -> None:
     log = tmp_path / "events.jsonl"
     log.write_bytes(data)
-    monkeypatch.setattr(eventlog, "_BLOCK_BYTES", 256 if small else 8 << 20)
-    assert_same([log])
+    assert_same([log], options=EventOptions(block_bytes=256 if small else 8 << 20))
 

@@ -8,14 +8,15 @@ import random
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from feedcheck.errors import ConfigError
-from feedcheck.events.read import Event, expand_paths, read_events
+from feedcheck.events.read import expand_paths, read_events
+from feedcheck.events.shapes import Event
 from feedcheck.findings import FindingLog
 from feedcheck.settings import EventOptions
+from tests.conftest import FIXTURES
 
 EVENTS = FIXTURES / "events"
 SEGMENT_FIELDS = {

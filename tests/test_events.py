@@ -23,7 +23,8 @@ import pandas as pd
 import pytest
 
 from feedcheck.events.catalog import Catalog
-from feedcheck.events.checker import check_events, event_rows
+from feedcheck.events.checker import check_events
+from feedcheck.events.rows import event_rows
 from feedcheck.findings import FindingLog, Severity
 from feedcheck.settings import EventOptions
 from feedcheck.steps import check_feed

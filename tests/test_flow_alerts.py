@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
-from conftest import FEEDS, FeedServer, send
 from prefect.artifacts import Artifact
 from prefect.blocks.notifications import SlackWebhook
 from prefect.blocks.system import Secret
@@ -20,6 +19,7 @@ from prefect.logging.handlers import APILogWorker
 from prefect.states import State
 
 from feedcheck.flows import check_one_feed
+from tests.conftest import FEEDS, FeedServer, send
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),

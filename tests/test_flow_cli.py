@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import requests
-from conftest import FIXTURES
+
+from tests.conftest import FIXTURES
 
 DEMO = FIXTURES / "demo" / "feeds.toml"
 BIN = Path(sys.executable).parent

@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import FEEDS, FIXTURES, FeedServer, send
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
 from prefect.states import State
 
 from feedcheck.flows import check_all_feeds, check_one_feed
+from tests.conftest import FEEDS, FIXTURES, FeedServer, send
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),

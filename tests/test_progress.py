@@ -11,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench import generate  # the benchmark's generator: real-shaped feeds and logs with known defects
 from feedcheck.events.checker import check_events
 from feedcheck.reports.progress import Progress
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
-import generate  # noqa: E402  (the benchmark's generator: real-shaped feeds and logs)
 
 BIN = Path(sys.executable).parent
 

@@ -56,8 +56,9 @@ declare({
     "events.duplicate_outside_window": code(
         "Same event_id outside the deduplication window",
         "warning",
-        "{event} with event_id '{item_id}' repeats {hours:,.0f} h after {hint}, outside the {window} deduplication window, "
-        "so the platform counts it twice{doubled:money| (% twice)}. Use ids that are unique per action.",
+        "{event} with event_id '{item_id}' repeats {hours:,.0f} h after {hint}, outside the {window} "
+        "deduplication window, so the platform counts it twice{doubled:money| (% twice)}. Use ids that are unique "
+        "per action.",
     ),
     "events.order_counted_twice": code(
         "Order reported by two events",
@@ -140,37 +141,43 @@ declare({
     "match.not_in_catalog": code(
         "content_id not in the catalog",
         "error",
-        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) is not in the catalog at all: the product is "
+        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) "
+        "is not in the catalog at all: the product is "
         "missing from the feed, or the site sends another kind of id.",
     ),
     "match.case_or_whitespace": code(
         "content_id differs only in case or spaces",
         "error",
-        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) matches catalog id '{hint}' only after "
+        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) "
+        "matches catalog id '{hint}' only after "
         "trimming or ignoring case; ids must match exactly.",
     ),
     "match.id_format": code(
         "content_id in another id format",
         "error",
-        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) matches catalog id '{hint}' after removing "
+        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) "
+        "matches catalog id '{hint}' after removing "
         "{detail}; send the catalog's id, or change the feed's ids to the site's.",
     ),
     "match.group_id": code(
         "content_id is an item_group_id",
         "error",
-        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) is an item_group_id, but content_type is "
+        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) "
+        "is an item_group_id, but content_type is "
         "not 'product_group'; send the variant's id, or content_type 'product_group'.",
     ),
     "match.item_id_as_group": code(
         "product_group content_id is an item id",
         "error",
-        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) is an item id, but content_type is "
+        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) "
+        "is an item id, but content_type is "
         "'product_group', which must name an item_group_id; send content_type 'product'.",
     ),
     "match.excluded": code(
         "content_id excluded from the catalog",
         "error",
-        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) is in the feed, but the item has error "
+        "content_id '{value}' ({events} event(s){revenue:money|, % in purchases}) "
+        "is in the feed, but the item has error "
         "findings, so the channel rejects it; fix the item (see its findings).",
     ),
     "match.out_of_stock": code(

@@ -1,0 +1,343 @@
+"""Events read as columns: which need no finding of their own, and the short path that checks them together.
+
+The checks here mirror, with Arrow and NumPy, the event-by-event checks of
+:mod:`feedcheck.events.checker`; anything they cannot be sure of goes the
+slow way, so both paths give the same findings (``tests/test_event_blocks.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from feedcheck.events.blocks import Columns
+from feedcheck.events.catalog import Catalog
+from feedcheck.events.names import CONTENT_TYPES, MAX_NAMES, PLACEHOLDER_IDS, STANDARD_NAMES, TEMPLATE_ID
+from feedcheck.events.read import RecordBlock
+from feedcheck.events.reconcile import Line
+from feedcheck.events.shapes import YEAR_3000, Event
+from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
+from feedcheck.rules.series import WHITESPACE
+from feedcheck.settings import EventOptions
+
+_MAX_EXACT = float(2 ** 53)  # larger numbers may be read differently by Arrow and by Python
+_ID_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text
+_ACCEPTED_CURRENCIES = sorted(ISO_4217 & TIKTOK_EVENT_CURRENCIES)
+
+
+def clean_events(cols: Columns, options: EventOptions) -> np.ndarray:
+    """Which events of ``cols`` :meth:`EventChecker.check` would judge without a finding of their own.
+
+    Each test mirrors a check in the event-by-event path; anything it cannot
+    be sure of (non-ASCII ids, numbers past 2**53, times written as text that
+    need Python's parser) counts as not clean, and is then checked the slow way.
+    """
+    name = cols.name
+    purchase = _in(name, options.purchase_events)
+    catalog = purchase | _in(name, options.catalog_events)
+    ok = _in(name, STANDARD_NAMES) & _event_id_ok(cols.event_id) & _time_ok(cols.time_raw)
+    value = cols.value
+    has_value = pc.is_valid(value).to_numpy(zero_copy_only=False)
+    ok &= np.where(has_value, _amount_ok(value), ~(purchase | catalog))
+    has_currency = pc.is_valid(cols.currency).to_numpy(zero_copy_only=False)
+    ok &= np.where(has_currency, _in(cols.currency, _ACCEPTED_CURRENCIES), ~(purchase | (catalog & has_value)))
+    lengths = pc.fill_null(pc.list_value_length(cols.contents), 0).to_numpy()
+    no_ids = (pc.fill_null(pc.list_value_length(cols.content_ids), 0).to_numpy() == 0) & ~pc.is_valid(
+        cols.content_id).to_numpy(zero_copy_only=False)
+    ok &= np.where(lengths > 0, _contents_ok(cols, lengths, has_value, options.value_tolerance), no_ids & ~catalog)
+    return ok
+
+
+def _in(values: pa.Array, allowed: Iterable[str]) -> np.ndarray:
+    return pc.fill_null(pc.is_in(values, value_set=pa.array(sorted(allowed), pa.string())), False).to_numpy(
+        zero_copy_only=False)
+
+
+def _event_id_ok(ids: pa.Array) -> np.ndarray:
+    text = pc.fill_null(ids, "")
+    lowered = pc.utf8_lower(text)
+    ok = (pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
+          & pc.equal(pc.utf8_trim(text, characters=_ID_SPACE), text).to_numpy(zero_copy_only=False)
+          & (pc.utf8_length(text).to_numpy() > 0)
+          & ~_in(lowered, PLACEHOLDER_IDS)
+          & ~pc.match_substring_regex(text, TEMPLATE_ID.pattern).to_numpy(zero_copy_only=False))
+    return ok
+
+
+def _time_ok(raw: pa.Array) -> np.ndarray:
+    if pa.types.is_floating(raw.type):
+        seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False)
+        seconds = np.where(seconds > 1e11, seconds / 1000, seconds)
+        with np.errstate(invalid="ignore"):
+            return np.isfinite(seconds) & (seconds > 0) & (seconds < YEAR_3000)
+    return np.zeros(len(raw), dtype=bool)
+
+
+def _amount_ok(values: pa.Array) -> np.ndarray:
+    numbers = pc.fill_null(values, math.nan).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(numbers) & (numbers >= 0) & (numbers < _MAX_EXACT)
+
+
+def _contents_ok(cols: Columns, lengths: np.ndarray, has_value: np.ndarray, tolerance: float) -> np.ndarray:
+    """Per event: every content line has a usable id, type, quantity and price, and the lines add up to the value."""
+    lines = pc.list_flatten(cols.contents)
+    parent = pc.list_parent_indices(cols.contents).to_numpy()
+    ids = pc.struct_field(lines, "content_id")
+    line_type = pc.coalesce(pc.struct_field(lines, "content_type"), cols.content_type.take(pa.array(parent)))
+    quantity = pc.struct_field(lines, "quantity")
+    price = pc.struct_field(lines, "price")
+    count = pc.fill_null(quantity, 1.0).to_numpy(zero_copy_only=False)
+    amount = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False)
+    has_price = pc.is_valid(price).to_numpy(zero_copy_only=False)
+    with np.errstate(invalid="ignore"):
+        line_ok = (pc.is_valid(lines).to_numpy(zero_copy_only=False)
+                   & pc.fill_null(pc.match_substring_regex(ids, f"[^{WHITESPACE}]"), False).to_numpy(
+                       zero_copy_only=False)
+                   & np.where(pc.is_valid(line_type).to_numpy(zero_copy_only=False), _in(line_type, CONTENT_TYPES),
+                              True)
+                   & np.isfinite(count) & (count >= 1) & (count == np.floor(count)) & (count < _MAX_EXACT)
+                   & np.where(has_price, _amount_ok(price), True))
+    events = len(lengths)
+    ok = np.ones(events, dtype=bool)
+    np.logical_and.at(ok, parent, line_ok)
+    all_priced = np.ones(events, dtype=bool)
+    np.logical_and.at(all_priced, parent, has_price)
+    total = np.zeros(events)
+    np.add.at(total, parent, np.where(has_price, amount * count, 0.0))
+    value = pc.fill_null(cols.value, 0.0).to_numpy(zero_copy_only=False)
+    allowed = np.maximum(0.01, tolerance * np.maximum(np.abs(total), np.abs(value)))
+    checked = has_value & all_priced
+    gap = np.abs(value - total)
+    # Near the limit, the order of the additions could tip it: leave such events to the exact path.
+    ok &= ~checked | (gap < allowed * (1 - 1e-9))
+    return ok
+
+
+class FastEvents:
+    """A block's columns as Python values, for the events :meth:`EventChecker.check_block` takes the short path."""
+
+    def __init__(self, cols: Columns, block: RecordBlock, catalog: Catalog | None, options: EventOptions) -> None:
+        self.block = block
+        self.cols = cols
+        self.name: list[str] = cols.name.to_pylist()
+        self.event_id: list[str] = cols.event_id.to_pylist()
+        self.key = list(zip(self.name, self.event_id))
+        self.purchase = [name in options.purchase_events for name in self.name]
+        self.catalog_event = [p or name in options.catalog_events for p, name in zip(self.purchase, self.name)]
+        self.time: list[float | None] = _seconds(cols.time_raw).tolist() if len(cols) else []
+        self.value: list[float | None] = cols.value.to_pylist()
+        self.currency: list[str] = pc.fill_null(cols.currency, "").to_pylist()
+        orders = cols.order_id if pa.types.is_string(cols.order_id.type) else pc.cast(cols.order_id, pa.string())
+        self.order_key: list[str | None] = [
+            order if purchase and order not in (None, "") else None
+            for order, purchase in zip(orders.to_pylist(), self.purchase)]
+        self.shape = cols.shape
+        self.pixels = [0, *itertools.accumulate(shape == "pixel" for shape in cols.shape)]
+        self.origin = ["browser" if s == "pixel" else "server" for s in cols.shape]
+        self.record = cols.record.tolist()
+        lines = pc.list_flatten(cols.contents)
+        parent = pc.list_parent_indices(cols.contents).to_numpy()
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(parent, minlength=len(cols)))]).astype(np.int64)
+        self.offsets = offsets.tolist()
+        kind = pc.coalesce(pc.struct_field(lines, "content_type"), cols.content_type.take(pa.array(parent, pa.int64())))
+        count = pc.fill_null(pc.struct_field(lines, "quantity"), 1.0).to_numpy(zero_copy_only=False)
+        price = pc.struct_field(lines, "price")
+        value = pc.fill_null(cols.value, 0.0).to_numpy(zero_copy_only=False)
+        share = value[parent] / np.maximum(1, np.diff(offsets))[parent]
+        total = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False) * count
+        self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share).tolist()
+        self.content_id: list[str] = pc.struct_field(lines, "content_id").to_pylist()
+        self.as_group: list[bool] = pc.fill_null(pc.equal(kind, "product_group"), False).to_pylist()
+        self.currency_suspect = self._currency_suspects(catalog, parent)
+        self.line_offsets = offsets
+        self.line_group = np.array(self.as_group, dtype=bool)
+        self.line_flags = catalog.flags(self.content_id) if catalog is not None else np.zeros(len(parent), np.int64)
+        positions: dict[str, int] = {}
+        self.name_code = np.array([positions.setdefault(n, len(positions)) for n in self.name], dtype=np.int64)
+        self.names: list[str] = list(positions)
+
+    def _currency_suspects(self, catalog: Catalog | None, parent: np.ndarray) -> list[bool]:
+        """Events with a line whose item the catalog prices in another currency (a finding, if it matches)."""
+        if catalog is None:
+            return [False] * len(self.name)
+        event_currency = [self.currency[p] for p in parent.tolist()]
+        odd = np.array([bool(currency) and catalog.currency_for(content_id) not in (None, currency)
+                        for content_id, currency in zip(self.content_id, event_currency)], dtype=bool)
+        suspects = np.zeros(len(self.name), dtype=bool)
+        np.logical_or.at(suspects, parent, odd)
+        return (suspects & np.array(self.catalog_event, dtype=bool)).tolist()
+
+    def ids_of(self, i: int) -> list[str]:
+        return self.content_id[self.offsets[i]:self.offsets[i + 1]]
+
+    def line_of(self, i: int) -> int:
+        return self.block.numbers[self.record[i]]
+
+    def lines_of(self, first: int, stop: int) -> list[int]:
+        numbers = self.block.numbers
+        return [numbers[r] for r in self.record[first:stop]]
+
+    def lines(self, i: int) -> list[Line]:
+        return [Line(self.content_id[j], self.as_group[j], self.revenue[j])
+                for j in range(self.offsets[i], self.offsets[i + 1])]
+
+    def event(self, i: int) -> Event:
+        """Event ``i`` as the event-by-event path sees it, for the methods that report a finding."""
+        return Event(file=self.block.file, line=self.block.numbers[self.record[i]], shape=self.shape[i],
+                     origin=self.origin[i], name=self.name[i], event_id=self.event_id[i], time=self.time[i],
+                     time_raw=self.cols.time_raw[i].as_py(), value=self.value[i], currency=self.currency[i] or None,
+                     order_id=self.order_key[i])
+
+
+def _seconds(raw: pa.Array) -> np.ndarray:
+    """Unix seconds of numeric times, as :func:`feedcheck.events.shapes.parse_time` reads them (text: not read here)."""
+    if not pa.types.is_floating(raw.type):
+        return np.full(len(raw), math.nan)
+    seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False).astype(float)
+    return np.where(seconds > 1e11, seconds / 1000, seconds)
+
+
+class BlockChecking:
+    """The short path of :class:`~feedcheck.events.checker.EventChecker` for blocks read as columns.
+
+    A mixin: it updates the checker's own state (counts, deduplication keys,
+    the reconciler) exactly as checking each event on its own would.
+    """
+
+    def check_block(self, block: RecordBlock) -> None:
+        """Judge a block of records in file order, to the same effect as :meth:`check` on each of its events.
+
+        An event read as columns whose values need no finding (a standard
+        name, a usable id, time, value, currency and contents) takes a short
+        path that only updates the state :meth:`check` would; the state can
+        still call for a finding (a duplicate, an order sent twice, a currency
+        the catalog does not use), and then the same methods report it.
+        Every other record is read and checked event by event.
+        """
+        cols = block.columns
+        if not len(block):
+            return
+        clean = clean_events(cols, self.options) if len(cols) else np.zeros(0, dtype=bool)
+        record_clean = cols.columnar.copy()
+        np.logical_and.at(record_clean, cols.record, clean)
+        records = np.arange(len(block))
+        starts = np.searchsorted(cols.record, records).tolist()
+        ends = np.searchsorted(cols.record, records, side="right").tolist()
+        fast = FastEvents(cols, block, self.reconciler.catalog if self.reconciler is not None else None,
+                           self.options)
+        edges = np.flatnonzero(np.diff(record_clean.astype(np.int8))) + 1
+        for first, stop in zip([0, *edges.tolist()], [*edges.tolist(), len(block)]):
+            if record_clean[first]:
+                self._check_run(fast, starts[first], ends[stop - 1])
+                block.settle_many(stop - first)
+                continue
+            for index in range(first, stop):
+                events, problem = block.record(index)
+                for event in events:
+                    self.check(event)
+                block.settle(bool(events), problem)
+
+    def _check_run(self, fast: FastEvents, first: int, stop: int) -> None:
+        """Clean events ``first`` to ``stop`` in order: together, except those the state may hold a finding for."""
+        start = first
+        for hit in [*self._hits(fast, first, stop), stop]:
+            if start < hit:
+                self._apply(fast, start, hit)
+            if hit < stop:
+                self._check_clean(fast, hit)
+            start = hit + 1
+
+    def _hits(self, fast: FastEvents, first: int, stop: int) -> list[int]:
+        """The events of a run that must be judged one by one: a key or an order seen before (in this run too),
+        a line whose catalog currency differs, an id sent both as an item and as a group."""
+        hits: set[int] = set()
+        for store, keys in ((self._seen, fast.key[first:stop]), (self._orders, fast.order_key[first:stop])):
+            earlier: set[Any] = set()
+            for offset, key in enumerate(keys):
+                if key is None:
+                    continue
+                if key in store or key in earlier:
+                    hits.add(first + offset)
+                earlier.add(key)
+        hits.update(first + offset for offset, odd in enumerate(fast.currency_suspect[first:stop]) if odd)
+        lines = slice(fast.offsets[first], fast.offsets[stop])
+        sent_as: tuple[set[str], set[str]] = (set(), set())  # as an item, as a group
+        for content_id, as_group in zip(fast.content_id[lines], fast.as_group[lines]):
+            sent_as[as_group].add(content_id)
+        both = sent_as[False] & sent_as[True]
+        if both:
+            hits.update(i for i in range(first, stop) if both.intersection(fast.ids_of(i)))
+        return sorted(hits)
+
+    def _apply(self, fast: FastEvents, first: int, stop: int) -> None:
+        """The effect of :meth:`_check_clean` on each of events ``first`` to ``stop``, known to find nothing."""
+        count = stop - first
+        self.counts["total"] += count
+        self.counts["unique"] += count
+        pixels = fast.pixels[stop] - fast.pixels[first]
+        for shape, n in (("eapi2", count - pixels), ("pixel", pixels)):
+            if n:
+                self.shapes[shape] += n
+        names = fast.name[first:stop]
+        if len(self.names) + len(STANDARD_NAMES) <= MAX_NAMES:
+            self.names.update(names)
+        else:
+            for name in names:
+                if name in self.names or len(self.names) < MAX_NAMES:
+                    self.names[name] += 1
+        file = fast.block.file
+        self._remember_all(self._seen, zip(fast.key[first:stop], zip(
+            fast.time[first:stop], fast.origin[first:stop], itertools.repeat(file), fast.lines_of(first, stop))))
+        self._remember_all(self._orders, ((order, (event_id, when)) for order, event_id, when in zip(
+            fast.order_key[first:stop], fast.event_id[first:stop], fast.time[first:stop]) if order is not None))
+        self.counts["content_lines"] += fast.offsets[stop] - fast.offsets[first]
+        if self.reconciler is not None:
+            self.reconciler.add_clean(fast, [i for i in range(first, stop) if fast.catalog_event[i]])
+
+    def _remember_all(self, store: dict[Any, Any], entries: Iterable[tuple[Any, Any]]) -> None:
+        """:meth:`_remember` for new keys in order, pruning exactly where it would."""
+        pending = list(entries)
+        while pending:
+            room = self.options.max_dedup_keys + 1 - len(store)
+            store.update(pending[:room])
+            pending = pending[room:]
+            if len(store) > self.options.max_dedup_keys:
+                keep = dict(itertools.islice(store.items(), len(store) // 2, None))
+                store.clear()
+                store.update(keep)
+
+    def _check_clean(self, fast: FastEvents, i: int) -> None:
+        """:meth:`check` for an event known to need no finding of its own."""
+        name, event_id, when = fast.name[i], fast.event_id[i], fast.time[i]
+        value, currency = fast.value[i], fast.currency[i]
+        self.counts["total"] += 1
+        self.shapes[fast.shape[i]] += 1
+        if name in self.names or len(self.names) < MAX_NAMES:
+            self.names[name] += 1
+        purchase, catalog_event = fast.purchase[i], fast.catalog_event[i]
+        key = (name, event_id)
+        if key in self._seen:
+            if self._duplicate(fast.event(i), name, event_id, value if purchase else None, currency):
+                return
+        else:
+            self._remember(self._seen, key, (when, fast.origin[i], fast.block.file, fast.line_of(i)))
+        self.counts["unique"] += 1
+        order = fast.order_key[i]
+        if order is not None:
+            if order in self._orders:
+                self._order(fast.event(i), name, order, event_id, value, currency)
+            else:
+                self._remember(self._orders, order, (event_id, when))
+        lines = fast.lines(i)
+        self.counts["content_lines"] += len(lines)
+        if self.reconciler is not None and catalog_event:
+            matched = self.reconciler.add(name, lines, when, currency, value, purchase)
+            if currency and any(self.reconciler.catalog.currency_for(c) not in (None, currency) for c in matched):
+                self._currency_match(fast.event(i), event_id, name, currency, matched)
