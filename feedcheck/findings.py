@@ -44,24 +44,34 @@ class Sliceable(Protocol[T_co]):
 
 @dataclass(frozen=True, slots=True)
 class Code:
-    """A registered finding code: its default severity and its message template.
+    """A registered finding code: its severity by default and per channel, its message template, and the
+    channel's own words it follows.
 
     Templates are ``str.format`` strings over ``field``, ``value``, ``item_id``
     and the parameters of the rule that raised the finding (``limit``, …), plus
-    ``hint``, which a rule may compute from the value (a "did you mean").
+    ``hint``, which a rule may compute from the value (a "did you mean");
+    :mod:`feedcheck.reports.messages` says how numbers and money are shown.
     """
 
     title: str
     severity: Severity
     template: str
     fatal: bool = False
-    source: str = ""  # the channel's specification or help page the rule follows
+    on: Mapping[str, Severity] = field(default_factory=dict)  # channel name -> its severity, where not the default
+    sources: Mapping[str, str] = field(default_factory=dict)  # channel name -> help page or spec section
+
+    def severity_on(self, channel: str) -> Severity:
+        """How much the finding matters on ``channel``."""
+        return self.on.get(channel, self.severity)
 
 
-def code(title: str, severity: str, template: str, fatal: bool = False, source: str = "") -> Code:
-    """A code's declaration: its title, default severity, message template, whether it is fatal, and the
-    channel's specification or help page it follows."""
-    return Code(title, Severity(severity), template, fatal, source)
+def code(title: str, severity: str, template: str, fatal: bool = False, *, on: Mapping[str, str] | None = None,
+         sources: Mapping[str, str] | None = None) -> Code:
+    """A code's declaration: its title, default severity, message template, whether it is fatal, the channels
+    where it matters more or less than by default (``on={"meta": "warning"}``), and per channel the help page
+    or specification section the rule follows (``sources={"google": "https://support.google.com/…"}``)."""
+    return Code(title, Severity(severity), template, fatal, {name: Severity(s) for name, s in (on or {}).items()},
+                dict(sources or {}))
 
 
 # Every finding code, declared by the part of feedcheck that raises it (``feedcheck/*/codes.py``, the exceptions

@@ -20,10 +20,6 @@ LIMITS = {
 }
 AVAILABILITY = ["in_stock", "out_of_stock", "preorder", "backorder"]
 
-SEVERITY = {
-    "item.currency_mismatch": "warning",
-}
-
 
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
     L = o.limits
@@ -66,4 +62,4 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
     )
 
 
-CHANNEL = Channel(name="google", title="Google Merchant Center", build=build, limits=LIMITS, severity=SEVERITY)
+CHANNEL = Channel(name="google", title="Google Merchant Center", build=build, limits=LIMITS)

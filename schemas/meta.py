@@ -19,14 +19,6 @@ AVAILABILITY = ["in stock", "out of stock", "preorder", "available for order", "
                 "mark_as_sold"]
 AGE_GROUPS = ["adult", "all ages", "infant", "kids", "newborn", "teen", "toddler"]
 
-SEVERITY = {
-    "item.currency_mismatch": "warning",
-    "item.gtin_format": "warning",
-    "item.gtin_check_digit": "warning",
-    "item.gtin_restricted": "warning",
-    "item.missing_identifier": "error",
-}
-
 
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
     L = o.limits
@@ -57,4 +49,4 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
     )
 
 
-CHANNEL = Channel(name="meta", title="Meta", build=build, limits=LIMITS, severity=SEVERITY)
+CHANNEL = Channel(name="meta", title="Meta", build=build, limits=LIMITS)

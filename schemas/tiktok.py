@@ -23,12 +23,6 @@ PROMOTIONAL = ["free shipping", "free delivery", "high quality", "wholesale", "b
                "cheapest", "buy now", "limited offer", "% off"]
 IMAGE_EXTENSIONS = ["jpg", "jpeg", "png"]
 
-SEVERITY = {
-    "item.gtin_format": "warning",
-    "item.gtin_check_digit": "warning",
-    "item.gtin_restricted": "warning",
-}
-
 
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
     L = o.limits
@@ -64,4 +58,4 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
     )
 
 
-CHANNEL = Channel(name="tiktok", title="TikTok", build=build, limits=LIMITS, severity=SEVERITY, catalog_currency=True)
+CHANNEL = Channel(name="tiktok", title="TikTok", build=build, limits=LIMITS, catalog_currency=True)

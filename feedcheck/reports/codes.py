@@ -21,7 +21,7 @@ from feedcheck.rules.checks import RULES
 INTRO = """# Finding codes
 
 Every finding feedcheck reports has one of these codes. Codes are stable: scripts and dashboards may rely on them.
-Severity is the default; a channel may change it (see `SEVERITY` in `schemas/<channel>.py`, and the channel columns).
+Severity is the default; the channel columns show where a channel differs (declared with the code, `on=`).
 *Fatal* codes mean the source could not be used at all (exit code 3). Rule = the pandera check that raises it.
 
 This file is written by `python -m feedcheck.reports.codes docs/`; edit the registries, not this file.
@@ -86,10 +86,9 @@ def coverage_markdown() -> str:
             names = [check.name for check in column.checks] + across.get(field, [])
             for check in names or [""]:
                 rule = RULES.get(check)
-                code = CODES[rule.code] if rule else None
                 cells = [f"`{field}`", f"`{check}`" if check else "not checked",
                          f"`{rule.code}`" if rule else "", channel.severity_of(rule.code).value if rule else "",
-                         code.source if code else ""]
+                         channel.source_of(rule.code) if rule else ""]
                 parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
     return "\n".join(parts)

@@ -1,4 +1,4 @@
-"""A channel: its schema (built from ``schemas/<name>.py``), limits and severities."""
+"""A channel: its schema (built from ``schemas/<name>.py``) and limits."""
 
 from __future__ import annotations
 
@@ -28,20 +28,23 @@ class Channel:
     """One ad channel's catalog rules.
 
     ``limits`` are the length limits the channel does not publish officially
-    (overridable per run); ``severity`` overrides the default severity of a
-    finding code for this channel; ``catalog_currency`` says whether every
-    price must be in one currency.
+    (overridable per run); ``catalog_currency`` says whether every price must
+    be in one currency.  How much each finding matters on the channel is
+    declared with its code (:func:`feedcheck.findings.code` ``on=``).
     """
 
     name: str
     title: str
     build: Callable[[SchemaOptions], pa.DataFrameSchema]
     limits: Mapping[str, int] = field(default_factory=dict)
-    severity: Mapping[str, str] = field(default_factory=dict)
     catalog_currency: bool = False
 
     def severity_of(self, code: str) -> Severity:
-        return Severity(self.severity.get(code, CODES[code].severity.value))
+        return CODES[code].severity_on(self.name)
+
+    def source_of(self, code: str) -> str:
+        """The channel's help page or specification section the rule behind ``code`` follows; empty if none."""
+        return CODES[code].sources.get(self.name, "")
 
     def schema(self, *, currency: str | None, now: str, limits: Mapping[str, int] | None = None) -> pa.DataFrameSchema:
         """Build the pandera schema with the run's options.

@@ -13,6 +13,8 @@ from feedcheck.findings import code, declare
 from feedcheck.rules.registry import rule
 from feedcheck.rules.series import CONTROL, WHITESPACE, present
 
+_GTIN_OPTIONAL = {"tiktok": "warning", "meta": "warning"}
+
 declare({
     "item.id_invalid": code("Unusable id", "error", "{hint}"),
     "item.id_suspicious": code(
@@ -21,17 +23,23 @@ declare({
         "Id '{value}' looks like a number a spreadsheet rewrote in scientific notation; the "
         "original SKU is lost. Export ids as text.",
     ),
-    "item.gtin_format": code("GTIN not 8, 12, 13 or 14 digits", "error", "{hint}"),
+    # Google rejects a bad GTIN; TikTok lists "GTIN missing" only as a suggestion, and Meta does not require one.
+    "item.gtin_format": code("GTIN not 8, 12, 13 or 14 digits", "error", "{hint}", on=_GTIN_OPTIONAL,
+                             sources={"google": "https://support.google.com/merchants/answer/6286302", "tiktok": "https://ads.tiktok.com/help/article/list-of-catalog-product-issues-and-suggested-actions"},),
     "item.gtin_check_digit": code(
         "GTIN check digit wrong",
         "error",
         "GTIN '{value}' fails the GS1 check digit (expected {hint}). It is mistyped or "
         "invented; copy it from the packaging or leave it empty.",
+        on=_GTIN_OPTIONAL,
+        sources={"google": "https://support.google.com/merchants/answer/6286302", "tiktok": "https://ads.tiktok.com/help/article/list-of-catalog-product-issues-and-suggested-actions"},
     ),
     "item.gtin_restricted": code(
         "GTIN with a restricted or coupon prefix",
         "error",
         "GTIN '{value}' {hint}; channels do not accept it as a product identifier.",
+        on=_GTIN_OPTIONAL,
+        sources={"google": "https://support.google.com/merchants/answer/6286302", "tiktok": "https://ads.tiktok.com/help/article/list-of-catalog-product-issues-and-suggested-actions"},
     ),
 })
 

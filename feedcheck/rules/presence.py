@@ -29,6 +29,8 @@ declare({
         "warning",
         "The item has {detail}. Add the manufacturer's GTIN, or brand and MPN, or set "
         "identifier_exists to 'no' for custom or handmade products.",
+        on={"meta": "error"},  # Meta's products vertical requires a brand, a GTIN or an MPN on every item
+        sources={"google": "https://support.google.com/merchants/answer/6324478"},
     ),
     "item.identifier_exists_conflict": code(
         "identifier_exists says no, but identifiers are present",

@@ -29,6 +29,9 @@ declare({
         "{field} '{value}' is not in {currency}, the catalog's currency; {channel} requires "
         "every price in the catalog currency. Convert it, or move the item to a catalog in "
         "that currency.",
+        # TikTok fixes a catalog's currency when it is made; Google and Meta convert other currencies.
+        on={"google": "warning", "meta": "warning"},
+        sources={"tiktok": "https://ads.tiktok.com/help/article/create-manage-catalogs", "google": "https://support.google.com/merchants/answer/6324371"},
     ),
     "item.price_decimals": code(
         "Decimals the currency does not have",
