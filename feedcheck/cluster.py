@@ -1,7 +1,7 @@
 """Validate a feed's chunks on a Dask cluster: a local one started for the run, or one that already runs.
 
 A feed is read in one process (its bytes come in order), but the costly
-part of validating a chunk, :func:`feedcheck.rules.validate.assess`, depends on
+part of validating a chunk, :func:`feedcheck.rules.assess.assess`, depends on
 nothing but the chunk; :func:`dask_executor` hands those to Dask's workers
 and the findings are folded back in the feed's order, so the report and the
 cleaned catalog are the same as a run in one process.  Dask is optional:

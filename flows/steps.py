@@ -35,7 +35,7 @@ from feedcheck.outcome import Checked
 from feedcheck.pipeline import Steps
 from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.render import render_markdown, top_codes
-from feedcheck.rules.validate import Assessment, SchemaKey, assess
+from feedcheck.rules.assess import Assessment, SchemaKey, assess
 from feedcheck.sources.fetch import Fetched
 from feedcheck.steps import (
     alert,

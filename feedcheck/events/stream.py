@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from feedcheck.errors import FeedcheckError
 from feedcheck.settings import EventOptions
-from feedcheck.sources.decode import GZIP_MAGIC, CappedGzipReader
+from feedcheck.sources.gunzip import GZIP_MAGIC, CappedGzipReader
 
 _READ_BYTES = 1 << 20
 
