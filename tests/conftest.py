@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import json
 import os
+import subprocess
 import sys
 import threading
 import warnings
@@ -124,6 +125,11 @@ class FeedServer:
     def close(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``feedcheck ARGS`` in a child process, as a user runs it."""
+    return subprocess.run([sys.executable, "-m", "feedcheck", *args], capture_output=True, text=True, timeout=120)
 
 
 def send(handler: BaseHTTPRequestHandler, status: int, body: bytes = b"", **headers: str) -> None:

@@ -11,9 +11,8 @@ import pytest
 
 from feedcheck.errors import ConfigError
 from feedcheck.reports.alerts import alert_on_change, feed_state, resolve_webhook, send
-from tests.conftest import FEEDS, FeedServer
+from tests.conftest import FEEDS, FeedServer, run
 from tests.conftest import send as answer
-from tests.test_cli import run
 
 
 def slack(server: FeedServer, statuses: list[int] | None = None) -> str:

@@ -12,11 +12,7 @@ import pytest
 
 import feedcheck
 from feedcheck.cli import main
-from tests.conftest import FEEDS, FeedServer
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "feedcheck", *args], capture_output=True, text=True, timeout=120)
+from tests.conftest import FEEDS, FeedServer, run
 
 
 def test_clean_feed_exit_0_and_reports(tmp_path: Path) -> None:

@@ -8,8 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
-from tests.conftest import FIXTURES
-from tests.test_cli import run
+from tests.conftest import FIXTURES, run
 
 EVENTS = FIXTURES / "events"
 CATALOG = EVENTS / "northwind_catalog.csv"

@@ -11,8 +11,7 @@ from pathlib import Path
 from feedcheck.findings import FindingLog
 from feedcheck.publish.history import record_run
 from feedcheck.publish.snapshot import diff_feeds
-from tests.conftest import FEEDS
-from tests.test_cli import run
+from tests.conftest import FEEDS, run
 
 CLEAN = (FEEDS / "tiktok_clean.csv").read_text(encoding="utf-8").splitlines()
 

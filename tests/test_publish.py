@@ -28,8 +28,7 @@ from feedcheck.publish.clean import CatalogSpool
 from feedcheck.readers import open_feed
 from feedcheck.settings import PublishOptions
 from feedcheck.steps import check_feed, feed_lock
-from tests.conftest import FEEDS
-from tests.test_cli import run
+from tests.conftest import FEEDS, run
 
 COLUMNS = ["id", "title", "description", "price", "availability"]
 

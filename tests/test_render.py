@@ -9,8 +9,7 @@ from pathlib import Path
 
 from feedcheck.findings import make_finding
 from feedcheck.reports.render import render_html, render_markdown
-from tests.conftest import FEEDS, FIXTURES
-from tests.test_cli import run
+from tests.conftest import FEEDS, FIXTURES, run
 
 EVENTS = FIXTURES / "events"
 CHROMIUM = shutil.which("chromium")

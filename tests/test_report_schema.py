@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FEEDS, FIXTURES, schema_problems
-from tests.test_cli import run
+from tests.conftest import FEEDS, FIXTURES, run, schema_problems
 
 EVENTS = FIXTURES / "events"
 
