@@ -36,6 +36,7 @@ from feedcheck.settings import (
     CATALOG_EVENTS,
     EVENT_FIELDS,
     PURCHASE_EVENTS,
+    ChannelOptions,
     EventOptions,
     FetchLimits,
     PublishOptions,
@@ -166,6 +167,9 @@ def _feed_options() -> argparse.ArgumentParser:
     options.add_argument("--channel", choices=CHANNEL_NAMES, default="tiktok", help="channel rules (default tiktok)")
     options.add_argument("--out", type=Path, default=Path("out"), help="report folder (default ./out)")
     options.add_argument("--currency", help="the catalog's currency, e.g. USD (default: inferred from the prices)")
+    options.add_argument("--countries", default="", metavar="CC,CC",
+                         help="where the catalog is advertised, e.g. US,DE: Google's requirements in those "
+                         "countries are errors (default: warnings that name the countries)")
     options.add_argument("--limit", action="append", default=[], metavar="FIELD=N",
                          help="override a length limit the channel does not publish, e.g. title=255")
     options.add_argument("--max-findings", type=int, default=ReadLimits.max_findings_per_code, metavar="N",
@@ -256,6 +260,7 @@ def _feed_config(args: argparse.Namespace, source: str, events: list[str], **set
         "format": PublishOptions.format,
         "events": tuple(events),
         "currency": args.currency.upper() if args.currency else None,
+        "countries": ChannelOptions(countries=tuple(c for c in args.countries.split(",") if c.strip())).countries,
         "header_env": headers,
         "basic_env": basic,
         "limits": _limits(args.limit),

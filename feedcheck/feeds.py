@@ -48,9 +48,9 @@ _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
-_FEED_KEYS = {"name", "source", "channel", "events", "out", "format", "currency", "schedule", "auth", "gate", "alerts",
-              "timeout", "max_bytes", "limits", "dask"}
-_DEFAULT_KEYS = {"out", "channel", "format", "gate", "alerts", "schedule", "dask"}
+_FEED_KEYS = {"name", "source", "channel", "events", "out", "format", "currency", "countries", "schedule", "auth",
+              "gate", "alerts", "timeout", "max_bytes", "limits", "dask"}
+_DEFAULT_KEYS = {"out", "channel", "format", "countries", "gate", "alerts", "schedule", "dask"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
 
@@ -104,6 +104,7 @@ class FeedConfig:
     format: str
     events: tuple[str, ...] = ()
     currency: str | None = None
+    countries: tuple[str, ...] = ()  # as ChannelOptions reads them
     schedule: Schedule | None = None
     header_env: dict[str, str] = field(default_factory=dict)
     basic_env: tuple[str, str] | None = None
@@ -119,7 +120,7 @@ class FeedConfig:
 
     def channel_options(self) -> ChannelOptions:
         """The validation choices this feed makes."""
-        return ChannelOptions(currency=self.currency, limits=self.limits, now=self.now)
+        return ChannelOptions(currency=self.currency, limits=self.limits, now=self.now, countries=self.countries)
 
     def auth(self) -> Auth | None:
         """The feed's credentials, read now from the environment variables it names.
@@ -209,6 +210,7 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
         format=fmt,
         events=tuple(str(_resolve(base, e)) for e in events),
         currency=currency,
+        countries=_countries(entry.get("countries", defaults.get("countries", [])), where),
         schedule=_schedule(entry.get("schedule", defaults.get("schedule")), where),
         header_env=header_env,
         basic_env=basic_env,
@@ -220,6 +222,16 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
         fetch_limits=_fetch_limits(entry, where),
         dask=_dask(entry.get("dask", defaults.get("dask")), where),
     )
+
+
+def _countries(value: Any, where: str) -> tuple[str, ...]:
+    """The countries the feed is advertised in, read as :class:`ChannelOptions` reads them."""
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: 'countries' must be a list of ISO 3166-1 codes such as [\"US\", \"DE\"].")
+    try:
+        return ChannelOptions(countries=tuple(value)).countries
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _dask(value: Any, where: str) -> str | None:

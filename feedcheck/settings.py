@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from feedcheck.errors import ConfigError
+from feedcheck.rules.countries import country_code
 
 
 @dataclass(frozen=True)
@@ -51,11 +52,31 @@ class ChannelOptions:
     ``limits`` overrides length limits the channel does not publish officially,
     e.g. ``{"title": 255}``.  ``now`` is the moment the rules that compare
     dates judge at (``None``: when the check starts; see :mod:`feedcheck.clock`).
+    ``countries`` are where the catalog is advertised (ISO 3166-1 codes; ``UK``
+    is read as GB): a requirement Google makes only in some countries is an
+    error there, and a warning that names them when ``countries`` is empty.
     """
 
     currency: str | None = None
     limits: dict[str, int] = field(default_factory=dict)
     now: str | None = None
+    countries: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        """Read the countries as ISO 3166-1 codes, in order, each once.
+
+        Raises:
+            ConfigError: a country that is not an ISO 3166-1 alpha-2 code.
+        """
+        if isinstance(self.countries, str) or not all(isinstance(c, str) for c in self.countries):
+            raise ConfigError(f"countries (--countries) is a list of ISO 3166-1 codes such as US or DE; "
+                              f"got {self.countries!r}.")
+        codes = [country_code(c) for c in self.countries]
+        unknown = [c for c, code in zip(self.countries, codes) if code is None]
+        if unknown:
+            raise ConfigError(f"countries (--countries): {', '.join(map(repr, unknown))} is not an ISO 3166-1 "
+                              "country code such as US, DE or GB.")
+        object.__setattr__(self, "countries", tuple(dict.fromkeys(c for c in codes if c)))
 
 
 PURCHASE_EVENTS = frozenset({"Purchase"})

@@ -78,7 +78,8 @@ def check_settings(feed: FeedConfig) -> None:
     Raises:
         ConfigError: names the option and what is allowed.
     """
-    get_channel(feed.channel).schema(currency=feed.currency, now=run_now(feed.now), limits=feed.limits)
+    get_channel(feed.channel).schema(currency=feed.currency, now=run_now(feed.now), limits=feed.limits,
+                                     countries=feed.countries)
     if feed.dask is not None:
         check_address(feed.dask, "dask")
     if feed.events:
@@ -111,7 +112,7 @@ def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
     if not fetched.sha256:
         return None
     settings = (version(), fetched.sha256, fetched.charset, redact_url(feed.source), str(feed.out), feed.channel,
-                feed.currency, sorted(feed.limits.items()), feed.read_limits, bool(feed.events))
+                feed.currency, sorted(feed.limits.items()), feed.countries, feed.read_limits, bool(feed.events))
     return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
 
 
@@ -282,7 +283,7 @@ def check_feed(
     report = FeedReport(source=redact_url(os.fspath(source)), channel=channel, log=log, started_at=utc_now(), now=now)
     started = time.perf_counter()
     validator = FeedValidator(spec, log, options, now=now)
-    spec.schema(currency=options.currency, now=now, limits=options.limits)  # fail fast on bad options
+    spec.schema(currency=options.currency, now=now, limits=options.limits, countries=options.countries)  # fail fast
     if catalog is None and events:
         catalog = Catalog(report.source)
     if events:  # fail fast on bad event options, before the feed is fetched

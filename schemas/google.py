@@ -21,6 +21,42 @@ LIMITS = {
 AVAILABILITY = ["in_stock", "out_of_stock", "preorder", "backorder"]
 
 
+# Apparel: what Google requires of Apparel & Accessories (166), and of Clothing (1604) and Shoes (187), in free
+# listings everywhere and in Shopping ads in these countries (answer 6324463, 6324487, 6324479, 6324492).
+APPAREL_COUNTRIES = ("BR", "DE", "FR", "GB", "JP", "US")
+APPAREL, CLOTHING, SHOES = 166, 1604, 187
+# Accessories Google exempts from age_group and gender (cufflinks need a gender).
+NO_AGE_GROUP = [4179, 180, 193, 1893, 5385, 1856, 2427, 5123, 175, 5841, 6277, 6460, 6170, 6870, 7471, 5207, 5114]
+NO_GENDER = [c for c in NO_AGE_GROUP if c != 193]
+
+
+def apparel(countries: tuple[str, ...]) -> list[Check]:
+    """The apparel attributes, an error where the catalog is advertised in a country that requires them."""
+    targeted = [c for c in countries if c in APPAREL_COUNTRIES]
+    everywhere = ", ".join(APPAREL_COUNTRIES)
+    if targeted:
+        severity, consequence = "error", (f"Google disapproves the item in free listings, and in Shopping ads in "
+                                          f"{', '.join(targeted)}.")
+    elif countries:
+        severity, consequence = "warning", (f"Google keeps the item out of free listings (Shopping ads require it "
+                                            f"only in {everywhere}).")
+    else:
+        severity, consequence = "warning", (f"Google disapproves the item in Shopping ads in {everywhere}, and in "
+                                            "free listings everywhere; say where the catalog is advertised "
+                                            "(--countries) to see it as an error there.")
+
+    def required(name: str, family: str, within: list[int], exempt: list[int]) -> Check:
+        return Check.required_in_category(field=name, family=family, within=within, exempt=exempt,
+                                          severity=severity, consequence=consequence)
+
+    return [
+        required("color", "Apparel & Accessories", [APPAREL], []),
+        required("gender", "Apparel & Accessories", [APPAREL], NO_GENDER),
+        required("age_group", "Apparel & Accessories", [APPAREL], NO_AGE_GROUP),
+        required("size", "Clothing and Shoes", [CLOTHING, SHOES], []),
+    ]
+
+
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
     L = o.limits
     labels = {f"custom_label_{i}": field(*text(L["custom_label"])) for i in range(5)}
@@ -51,6 +87,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "material": field(*text(L["material"])),
             "pattern": field(*text(L["pattern"])),
             "product_type": field(*text(L["product_type"])),
+            "google_product_category": field(Check.google_category()),
             **labels,
         },
         checks=[
@@ -58,6 +95,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             Check.identifiers(field="gtin", mode="gtin_or_brand_mpn"),
             Check.identifier_exists_consistent(field="identifier_exists"),
             Check.sale_below_price(field="sale_price"),
+            *apparel(o.countries),
         ],
     )
 

@@ -23,21 +23,26 @@ def test_wheel_ships_schemas_and_checks_a_feed_outside_the_repo(tmp_path: Path) 
         assert f"feedcheck/schemas/{module}.py" in names
     for module in ("check", "serve"):
         assert f"feedcheck/flows/{module}.py" in names
+    assert "feedcheck/schemas/google_attributes.tsv" in names
+    assert "feedcheck/rules/data/google-product-taxonomy-with-ids.en-US.txt" in names
     target = tmp_path / "site"
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(target)
     feed = tmp_path / "feed.csv"
     feed.write_bytes((ROOT / "fixtures" / "feeds" / "tiktok_clean.csv").read_bytes())
+    apparel = tmp_path / "apparel.tsv"
+    apparel.write_bytes((ROOT / "fixtures" / "feeds" / "google_apparel.tsv").read_bytes())
     code = (
         "import feedcheck, sys; "
         f"assert feedcheck.__file__.startswith({str(target)!r}), feedcheck.__file__; "
         "r = feedcheck.check_feed('feed.csv', 'tiktok'); "
-        "print(r.status, r.items_total)"
+        "g = feedcheck.check_feed('apparel.tsv', 'google'); "
+        "print(r.status, r.items_total, g.log.counts['item.category_attribute_missing'])"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                           env={"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin"}, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["ok", "8"]
+    assert done.stdout.split() == ["ok", "8", "5"]  # the taxonomy and the register came with the wheel
 
 
 def _release(version: str) -> tuple[int, ...]:

@@ -8,13 +8,16 @@ said: ``g:price``, ``Price`` and ``PRICE`` all become ``price``.  Publishing
 
 from __future__ import annotations
 
+from feedcheck.rules.attributes import register
+
 GOOGLE_NS = "http://base.google.com/ns/1.0"
 GOOGLE_CUSTOM_NS = "http://base.google.com/cns/1.0"
 ATOM_NS = "http://www.w3.org/2005/Atom"
 
 ID = "id"
 
-KNOWN_FIELDS: frozenset[str] = frozenset(
+# The attributes some channel reads: Google's whole register, and those TikTok and Meta add.
+KNOWN_FIELDS: frozenset[str] = frozenset(register("google")) | frozenset(
     """
     id title description link mobile_link image_link additional_image_link video_link
     availability availability_date expiration_date condition price sale_price

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from feedcheck.findings import CODES
-from feedcheck.rules.channels import CHANNEL_NAMES, get_channel
+from feedcheck.rules.channels import CHANNEL_NAMES, Channel, get_channel
 from feedcheck.rules.checks import RULES
 
 INTRO = """# Finding codes
@@ -63,35 +63,60 @@ def _differs(on_channel: str, default: str) -> str:
 
 COVERAGE_INTRO = """# Channel coverage
 
-What feedcheck checks of each channel's attributes: every field the channel's schema in `schemas/` lists, the
-checks it runs on that field (and the checks across fields that report on it), the finding code each raises
-with its severity on that channel, and the channel's specification or help page the rule follows.
+What feedcheck checks of each channel's attributes. Where the channel has an attribute register
+(`schemas/<channel>_attributes.tsv`, written from its specification), every attribute of its specification is
+listed, checked or not, with whether the channel requires it; otherwise every field its schema in `schemas/`
+lists. For each: the checks run on it (and the checks across fields that report on it), the finding code each
+raises with its severity on that channel, and the channel's page the rule or the attribute follows.
 
-This file is written by `python -m feedcheck.reports.codes docs/`; edit the schemas and the rules, not this file.
+This file is written by `python -m feedcheck.reports.codes docs/`; edit the registers, the schemas and the
+rules, not this file.
 """
 
 
 def coverage_markdown() -> str:
-    """The whole of ``docs/coverage.md``: per channel, attribute × check × code and severity × source."""
+    """The whole of ``docs/coverage.md``: per channel, attribute × check × code, severity and source."""
     parts = [COVERAGE_INTRO]
     for name in CHANNEL_NAMES:
         channel = get_channel(name)
-        schema = channel.schema(currency=None, now="2026-01-01T00:00:00+00:00")  # any moment lists the same checks
-        across: dict[str, list[str]] = {}
-        for check in schema.checks:
-            across.setdefault(check.statistics["field"], []).append(check.name)
-        parts += [f"## {channel.title}", "", "| attribute | check | code | severity | source |",
-                  "|---|---|---|---|---|"]
-        for field, column in schema.columns.items():
-            names = [check.name for check in column.checks] + across.get(field, [])
-            for check in names or [""]:
+        checks = _checks_by_field(channel)
+        fields = [*channel.attributes, *(f for f in checks if f not in channel.attributes)]
+        parts += [f"## {channel.title}", "", checked_line(channel), "",
+                  "| attribute | requirement | check | code | severity | source |", "|---|---|---|---|---|---|"]
+        for field in fields:
+            attribute = channel.attributes.get(field)
+            requirement = attribute.requirement if attribute else ""
+            for check, chosen in checks.get(field) or [("", "")]:
                 rule = RULES.get(check)
-                cells = [f"`{field}`", f"`{check}`" if check else "not checked",
-                         f"`{rule.code}`" if rule else "", channel.severity_of(rule.code).value if rule else "",
-                         channel.source_of(rule.code) if rule else ""]
+                source = (channel.source_of(rule.code) if rule else "") or (attribute.source if attribute else "")
+                severity = f"{chosen} (by countries)" if chosen else channel.severity_of(rule.code).value if rule else ""
+                cells = [f"`{field}`", requirement, f"`{check}`" if check else "not checked",
+                         f"`{rule.code}`" if rule else "", severity, source]
                 parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
     return "\n".join(parts)
+
+
+def checked_line(channel: Channel) -> str:
+    """``Google Merchant Center: 40 of 95 attributes checked``: of the attributes of its register, or, for a
+    channel without one, of the fields its schema lists."""
+    checks = _checks_by_field(channel)
+    if not channel.attributes:
+        checked = sum(1 for names in checks.values() if names)
+        return f"{channel.title}: {checked} of the {len(checks)} fields its schema lists checked (no attribute register yet)"
+    checked = sum(1 for field in channel.attributes if checks.get(field))
+    return f"{channel.title}: {checked} of {len(channel.attributes)} attributes checked"
+
+
+def _checks_by_field(channel: Channel) -> dict[str, list[tuple[str, str]]]:
+    """The checks that report on each field of the channel's schema, in the schema's order: each check's name,
+    and the severity it chooses when it chooses one (a requirement that depends on the countries)."""
+    schema = channel.schema(currency=None, now="2026-01-01T00:00:00+00:00")  # any moment lists the same checks
+    found = {field: [(check.name, check.statistics.get("severity", "")) for check in column.checks]
+             for field, column in schema.columns.items()}
+    for check in schema.checks:
+        found.setdefault(check.statistics["field"], []).append((check.name, check.statistics.get("severity", "")))
+    return found
 
 
 if __name__ == "__main__":

@@ -79,6 +79,7 @@ class SchemaKey:
     currency: str | None
     now: str
     limits: tuple[tuple[str, int], ...]
+    countries: tuple[str, ...] = ()
 
     def schema(self) -> pa.DataFrameSchema:
         return _schema_of(self)
@@ -86,7 +87,8 @@ class SchemaKey:
 
 @functools.lru_cache(maxsize=8)
 def _schema_of(key: SchemaKey) -> pa.DataFrameSchema:
-    return get_channel(key.channel).schema(currency=key.currency, now=key.now, limits=dict(key.limits))
+    return get_channel(key.channel).schema(currency=key.currency, now=key.now, limits=dict(key.limits),
+                                           countries=key.countries)
 
 
 @dataclass(frozen=True)

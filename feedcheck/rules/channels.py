@@ -10,17 +10,21 @@ import pandera.pandas as pa
 
 from feedcheck.errors import ConfigError
 from feedcheck.findings import CODES, Severity
+from feedcheck.readers.fields import KNOWN_FIELDS
+from feedcheck.rules.attributes import Attribute, register
 
 CHANNEL_NAMES = ("tiktok", "google", "meta")
 
 
 @dataclass(frozen=True)
 class SchemaOptions:
-    """What a schema is built from: length limits, catalog currency and the time for expiry checks."""
+    """What a schema is built from: length limits, catalog currency, the time for expiry checks and the
+    countries the catalog is advertised in."""
 
     limits: Mapping[str, int]
     currency: str | None
     now: str
+    countries: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -42,11 +46,21 @@ class Channel:
     def severity_of(self, code: str) -> Severity:
         return CODES[code].severity_on(self.name)
 
+    @property
+    def attributes(self) -> dict[str, Attribute]:
+        """The attributes of the channel's specification (its register), checked or not; empty if none."""
+        return register(self.name)
+
+    def knows(self, name: str) -> bool:
+        """Whether ``name`` is an attribute of the channel: in its register, or, without one, any channel's."""
+        return name in (self.attributes or KNOWN_FIELDS)
+
     def source_of(self, code: str) -> str:
         """The channel's help page or specification section the rule behind ``code`` follows; empty if none."""
         return CODES[code].sources.get(self.name, "")
 
-    def schema(self, *, currency: str | None, now: str, limits: Mapping[str, int] | None = None) -> pa.DataFrameSchema:
+    def schema(self, *, currency: str | None, now: str, limits: Mapping[str, int] | None = None,
+               countries: tuple[str, ...] = ()) -> pa.DataFrameSchema:
         """Build the pandera schema with the run's options.
 
         Raises:
@@ -58,7 +72,8 @@ class Channel:
                 f"No configurable limit for {', '.join(unknown)} on {self.title}; "
                 f"configurable: {', '.join(sorted(self.limits))}."
             )
-        return self.build(SchemaOptions(limits={**self.limits, **(limits or {})}, currency=currency, now=now))
+        return self.build(SchemaOptions(limits={**self.limits, **(limits or {})}, currency=currency, now=now,
+                                        countries=countries))
 
 
 def get_channel(name: str) -> Channel:

@@ -23,7 +23,7 @@ import pandera.pandas as pa
 
 from feedcheck.clock import Window
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
-from feedcheck.readers.fields import ID, KNOWN_FIELDS
+from feedcheck.readers.fields import ID
 from feedcheck.rules.assess import Assessment, Failure, Kept, KeptRows, SchemaKey, assess
 from feedcheck.rules.channels import Channel
 from feedcheck.rules.prices import parse_price
@@ -135,8 +135,9 @@ class FeedValidator:
             required = any(check.name == "required" for check in column.checks)
             if required and name not in self._seen_columns:
                 self.log.add(make_finding("feed.missing_column", field=name, channel=self.channel.title))
-        for name in sorted(self._seen_columns - set(schema.columns) - KNOWN_FIELDS):
-            self.log.add(make_finding("feed.unknown_field", field=name, channel=self.channel.title))
+        for name in sorted(self._seen_columns - set(schema.columns)):
+            if not self.channel.knows(name):
+                self.log.add(make_finding("feed.unknown_field", field=name, channel=self.channel.title))
 
     def _key_for(self, chunk: pd.DataFrame) -> SchemaKey:
         """The schema's key, fixed by the first chunk (which may tell the catalog currency)."""
@@ -147,7 +148,8 @@ class FeedValidator:
                     self.currency = found.most_common(1)[0][0]
                     self.currency_assumed = True
                     self.log.add(make_finding("feed.currency_assumed", value=self.currency))
-            self._key = SchemaKey(self.channel.name, self.currency, self.now, tuple(sorted(self.options.limits.items())))
+            self._key = SchemaKey(self.channel.name, self.currency, self.now, tuple(sorted(self.options.limits.items())),
+                                  self.options.countries)
         return self._key
 
     def _fold(self, assessed: Assessment) -> ChunkVerdict:
@@ -168,7 +170,7 @@ class FeedValidator:
         errors = np.zeros(len(chunk), dtype=bool)
         warnings = np.zeros(len(chunk), dtype=bool)
         for failure in failures:
-            severity = self.channel.severity_of(failure.code)
+            severity = self._severity(failure)
             positions = chunk.index.get_indexer(failure.rows)
             if severity is Severity.ERROR:
                 errors[positions] = True
@@ -179,6 +181,12 @@ class FeedValidator:
         self.items_with_errors += int(errors.sum())
         self.items_with_warnings += int((warnings & ~errors).sum())
         return ChunkVerdict(chunk.index, errors, warnings, chunk, assessed.columns)
+
+    def _severity(self, failure: Failure) -> Severity:
+        """The code's severity on the channel, unless the check says otherwise: a requirement that holds only in
+        some countries is an error where the catalog is advertised in one of them, and a warning elsewhere."""
+        chosen = failure.params.get("severity")
+        return Severity(chosen) if chosen else self.channel.severity_of(failure.code)
 
     def _duplicates(self, chunk: pd.DataFrame) -> list[Failure]:
         ids = chunk[ID].tolist()
@@ -212,7 +220,7 @@ class FeedValidator:
                 field=failure.field,
                 value=kept.value,
                 channel=self.channel.title,
-                **{k: v for k, v in params.items() if not k.startswith("_")},
+                **{k: v for k, v in params.items() if not k.startswith("_") and k != "severity"},
             )
 
         self.log.add_each(failure.code, severity, KeptRows(chunk, failure.rows, failure.field, self.log.room(failure.code)),

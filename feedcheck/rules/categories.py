@@ -1,0 +1,85 @@
+"""Rules on categories: a ``google_product_category`` Google's taxonomy knows, and the attributes Google
+requires of the items of some categories (apparel) in some countries.
+
+Where the category decides a requirement, Google's own category is what counts: the item's
+``google_product_category`` read as an id or an exact path of the taxonomy shipped with feedcheck
+(:mod:`feedcheck.rules.taxonomy`).  An item without a readable one is left alone; Google picks its category
+then, and feedcheck cannot know which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from feedcheck.findings import code, declare
+from feedcheck.rules.registry import rule
+from feedcheck.rules.series import col, present
+from feedcheck.rules.taxonomy import google_taxonomy
+
+_CATEGORY_PAGE = "https://support.google.com/merchants/answer/6324436"
+
+declare({
+    "item.category_unknown": code(
+        "Category not in Google's taxonomy",
+        "warning",
+        "google_product_category '{value}' is neither an id nor a path of Google's product taxonomy "
+        "({version}), so Google ignores it and picks a category itself. {hint}",
+        sources={"google": _CATEGORY_PAGE},
+    ),
+    "item.category_attribute_missing": code(
+        "Attribute its category requires missing",
+        "error",
+        "'{field}' is empty, and Google requires it of items in {family} (this one is in '{category}'): "
+        "{consequence}",
+        sources={"google": "https://support.google.com/merchants/answer/6324463"},
+    ),
+})
+
+
+def _category_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    taxonomy = google_taxonomy()
+    found = taxonomy.suggest(value)
+    if not found:
+        hint = "No category's name contains it; find the category in the taxonomy and send its id."
+    elif len(found) == 1 and (">" in value or value.casefold() == found[0].casefold()):
+        hint = f"Did you mean '{found[0]}' (id {taxonomy.ids[found[0]]})?"
+    else:
+        hint = "Categories that name it: " + "; ".join(f"{taxonomy.ids[p]} '{p}'" for p in found) + "."
+    return {"hint": hint, "version": taxonomy.version}
+
+
+@rule("item.category_unknown", hint=_category_hint)
+def google_category(series: pd.Series) -> pd.Series:
+    taxonomy = google_taxonomy()
+    known = {value: taxonomy.category_of(value) is not None for value in series.unique()}
+    return ~present(series) | series.map(known).astype(bool)
+
+
+def _category_ids(frame: pd.DataFrame) -> pd.Series:
+    """Each item's Google category id, or ``None`` where it has no readable one."""
+    taxonomy = google_taxonomy()
+    values = col(frame, "google_product_category")
+    found = {value: taxonomy.category_of(value) for value in values.unique()}
+    return values.map(found)
+
+
+def _missing_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    taxonomy = google_taxonomy()
+    category = taxonomy.category_of(str(params["_row"].get("google_product_category", "")))
+    return {"category": taxonomy.paths.get(category, "?") if category is not None else "?"}
+
+
+@rule("item.category_attribute_missing", ("field", "family", "within", "exempt", "severity", "consequence"),
+      frame=True, reads=("google_product_category",), hint=_missing_hint)
+def required_in_category(frame: pd.DataFrame, *, field: str, family: str, within: list[int], exempt: list[int],
+                         severity: str, consequence: str) -> pd.Series:
+    """Items whose Google category is under ``within`` (and not under ``exempt``) must have ``field``."""
+    taxonomy = google_taxonomy()
+    roots, spared = frozenset(within), frozenset(exempt)
+    ids = _category_ids(frame)
+    bound = {c: taxonomy.within(c, roots) and not taxonomy.within(c, spared) for c in ids.dropna().unique()}
+    applies = ids.map(lambda c: bound.get(c, False)).astype(bool)
+    return ~applies | present(col(frame, field))

@@ -1,0 +1,127 @@
+"""Google Merchant Center's rule book: every attribute of its specification known, the taxonomy, and the
+attributes a category requires in the countries the catalog is advertised in."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from feedcheck import ChannelOptions, check_feed
+from feedcheck.errors import ConfigError
+from feedcheck.feeds import load_feeds
+from feedcheck.reports.codes import checked_line
+from feedcheck.rules.channels import get_channel
+from tests.conftest import FEEDS, run, tuples
+
+GOOGLE = get_channel("google")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _tsv(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
+    """A Google text feed of ``rows``, each a complete item changed where the test says."""
+    base = {"id": "", "title": "Harbor & Pine Linen Shirt", "description": "A linen shirt.",
+            "link": "https://shop.example/p/1", "image_link": "https://cdn.example/1.jpg",
+            "availability": "in_stock", "price": "49.00 EUR", "brand": "Harbor & Pine", "mpn": "HP-1"}
+    items = [base | {"id": f"HP-{n}"} | row for n, row in enumerate(rows, start=1)]
+    names = list(dict.fromkeys(name for item in items for name in item))
+    path = tmp_path / "feed.tsv"
+    path.write_text("\n".join(["\t".join(names)] + ["\t".join(i.get(n, "") for n in names) for i in items]) + "\n")
+    return path
+
+
+def test_a_feed_using_every_attribute_of_the_specification_is_clean() -> None:
+    feed = FEEDS / "google_every_attribute.xml"
+    report = check_feed(feed, "google")
+    assert [(f.row, f.field, f.code) for f in report.log] == []
+    assert report.status == "ok" and report.items_total == 3
+    used = set(re.findall(r"<g:(\w+)>", feed.read_text()))
+    assert set(GOOGLE.attributes) <= used  # the fixture grows with the register
+
+
+def test_only_fields_outside_googles_specification_are_unknown(tmp_path: Path) -> None:
+    feed = _tsv(tmp_path, [{"energy_efficiency_class": "A", "product_highlight": "Linen from Normandy",
+                            "ships_from_country": "FR", "fb_product_category": "clothing", "warehouse_bin": "B7"}])
+    report = check_feed(feed, "google")
+    assert tuples(report.log, "feed.unknown_field") == [(None, "fb_product_category", "feed.unknown_field"),
+                                                       (None, "warehouse_bin", "feed.unknown_field")]
+
+
+def test_a_category_is_an_id_or_an_exact_path_and_a_near_miss_gets_a_suggestion(tmp_path: Path) -> None:
+    feed = _tsv(tmp_path, [
+        {"google_product_category": "2271"},
+        {"google_product_category": "Apparel & Accessories > Clothing > Dresses"},
+        {"google_product_category": "Food, Beverages & Tobacco>Beverages>Coffee"},
+        {"google_product_category": "Apparel & Accessories > Clothing > Shirts and Tops"},
+        {"google_product_category": "food, beverages & tobacco > beverages > coffee"},
+        {"google_product_category": "Sauvignon Blanc"},
+        {"google_product_category": "Wine"},
+        {"google_product_category": "99999999"},
+        {"google_product_category": ""},
+    ])
+    report = check_feed(feed, "google")
+    found = [(f.row, f.message.split("itself. ")[1]) for f in report.log if f.code == "item.category_unknown"]
+    assert found == [
+        (5, "Did you mean 'Apparel & Accessories > Clothing > Shirts & Tops' (id 212)?"),
+        (6, "Did you mean 'Food, Beverages & Tobacco > Beverages > Coffee' (id 1868)?"),
+        (7, "No category's name contains it; find the category in the taxonomy and send its id."),
+        (8, "Categories that name it: 421 'Food, Beverages & Tobacco > Beverages > Alcoholic Beverages > Wine'; "
+            "5578 'Furniture > Cabinets & Storage > Wine Racks'; "
+            "6357 'Furniture > Cabinets & Storage > Wine & Liquor Cabinets'."),
+        (9, "No category's name contains it; find the category in the taxonomy and send its id."),
+    ]
+    assert {f.severity.value for f in report.log if f.code == "item.category_unknown"} == {"warning"}
+
+
+APPAREL_FINDINGS = [
+    (5, "color", "item.category_attribute_missing"),  # a dress
+    (6, "size", "item.category_attribute_missing"),  # trainers
+    (7, "age_group", "item.category_attribute_missing"),  # a kids' hoodie
+    (7, "gender", "item.category_attribute_missing"),
+    (8, "gender", "item.category_attribute_missing"),  # cufflinks need a gender, not an age group
+    (11, "google_product_category", "item.category_unknown"),  # 'Belt' for 'Belts'
+]
+
+
+@pytest.mark.parametrize(("countries", "severity", "says"), [
+    ((), "warning", "in Shopping ads in BR, DE, FR, GB, JP, US, and in free listings everywhere"),
+    (("CA",), "warning", "keeps the item out of free listings"),
+    (("UK", "DE"), "error", "in free listings, and in Shopping ads in GB, DE."),
+])
+def test_apparel_needs_color_gender_age_group_and_size_where_google_requires_them(
+        countries: tuple[str, ...], severity: str, says: str) -> None:
+    report = check_feed(FEEDS / "google_apparel.tsv", "google", options=ChannelOptions(countries=countries))
+    assert tuples(report.log) == APPAREL_FINDINGS
+    missing = [f for f in report.log if f.code == "item.category_attribute_missing"]
+    assert {f.severity.value for f in missing} == {severity}
+    assert all(says in f.message for f in missing)
+    assert report.items_with_errors == (4 if severity == "error" else 0)
+
+
+def test_countries_are_iso_codes_read_once_in_the_settings(tmp_path: Path) -> None:
+    assert ChannelOptions(countries=("us", "UK", "GB", " de ")).countries == ("US", "GB", "DE")
+    with pytest.raises(ConfigError, match="'XX' is not an ISO 3166-1"):
+        ChannelOptions(countries=("US", "XX"))
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(f'[[feed]]\nname = "shop"\nsource = "{FEEDS / "google_apparel.tsv"}"\nchannel = "google"\n'
+                     'countries = ["fr", "UK"]\n')
+    assert load_feeds(feeds)[0].channel_options().countries == ("FR", "GB")
+    feeds.write_text(f'[[feed]]\nname = "shop"\nsource = "{FEEDS / "google_apparel.tsv"}"\ncountries = "FR"\n')
+    with pytest.raises(ConfigError, match="'countries' must be a list"):
+        load_feeds(feeds)
+
+
+def test_the_cli_takes_the_countries_and_refuses_a_wrong_one(tmp_path: Path) -> None:
+    args = ["check", str(FEEDS / "google_apparel.tsv"), "--channel", "google", "--no-publish"]
+    done = run(*args, "--countries", "us,de", "--out", str(tmp_path / "a"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "item.category_attribute_missing" in done.stdout
+    refused = run(*args, "--countries", "US,Germany", "--out", str(tmp_path / "b"))
+    assert refused.returncode == 2 and "'Germany' is not an ISO 3166-1 country code" in refused.stderr
+
+
+def test_the_readme_says_how_much_of_googles_specification_is_checked() -> None:
+    line = checked_line(GOOGLE)
+    assert re.fullmatch(r"Google Merchant Center: \d+ of 95 attributes checked", line)
+    assert line in (ROOT / "README.md").read_text()
