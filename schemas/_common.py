@@ -18,24 +18,31 @@ def field(*checks: Check) -> Column:
     return Column(None, checks=list(checks), nullable=False, required=True)
 
 
-def text(limit: int, *extra: Check) -> list[Check]:
-    return [Check.max_length(limit=limit), Check.no_control_chars(), Check.no_placeholder(), *extra]
+# Each group takes ``severity=`` for an attribute the channel ignores when it is wrong (a warning), where a
+# wrong value of most attributes gets the item rejected (each code's severity on the channel).
+
+def text(limit: int, *extra: Check, severity: str | None = None) -> list[Check]:
+    return [Check.max_length(limit=limit, severity=severity), Check.no_control_chars(severity=severity),
+            Check.no_placeholder(severity=severity), *extra]
 
 
-def url(*extra: Check) -> list[Check]:
-    return [Check.http_url(), Check.url_ascii(), Check.max_length(limit=URL_MAX), *extra]
+def url(*extra: Check, severity: str | None = None) -> list[Check]:
+    return [Check.http_url(severity=severity), Check.url_ascii(), Check.max_length(limit=URL_MAX, severity=severity),
+            *extra]
 
 
-def price(options: SchemaOptions) -> list[Check]:
-    checks = [Check.price_format(), Check.currency_code(), Check.currency_decimals()]
+def price(options: SchemaOptions, severity: str | None = None) -> list[Check]:
+    checks = [Check.price_format(severity=severity), Check.currency_code(severity=severity),
+              Check.currency_decimals()]
     if options.currency:
-        checks.append(Check.catalog_currency(currency=options.currency))
+        checks.append(Check.catalog_currency(currency=options.currency, severity=severity))
     return checks
 
 
-def enum(allowed: list[str], alternatives: dict[str, str] | None = None) -> list[Check]:
+def enum(allowed: list[str], alternatives: dict[str, str] | None = None, severity: str | None = None) -> list[Check]:
     alts = alternatives or {}
-    return [Check.one_of(allowed=allowed, alternatives=alts), Check.canonical_spelling(allowed=allowed, alternatives=alts)]
+    return [Check.one_of(allowed=allowed, alternatives=alts, severity=severity),
+            Check.canonical_spelling(allowed=allowed, alternatives=alts)]
 
 
 def gtin() -> list[Check]:

@@ -1,8 +1,10 @@
 """Google Merchant Center product data rules.
 
-Source: the Merchant Center product data specification (channel-spec §2):
-length limits, enumerations, identifiers (GTIN / brand + MPN /
-identifier_exists), availability_date for preorder and backorder.
+Source: the Merchant Center product data specification; every attribute of it,
+with its help page, is in ``google_attributes.tsv`` beside this file.  Severity
+is Google's consequence: an error where Google disapproves the item, a warning
+(``IGNORED``) where it ignores the attribute, and a requirement that holds only
+in some countries depends on the countries the catalog is advertised in.
 """
 
 from __future__ import annotations
@@ -57,44 +59,107 @@ def apparel(countries: tuple[str, ...]) -> list[Check]:
     ]
 
 
+# What Google ignores when it is wrong (rather than disapproving the item) is a warning.
+IGNORED = "warning"
+YES_NO = (["yes", "no"], {"true": "yes", "false": "no"})
+DESTINATIONS = ["Shopping_ads", "Display_ads", "Local_inventory_ads", "Free_listings", "Free_local_listings",
+                "Cloud_retail", "Local_cloud_retail", "YouTube_affiliate", "YouTube_shopping_checkout",
+                "YouTube_merchandise"]
+ENERGY_CLASSES = ["A+++", "A++", "A+", "A", "B", "C", "D", "E", "F", "G"]
+SIZE_TYPES = ["regular", "petite", "maternity", "big", "tall", "plus"]
+SIZE_SYSTEMS = ["AU", "BR", "CN", "DE", "EU", "FR", "IT", "JP", "MEX", "UK", "US"]
+UNITS = ["oz", "lb", "mg", "g", "kg", "floz", "pt", "qt", "gal", "ml", "cl", "l", "cbm", "in", "ft", "yd", "cm", "m",
+         "sqft", "sqm", "ct"]
+# Image types Google does not take; a link without an extension, or to a script that serves the image, passes.
+NOT_IMAGES = ["svg", "pdf", "heic", "heif", "avif", "ico", "psd", "eps", "ai", "raw", "mp4", "mov", "webm", "txt",
+              "zip"]
+PROMOTIONAL = ["free shipping", "free delivery", "% off", "best price", "lowest price", "cheapest", "buy now",
+               "limited offer", "order now", "sale ends"]
+
+
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
     L = o.limits
     labels = {f"custom_label_{i}": field(*text(L["custom_label"])) for i in range(5)}
+    image = Check.image_type(rejected=NOT_IMAGES, accepted="JPEG, WebP, PNG, GIF, BMP and TIFF")
     return pa.DataFrameSchema(
         name="google",
         columns={
             "id": field(*ident(L["id"])),
-            "title": field(Check.required(), *text(L["title"])),
+            "title": field(Check.required(), *text(L["title"], Check.not_all_caps(), Check.no_gimmicks(),
+                                                     Check.no_promotion(phrases=PROMOTIONAL))),
             "description": field(Check.required(), *text(L["description"])),
             "link": field(Check.required(), *url()),
-            "image_link": field(Check.required(), *url()),
+            "mobile_link": field(*url()),
+            "canonical_link": field(*url()),
+            "image_link": field(Check.required(), *url(image)),
             "additional_image_link": field(Check.max_values(limit=10)),
+            "lifestyle_image_link": field(*url(image, severity=IGNORED)),
             "availability": field(Check.required(), *enum(AVAILABILITY)),
             "availability_date": field(Check.iso_date()),
             "expiration_date": field(Check.iso_date()),
-            "condition": field(*enum(CONDITIONS)),
+            "cost_of_goods_sold": field(*price(o, severity=IGNORED)),
             "price": field(Check.required(), *price(o)),
             **sale(o),
+            "auto_pricing_min_price": field(*price(o)),
+            "unit_pricing_measure": field(Check.measure(units=UNITS, low=0.001, high=1e9, severity=IGNORED)),
+            "unit_pricing_base_measure": field(Check.measure(units=UNITS, low=1, high=100, steps=[1, 2, 4, 8, 10, 100],
+                                                             also=["75cl", "750ml", "50kg", "1000kg"],
+                                                             severity=IGNORED)),
+            "condition": field(*enum(CONDITIONS)),
+            "adult": field(*enum(*YES_NO)),
+            "is_bundle": field(*enum(*YES_NO, severity=IGNORED)),
+            "multipack": field(Check.whole_number(minimum=2)),
             "brand": field(*text(L["brand"])),
             "gtin": field(*gtin()),
             "mpn": field(*text(L["mpn"])),
-            "identifier_exists": field(*enum(["yes", "no"], {"true": "yes", "false": "no"})),
+            "identifier_exists": field(*enum(*YES_NO)),
+            "energy_efficiency_class": field(*enum(ENERGY_CLASSES)),
+            "min_energy_efficiency_class": field(*enum(ENERGY_CLASSES)),
+            "max_energy_efficiency_class": field(*enum(ENERGY_CLASSES)),
             "item_group_id": field(Check.max_length(limit=L["item_group_id"]), Check.id_chars()),
+            "item_group_title": field(*text(150, severity=IGNORED)),
             "age_group": field(*enum(AGE_GROUPS)),
             "gender": field(*enum(GENDERS)),
             "color": field(*text(L["color"])),
             "size": field(*text(L["size"])),
+            "size_type": field(Check.each_one_of(allowed=SIZE_TYPES, alternatives={}, severity=IGNORED),
+                               Check.max_values(limit=2)),
+            "size_system": field(*enum(SIZE_SYSTEMS, {"GB": "UK", "MX": "MEX"}, severity=IGNORED)),
             "material": field(*text(L["material"])),
             "pattern": field(*text(L["pattern"])),
+            **{name: field(Check.measure(units=["cm", "in"], low=1, high=3000, severity=IGNORED))
+               for name in ("product_length", "product_width", "product_height")},
+            "product_weight": field(Check.measure(units=["lb", "oz", "g", "kg"], low=0, high=2000, severity=IGNORED)),
+            "product_highlight": field(Check.max_values(limit=100)),
             "product_type": field(*text(L["product_type"])),
             "google_product_category": field(Check.google_category()),
+            "short_title": field(*text(150)),
+            "promotion_id": field(Check.max_values(limit=10)),
+            "ads_redirect": field(*url()),
             **labels,
+            "excluded_destination": field(Check.each_one_of(allowed=DESTINATIONS, alternatives={}, severity=IGNORED)),
+            "included_destination": field(Check.each_one_of(allowed=DESTINATIONS, alternatives={}, severity=IGNORED)),
+            "shopping_ads_excluded_country": field(Check.country_codes(severity=IGNORED), Check.max_values(limit=100)),
+            "pause": field(*enum(["ads", "all"])),
+            "shipping": field(Check.shipping_groups()),
+            "shipping_weight": field(Check.measure(units=["lb", "oz", "g", "kg"], low=0, high=2000)),
+            **{name: field(Check.measure(units=["cm", "in"], low=1, high=400))
+               for name in ("shipping_length", "shipping_width", "shipping_height")},
+            "ships_from_country": field(Check.country_codes()),
+            "min_handling_time": field(Check.whole_number(minimum=0)),
+            "max_handling_time": field(Check.whole_number(minimum=0)),
+            "shipping_label": field(*text(100)),
+            "return_policy_label": field(*text(100)),
+            "tax": field(Check.tax_groups()),
+            "tax_category": field(*text(100)),
         },
         checks=[
             Check.required_when(field="availability_date", when="availability", values=["preorder", "backorder"]),
             Check.identifiers(field="gtin", mode="gtin_or_brand_mpn"),
             Check.identifier_exists_consistent(field="identifier_exists"),
+            Check.gtin_with_brand(field="gtin"),
             Check.sale_below_price(field="sale_price"),
+            Check.handling_time_order(field="max_handling_time"),
             *apparel(o.countries),
         ],
     )

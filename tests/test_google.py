@@ -125,3 +125,55 @@ def test_the_readme_says_how_much_of_googles_specification_is_checked() -> None:
     line = checked_line(GOOGLE)
     assert re.fullmatch(r"Google Merchant Center: \d+ of 95 attributes checked", line)
     assert line in (ROOT / "README.md").read_text()
+
+
+# Each rule with a value that passes and one that breaks it: (the item's values, what Google makes of them).
+RULE_CASES: list[tuple[dict[str, str], list[tuple[str, str, str]]]] = [
+    ({"adult": "yes", "is_bundle": "no", "pause": "ads"}, []),
+    ({"adult": "Ja"}, [("adult", "item.invalid_value", "error")]),
+    ({"is_bundle": "maybe"}, [("is_bundle", "item.invalid_value", "warning")]),
+    ({"pause": "yes"}, [("pause", "item.invalid_value", "error")]),
+    ({"multipack": "6", "energy_efficiency_class": "A++", "size_type": "petite,maternity", "size_system": "EU"}, []),
+    ({"multipack": "1"}, [("multipack", "item.number_invalid", "error")]),
+    ({"multipack": "six"}, [("multipack", "item.number_invalid", "error")]),
+    ({"energy_efficiency_class": "A4"}, [("energy_efficiency_class", "item.invalid_value", "error")]),
+    ({"size_type": "petite,slim"}, [("size_type", "item.invalid_value", "warning")]),
+    ({"size_system": "XX"}, [("size_system", "item.invalid_value", "warning")]),
+    ({"excluded_destination": "Display_ads,Free_listings", "shopping_ads_excluded_country": "CH,AT",
+      "ships_from_country": "DE"}, []),
+    ({"excluded_destination": "Display_ads,Shopping"}, [("excluded_destination", "item.invalid_value", "warning")]),
+    ({"shopping_ads_excluded_country": "CH,Switzerland"},
+     [("shopping_ads_excluded_country", "item.country_invalid", "warning")]),
+    ({"ships_from_country": "GER"}, [("ships_from_country", "item.country_invalid", "error")]),
+    ({"unit_pricing_measure": "750 ml", "unit_pricing_base_measure": "75cl", "product_length": "20 cm",
+      "product_weight": "2.5 kg", "shipping_weight": "3 kg"}, []),
+    ({"unit_pricing_measure": "750"}, [("unit_pricing_measure", "item.measure_invalid", "warning")]),
+    ({"unit_pricing_base_measure": "3 ml"}, [("unit_pricing_base_measure", "item.measure_invalid", "warning")]),
+    ({"product_length": "20 mm"}, [("product_length", "item.measure_invalid", "warning")]),
+    ({"shipping_weight": "heavy"}, [("shipping_weight", "item.measure_invalid", "warning")]),
+    ({"shipping": "US::Standard:4.95 USD,CA:ON:Express:12.00 CAD", "tax": "US:CA:8.75:yes"}, []),
+    ({"shipping": "US:::"}, [("shipping", "item.shipping_invalid", "error")]),
+    ({"shipping": "USA::Standard:4.95 USD"}, [("shipping", "item.shipping_invalid", "error")]),
+    ({"tax": "US:CA:eight:yes"}, [("tax", "item.tax_invalid", "warning")]),
+    ({"min_handling_time": "1", "max_handling_time": "3"}, []),
+    ({"min_handling_time": "3", "max_handling_time": "1"}, [("max_handling_time", "item.handling_time_order", "error")]),
+    ({"cost_of_goods_sold": "20.00 EUR", "auto_pricing_min_price": "39.00 EUR"}, []),
+    ({"cost_of_goods_sold": "20 euro"}, [("cost_of_goods_sold", "item.price_invalid", "warning")]),
+    ({"auto_pricing_min_price": "€39"}, [("auto_pricing_min_price", "item.price_invalid", "error")]),
+    ({"title": "HARBOR PINE LINEN SHIRT NAVY"}, [("title", "item.all_caps", "warning")]),
+    ({"title": "Linen Shirt!!!"}, [("title", "item.gimmicky_punctuation", "warning")]),
+    ({"title": "Linen Shirt - Free Shipping"}, [("title", "item.promotional_text", "warning")]),
+    ({"title": "IKEA-style Linen Shirt, 5* Stitching..."}, []),
+    ({"gtin": "5901234123457"}, []),
+    ({"gtin": "5901234123457", "brand": ""}, [("gtin", "item.brand_missing", "error")]),
+    ({"image_link": "https://cdn.example/img?id=1", "mobile_link": "https://m.example/p/1"}, []),
+    ({"image_link": "https://cdn.example/1.svg"}, [("image_link", "item.image_type_rejected", "error")]),
+    ({"mobile_link": "m.example/p/1"}, [("mobile_link", "item.url_invalid", "error")]),
+]
+
+
+def test_each_rule_passes_a_good_value_and_finds_a_bad_one(tmp_path: Path) -> None:
+    report = check_feed(_tsv(tmp_path, [changes for changes, _ in RULE_CASES]), "google")
+    expected = sorted((row, field, code, severity) for row, (_, found) in enumerate(RULE_CASES, start=2)
+                      for field, code, severity in found)
+    assert sorted((f.row, f.field, f.code, f.severity.value) for f in report.log if f.row) == expected

@@ -67,7 +67,9 @@ What feedcheck checks of each channel's attributes. Where the channel has an att
 (`schemas/<channel>_attributes.tsv`, written from its specification), every attribute of its specification is
 listed, checked or not, with whether the channel requires it; otherwise every field its schema in `schemas/`
 lists. For each: the checks run on it (and the checks across fields that report on it), the finding code each
-raises with its severity on that channel, and the channel's page the rule or the attribute follows.
+raises with its severity on that channel (or the one the schema gives that check; for a requirement that
+depends on the countries, the one without `--countries`), and the channel's page the rule or the attribute
+follows.
 
 This file is written by `python -m feedcheck.reports.codes docs/`; edit the registers, the schemas and the
 rules, not this file.
@@ -89,7 +91,7 @@ def coverage_markdown() -> str:
             for check, chosen in checks.get(field) or [("", "")]:
                 rule = RULES.get(check)
                 source = (channel.source_of(rule.code) if rule else "") or (attribute.source if attribute else "")
-                severity = f"{chosen} (by countries)" if chosen else channel.severity_of(rule.code).value if rule else ""
+                severity = chosen or (channel.severity_of(rule.code).value if rule else "")
                 cells = [f"`{field}`", requirement, f"`{check}`" if check else "not checked",
                          f"`{rule.code}`" if rule else "", severity, source]
                 parts.append("| " + " | ".join(cells) + " |")

@@ -60,3 +60,19 @@ def canonical_value(value: str, allowed: list[str], alternatives: Mapping[str, s
 def canonical_spelling(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
     accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
     return ~normalise_token(series).isin(accepted) | series.isin(allowed)
+
+
+def _each_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    accepted = {norm(a) for a in params["allowed"]} | {norm(a) for a in params["alternatives"]}
+    wrong = next((part.strip() for part in value.split(",") if norm(part) not in accepted), value)
+    found = _enum_hint(wrong, params)
+    return found | {"hint": f" '{wrong}' is not one of them.{found['hint']}"}
+
+
+@rule("item.invalid_value", ("allowed", "alternatives"), hint=_each_hint)
+def each_one_of(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
+    """For attributes that take several values (comma-separated in text feeds, repeated in XML): each allowed."""
+    accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
+    unique = series.unique()
+    ok = {value: all(norm(part) in accepted for part in value.split(",") if part.strip()) for value in unique}
+    return series.map(ok).astype(bool)

@@ -11,11 +11,18 @@ import pandas as pd
 
 from feedcheck.findings import code, declare
 from feedcheck.rules.registry import rule
-from feedcheck.rules.series import CONTROL, WHITESPACE, present
+from feedcheck.rules.series import CONTROL, WHITESPACE, col, present
 
 _GTIN_OPTIONAL = {"tiktok": "warning", "meta": "warning"}
 
 declare({
+    "item.brand_missing": code(
+        "GTIN without a brand",
+        "error",
+        "The item has GTIN '{value}' but no brand; a product with a manufacturer's GTIN has a brand, and "
+        "{channel} requires it. Add the brand.",
+        sources={"google": "https://support.google.com/merchants/answer/6324351"},
+    ),
     "item.id_invalid": code("Unusable id", "error", "{hint}"),
     "item.id_suspicious": code(
         "Id looks mangled by a spreadsheet",
@@ -139,3 +146,9 @@ def gtin_prefix(series: pd.Series) -> pd.Series:
     body = padded.str.slice(1)
     restricted = body.str.match("|".join(_RESTRICTED)) & (padded.str.slice(0, 6) != "000000")
     return ~(ok & restricted.fillna(False))
+
+
+@rule("item.brand_missing", ("field",), frame=True, reads=("brand",))
+def gtin_with_brand(frame: pd.DataFrame, *, field: str) -> pd.Series:
+    """An item with a GTIN (in ``field``) has a brand."""
+    return ~(present(col(frame, field)) & ~present(col(frame, "brand")))

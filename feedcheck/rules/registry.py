@@ -12,6 +12,7 @@ you mean", the expected check digit…), only for the examples that are kept.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -44,12 +45,33 @@ RULES: dict[str, Rule] = {}
 
 def rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = None, frame: bool = False,  # type: ignore[no-untyped-def]
          reads: tuple[str, ...] = (), turns: Turns | None = None):
-    """Register the decorated function as the pandera check of its name, reporting ``code`` when it fails."""
+    """Register the decorated function as the pandera check of its name, reporting ``code`` when it fails.
+
+    Every check also takes ``severity=``: a schema may say that on its channel a finding of this check matters
+    more or less than the code's severity there (an attribute Google ignores when it is wrong is a warning,
+    though a wrong value of most attributes is an error).
+    """
     def register(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
         extensions.register_check_method(
-            statistics=list(statistics), supported_types=pd.DataFrame if frame else pd.Series
-        )(fn)
+            statistics=[*statistics, "severity"], supported_types=pd.DataFrame if frame else pd.Series
+        )(_with_severity(fn))
         RULES[fn.__name__] = Rule(code, hint, frame, reads, turns)
         return fn
 
     return register
+
+
+def _with_severity(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
+    """``fn``, also taking the ``severity=`` every check takes (read by the validator, not by the check)."""
+    signature = inspect.signature(fn)
+    if "severity" in signature.parameters:
+        return fn
+
+    def check(*args: Any, severity: str | None = None, **kwargs: Any) -> pd.Series:
+        return fn(*args, **kwargs)
+
+    extra = inspect.Parameter("severity", inspect.Parameter.KEYWORD_ONLY, default=None)
+    check.__signature__ = signature.replace(parameters=[*signature.parameters.values(), extra])  # type: ignore[attr-defined]
+    check.__name__ = check.__qualname__ = fn.__name__
+    check.__doc__ = fn.__doc__
+    return check

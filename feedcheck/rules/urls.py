@@ -19,6 +19,13 @@ declare({
         "warning",
         "{field} '{value}' contains characters that must be percent-encoded ({hint}).",
     ),
+    "item.image_type_rejected": code(
+        "Image of a type the channel does not take",
+        "error",
+        "{field} '{value}' is a .{hint} file; {channel} takes {accepted} images (a link without an extension "
+        "is fine).",
+        sources={"google": "https://support.google.com/merchants/answer/6324350"},
+    ),
     "item.image_format": code(
         "Image link not .jpg, .jpeg or .png",
         "warning",
@@ -63,3 +70,16 @@ def image_extension(series: pd.Series, *, extensions: list[str]) -> pd.Series:
     pattern = r"\.(?:" + "|".join(re.escape(e) for e in extensions) + r")$"
     path = series.str.replace(r"[?#].*$", "", regex=True).str.lower()
     return ~present(series) | path.str.contains(pattern, regex=True)
+
+
+def _extension(series: pd.Series) -> pd.Series:
+    """The extension of each URL's last path segment, lower-case; ``""`` where it has none."""
+    path = series.str.replace(r"[?#].*$", "", regex=True).str.replace(r"^[a-zA-Z]+://[^/]*", "", regex=True)
+    return path.str.extract(r"\.([A-Za-z0-9]{1,5})$", expand=False).fillna("").str.lower()
+
+
+@rule("item.image_type_rejected", ("rejected", "accepted"),
+      hint=lambda v, p: {"hint": _extension(pd.Series([v], dtype="str"))[0], "accepted": p["accepted"]})
+def image_type(series: pd.Series, *, rejected: list[str], accepted: str) -> pd.Series:
+    """No image link names a type the channel is known to refuse (the others, and no extension, pass)."""
+    return ~present(series) | ~_extension(series).isin(rejected)
