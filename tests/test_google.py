@@ -177,3 +177,30 @@ def test_each_rule_passes_a_good_value_and_finds_a_bad_one(tmp_path: Path) -> No
     expected = sorted((row, field, code, severity) for row, (_, found) in enumerate(RULE_CASES, start=2)
                       for field, code, severity in found)
     assert sorted((f.row, f.field, f.code, f.severity.value) for f in report.log if f.row) == expected
+
+
+def test_shipping_to_several_countries_is_read_group_by_group() -> None:
+    report = check_feed(FEEDS / "google_shipping.tsv", "google")
+    found = [(f.row, f.field, f.code, f.message.split(": ", 1)[1] if f.field == "shipping" else "")
+             for f in report.log if f.row]
+    assert found == [
+        (3, "shipping", "item.shipping_invalid", "the group for DE has no price, so Google cannot tell what shipping "
+         "costs and disapproves the item where a shipping cost is required; write 0.00 and the currency for free "
+         "shipping."),
+        (4, "shipping", "item.shipping_invalid", "'AUT' is not an ISO 3166-1 country code such as US, DE or GB."),
+        (5, "shipping", "item.shipping_invalid", "the price '4,90' has a decimal comma, which starts a new shipping "
+         "group; write it with a dot, then its currency (such as '4.90 EUR')."),
+        (5, "ships_from_country", "item.country_invalid", ""),
+    ]
+
+
+def test_html_written_straight_into_the_xml_is_a_finding_and_its_words_stay_apart(tmp_path: Path) -> None:
+    report = check_feed(FEEDS / "google_html_export.xml", "google")
+    assert [(f.code, f.field, f.value) for f in report.log] == [("xml.unescaped_html", "description", "1")]
+    done = run("check", str(FEEDS / "google_html_export.xml"), "--channel", "google", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    published = (tmp_path / "catalog.csv").read_text(encoding="utf-8")
+    assert "Warm without bulk\nSoft merino that breathes on long hikes.\n100% merino\nFlatlock seams\nMachine wash\n" \
+           "cold." in published
+    assert "<p>Cushioned wool socks.</p><p>Two pairs.</p>" in published  # CDATA and escaped HTML: as written
+    assert "<p>Rib-knit cap in recycled wool.</p>" in published

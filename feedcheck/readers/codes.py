@@ -36,6 +36,13 @@ declare({
         "error",
         "{detail}",
     ),
+    "xml.unescaped_html": code(
+        "HTML elements not escaped in the XML",
+        "warning",
+        "{count:,} item(s) have HTML elements written straight into <{field}> (such as <p> or <br>), not escaped "
+        "or in CDATA; channels read such an element as XML, not as text, and may drop it or refuse the item. "
+        "feedcheck read its text with the line breaks kept. Wrap the HTML in <![CDATA[ … ]]>, or escape it.",
+    ),
     "xml.dtd_forbidden": code("DOCTYPE or entity declarations", "error", "{detail}", True),
     "xml.syntax": code("XML is not well-formed", "error", "{detail}", True),
     "csv.no_header": code("No header row", "error", "{detail}", True),

@@ -39,6 +39,10 @@ ITEM_TAGS = ("item", f"{{{ATOM_NS}}}entry")
 _DTD_RE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _RSS_CORE = {"title": "title", "link": "link", "description": "description"}
 _ATOM_CORE = {"title": "title", "summary": "description", "content": "description", "link": "link", "id": ID}
+XHTML_NS = "http://www.w3.org/1999/xhtml"
+_BLOCK_TAGS = frozenset({"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th",
+                         "table", "dl", "dt", "dd", "blockquote", "pre", "hr", "section", "article"})
+_HTML_TAGS = _BLOCK_TAGS | {"b", "i", "u", "em", "strong", "span", "a", "sub", "sup", "small", "img", "font"}
 # Nested groups flatten to the text-feed form, one slot per tuple (first name present wins).
 _NESTED_SLOTS = {
     "shipping": (("country",), ("region", "postal_code", "location_id", "location_group_name"), ("service",), ("price",)),
@@ -130,6 +134,7 @@ class _ItemConverter:
     def __init__(self) -> None:
         self._names: dict[str, tuple[str, str] | None] = {}
         self.unprefixed: Counter[str] = Counter()
+        self.unescaped_html: Counter[str] = Counter()
 
     def convert(self, item: Any) -> dict[str, str]:
         google: dict[str, str] = {}
@@ -143,6 +148,8 @@ class _ItemConverter:
                 continue
             space, name = kind
             value = _value(child, name) if space != "atom-link" else (child.get("href") or "").strip()
+            if len(child) and space != "atom-link" and _holds_html(child):
+                self.unescaped_html[name] += 1
             if space == "google":
                 google[name] = f"{google[name]},{value}" if name in google else value
             elif space == "unprefixed":
@@ -170,6 +177,8 @@ class _ItemConverter:
         return kind
 
     def report(self, log: FindingLog) -> None:
+        for name, count in sorted(self.unescaped_html.items()):
+            log.add(make_finding("xml.unescaped_html", field=name, value=str(count), count=count))
         for name, count in sorted(self.unprefixed.items()):
             log.add(
                 make_finding(
@@ -183,11 +192,43 @@ class _ItemConverter:
 
 
 def _value(element: Any, name: str) -> str:
-    """Text of an element; nested Google groups (g:shipping) in text-feed ``a:b:c`` form."""
+    """Text of an element; nested Google groups (g:shipping) in text-feed ``a:b:c`` form, and HTML that was
+    not escaped as the text a browser shows (see :func:`html_text`)."""
     if len(element) == 0:
         return element.text or ""
+    if _holds_html(element):
+        return html_text(element)
     parts = {etree.QName(sub).localname: (sub.text or "").strip() for sub in element if isinstance(sub.tag, str)}
     slots = _NESTED_SLOTS.get(name)
     if slots is None:
-        return "".join(element.itertext())
+        return ":".join(parts.values())
     return ":".join(next((parts[key] for key in slot if key in parts), "") for slot in slots)
+
+
+def _holds_html(element: Any) -> bool:
+    """Whether an element's children are HTML elements written into the XML unescaped (``<p>`` in a
+    description), rather than a Google group's sub-attributes."""
+    return any(_html_name(sub) in _HTML_TAGS for sub in element.iterdescendants())
+
+
+def _html_name(element: Any) -> str:
+    """An element's HTML tag name, lower-case, when it is in no namespace or XHTML's; ``""`` otherwise."""
+    if not isinstance(element.tag, str):
+        return ""
+    namespace, _, local = element.tag[1:].rpartition("}") if element.tag.startswith("{") else ("", "", element.tag)
+    return local.lower() if namespace in ("", XHTML_NS) else ""
+
+
+def html_text(element: Any) -> str:
+    """An element's text with word boundaries kept: block elements and ``<br>`` start a new line, inline ones
+    (``<b>``, ``<a>``) run on, so ``<p>Hi</p><p>there</p>`` reads "Hi" and "there", not "Hithere".  Walked
+    without recursion: a hostile feed may nest a thousand levels deep."""
+    pieces: list[str] = []
+    for event, node in etree.iterwalk(element, events=("start", "end")):
+        block = "\n" if node is not element and _html_name(node) in _BLOCK_TAGS else ""
+        if event == "start":
+            pieces += [block, node.text or ""] if isinstance(node.tag, str) else []
+        elif node is not element:
+            pieces += [block, node.tail or ""]
+    lines = (re.sub(r"[ \t\r\f\v]+", " ", line).strip() for line in "".join(pieces).split("\n"))
+    return "\n".join(line for line in lines if line)

@@ -57,6 +57,10 @@ def country_codes(series: pd.Series) -> pd.Series:
 def shipping_problem(value: str) -> str:
     """What makes a ``shipping`` value unreadable to Google, or ``""``: each group is country, region (or
     postal code), service and price, and Google needs the country and the price."""
+    comma = re.search(r":([0-9]+,[0-9]{1,2})\b", value)
+    if comma:
+        return (f"the price '{comma[1]}' has a decimal comma, which starts a new shipping group; write it with a "
+                f"dot, then its currency (such as '{comma[1].replace(',', '.')} EUR').")
     for group in value.split(","):
         parts = group.strip().split(":")
         if not 4 <= len(parts) <= 8:  # the last four, when there, are handling and transit days
