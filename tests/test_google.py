@@ -204,3 +204,20 @@ def test_html_written_straight_into_the_xml_is_a_finding_and_its_words_stay_apar
            "cold." in published
     assert "<p>Cushioned wool socks.</p><p>Two pairs.</p>" in published  # CDATA and escaped HTML: as written
     assert "<p>Rib-knit cap in recycled wool.</p>" in published
+
+
+EXAMPLES = [attribute for attribute in GOOGLE.attributes.values() if attribute.valid]
+
+
+@pytest.mark.parametrize("attribute", EXAMPLES, ids=[a.name for a in EXAMPLES])
+def test_the_registers_valid_example_passes_and_its_invalid_example_fails(tmp_path: Path, attribute) -> None:
+    report = check_feed(_tsv(tmp_path, [{attribute.name: attribute.valid}, {attribute.name: attribute.invalid}]),
+                        "google")
+    on_it = {(f.row, f.field) for f in report.log if f.field == attribute.name and f.row}
+    assert on_it == {(3, attribute.name)}, [f.message for f in report.log]
+
+
+def test_every_attribute_checked_on_its_own_has_examples_in_the_register() -> None:
+    schema = GOOGLE.schema(currency=None, now="2026-11-20T12:00:00+00:00")
+    on_their_own = {name for name, column in schema.columns.items() if column.checks}
+    assert on_their_own - {a.name for a in EXAMPLES} == set()

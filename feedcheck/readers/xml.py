@@ -47,6 +47,9 @@ _HTML_TAGS = _BLOCK_TAGS | {"b", "i", "u", "em", "strong", "span", "a", "sub", "
 _NESTED_SLOTS = {
     "shipping": (("country",), ("region", "postal_code", "location_id", "location_group_name"), ("service",), ("price",)),
     "tax": (("country",), ("region", "postal_code", "location_id"), ("rate",), ("tax_ship",)),
+    "installment": (("months",), ("amount",), ("downpayment",), ("credit_type",)),
+    "subscription_cost": (("period",), ("period_length",), ("amount",)),
+    "free_shipping_threshold": (("country",), ("price_threshold",)),
 }
 
 

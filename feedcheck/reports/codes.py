@@ -90,7 +90,7 @@ def coverage_markdown() -> str:
             requirement = attribute.requirement if attribute else ""
             for check, chosen in checks.get(field) or [("", "")]:
                 rule = RULES.get(check)
-                source = (channel.source_of(rule.code) if rule else "") or (attribute.source if attribute else "")
+                source = (attribute.source if attribute else "") or (channel.source_of(rule.code) if rule else "")
                 severity = chosen or (channel.severity_of(rule.code).value if rule else "")
                 cells = [f"`{field}`", requirement, f"`{check}`" if check else "not checked",
                          f"`{rule.code}`" if rule else "", severity, source]

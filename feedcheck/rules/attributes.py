@@ -3,7 +3,8 @@
 The register is a tab-separated file beside the channel's schema (``schemas/<channel>_attributes.tsv``),
 written by the team from the channel's help pages: the attribute, the section of the specification it is
 in, whether it is required, optional or required only under a condition, how often it may repeat, the help
-page, and a note in a line.  It says which fields the channel knows (a field it lists is never "unknown"),
+page, a note in a line, and for an attribute feedcheck checks on its own a valid and an invalid example (the
+tests check that the one passes and the other fails).  It says which fields the channel knows (a field it lists is never "unknown"),
 and :mod:`feedcheck.reports.codes` writes the channel's coverage table from it.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 REQUIREMENTS = ("required", "conditional", "optional")
-_COLUMNS = ["attribute", "section", "requirement", "repeats", "source", "note"]
+_COLUMNS = ["attribute", "section", "requirement", "repeats", "source", "note", "valid", "invalid"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Attribute:
     repeats: str  # how many values it takes: "1", a number, or "unlimited"
     source: str  # the help page that specifies it
     note: str
+    valid: str = ""  # a value the channel takes, and one it does not, for an attribute checked on its own
+    invalid: str = ""
 
 
 @functools.cache

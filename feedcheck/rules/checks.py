@@ -5,6 +5,7 @@ from feedcheck.rules import (  # noqa: F401
     categories,
     dates,
     enums,
+    groups,
     identifiers,
     presence,
     prices,

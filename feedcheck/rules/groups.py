@@ -1,0 +1,67 @@
+"""Rules on Google's grouped attributes that have a fixed form: ``installment`` (months, amount),
+``subscription_cost`` (period, length, amount), ``free_shipping_threshold`` (country, threshold).
+
+A schema describes the group's parts in order as ``name:kind``: ``whole`` (a whole number), ``price``
+(``12.50 USD``), ``country`` (ISO 3166-1), or the allowed words separated by ``|``; a trailing ``?`` makes a
+part optional.  Text feeds separate the parts with ``:`` and the groups with ``,``; the XML reader writes a
+group element the same way.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from feedcheck.findings import code, declare
+from feedcheck.rules.countries import country_code
+from feedcheck.rules.prices import PRICE_RE
+from feedcheck.rules.registry import rule
+from feedcheck.rules.series import present
+
+declare({
+    "item.group_invalid": code(
+        "Grouped attribute not in its form",
+        "error",
+        "'{field}' is '{value}': {hint}",
+    ),
+})
+
+
+def _part_problem(name: str, kind: str, text: str) -> str:
+    if kind == "whole":
+        return "" if text.isdigit() else f"{name} '{text}' is not a whole number"
+    if kind == "price":
+        return "" if re.fullmatch(PRICE_RE, text) else f"{name} '{text}' is not an amount and a currency (12.50 USD)"
+    if kind == "country":
+        return "" if country_code(text) else f"{name} '{text}' is not an ISO 3166-1 country code"
+    words = kind.split("|")
+    return "" if text.lower() in words else f"{name} '{text}' is not one of {', '.join(words)}"
+
+
+def group_problem(value: str, parts: list[str]) -> str:
+    """What keeps ``value`` from being groups of ``parts``, or ``""``."""
+    form = ":".join(part.split(":")[0] for part in parts)
+    needed = sum(1 for part in parts if not part.endswith("?"))
+    for group in value.split(","):
+        pieces = [piece.strip() for piece in group.strip().split(":")]
+        if not needed <= len(pieces) <= len(parts):
+            return f"write {form} (the group '{group.strip()}' has {len(pieces)} part(s))."
+        for part, text in zip(parts, pieces):
+            name, kind = part.rstrip("?").split(":", 1)
+            problem = _part_problem(name, kind, text) if text or not part.endswith("?") else ""
+            if problem:
+                return problem + f"; write {form}."
+    return ""
+
+
+def _group_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    return {"hint": group_problem(value, params["parts"])}
+
+
+@rule("item.group_invalid", ("parts",), hint=_group_hint)
+def group_form(series: pd.Series, *, parts: list[str]) -> pd.Series:
+    ok = {value: not group_problem(value, parts) for value in series.unique()}
+    return ~present(series) | series.map(ok).astype(bool)
