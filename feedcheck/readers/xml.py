@@ -50,6 +50,10 @@ _NESTED_SLOTS = {
     "installment": (("months",), ("amount",), ("downpayment",), ("credit_type",)),
     "subscription_cost": (("period",), ("period_length",), ("amount",)),
     "free_shipping_threshold": (("country",), ("price_threshold",)),
+    "product_detail": (("section_name",), ("attribute_name",), ("attribute_value",)),
+    "certification": (("certification_authority",), ("certification_name",), ("certification_code",)),
+    "consumer_notice": (("consumer_notice_type",), ("consumer_notice_message",)),
+    "variant_option": (("name",), ("value",)),
 }
 
 

@@ -2,8 +2,8 @@
 ``subscription_cost`` (period, length, amount), ``free_shipping_threshold`` (country, threshold).
 
 A schema describes the group's parts in order as ``name:kind``: ``whole`` (a whole number), ``price``
-(``12.50 USD``), ``country`` (ISO 3166-1), or the allowed words separated by ``|``; a trailing ``?`` makes a
-part optional.  Text feeds separate the parts with ``:`` and the groups with ``,``; the XML reader writes a
+(``12.50 USD``), ``country`` (ISO 3166-1), ``text`` (up to ``text<=N`` characters), or the allowed words
+separated by ``|``; a trailing ``?`` makes a part optional (it may be empty, and left out at the end).  Text feeds separate the parts with ``:`` and the groups with ``,``; the XML reader writes a
 group element the same way.
 """
 
@@ -37,6 +37,11 @@ def _part_problem(name: str, kind: str, text: str) -> str:
         return "" if re.fullmatch(PRICE_RE, text) else f"{name} '{text}' is not an amount and a currency (12.50 USD)"
     if kind == "country":
         return "" if country_code(text) else f"{name} '{text}' is not an ISO 3166-1 country code"
+    if kind.startswith("text"):
+        limit = int(kind.partition("<=")[2] or 0)
+        if not text:
+            return f"{name} is empty"
+        return f"{name} has {len(text):,} characters, over {limit:,}" if limit and len(text) > limit else ""
     words = kind.split("|")
     return "" if text.lower() in words else f"{name} '{text}' is not one of {', '.join(words)}"
 
@@ -44,7 +49,7 @@ def _part_problem(name: str, kind: str, text: str) -> str:
 def group_problem(value: str, parts: list[str]) -> str:
     """What keeps ``value`` from being groups of ``parts``, or ``""``."""
     form = ":".join(part.split(":")[0] for part in parts)
-    needed = sum(1 for part in parts if not part.endswith("?"))
+    needed = max((i + 1 for i, part in enumerate(parts) if not part.endswith("?")), default=0)
     for group in value.split(","):
         pieces = [piece.strip() for piece in group.strip().split(":")]
         if not needed <= len(pieces) <= len(parts):
