@@ -80,6 +80,6 @@ def required_in_category(frame: pd.DataFrame, *, field: str, family: str, within
     taxonomy = google_taxonomy()
     roots, spared = frozenset(within), frozenset(exempt)
     ids = _category_ids(frame)
-    bound = {c: taxonomy.within(c, roots) and not taxonomy.within(c, spared) for c in ids.dropna().unique()}
-    applies = ids.map(lambda c: bound.get(c, False)).astype(bool)
+    bound = [c for c in ids.dropna().unique() if taxonomy.within(c, roots) and not taxonomy.within(c, spared)]
+    applies = ids.isin(bound)
     return ~applies | present(col(frame, field))

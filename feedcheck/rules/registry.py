@@ -34,6 +34,7 @@ class Rule:
     frame: bool = False
     reads: tuple[str, ...] = ()  # a rule across fields: the columns it reads besides those it names
     turns: Turns | None = None  # a rule that compares with ``now``: when its verdict on each value changes
+    run: Callable[..., pd.Series] | None = None  # the check as pandera calls it, with its statistics
 
 
 # The moments (UTC timestamps, NaT for none) at which a clock rule's verdict on each value changes: what a
@@ -52,10 +53,11 @@ def rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = Non
     though a wrong value of most attributes is an error).
     """
     def register(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
+        check = _with_severity(fn)
         extensions.register_check_method(
             statistics=[*statistics, "severity"], supported_types=pd.DataFrame if frame else pd.Series
-        )(_with_severity(fn))
-        RULES[fn.__name__] = Rule(code, hint, frame, reads, turns)
+        )(check)
+        RULES[fn.__name__] = Rule(code, hint, frame, reads, turns, check)
         return fn
 
     return register

@@ -136,7 +136,7 @@ def no_html(series: pd.Series) -> pd.Series:
     return ~series.str.contains(r"(?i)" + _HTML, regex=True)
 
 
-_LETTERS = "[^\\W\\d_]"  # a letter, in any script
+_LETTERS = r"\p{L}"  # a letter, in any script (Arrow's regular expressions, run on the whole column)
 
 
 @rule("item.all_caps")

@@ -10,7 +10,7 @@ import pandas as pd
 
 from feedcheck.findings import code, declare
 from feedcheck.rules.registry import rule
-from feedcheck.rules.series import WHITESPACE, present
+from feedcheck.rules.series import WHITESPACE, extract, present
 
 declare({
     "item.url_invalid": code("Not an http(s) URL", "error", "{hint}"),
@@ -75,7 +75,7 @@ def image_extension(series: pd.Series, *, extensions: list[str]) -> pd.Series:
 def _extension(series: pd.Series) -> pd.Series:
     """The extension of each URL's last path segment, lower-case; ``""`` where it has none."""
     path = series.str.replace(r"[?#].*$", "", regex=True).str.replace(r"^[a-zA-Z]+://[^/]*", "", regex=True)
-    return path.str.extract(r"\.([A-Za-z0-9]{1,5})$", expand=False).fillna("").str.lower()
+    return extract(path, r"\.(?P<extension>[A-Za-z0-9]{1,5})$")["extension"].str.lower()
 
 
 @rule("item.image_type_rejected", ("rejected", "accepted"),

@@ -206,11 +206,14 @@ class FeedValidator:
 
     def _record(self, failure: Failure, severity: Severity, chunk: pd.DataFrame) -> None:
         frame = failure.rule is not None and failure.rule.frame
+        # What a rule across fields shows of the item: the columns it reads (not the whole row, which costs a
+        # millisecond per finding on a wide feed).
+        shown = [c for c in dict.fromkeys((failure.field, *failure.rule.reads)) if c in chunk.columns] if frame else []
 
         def build(kept: Kept) -> Finding:
             params = dict(failure.params)
             if frame:
-                params["_row"] = chunk.loc[kept.row].to_dict()
+                params["_row"] = {name: chunk.at[kept.row, name] for name in shown}
             params |= self._hint(failure, kept.value, params, kept.row)
             return make_finding(
                 failure.code,
