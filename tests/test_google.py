@@ -221,3 +221,11 @@ def test_every_attribute_checked_on_its_own_has_examples_in_the_register() -> No
     schema = GOOGLE.schema(currency=None, now="2026-11-20T12:00:00+00:00")
     on_their_own = {name for name, column in schema.columns.items() if column.checks}
     assert on_their_own - {a.name for a in EXAMPLES} == set()
+
+
+def test_hostile_values_in_every_checked_attribute_give_findings_not_a_crash(tmp_path: Path) -> None:
+    hostile = ["9" * 5000, "²³", "NaN", "-Infinity", "::::::", ",,,", "🛒" * 300, ">" * 2000, "US:" * 2000]
+    rows = [{a.name: value for a in EXAMPLES if a.name != "id"} for value in hostile]
+    report = check_feed(_tsv(tmp_path, rows), "google", options=ChannelOptions(countries=("US",)))
+    assert not report.fatal and report.items_total == len(hostile)
+    assert report.items_with_errors == len(hostile)

@@ -32,7 +32,7 @@ declare({
 
 def _part_problem(name: str, kind: str, text: str) -> str:
     if kind == "whole":
-        return "" if text.isdigit() else f"{name} '{text}' is not a whole number"
+        return "" if text.isascii() and text.isdigit() else f"{name} '{text}' is not a whole number"
     if kind == "price":
         return "" if re.fullmatch(PRICE_RE, text) else f"{name} '{text}' is not an amount and a currency (12.50 USD)"
     if kind == "country":

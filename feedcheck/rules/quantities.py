@@ -41,7 +41,7 @@ _MEASURE = re.compile(r"\s*(?P<number>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>[A-Za-z]+)
 
 def _whole(value: str) -> int | None:
     text = value.strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 @rule("item.number_invalid", ("minimum",))

@@ -33,9 +33,9 @@ class Taxonomy:
     def category_of(self, value: str) -> int | None:
         """The id that ``value`` (an id or an exact path) names; ``None`` when it names none."""
         text = value.strip()
-        if text.isdigit():
-            number = int(text)
-            return number if number in self.paths else None
+        if text.isascii() and text.isdigit():
+            number = int(text[:12])  # ids are short; a longer run of digits is no id (and int() refuses 4,300)
+            return number if len(text) <= 12 and number in self.paths else None
         return self.ids.get(_SEPARATOR.sub(" > ", text))
 
     def within(self, category: int | None, roots: frozenset[int]) -> bool:

@@ -152,7 +152,10 @@ _CELL = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 _XML_CELL = st.text(st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
                     max_size=40)
 _TSV_CELL = _XML_CELL.map(lambda s: s.replace('"', "'")).filter(lambda s: not s[:1].isspace())
-_FIELDS = ["title", "description", "price", "link", "availability", "brand", "gtin"]
+_FIELDS = ["title", "description", "price", "link", "availability", "brand", "gtin",
+           # what Google's rules read part by part, by number or by category
+           "google_product_category", "gender", "shipping", "tax", "installment", "product_detail", "multipack",
+           "unit_pricing_base_measure", "max_handling_time", "min_handling_time", "size_type", "image_link"]
 
 
 def _rows(cell: st.SearchStrategy[str]) -> st.SearchStrategy[list[dict[str, str]]]:
