@@ -2,8 +2,9 @@
 
 Each check is vectorised (it takes a whole column, or the whole chunk for rules that compare fields) and is
 registered once as a pandera check with :func:`rule`, beside the declaration of the code it reports (in the
-module of its family: presence, text, enums, identifiers, prices, urls, dates).  Empty values pass every check
-except ``required`` and the conditional ones: "missing" is its own finding, reported once.
+module of its family: presence, text, enums, identifiers, prices, urls, dates, categories, quantities, shipping,
+groups).  Empty values pass every check except ``required`` and the conditional ones: "missing" is its own
+finding, reported once.
 
 A schema names a check as ``Check.max_length(limit=150)``; when it fails, :mod:`feedcheck.rules.validate`
 looks the check up in :data:`RULES` to get the code and to compute the per-value part of the message (a "did
