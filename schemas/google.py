@@ -182,6 +182,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             Check.identifier_exists_consistent(field="identifier_exists"),
             Check.gtin_with_brand(field="gtin"),
             Check.sale_below_price(field="sale_price"),
+            Check.description_not_title(field="description"),
             Check.handling_time_order(field="max_handling_time"),
             *apparel(o.countries),
         ],

@@ -45,6 +45,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
         checks=[
             Check.identifiers(field="brand", mode="any"),
             Check.sale_below_price(field="sale_price"),
+            Check.description_not_title(field="description"),
         ],
     )
 

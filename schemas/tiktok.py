@@ -54,7 +54,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "material": field(*text(L["material"])),
             "pattern": field(*text(L["pattern"])),
         },
-        checks=[Check.sale_below_price(field="sale_price")],
+        checks=[Check.sale_below_price(field="sale_price"), Check.description_not_title(field="description")],
     )
 
 

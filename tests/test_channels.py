@@ -186,3 +186,21 @@ def test_any_values_give_findings_never_exceptions(channel: str, data: st.DataOb
     validator.finish()
     assert len(verdict.errors) == n
     assert validator.items_total == n
+
+
+@pytest.mark.parametrize("channel", ["tiktok", "google", "meta"])
+def test_a_description_that_only_repeats_the_title_is_a_warning(tmp_path, channel: str) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text(
+        "id,title,description\n"
+        "A-1,Linen Shirt Navy,Linen Shirt Navy\n"
+        "A-2,Linen Shirt Navy,  linen  shirt NAVY \n"
+        "A-3,Linen Shirt Navy,A navy shirt of washed Normandy linen.\n"
+        "A-4,Linen Shirt Navy,\n"
+    )
+    report = check_feed(feed, channel)
+    assert tuples(report.log, "item.description_is_title") == [
+        (2, "description", "item.description_is_title"),
+        (3, "description", "item.description_is_title"),
+    ]
+    assert report.log.severity_of["item.description_is_title"] is Severity.WARNING

@@ -10,7 +10,7 @@ import pandas as pd
 
 from feedcheck.findings import code, declare
 from feedcheck.rules.registry import Hint, rule
-from feedcheck.rules.series import CONTROL
+from feedcheck.rules.series import CONTROL, WHITESPACE, col
 
 declare({
     "item.too_long": code(
@@ -65,6 +65,13 @@ declare({
         "'{field}' contains {hint}; {channel} does not allow exclamation marks in titles, or repeated "
         "punctuation and decorative symbols.",
         sources={"google": "https://support.google.com/merchants/answer/6150244"},
+    ),
+    "item.description_is_title": code(
+        "Description only repeats the title",
+        "warning",
+        "'{field}' is the title again ('{value}'); {channel} shows the description to shoppers and matches it "
+        "to searches, so say what the product is made of, its size, what it is for.",
+        sources={"google": "https://support.google.com/merchants/answer/6324468"},
     ),
     "item.html": code(
         "HTML markup in plain text",
@@ -155,3 +162,14 @@ _GIMMICK = "!+|[?$*#~^=+@]{2,}|[\u2605\u2606\u2714\u2716\u27a4\u2794\u25ba\u261b
 @rule("item.gimmicky_punctuation", hint=_found(_GIMMICK))
 def no_gimmicks(series: pd.Series) -> pd.Series:
     return ~series.str.contains(_GIMMICK, regex=True)
+
+
+@rule("item.description_is_title", ("field",), frame=True, reads=("title",))
+def description_not_title(frame: pd.DataFrame, *, field: str) -> pd.Series:
+    """The description (``field``) says more than the title: it is not the title again, whatever the case or
+    the spaces."""
+    def folded(name: str) -> pd.Series:
+        return col(frame, name).str.strip().str.casefold().str.replace(f"[{WHITESPACE}]+", " ", regex=True)
+
+    description = folded(field)
+    return ~((description != "") & (description == folded("title")))
