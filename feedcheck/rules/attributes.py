@@ -4,8 +4,8 @@ The register is a tab-separated file beside the channel's schema (``schemas/<cha
 written by the team from the channel's help pages: the attribute, the section of the specification it is
 in, whether it is required, optional or required only under a condition, how often it may repeat, the help
 page, a note in a line, and for an attribute feedcheck checks on its own a valid and an invalid example (the
-tests check that the one passes and the other fails).  It says which fields the channel knows (a field it lists is never "unknown"),
-and :mod:`feedcheck.reports.codes` writes the channel's coverage table from it.
+tests check that the one passes and the other fails).  It says which fields the channel knows (a field it
+lists is never "unknown"), and :mod:`feedcheck.reports.codes` writes the channel's coverage table from it.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pandas as pd
 
 from feedcheck.findings import code, declare
 from feedcheck.rules.registry import rule
-from feedcheck.rules.series import col, present
+from feedcheck.rules.series import col, each_distinct, present
 from feedcheck.rules.taxonomy import google_taxonomy
 
 _CATEGORY_PAGE = "https://support.google.com/merchants/answer/6324436"
@@ -54,8 +54,7 @@ def _category_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 @rule("item.category_unknown", hint=_category_hint)
 def google_category(series: pd.Series) -> pd.Series:
     taxonomy = google_taxonomy()
-    known = {value: taxonomy.category_of(value) is not None for value in series.unique()}
-    return ~present(series) | series.map(known).astype(bool)
+    return each_distinct(series, lambda value: taxonomy.category_of(value) is not None)
 
 
 def _category_ids(frame: pd.DataFrame) -> pd.Series:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from feedcheck.findings import code, declare
 from feedcheck.rules.registry import rule
-from feedcheck.rules.series import norm, normalise_token, present
+from feedcheck.rules.series import each_distinct, norm, normalise_token, present
 
 declare({
     "item.invalid_value": code(
@@ -73,6 +73,4 @@ def _each_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 def each_one_of(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
     """For attributes that take several values (comma-separated in text feeds, repeated in XML): each allowed."""
     accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
-    unique = series.unique()
-    ok = {value: all(norm(part) in accepted for part in value.split(",") if part.strip()) for value in unique}
-    return series.map(ok).astype(bool)
+    return each_distinct(series, lambda value: all(norm(p) in accepted for p in value.split(",") if p.strip()))

@@ -3,8 +3,9 @@
 
 A schema describes the group's parts in order as ``name:kind``: ``whole`` (a whole number), ``price``
 (``12.50 USD``), ``country`` (ISO 3166-1), ``text`` (up to ``text<=N`` characters), or the allowed words
-separated by ``|``; a trailing ``?`` makes a part optional (it may be empty, and left out at the end).  Text feeds separate the parts with ``:`` and the groups with ``,``; the XML reader writes a
-group element the same way.
+separated by ``|``; a trailing ``?`` makes a part optional (it may be empty, and left out at the end).
+Text feeds separate the parts with ``:`` and the groups with ``,``; the XML reader writes a group element
+the same way.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from feedcheck.findings import code, declare
 from feedcheck.rules.countries import country_code
 from feedcheck.rules.prices import PRICE_RE
 from feedcheck.rules.registry import rule
-from feedcheck.rules.series import present
+from feedcheck.rules.series import each_distinct
 
 declare({
     "item.group_invalid": code(
@@ -68,5 +69,4 @@ def _group_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 @rule("item.group_invalid", ("parts",), hint=_group_hint)
 def group_form(series: pd.Series, *, parts: list[str]) -> pd.Series:
-    ok = {value: not group_problem(value, parts) for value in series.unique()}
-    return ~present(series) | series.map(ok).astype(bool)
+    return each_distinct(series, lambda value: not group_problem(value, parts))

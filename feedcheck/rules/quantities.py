@@ -11,7 +11,7 @@ import pandas as pd
 
 from feedcheck.findings import code, declare
 from feedcheck.rules.registry import rule
-from feedcheck.rules.series import col, present
+from feedcheck.rules.series import col, each_distinct
 
 _GOOGLE = "https://support.google.com/merchants/answer/"
 
@@ -46,8 +46,7 @@ def _whole(value: str) -> int | None:
 
 @rule("item.number_invalid", ("minimum",))
 def whole_number(series: pd.Series, *, minimum: int) -> pd.Series:
-    numbers = {value: _whole(value) for value in series.unique()}
-    return ~present(series) | series.map(lambda v: numbers[v] is not None and numbers[v] >= minimum).astype(bool)
+    return each_distinct(series, lambda value: (number := _whole(value)) is not None and number >= minimum)
 
 
 def _measure_problem(value: str, units: list[str], low: float, high: float, steps: list[int] | None,
@@ -79,8 +78,7 @@ def measure(series: pd.Series, *, units: list[str], low: float, high: float, ste
             also: list[str] | None = None) -> pd.Series:
     """A number and a unit of ``units``, between ``low`` and ``high`` (or one of ``steps``, or one of the whole
     measures ``also`` such as ``75cl``)."""
-    ok = {value: not _measure_problem(value, units, low, high, steps, also or []) for value in series.unique()}
-    return ~present(series) | series.map(ok).astype(bool)
+    return each_distinct(series, lambda value: not _measure_problem(value, units, low, high, steps, also or []))
 
 
 @rule("item.handling_time_order", ("field",), frame=True, reads=("min_handling_time",),

@@ -8,8 +8,6 @@ both.  Sub-attributes that may be empty stay as empty slots: ``US::Standard:4.95
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Any
 
 import pandas as pd
 
@@ -17,7 +15,7 @@ from feedcheck.findings import code, declare
 from feedcheck.rules.countries import country_code
 from feedcheck.rules.prices import PRICE_RE, explain_price
 from feedcheck.rules.registry import rule
-from feedcheck.rules.series import present
+from feedcheck.rules.series import each_distinct
 
 _GOOGLE = "https://support.google.com/merchants/answer/"
 
@@ -50,8 +48,7 @@ def _first_bad_country(value: str) -> str | None:
 @rule("item.country_invalid", hint=lambda v, p: {"hint": f"'{_first_bad_country(v)}'"})
 def country_codes(series: pd.Series) -> pd.Series:
     """Each of the comma-separated values is a country code."""
-    ok = {value: _first_bad_country(value) is None for value in series.unique()}
-    return ~present(series) | series.map(ok).astype(bool)
+    return each_distinct(series, lambda value: _first_bad_country(value) is None)
 
 
 def shipping_problem(value: str) -> str:
@@ -82,8 +79,7 @@ def shipping_problem(value: str) -> str:
 
 @rule("item.shipping_invalid", hint=lambda v, p: {"hint": shipping_problem(v)})
 def shipping_groups(series: pd.Series) -> pd.Series:
-    ok = {value: not shipping_problem(value) for value in series.unique()}
-    return ~present(series) | series.map(ok).astype(bool)
+    return each_distinct(series, lambda value: not shipping_problem(value))
 
 
 def tax_problem(value: str) -> str:
@@ -110,11 +106,6 @@ def _is_rate(text: str) -> bool:
         return False
 
 
-def _tax_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    return {"hint": tax_problem(value)}
-
-
-@rule("item.tax_invalid", hint=_tax_hint)
+@rule("item.tax_invalid", hint=lambda v, p: {"hint": tax_problem(v)})
 def tax_groups(series: pd.Series) -> pd.Series:
-    ok = {value: not tax_problem(value) for value in series.unique()}
-    return ~present(series) | series.map(ok).astype(bool)
+    return each_distinct(series, lambda value: not tax_problem(value))
