@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
+from pandera.pandas import Check
 
 from feedcheck.readers.fields import ID
 from feedcheck.rules.channels import get_channel
@@ -93,20 +94,12 @@ def _schema_of(key: SchemaKey) -> pa.DataFrameSchema:
 
 @dataclass(frozen=True)
 class _Parts:
-    """A channel's schema in the two parts :func:`assess` runs: the fields with their rules, and the rules
-    across fields with the columns they read.
-
-    pandera reports a failed rule across fields with every column of each
-    failing item, reshaped column by column.  Where most items fail one (a
-    feed with no GTINs, a repeated row), that cost seconds and hundreds of MB
-    per chunk of Arrow strings, which pandas transposes into one array per
-    item.  So those rules see only the columns they read, as Python objects
-    (one block, transposed at once); each rule reads its columns back as
-    Arrow strings for its own work.
+    """A channel's schema in the two parts :func:`assess` runs: the fields with their rules, which pandera
+    runs, and the rules across fields with the columns they read, which :func:`_run_across` calls directly.
     """
 
     fields: pa.DataFrameSchema
-    across: pa.DataFrameSchema
+    across: tuple[Check, ...]
     reads: tuple[str, ...]
     clocked: tuple[tuple[str, Turns], ...]  # the fields whose rules compare with ``now``, and their turns
 
@@ -125,7 +118,7 @@ def _parts_of(key: SchemaKey, present: frozenset[str]) -> _Parts:
     fields.checks = []
     fields.columns = {name: column for name, column in schema.columns.items()
                       if name in present or any(check.name in _FAIL_ON_EMPTY for check in column.checks)}
-    across = pa.DataFrameSchema(checks=schema.checks, name=schema.name)
+    across = tuple(schema.checks)
     reads = tuple(dict.fromkeys(
         name for check in schema.checks
         for name in ([check.statistics[p] for p in ("field", "when") if p in check.statistics]
@@ -163,7 +156,7 @@ def assess(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
     if missing:
         chunk = chunk.assign(**{name: pd.Series("", index=chunk.index, dtype="str") for name in missing})
     parts = _parts_of(key, frozenset(columns))
-    read = chunk[[name for name in parts.reads if name in chunk.columns]].astype(object)
+    read = chunk[[name for name in parts.reads if name in chunk.columns]]
     failures = _run(parts.fields, chunk) + _run_across(parts.across, read)
     return Assessment(columns, chunk, trims, rewrites, failures, _nearest_turns(parts, chunk, key.now))
 
@@ -195,12 +188,13 @@ def _run(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[Failure]:
     return []
 
 
-def _run_across(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> list[Failure]:
-    """The rules across fields, called as pandera would call them; pandera itself is not asked, because for a
-    rule most items fail (apparel without a gender) it writes every failing value into one error message, which
-    cost seconds per chunk."""
+def _run_across(checks: tuple[Check, ...], frame: pd.DataFrame) -> list[Failure]:
+    """The rules across fields, called as pandera would call them on the columns they read.  pandera itself is
+    not asked: for a rule most items fail (a feed with no GTINs, apparel without a gender) it reshapes every
+    column of each failing item and writes every failing value into one error message, which cost seconds and
+    hundreds of MB per chunk."""
     out = []
-    for check in schema.checks:
+    for check in checks:
         rule = RULES[check.name]
         assert rule.run is not None
         passed = rule.run(frame, **check.statistics).to_numpy(dtype=bool)
@@ -251,13 +245,8 @@ def _rewrite_prices(chunk: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[str, 
 
 def _failures(schema: pa.DataFrameSchema, cases: pd.DataFrame) -> list[Failure]:
     out = []
-    # A rule across fields fails once per item but pandera lists every column; group it once.
-    cases = cases.assign(column=cases["column"].where(cases["schema_context"] != "DataFrameSchema", ""))
-    for (context, column, number), group in cases.groupby(
-        ["schema_context", "column", "check_number"], dropna=False, sort=False
-    ):
-        frame_rule = context == "DataFrameSchema"
-        check = schema.checks[int(number)] if frame_rule else schema.columns[column].checks[int(number)]
+    for (column, number), group in cases.groupby(["column", "check_number"], dropna=False, sort=False):
+        check = schema.columns[column].checks[int(number)]
         if check.name not in RULES or group["index"].isna().any():
             raise RuntimeError(
                 f"Rule {check.name!r} on {column!r} failed to run: {group['failure_case'].iloc[0]}"

@@ -74,5 +74,5 @@ CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-
 
 
 def col(frame: pd.DataFrame, name: str) -> pd.Series:
-    """A column of a rule across fields, which gets its columns as Python objects, back as Arrow strings."""
+    """A column a rule across fields reads, as Arrow strings."""
     return frame[name].astype("str")
