@@ -57,14 +57,6 @@ def google_category(series: pd.Series) -> pd.Series:
     return each_distinct(series, lambda value: taxonomy.category_of(value) is not None)
 
 
-def _category_ids(frame: pd.DataFrame) -> pd.Series:
-    """Each item's Google category id, or ``None`` where it has no readable one."""
-    taxonomy = google_taxonomy()
-    values = col(frame, "google_product_category")
-    found = {value: taxonomy.category_of(value) for value in values.unique()}
-    return values.map(found)
-
-
 def _missing_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
     taxonomy = google_taxonomy()
     category = taxonomy.category_of(str(params["_row"].get("google_product_category", "")))
@@ -78,7 +70,7 @@ def required_in_category(frame: pd.DataFrame, *, field: str, family: str, within
     """Items whose Google category is under ``within`` (and not under ``exempt``) must have ``field``."""
     taxonomy = google_taxonomy()
     roots, spared = frozenset(within), frozenset(exempt)
-    ids = _category_ids(frame)
-    bound = [c for c in ids.dropna().unique() if taxonomy.within(c, roots) and not taxonomy.within(c, spared)]
-    applies = ids.isin(bound)
-    return ~applies | present(col(frame, field))
+    categories = col(frame, "google_product_category")
+    bound = [value for value in categories.unique() if taxonomy.within(category := taxonomy.category_of(value), roots)
+             and not taxonomy.within(category, spared)]
+    return ~categories.isin(bound) | present(col(frame, field))
