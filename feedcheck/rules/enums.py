@@ -27,6 +27,11 @@ declare({
 })
 
 
+def _accepted(allowed: list[str], alternatives: Mapping[str, str]) -> set[str]:
+    """The values a channel takes, and the alternative spellings it accepts, as :func:`norm` compares them."""
+    return {norm(a) for a in allowed} | {norm(a) for a in alternatives}
+
+
 def _enum_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
     allowed = list(params["allowed"])
     close = difflib.get_close_matches(norm(value), allowed, n=1, cutoff=0.6)
@@ -35,7 +40,7 @@ def _enum_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 
 @rule("item.invalid_value", ("allowed", "alternatives"), hint=_enum_hint)
 def one_of(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
-    accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
+    accepted = _accepted(allowed, alternatives)
     return ~present(series) | normalise_token(series).isin(accepted)
 
 
@@ -58,12 +63,12 @@ def canonical_value(value: str, allowed: list[str], alternatives: Mapping[str, s
     hint=lambda v, p: {"hint": canonical_value(v, p["allowed"], p["alternatives"])},
 )
 def canonical_spelling(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
-    accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
+    accepted = _accepted(allowed, alternatives)
     return ~normalise_token(series).isin(accepted) | series.isin(allowed)
 
 
 def _each_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    accepted = {norm(a) for a in params["allowed"]} | {norm(a) for a in params["alternatives"]}
+    accepted = _accepted(params["allowed"], params["alternatives"])
     wrong = next((part.strip() for part in value.split(",") if norm(part) not in accepted), value)
     found = _enum_hint(wrong, params)
     return found | {"hint": f" '{wrong}' is not one of them.{found['hint']}"}
@@ -72,5 +77,5 @@ def _each_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
 @rule("item.invalid_value", ("allowed", "alternatives"), hint=_each_hint)
 def each_one_of(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
     """For attributes that take several values (comma-separated in text feeds, repeated in XML): each allowed."""
-    accepted = {norm(a) for a in allowed} | {norm(a) for a in alternatives}
+    accepted = _accepted(allowed, alternatives)
     return each_distinct(series, lambda value: all(norm(p) in accepted for p in value.split(",") if p.strip()))
