@@ -174,7 +174,11 @@ def check_on_dask(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
 def _cached_check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
     """This run's copy of the cached check (see :meth:`Checked.for_run`), checked again when forced, when its
     parked items are gone or when the run's clock is past the moments its verdicts hold for."""
-    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=feed.out / CACHE_DIR),
+    cache = feed.out / CACHE_DIR
+    # The results sit beside their records, not in Prefect's home: a shell's `feedcheck run` and a worker under
+    # another user share the feed's folder, and Prefect refuses to read a result outside its storage's folder.
+    cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=cache),
+                                     result_storage=cache / "results",
                                      refresh_cache=force)
     checked = cached(feed, fetched)
     if not (checked.intact() and checked.holds_at(run_now(feed.now))):
@@ -205,11 +209,12 @@ def _dask_runner(address: str) -> DaskTaskRunner:
 
 
 def _record_intact(record: Path) -> bool:
-    """Whether a cache record's result is still where the record says (the result storage may be gone)."""
+    """Whether a cache record's result is still where the record says (the result storage may be gone), in the
+    cache's own folder (a record of an older feedcheck points into Prefect's home)."""
     if not record.is_file():
         return True
     stored = _stored(record)
-    return stored is None or Path(stored).is_file()
+    return stored is None or (Path(stored).is_file() and Path(stored).is_relative_to(record.parent / "results"))
 
 
 def _transient(task: object, task_run: object, state: StateObject) -> bool:
@@ -273,9 +278,9 @@ def _prune(feed: FeedConfig, checked: Checked, key: str | None) -> None:
 
 
 def _forget(record: Path) -> None:
-    """Remove a cache record and the result it points to (kept in Prefect's result storage)."""
+    """Remove a cache record and the result it points to, when that is in the cache's folder."""
     stored = _stored(record)
-    if stored is not None:
+    if stored is not None and Path(stored).is_relative_to(record.parent / "results"):
         Path(stored).unlink(missing_ok=True)
     record.unlink(missing_ok=True)
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -208,6 +211,25 @@ def test_feeds_with_the_same_bytes_keep_their_own_cache_and_a_lost_result_is_rec
     state = check_one_feed("a", config, return_state=True)
     assert state.is_completed(), state.message
     assert task_states(state)["check"] == ["Completed"]
+
+
+def test_a_check_cached_by_a_run_with_another_prefect_home_is_read_back(tmp_path: Path) -> None:
+    """A shell's ``feedcheck run`` and a worker under another user share the feed's folder, not Prefect's home."""
+    from prefect.settings import PREFECT_API_URL
+
+    config = str(feeds_file(tmp_path, f'name = "a"\nsource = "{FEEDS / "tiktok_clean.csv"}"'))
+    home = tmp_path / "other-home"
+    home.mkdir()
+    shell = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
+        "PREFECT_API_URL": str(PREFECT_API_URL.value()), "PREFECT_HOME": str(home)}
+    cli = subprocess.run([str(Path(sys.executable).parent / "feedcheck"), "run", "a", "--config", config],
+                         env=shell, capture_output=True, text=True, timeout=300)
+    assert cli.returncode == 0, cli.stderr
+
+    state = check_one_feed("a", config, return_state=True)
+
+    assert state.is_completed(), state.message
+    assert task_states(state)["check"] == ["Cached"]
 
 
 def test_a_transient_fetch_failure_is_retried_by_the_task(tmp_path: Path, server: FeedServer) -> None:
