@@ -141,18 +141,18 @@ def test_a_source_that_has_not_changed_is_checked_again_once_a_sale_has_ended(tm
 def test_the_summary_lists_errors_before_warnings_and_says_one_in_the_singular(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     header = "sku_id,title,description,availability,condition,price,link,image_link,brand\n"
-    item = "SKU-{n},Linen shirt {n},A shirt,{stock},new,40.00 USD,https://shop.example/p/{n},https://shop.example/p/{n}.jpg,{brand}\n"
+    item = "SKU-{n},Linen shirt {n},{description},in stock,new,40.00 USD,https://shop.example/p/{n},https://shop.example/p/{n}.jpg,{brand}\n"
     feed = tmp_path / "feed.csv"
-    feed.write_text(header + item.format(n=1, stock="in_stock", brand="") + "".join(
-        item.format(n=n, stock="in_stock", brand="Northwind") for n in (2, 3)))
+    feed.write_text(header + item.format(n=1, description="Linen shirt 1", brand="") + "".join(
+        item.format(n=n, description=f"Linen shirt {n}", brand="Northwind") for n in (2, 3)))
     assert main(["check", str(feed), "--out", str(tmp_path / "three"), "--no-publish"]) == 1
     assert capsys.readouterr().out.splitlines()[1:5] == [
         "  3 items: 1 with errors (rejected by the channel), 2 with warnings only",
         "  top findings:",
         "           1  error    item.missing_required",  # before the more frequent warning
-        "           3  warning  item.noncanonical_value",
+        "           3  warning  item.description_is_title",
     ]
-    feed.write_text(header + item.format(n=1, stock="in stock", brand=""))
+    feed.write_text(header + item.format(n=1, description="A linen shirt", brand=""))
     assert main(["check", str(feed), "--out", str(tmp_path / "one"), "--no-publish"]) == 1
     assert capsys.readouterr().out.splitlines()[1] == "  1 item: 1 with errors (rejected by the channel), 0 with " \
                                                       "warnings only"

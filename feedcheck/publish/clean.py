@@ -3,8 +3,8 @@
 Items with error findings are left out; the rest keep their values exactly,
 trimmed, except enumerations written in an accepted alternative spelling
 (``in_stock``, ``backorder``), which get the channel's own spelling.  The
-validator has already recorded each such value as ``item.noncanonical_value``
-and each trim as ``item.whitespace_trimmed``, so nothing changes silently.
+validator has already counted such values in ``feed.alternative_spelling``
+and recorded each trim as ``item.whitespace_trimmed``, so nothing changes silently.
 
 Cleaned chunks are spooled to Parquet files in a work folder, so a catalog of
 millions of items is written out later without being held in memory, with

@@ -7,6 +7,9 @@ declared with the code says how people read them, with ``str.format`` specs and 
     {total:,.2f}                        1,234.50
     {revenue:money}                     98.50 USD, 12.00 EUR   (a mapping of amount per currency)
     {revenue:money|, % in purchases}    a frame around them, where % stands; nothing when there are none
+    {count:items}                       1 item, 1,234 items
+    {spellings:changes}                 'In Stock' → 'in stock' (3 items), 'new' → 'New' (1 item)
+                                        (a list of value, what it becomes and how often)
 
 (``%``, not ``{}``, marks the place: ``str.format`` would read braces inside a spec as a field of their own.)
 
@@ -20,6 +23,8 @@ from collections.abc import Mapping
 from typing import Any
 
 _MONEY = "money"
+_CHANGES = "changes"
+_ITEMS = "items"
 _MISSING = "?"
 
 
@@ -33,6 +38,16 @@ def money(amounts: Mapping[str, float]) -> str:
     return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in amounts.items())
 
 
+def items(count: int) -> str:
+    """A count of items, as ``1 item`` or ``1,234 items``."""
+    return f"{count:,} item" if count == 1 else f"{count:,} items"
+
+
+def changes(seen: Any) -> str:
+    """Values, what each becomes and how often, as ``'In Stock' → 'in stock' (3 items)``."""
+    return ", ".join(f"'{value}' → '{becomes}' ({items(count)})" for value, becomes, count in seen)
+
+
 class _MessageFormatter(string.Formatter):
     def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
         return kwargs.get(key, _MISSING) if isinstance(key, str) else _MISSING
@@ -41,6 +56,10 @@ class _MessageFormatter(string.Formatter):
         if value is _MISSING:
             return _MISSING
         kind, _, frame = format_spec.partition("|")
+        if kind == _CHANGES:
+            return changes(value)
+        if kind == _ITEMS:
+            return items(value)
         if kind != _MONEY:
             return super().format_field(value, format_spec)
         if not value:

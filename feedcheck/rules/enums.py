@@ -18,11 +18,11 @@ declare({
         "error",
         "'{value}' is not a valid {field}. Allowed: {allowed}.{hint}",
     ),
-    "item.noncanonical_value": code(
-        "Alternative spelling",
-        "warning",
-        "'{value}' is accepted for {field}, but {channel}'s spelling is '{hint}'; the cleaned "
-        "catalog uses it. Change the export to avoid surprises on other channels.",
+    "feed.alternative_spelling": code(
+        "Alternative spellings",
+        "info",
+        "{field} is written in a spelling {channel} accepts on {count:items}: {spellings:changes}. The cleaned "
+        "catalog writes {channel}'s own spelling; nothing to change.",
     ),
 })
 
@@ -58,9 +58,10 @@ def canonical_value(value: str, allowed: list[str], alternatives: Mapping[str, s
 
 
 @rule(
-    "item.noncanonical_value",
+    "feed.alternative_spelling",
     ("allowed", "alternatives"),
     hint=lambda v, p: {"hint": canonical_value(v, p["allowed"], p["alternatives"])},
+    summarised=True,
 )
 def canonical_spelling(series: pd.Series, *, allowed: list[str], alternatives: dict[str, str]) -> pd.Series:
     accepted = _accepted(allowed, alternatives)

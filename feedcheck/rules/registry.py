@@ -36,6 +36,9 @@ class Rule:
     reads: tuple[str, ...] = ()  # a rule across fields: the columns it reads besides those it names
     turns: Turns | None = None  # a rule that compares with ``now``: when its verdict on each value changes
     run: Callable[..., pd.Series] | None = None  # the check as pandera calls it, with its statistics
+    # Reported once per feed and field, with a count and the values seen, not per item: for what the channel
+    # accepts and the cleaned catalog changes, where a finding on every item would bury the ones to fix.
+    summarised: bool = False
 
 
 # The moments (UTC timestamps, NaT for none) at which a clock rule's verdict on each value changes: what a
@@ -46,7 +49,7 @@ RULES: dict[str, Rule] = {}
 
 
 def rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = None, frame: bool = False,  # type: ignore[no-untyped-def]
-         reads: tuple[str, ...] = (), turns: Turns | None = None):
+         reads: tuple[str, ...] = (), turns: Turns | None = None, summarised: bool = False):
     """Register the decorated function as the pandera check of its name, reporting ``code`` when it fails.
 
     Every check also takes ``severity=``: a schema may say that on its channel a finding of this check matters
@@ -58,7 +61,7 @@ def rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = Non
         extensions.register_check_method(
             statistics=[*statistics, "severity"], supported_types=pd.DataFrame if frame else pd.Series
         )(check)
-        RULES[fn.__name__] = Rule(code, hint, frame, reads, turns, check)
+        RULES[fn.__name__] = Rule(code, hint, frame, reads, turns, check, summarised)
         return fn
 
     return register

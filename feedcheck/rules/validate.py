@@ -30,6 +30,7 @@ from feedcheck.rules.prices import parse_price
 from feedcheck.settings import ChannelOptions
 
 _CURRENCY_SAMPLE = 1_000  # prices read to guess the catalog currency when none is given
+_SUMMARY_EXAMPLES = 5  # the most frequent values a summarised finding names
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class FeedValidator:
         self._key: SchemaKey | None = None
         self._first_row: dict[str, int] = {}
         self._seen_columns: set[str] = set()
+        self._summarised: dict[tuple[str, str], tuple[Failure, Counter[str]]] = {}
 
     @property
     def schema(self) -> pa.DataFrameSchema | None:
@@ -138,6 +140,11 @@ class FeedValidator:
         for name in sorted(self._seen_columns - set(schema.columns)):
             if not self.channel.knows(name):
                 self.log.add(make_finding("feed.unknown_field", field=name, channel=self.channel.title))
+        for (code, name), (failure, seen) in self._summarised.items():
+            changes = [(value, self._hint(failure, value, dict(failure.params), None).get("hint", ""), count)
+                       for value, count in seen.most_common(_SUMMARY_EXAMPLES)]
+            self.log.add(make_finding(code, severity=self._severity(failure), field=name, count=seen.total(),
+                                      spellings=changes, channel=self.channel.title))
 
     def _key_for(self, chunk: pd.DataFrame) -> SchemaKey:
         """The schema's key, fixed by the first chunk (which may tell the catalog currency)."""
@@ -170,6 +177,9 @@ class FeedValidator:
         errors = np.zeros(len(chunk), dtype=bool)
         warnings = np.zeros(len(chunk), dtype=bool)
         for failure in failures:
+            if failure.rule is not None and failure.rule.summarised:
+                self._tally(failure, chunk)
+                continue
             severity = self._severity(failure)
             positions = chunk.index.get_indexer(failure.rows)
             if severity is Severity.ERROR:
@@ -181,6 +191,11 @@ class FeedValidator:
         self.items_with_errors += int(errors.sum())
         self.items_with_warnings += int((warnings & ~errors).sum())
         return ChunkVerdict(chunk.index, errors, warnings, chunk, assessed.columns)
+
+    def _tally(self, failure: Failure, chunk: pd.DataFrame) -> None:
+        """Count a summarised rule's failing values, for the one finding per field that :meth:`finish` adds."""
+        _, seen = self._summarised.setdefault((failure.code, failure.field), (failure, Counter()))
+        seen.update(chunk.loc[failure.rows, failure.field].value_counts().to_dict())
 
     def _severity(self, failure: Failure) -> Severity:
         """The code's severity on the channel, unless the check says otherwise: a requirement that holds only in
