@@ -21,9 +21,11 @@ def field(*checks: Check) -> Column:
 # Each group takes ``severity=`` for an attribute the channel ignores when it is wrong (a warning), where a
 # wrong value of most attributes gets the item rejected (each code's severity on the channel).
 
-def text(limit: int, *extra: Check, severity: str | None = None) -> list[Check]:
+def text(limit: int, *extra: Check, severity: str | None = None, shown: bool = True) -> list[Check]:
+    """A text attribute; ``shown`` to shoppers (a custom label is not, so "n/a" there is the merchant's own)."""
+    placeholder = [Check.no_placeholder_value(severity=severity)] if shown else []
     return [Check.max_length(limit=limit, severity=severity), Check.no_control_chars(severity=severity),
-            Check.no_placeholder(severity=severity), *extra]
+            Check.no_placeholder(severity=severity), *placeholder, *extra]
 
 
 def url(*extra: Check, severity: str | None = None) -> list[Check]:

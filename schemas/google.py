@@ -79,7 +79,7 @@ PROMOTIONAL = ["free shipping", "free delivery", "% off", "best price", "lowest 
 
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
     L = o.limits
-    labels = {f"custom_label_{i}": field(*text(L["custom_label"])) for i in range(5)}
+    labels = {f"custom_label_{i}": field(*text(L["custom_label"], shown=False)) for i in range(5)}
     image = Check.image_type(rejected=NOT_IMAGES, accepted="JPEG, WebP, PNG, GIF, BMP and TIFF")
     return pa.DataFrameSchema(
         name="google",
@@ -151,7 +151,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "short_title": field(*text(150)),
             "promotion_id": field(Check.max_values(limit=10)),
             "ads_redirect": field(*url()),
-            "display_ads_id": field(*text(50, severity=IGNORED)),
+            "display_ads_id": field(*text(50, severity=IGNORED, shown=False)),
             "display_ads_similar_id": field(Check.max_values(limit=10)),
             "display_ads_link": field(*url(severity=IGNORED)),
             "display_ads_title": field(*text(150, severity=IGNORED)),
@@ -171,10 +171,10 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
                                                               severity=IGNORED)),
             "min_handling_time": field(Check.whole_number(minimum=0)),
             "max_handling_time": field(Check.whole_number(minimum=0)),
-            "shipping_label": field(*text(100)),
-            "return_policy_label": field(*text(100)),
+            "shipping_label": field(*text(100, shown=False)),
+            "return_policy_label": field(*text(100, shown=False)),
             "tax": field(Check.tax_groups()),
-            "tax_category": field(*text(100)),
+            "tax_category": field(*text(100, shown=False)),
         },
         checks=[
             Check.required_when(field="availability_date", when="availability", values=["preorder", "backorder"]),

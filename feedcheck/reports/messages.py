@@ -8,6 +8,7 @@ declared with the code says how people read them, with ``str.format`` specs and 
     {revenue:money}                     98.50 USD, 12.00 EUR   (a mapping of amount per currency)
     {revenue:money|, % in purchases}    a frame around them, where % stands; nothing when there are none
     {count:items}                       1 item, 1,234 items
+    {currencies:counts}                 USD (120 items), EUR (1 item)   (a list of name and count)
     {spellings:changes}                 'In Stock' → 'in stock' (3 items), 'new' → 'New' (1 item)
                                         (a list of value, what it becomes and how often)
 
@@ -25,6 +26,7 @@ from typing import Any
 _MONEY = "money"
 _CHANGES = "changes"
 _ITEMS = "items"
+_COUNTS = "counts"
 _MISSING = "?"
 
 
@@ -60,6 +62,8 @@ class _MessageFormatter(string.Formatter):
             return changes(value)
         if kind == _ITEMS:
             return items(value)
+        if kind == _COUNTS:
+            return ", ".join(f"{name} ({items(count)})" for name, count in value)
         if kind != _MONEY:
             return super().format_field(value, format_spec)
         if not value:

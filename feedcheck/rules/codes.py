@@ -1,15 +1,9 @@
 """The finding codes of validation itself, which no single rule raises: values trimmed, prices rewritten,
-duplicate ids, unknown or absent fields.  Each rule's code is declared beside it, in its family's module."""
+unknown or absent fields.  Each rule's code is declared beside it, in its family's module."""
 
 from feedcheck.findings import code, declare
 
 declare({
-    "item.duplicate_id": code(
-        "Duplicate id",
-        "error",
-        "Id '{value}' is also used on row {first_row:,}; {channel} keeps only one of them. "
-        "Give every item its own id.",
-    ),
     "item.price_rewritten": code(
         "Price rewritten",
         "warning",

@@ -45,10 +45,21 @@ declare({
         "'{field}' contains '{hint}', which is export-template junk rather than product "
         "text. Fix the export mapping for this field.",
     ),
+    "item.placeholder_value": code(
+        "Placeholder instead of a value",
+        "warning",
+        "'{field}' is '{value}', a placeholder, not the product's {field}; {channel} shows it to shoppers and "
+        "matches searches on it as written. Give the real {field} (an optional field may be left empty instead).",
+        sources={"google": "https://support.google.com/merchants/answer/6324487"},
+    ),
     "item.promotional_text": code(
         "Promotional text",
         "warning",
-        "'{field}' contains '{hint}'; {channel} rejects promotional wording in titles.",
+        # A warning: the channels' rules forbid it, but their review decides, and a phrase can be part of a name.
+        "'{field}' contains '{hint}'. {channel}'s rules forbid promotional wording in titles, and an item with it "
+        "may be disapproved on review: take '{hint}' out of the title (a promotion or the ad says it).",
+        sources={"tiktok": "https://ads.tiktok.com/help/article/catalog-product-parameters",
+                 "google": "https://support.google.com/merchants/answer/6324415"},
     ),
     # Google's editorial requirements disapprove such titles on review; these checks cannot see its exceptions
     # (trademarks, acronyms, a brand's own '!'), so they warn.
@@ -102,6 +113,11 @@ def max_values(series: pd.Series, *, limit: int) -> pd.Series:
 
 _EMOJI = "[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f\u200d\U000e0000-\U000e007f]"
 _PLACEHOLDER = r"\[object Object\]|\{\{[^}]*\}\}|\$\{[^}]*\}|^(?:undefined|null|nan|none|#n/a|#value!)$"
+# A whole value that stands in for one the export did not have ("See product page" on 99 colours).
+_PLACEHOLDER_VALUE = (r"(?i)(?:see (?:the )?(?:product page|product|page|website|site|description|details|image|"
+                      r"photos?)|n/?a|n\.a\.|tbd|tba|tbc|to be (?:determined|confirmed|announced)|coming soon|"
+                      r"not (?:available|applicable|specified)|unknown|placeholder|lorem ipsum.*|test|x{3,}|-+|\?+|"
+                      r"\.{2,})")
 _HTML = r"<\s*/?\s*(?:p|br|b|i|u|strong|em|ul|ol|li|div|span|a|h[1-6]|table|tr|td|img)\b[^>]*>|&(?:nbsp|amp|lt|gt|quot);"
 
 
@@ -126,6 +142,11 @@ def no_emoji(series: pd.Series) -> pd.Series:
 @rule("item.placeholder_text", hint=_found(r"(?i)" + _PLACEHOLDER))
 def no_placeholder(series: pd.Series) -> pd.Series:
     return ~series.str.contains(r"(?i)" + _PLACEHOLDER, regex=True)
+
+
+@rule("item.placeholder_value")
+def no_placeholder_value(series: pd.Series) -> pd.Series:
+    return ~series.str.fullmatch(_PLACEHOLDER_VALUE)
 
 
 def _promotion_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -23,9 +23,9 @@ import pandera.pandas as pa
 
 from feedcheck.clock import Window
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
-from feedcheck.readers.fields import ID
 from feedcheck.rules.assess import Assessment, Failure, Kept, KeptRows, SchemaKey, assess
 from feedcheck.rules.channels import Channel
+from feedcheck.rules.feedwide import Currencies, DuplicateIds, SharedGtins
 from feedcheck.rules.prices import parse_price
 from feedcheck.settings import ChannelOptions
 
@@ -64,7 +64,9 @@ class FeedValidator:
         self.items_with_errors = 0
         self.items_with_warnings = 0
         self._key: SchemaKey | None = None
-        self._first_row: dict[str, int] = {}
+        self._ids = DuplicateIds()
+        self._gtins = SharedGtins()
+        self._currencies = Currencies()
         self._seen_columns: set[str] = set()
         self._summarised: dict[tuple[str, str], tuple[Failure, Counter[str]]] = {}
 
@@ -140,6 +142,8 @@ class FeedValidator:
         for name in sorted(self._seen_columns - set(schema.columns)):
             if not self.channel.knows(name):
                 self.log.add(make_finding("feed.unknown_field", field=name, channel=self.channel.title))
+        for finding in self._currencies.finish(self.channel.title):
+            self.log.add(finding)
         for (code, name), (failure, seen) in self._summarised.items():
             changes = [(value, self._hint(failure, value, dict(failure.params), None).get("hint", ""), count)
                        for value, count in seen.most_common(_SUMMARY_EXAMPLES)]
@@ -173,7 +177,9 @@ class FeedValidator:
         self.log.add_each(code, severity, assessed.rewrites, lambda r: make_finding(
             code, severity=severity, item_id=r[4], row=r[1], field=r[0], value=r[2], hint=r[3]))
         chunk = assessed.chunk
-        failures = assessed.failures + self._duplicates(chunk)
+        failures = assessed.failures + self._ids.failures(chunk) + self._gtins.failures(chunk)
+        if self.currency is None:
+            self._currencies.count(chunk)
         errors = np.zeros(len(chunk), dtype=bool)
         warnings = np.zeros(len(chunk), dtype=bool)
         for failure in failures:
@@ -203,22 +209,6 @@ class FeedValidator:
         chosen = failure.params.get("severity")
         return Severity(chosen) if chosen else self.channel.severity_of(failure.code)
 
-    def _duplicates(self, chunk: pd.DataFrame) -> list[Failure]:
-        ids = chunk[ID].tolist()
-        rows = chunk.index.tolist()
-        dup_rows, first_rows = [], []
-        for item_id, row in zip(ids, rows):
-            if not item_id:
-                continue
-            first = self._first_row.setdefault(item_id, row)
-            if first != row:
-                dup_rows.append(row)
-                first_rows.append(first)
-        if not dup_rows:
-            return []
-        params = {"_first_rows": dict(zip(dup_rows, first_rows))}
-        return [Failure("item.duplicate_id", ID, np.array(dup_rows), params)]
-
     def _record(self, failure: Failure, severity: Severity, chunk: pd.DataFrame) -> None:
         frame = failure.rule is not None and failure.rule.frame
         # What a rule across fields shows of the item: the columns it reads (not the whole row, which costs a
@@ -246,8 +236,8 @@ class FeedValidator:
 
     @staticmethod
     def _hint(failure: Failure, value: str, params: dict[str, Any], row: Any) -> dict[str, Any]:
-        if failure.code == "item.duplicate_id":
-            return {"first_row": params['_first_rows'][row]}
+        if "_per_row" in params:
+            return params["_per_row"][row]
         if failure.rule is not None and failure.rule.hint is not None:
             return failure.rule.hint(value, params)
         return {}

@@ -1,0 +1,105 @@
+"""Rules that need the whole feed: an id or a GTIN used twice, prices in several currencies.
+
+A chunk alone cannot tell; each rule here sees the chunks in the feed's order (the validator hands each one
+over as it folds it) and keeps only what later chunks are compared with: the first row of each id and each
+GTIN, a count per currency.  Item findings come back as :class:`~feedcheck.rules.assess.Failure` rows, whose
+``_per_row`` parameters say, per row, what it clashes with; feed findings come from ``finish``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from feedcheck.findings import Finding, code, declare, make_finding
+from feedcheck.readers.fields import ID
+from feedcheck.rules.assess import Failure
+from feedcheck.rules.series import extract, norm
+
+declare({
+    "item.duplicate_id": code(
+        "Duplicate id",
+        "error",
+        "Id '{value}' is also used on row {first_row:,}; {channel} keeps only one of them. "
+        "Give every item its own id.",
+    ),
+    "item.gtin_reused": code(
+        "One GTIN on different products",
+        "warning",
+        "GTIN '{value}' is also on row {first_row:,} ('{first_title}'), a different product. {channel} takes a "
+        "GTIN as the product's identity, so one of the two is matched to the wrong product: give each product, "
+        "and each variant, its own GTIN.",
+        sources={"google": "https://support.google.com/merchants/answer/6324461"},
+    ),
+    "feed.mixed_currencies": code(
+        "Prices in several currencies",
+        "warning",
+        "Prices are in {count} currencies: {currencies:counts}. A catalog sells to one country in its currency, "
+        "so {channel} disapproves the prices that are not in it. Convert them, or split the feed by country; "
+        "run with --currency to see each item whose price differs.",
+        sources={"google": "https://support.google.com/merchants/answer/6324371",
+                 "tiktok": "https://ads.tiktok.com/help/article/create-manage-catalogs"},
+    ),
+})
+
+
+class DuplicateIds:
+    """Items whose id an earlier item has: the channel keeps only one."""
+
+    def __init__(self) -> None:
+        self._first_row: dict[str, int] = {}
+
+    def failures(self, chunk: pd.DataFrame) -> list[Failure]:
+        later: dict[Any, dict[str, Any]] = {}
+        for item_id, row in zip(chunk[ID].tolist(), chunk.index.tolist()):
+            if item_id:
+                first = self._first_row.setdefault(item_id, row)
+                if first != row:
+                    later[row] = {"first_row": first}
+        return [Failure("item.duplicate_id", ID, np.array(list(later)), {"_per_row": later})] if later else []
+
+
+class SharedGtins:
+    """Items whose GTIN an earlier item has, where the two differ in title or item group (not the same product
+    listed twice)."""
+
+    def __init__(self) -> None:
+        self._first: dict[str, tuple[int, str, str, str]] = {}  # GTIN -> row, title as compared, group, title
+
+    def failures(self, chunk: pd.DataFrame) -> list[Failure]:
+        if "gtin" not in chunk.columns:
+            return []
+        with_gtin = chunk[chunk["gtin"] != ""]
+        if with_gtin.empty:
+            return []
+        none = pd.Series("", index=with_gtin.index)
+        titles = with_gtin["title"] if "title" in with_gtin.columns else none
+        groups = with_gtin["item_group_id"] if "item_group_id" in with_gtin.columns else none
+        later: dict[Any, dict[str, Any]] = {}
+        for row, gtin, title, group in zip(with_gtin.index.tolist(), with_gtin["gtin"].tolist(), titles.tolist(),
+                                           groups.tolist()):
+            first = self._first.setdefault(gtin.lstrip("0"), (row, norm(title), group, title))
+            if first[0] != row and (first[1] != norm(title) or first[2] != group):
+                later[row] = {"first_row": first[0], "first_title": first[3]}
+        return [Failure("item.gtin_reused", "gtin", np.array(list(later)), {"_per_row": later})] if later else []
+
+
+class Currencies:
+    """How many prices are in each currency, for a feed whose catalog currency was not given."""
+
+    def __init__(self) -> None:
+        self.seen: Counter[str] = Counter()
+
+    def count(self, chunk: pd.DataFrame) -> None:
+        if "price" in chunk.columns:
+            codes = extract(chunk["price"], r"(?P<currency>[A-Z]{3})$")["currency"]
+            self.seen.update(codes[codes != ""].value_counts().to_dict())
+
+    def finish(self, channel: str) -> list[Finding]:
+        if len(self.seen) < 2:
+            return []
+        return [make_finding("feed.mixed_currencies", field="price", count=len(self.seen),
+                             currencies=self.seen.most_common(), channel=channel)]
