@@ -225,3 +225,17 @@ def test_a_description_that_only_repeats_the_title_is_a_warning(tmp_path, channe
         (3, "description", "item.description_is_title"),
     ]
     assert report.log.severity_of["item.description_is_title"] is Severity.WARNING
+
+
+def test_a_price_message_names_its_field_and_gives_examples_in_the_feeds_currency(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_text("id,title,description,availability,condition,price,sale_price,link,image_link,brand\n"
+                    "E1,Linen Shirt,A linen shirt,in stock,new,24.00 EUR,EUR,https://shop.example/p/1,"
+                    "https://shop.example/p/1.jpg,Northwind\n"
+                    "E2,Wool Scarf,A wool scarf,in stock,new,19.5,,https://shop.example/p/2,"
+                    "https://shop.example/p/2.jpg,Northwind\n")
+    report = check_feed(feed, "meta")
+    assert [(f.row, f.message) for f in report.log if f.code == "item.price_invalid"] == [
+        (3, "price '19.5' has no currency; add the ISO 4217 code, e.g. '19.5 EUR'."),
+        (2, "sale_price 'EUR' is not a number followed by a currency code; write it like '12.50 EUR'."),
+    ]

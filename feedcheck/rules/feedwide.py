@@ -98,6 +98,11 @@ class Currencies:
             codes = extract(chunk["price"], r"(?P<currency>[A-Z]{3})$")["currency"]
             self.seen.update(codes[codes != ""].value_counts().to_dict())
 
+    @property
+    def most_common(self) -> str | None:
+        """The currency of most prices so far: the one a message's example uses."""
+        return self.seen.most_common(1)[0][0] if self.seen else None
+
     def finish(self, channel: str) -> list[Finding]:
         if len(self.seen) < 2:
             return []

@@ -16,7 +16,7 @@ from feedcheck.rules.registry import rule
 from feedcheck.rules.series import col, extract, present, where_present
 
 declare({
-    "item.price_invalid": code("Price not in '12.50 USD' form", "error", "{hint}"),
+    "item.price_invalid": code("Price not in '12.50 USD' form", "error", "{field} {hint}"),
     "item.currency_unknown": code(
         "Unknown currency code",
         "error",
@@ -50,30 +50,33 @@ declare({
 PRICE_RE = r"[0-9]+(\.[0-9]+)? [A-Z]{3}"
 
 
-def explain_price(value: str) -> str:
-    """Say what is wrong with a price and how to write it.
+def explain_price(value: str, currency: str = "USD") -> str:
+    """Say what is wrong with a price and how to write it, with ``currency`` (the feed's) in examples.
 
     >>> explain_price("169,00 EUR")
-    "Price '169,00 EUR' uses a decimal comma; write '169.00 EUR' (a dot, no thousands separators)."
+    "'169,00 EUR' uses a decimal comma; write '169.00 EUR' (a dot, no thousands separators)."
+    >>> explain_price("EUR", "EUR")
+    "'EUR' is not a number followed by a currency code; write it like '12.50 EUR'."
     """
     v = value.strip()
     match = re.fullmatch(r"([^\d\s]{0,3})\s*([\d.,\s']+?)\s*([A-Za-z]{3})?", v)
     if re.fullmatch(r"[A-Z]{3}\s*\d+([.,]\d+)?", v):
         number, code = v[3:].strip(), v[:3]
-        return f"Price '{value}' puts the currency first; write '{number.replace(',', '.')} {code}'."
+        return f"'{value}' puts the currency first; write '{number.replace(',', '.')} {code}'."
     if match and match.group(1):
-        return f"Price '{value}' uses a currency symbol; write the number then the ISO 4217 code, e.g. '12.50 USD'."
+        return (f"'{value}' uses a currency symbol; write the number then the ISO 4217 code, e.g. "
+                f"'{_fixed(match.group(2).strip()) if match.group(2) else '12.50'} {currency}'.")
     if match and match.group(2):
         number, code = match.group(2).replace(" ", "").replace("'", ""), match.group(3)
         if not code:
-            return f"Price '{value}' has no currency; add the ISO 4217 code, e.g. '{_fixed(number)} USD'."
+            return f"'{value}' has no currency; add the ISO 4217 code, e.g. '{_fixed(number)} {currency}'."
         if code != code.upper():
-            return f"Price '{value}' has a lower-case currency; write '{_fixed(number)} {code.upper()}'."
+            return f"'{value}' has a lower-case currency; write '{_fixed(number)} {code.upper()}'."
         if re.fullmatch(r"\d{1,3}([.,]\d{3})+([.,]\d+)?", number) and not re.fullmatch(r"\d+([.,]\d{1,2})", number):
-            return f"Price '{value}' has thousands separators; write '{_fixed(number)} {code}'."
+            return f"'{value}' has thousands separators; write '{_fixed(number)} {code}'."
         if re.fullmatch(r"\d+,\d+", number):
-            return f"Price '{value}' uses a decimal comma; write '{_fixed(number)} {code}' (a dot, no thousands separators)."
-    return f"Price '{value}' is not a number followed by a currency code; write it like '12.50 USD'."
+            return f"'{value}' uses a decimal comma; write '{_fixed(number)} {code}' (a dot, no thousands separators)."
+    return f"'{value}' is not a number followed by a currency code; write it like '12.50 {currency}'."
 
 
 def _fixed(number: str) -> str:
@@ -149,7 +152,7 @@ def parse_price(value: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-@rule("item.price_invalid", hint=lambda v, p: {"hint": explain_price(v)})
+@rule("item.price_invalid", hint=lambda v, p: {"hint": explain_price(v, p.get("_currency") or "USD")})
 def price_format(series: pd.Series) -> pd.Series:
     return ~present(series) | series.str.fullmatch(PRICE_RE)
 

@@ -51,13 +51,14 @@ def country_codes(series: pd.Series) -> pd.Series:
     return each_distinct(series, lambda value: _first_bad_country(value) is None)
 
 
-def shipping_problem(value: str) -> str:
+def shipping_problem(value: str, currency: str = "USD") -> str:
     """What makes a ``shipping`` value unreadable to Google, or ``""``: each group is country, region (or
-    postal code), service and price, and Google needs the country and the price."""
+    postal code), service and price, and Google needs the country and the price.  Examples are in ``currency``,
+    the feed's."""
     comma = re.search(r":([0-9]+,[0-9]{1,2})\b", value)
     if comma:
         return (f"the price '{comma[1]}' has a decimal comma, which starts a new shipping group; write it with a "
-                f"dot, then its currency (such as '{comma[1].replace(',', '.')} EUR').")
+                f"dot, then its currency (such as '{comma[1].replace(',', '.')} {currency}').")
     for group in value.split(","):
         parts = group.strip().split(":")
         if not 4 <= len(parts) <= 8:  # the last four, when there, are handling and transit days
@@ -73,11 +74,11 @@ def shipping_problem(value: str) -> str:
                     "disapproves the item where a shipping cost is required; write 0.00 and the currency for "
                     "free shipping.")
         if not re.fullmatch(PRICE_RE, price):
-            return f"its price '{price}': {explain_price(price)}"
+            return f"its price {explain_price(price, currency)}"
     return ""
 
 
-@rule("item.shipping_invalid", hint=lambda v, p: {"hint": shipping_problem(v)})
+@rule("item.shipping_invalid", hint=lambda v, p: {"hint": shipping_problem(v, p.get("_currency") or "USD")})
 def shipping_groups(series: pd.Series) -> pd.Series:
     return each_distinct(series, lambda value: not shipping_problem(value))
 

@@ -215,8 +215,10 @@ class FeedValidator:
         # millisecond per finding on a wide feed).
         shown = [c for c in dict.fromkeys((failure.field, *failure.rule.reads)) if c in chunk.columns] if frame else []
 
+        currency = self.currency or self._currencies.most_common  # the feed's own, for examples in messages
+
         def build(kept: Kept) -> Finding:
-            params = dict(failure.params)
+            params = dict(failure.params, _currency=currency)
             if frame:
                 params["_row"] = {name: chunk.at[kept.row, name] for name in shown}
             params |= self._hint(failure, kept.value, params, kept.row)
