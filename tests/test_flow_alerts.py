@@ -23,7 +23,6 @@ from tests.conftest import FEEDS, FeedServer, send
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
-    pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
 ]
 SECRET = "T0FEED/B0CHECK/xoxb9secret9token"
 HOOK = f"/services/{SECRET}"

@@ -23,8 +23,6 @@ from tests.conftest import FEEDS, FIXTURES, FeedServer, send
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
-    # Prefect's API clients in task threads leave their connections to the test server to the garbage collector
-    pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
 ]
 DEMO = FIXTURES / "demo" / "feeds.toml"
 

@@ -72,7 +72,6 @@ def test_the_cli_neutralises_formulas_in_spreadsheets_only(tmp_path: Path) -> No
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
 def test_the_flows_neutralise_formulas_in_spreadsheets_only(tmp_path: Path) -> None:
     from feedcheck.flows import check_one_feed
 

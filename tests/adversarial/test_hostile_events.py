@@ -55,7 +55,6 @@ def test_the_library_reads_every_good_event_of_a_broken_log(case: EventCase, tmp
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
 def test_the_flows_read_every_good_event_of_each_broken_log(tmp_path: Path) -> None:
     from feedcheck.flows import check_all_feeds
 

@@ -127,7 +127,6 @@ GROUPS = 3  # flow runs, spread over the test workers; 12 feeds in one run of th
 
 
 @pytest.mark.usefixtures("prefect_api")
-@pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("group", range(GROUPS), ids=[f"group{g}" for g in range(GROUPS)])
 def test_the_flows_end_each_feed_as_the_cli_does_and_keep_every_last_good_catalog(
         group: int, tmp_path: Path, server: FeedServer, good_folder: Path) -> None:

@@ -15,7 +15,6 @@ from tests.conftest import FEEDS, FeedServer
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
-    pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
 ]
 
 

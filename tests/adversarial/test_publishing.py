@@ -29,7 +29,6 @@ from tests.conftest import FeedServer, send
 
 pytestmark = [
     pytest.mark.usefixtures("prefect_api"),
-    pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning"),
 ]
 COLUMNS = ["id", "title", "description", "availability", "condition", "price", "link", "image_link", "brand"]
 

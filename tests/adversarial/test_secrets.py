@@ -102,7 +102,6 @@ def http_logs_in_prefect() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("prefect_api", "http_logs_in_prefect")
-@pytest.mark.filterwarnings("ignore:Exception ignored in. <socket.socket:pytest.PytestUnraisableExceptionWarning")
 def test_the_flows_use_the_credentials_and_show_none_of_them(tmp_path: Path, server: FeedServer,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     from feedcheck.flows import check_all_feeds
