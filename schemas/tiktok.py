@@ -1,8 +1,9 @@
 """TikTok catalog (catalog / Video Shopping Ads) rules.
 
 Source: TikTok's catalog product parameters and product-issue list, and its
-CSV template (channel-spec §1).  TikTok publishes no official length limits;
-the template's are the defaults and can be overridden per run.
+CSV template; every field, with its page, is in ``tiktok_attributes.tsv``
+beside this file.  TikTok publishes no official length limits; the template's
+are the defaults and can be overridden per run.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ AVAILABILITY = ["in stock", "available for order", "preorder", "out of stock", "
 PROMOTIONAL = ["free shipping", "free delivery", "high quality", "wholesale", "best price", "lowest price",
                "cheapest", "buy now", "limited offer", "% off"]
 IMAGE_EXTENSIONS = ["jpg", "jpeg", "png"]
+WEIGHT_UNITS = ["lb", "oz", "kg", "g"]
 
 
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
@@ -53,6 +55,11 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "color": field(*text(L["color"])),
             "material": field(*text(L["material"])),
             "pattern": field(*text(L["pattern"])),
+            # TikTok documents no limit for these; what it rejects anywhere (control characters) still holds.
+            "size": field(Check.no_control_chars(), Check.no_placeholder(), Check.no_placeholder_value()),
+            "shipping_weight": field(Check.measure(units=WEIGHT_UNITS, low=0, high=2000)),
+            **{f"{device}_app_store_id": field(Check.whole_number(minimum=1)) for device in ("ios", "iPhone", "iPad")},
+            **{f"custom_label_{i}": field(Check.no_control_chars(), Check.no_placeholder()) for i in range(5)},
         },
         checks=[Check.sale_below_price(field="sale_price"), Check.description_not_title(field="description")],
     )

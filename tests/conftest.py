@@ -25,7 +25,8 @@ from feedcheck.findings import FindingLog
 TEST_NOW = "2026-11-20T12:00:00+00:00"
 os.environ[NOW_VARIABLE] = TEST_NOW
 
-FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures"
 FEEDS = FIXTURES / "feeds"
 REPORT_SCHEMA = Path(__file__).resolve().parent.parent / "docs" / "report.schema.json"
 _VALIDATOR = Draft202012Validator(json.loads(REPORT_SCHEMA.read_text()), format_checker=FormatChecker())

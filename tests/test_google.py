@@ -13,10 +13,10 @@ from feedcheck.errors import ConfigError
 from feedcheck.feeds import load_feeds
 from feedcheck.reports.codes import checked_line
 from feedcheck.rules.channels import get_channel
-from tests.conftest import FEEDS, run, tuples
+from tests.conftest import FEEDS, ROOT, run, tuples
 
 GOOGLE = get_channel("google")
-ROOT = Path(__file__).resolve().parent.parent
+
 
 
 def _tsv(tmp_path: Path, rows: list[dict[str, str]]) -> Path:

@@ -8,6 +8,8 @@ said: ``g:price``, ``Price`` and ``PRICE`` all become ``price``.  Publishing
 
 from __future__ import annotations
 
+import re
+
 from feedcheck.rules.attributes import register
 
 GOOGLE_NS = "http://base.google.com/ns/1.0"
@@ -16,22 +18,9 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 
 ID = "id"
 
-# The attributes some channel reads: Google's whole register, and those TikTok and Meta add.
-KNOWN_FIELDS: frozenset[str] = frozenset(register("google")) | frozenset(
-    """
-    id title description link mobile_link image_link additional_image_link video_link
-    availability availability_date expiration_date condition price sale_price
-    sale_price_effective_date cost_of_goods_sold brand gtin mpn identifier_exists item_group_id
-    google_product_category fb_product_category product_type age_group gender color size size_type
-    size_system material pattern shipping shipping_weight shipping_label tax
-    custom_label_0 custom_label_1 custom_label_2 custom_label_3 custom_label_4
-    adult ads_redirect multipack is_bundle unit_pricing_measure unit_pricing_base_measure
-    excluded_destination included_destination short_title inventory quantity_to_sell_on_facebook
-    ios_url ios_app_store_id ios_app_name iPhone_url iPhone_app_store_id iPhone_app_name
-    iPad_url iPad_app_store_id iPad_app_name android_url android_package android_app_name
-    status rich_text_description
-    """.split()
-)
+# The attributes some channel reads: every channel's register, by the canonical name (TikTok's sku_id is id).
+KNOWN_FIELDS: frozenset[str] = frozenset(
+    ID if name == "sku_id" else name for channel in ("google", "tiktok", "meta") for name in register(channel))
 
 # TikTok's template capitalises these; canonical output keeps its casing.
 _CASED = {name.lower(): name for name in KNOWN_FIELDS if name != name.lower()}
@@ -47,6 +36,20 @@ ALIASES: dict[str, str] = {
     "additional_image_links": "additional_image_link",
     "item group id": "item_group_id",
 }
+
+# Meta's nested values as CSV headers: video[0].url, product_tags[0], applink.ios_url.
+JSON_PATH = re.compile(r"(?P<base>[a-z_]+)(?:\[\d+\])?(?:\.[a-z_]+(?:\[\d+\])?)*")
+
+
+def json_path_base(name: str) -> str | None:
+    """The attribute a JSON-path header is part of, or ``None`` when ``name`` is not one.
+
+    >>> json_path_base("video[0].url"), json_path_base("product_tags[3]"), json_path_base("color")
+    ('video', 'product_tags', None)
+    """
+    match = JSON_PATH.fullmatch(name)
+    return match["base"] if match and match["base"] != name else None
+
 
 def canonical(name: str) -> str:
     """The canonical name for a header or element name.

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from feedcheck.findings import CODES
+from feedcheck.readers.fields import canonical
 from feedcheck.rules.channels import CHANNEL_NAMES, Channel, get_channel
 from feedcheck.rules.checks import RULES
 
@@ -82,13 +83,14 @@ def coverage_markdown() -> str:
     for name in CHANNEL_NAMES:
         channel = get_channel(name)
         checks = _checks_by_field(channel)
-        fields = [*channel.attributes, *(f for f in checks if f not in channel.attributes)]
+        columns = {canonical(name): name for name in channel.attributes}  # TikTok's sku_id is the column id
+        fields = [*channel.attributes, *(f for f in checks if f not in columns)]
         parts += [f"## {channel.title}", "", checked_line(channel), "",
                   "| attribute | requirement | check | code | severity | source |", "|---|---|---|---|---|---|"]
         for field in fields:
             attribute = channel.attributes.get(field)
             requirement = attribute.requirement if attribute else ""
-            for check, chosen in checks.get(field) or [("", "")]:
+            for check, chosen in checks.get(canonical(field)) or [("", "")]:
                 rule = RULES.get(check)
                 source = (attribute.source if attribute else "") or (channel.source_of(rule.code) if rule else "")
                 severity = chosen or (channel.severity_of(rule.code).value if rule else "")
@@ -106,7 +108,7 @@ def checked_line(channel: Channel) -> str:
     if not channel.attributes:
         checked = sum(1 for names in checks.values() if names)
         return f"{channel.title}: {checked} of the {len(checks)} fields its schema lists checked (no attribute register yet)"
-    checked = sum(1 for field in channel.attributes if checks.get(field))
+    checked = sum(1 for field in channel.attributes if checks.get(canonical(field)))
     return f"{channel.title}: {checked} of {len(channel.attributes)} attributes checked"
 
 

@@ -26,8 +26,16 @@ declare({
         "Category not in Google's taxonomy",
         "warning",
         "google_product_category '{value}' is neither an id nor a path of Google's product taxonomy "
-        "({version}), so Google ignores it and picks a category itself. {hint}",
+        "({version}), so {channel} ignores it and picks a category itself. {hint}",
         sources={"google": _CATEGORY_PAGE},
+    ),
+    "item.category_too_broad": code(
+        "Category too broad",
+        "warning",
+        "google_product_category '{value}' is '{path}', {depth} level(s) deep; {channel} asks for at least "
+        "{minimum}, since the category decides where and how the item is shown (and its tax on checkout). "
+        "Choose the most specific category that fits.",
+        sources={"meta": "https://developers.facebook.com/docs/commerce-platform/catalog/best-practices"},
     ),
     "item.category_attribute_missing": code(
         "Attribute its category requires missing",
@@ -49,6 +57,26 @@ def _category_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
     else:
         hint = "Categories that name it: " + "; ".join(f"{taxonomy.ids[p]} '{p}'" for p in found) + "."
     return {"hint": hint, "version": taxonomy.version}
+
+
+def _depth(value: str) -> int | None:
+    """How many levels deep the category ``value`` names is; ``None`` when it names none."""
+    taxonomy = google_taxonomy()
+    category = taxonomy.category_of(value)
+    return None if category is None else len(taxonomy.lineage[category])
+
+
+def _depth_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    taxonomy = google_taxonomy()
+    category = taxonomy.category_of(value)
+    return {"depth": _depth(value), "path": taxonomy.paths.get(category, "?") if category is not None else "?"}
+
+
+@rule("item.category_too_broad", ("minimum",), hint=_depth_hint)
+def category_depth(series: pd.Series, *, minimum: int) -> pd.Series:
+    """A category of the taxonomy at least ``minimum`` levels deep (one it does not know passes: that is
+    ``item.category_unknown``)."""
+    return each_distinct(series, lambda value: (depth := _depth(value)) is None or depth >= minimum)
 
 
 @rule("item.category_unknown", hint=_category_hint)

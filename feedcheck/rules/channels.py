@@ -10,7 +10,7 @@ import pandera.pandas as pa
 
 from feedcheck.errors import ConfigError
 from feedcheck.findings import CODES, Severity
-from feedcheck.readers.fields import KNOWN_FIELDS
+from feedcheck.readers.fields import KNOWN_FIELDS, canonical, json_path_base
 from feedcheck.rules.attributes import Attribute, register
 
 CHANNEL_NAMES = ("tiktok", "google", "meta")
@@ -42,6 +42,8 @@ class Channel:
     build: Callable[[SchemaOptions], pa.DataFrameSchema]
     limits: Mapping[str, int] = field(default_factory=dict)
     catalog_currency: bool = False
+    json_paths: bool = False  # nested values may come as JSON-path headers (``video[0].url``)
+    variant_fields: tuple[str, ...] = ()  # what every variant of an item group must fill if one does
 
     def severity_of(self, code: str) -> Severity:
         return CODES[code].severity_on(self.name)
@@ -51,9 +53,17 @@ class Channel:
         """The attributes of the channel's specification (its register), checked or not; empty if none."""
         return register(self.name)
 
+    @property
+    def columns(self) -> dict[str, Attribute]:
+        """The register's attributes by the name a column has once read (TikTok's ``sku_id`` is ``id``)."""
+        return {canonical(name): attribute for name, attribute in self.attributes.items()}
+
     def knows(self, name: str) -> bool:
-        """Whether ``name`` is an attribute of the channel: in its register, or, without one, any channel's."""
-        return name in (self.attributes or KNOWN_FIELDS)
+        """Whether the column ``name`` is an attribute of the channel: in its register (or, without one, in any
+        channel's), or a JSON-path part of one where the channel takes them."""
+        known = self.columns or KNOWN_FIELDS
+        base = json_path_base(name) if self.json_paths else None
+        return name in known or base in known
 
     def source_of(self, code: str) -> str:
         """The channel's help page or specification section the rule behind ``code`` follows; empty if none."""

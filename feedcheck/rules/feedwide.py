@@ -34,6 +34,14 @@ declare({
         "and each variant, its own GTIN.",
         sources={"google": "https://support.google.com/merchants/answer/6324461"},
     ),
+    "feed.variant_field_uneven": code(
+        "Variants fill a variant field unevenly",
+        "warning",
+        "In {count:,} item group(s) some variants have {field} and others leave it empty (item_group_id "
+        "'{group}': row {with_row:,} has it, row {without_row:,} does not). {channel} tells a group's variants "
+        "apart by these fields, so every variant of a group must fill each one the group uses.",
+        sources={"meta": "https://developers.facebook.com/documentation/ads-commerce/catalog/guides/product-variants"},
+    ),
     "feed.mixed_currencies": code(
         "Prices in several currencies",
         "warning",
@@ -108,3 +116,34 @@ class Currencies:
             return []
         return [make_finding("feed.mixed_currencies", field="price", count=len(self.seen),
                              currencies=self.seen.most_common(), channel=channel)]
+
+
+class VariantFields:
+    """Item groups whose variants fill a variant field (``color``, ``size``…) on some items and not on others:
+    per field, the first row of each group with a value and the first without."""
+
+    def __init__(self, fields: tuple[str, ...]) -> None:
+        self.fields = fields
+        self._first: dict[str, tuple[dict[str, int], dict[str, int]]] = {f: ({}, {}) for f in fields}
+
+    def count(self, chunk: pd.DataFrame) -> None:
+        if "item_group_id" not in chunk.columns:
+            return
+        grouped = chunk[chunk["item_group_id"] != ""]
+        for name in (f for f in self.fields if f in grouped.columns):
+            filled = grouped[name] != ""
+            for side, rows in zip(self._first[name], (grouped[filled], grouped[~filled])):
+                firsts = pd.Series(rows.index, index=rows.index).groupby(rows["item_group_id"]).first()
+                for group, row in firsts.items():
+                    side.setdefault(group, row)
+
+    def finish(self, channel: str) -> list[Finding]:
+        findings = []
+        for name, (with_value, without) in self._first.items():
+            uneven = [group for group in with_value if group in without]
+            if uneven:
+                group = uneven[0]
+                findings.append(make_finding("feed.variant_field_uneven", field=name, count=len(uneven), group=group,
+                                             with_row=with_value[group], without_row=without[group],
+                                             channel=channel))
+        return findings

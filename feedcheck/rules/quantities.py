@@ -19,7 +19,7 @@ declare({
     "item.number_invalid": code(
         "Not a whole number in range",
         "error",
-        "'{field}' is '{value}'; it takes a whole number of at least {minimum}.",
+        "'{field}' is '{value}'; it takes a whole number of at least {minimum}{hint}.",
         sources={"google": _GOOGLE + "6324488"},
     ),
     "item.measure_invalid": code(
@@ -44,9 +44,11 @@ def _whole(value: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
-@rule("item.number_invalid", ("minimum",))
-def whole_number(series: pd.Series, *, minimum: int) -> pd.Series:
-    return each_distinct(series, lambda value: (number := _whole(value)) is not None and number >= minimum)
+@rule("item.number_invalid", ("minimum", "maximum"),
+      hint=lambda v, p: {"hint": f" and at most {p['maximum']:,}" if p.get("maximum") is not None else ""})
+def whole_number(series: pd.Series, *, minimum: int, maximum: int | None = None) -> pd.Series:
+    top = maximum if maximum is not None else float("inf")
+    return each_distinct(series, lambda value: (number := _whole(value)) is not None and minimum <= number <= top)
 
 
 def _measure_problem(value: str, units: list[str], low: float, high: float, steps: list[int] | None,
@@ -59,12 +61,12 @@ def _measure_problem(value: str, units: list[str], low: float, high: float, step
         return f"write a number, a space and one of the units {', '.join(units)} (such as '12 {units[0]}')."
     number, unit = float(found["number"]), found["unit"].lower()
     if unit not in units:
-        return f"'{found['unit']}' is not one of the units Google takes: {', '.join(units)}."
+        return f"'{found['unit']}' is not one of the units it takes: {', '.join(units)}."
     if steps is not None and number not in steps:
         others = f" (or {', '.join(also)})" if also else ""
         return f"Google takes {', '.join(map(str, steps))}{others} as the base measure, not {number:g} {unit}."
     if not low <= number <= high:
-        return f"Google takes {low:g} to {high:g} {unit}, so it is ignored."
+        return f"it takes {low:g} to {high:g} {unit}, so the value is ignored."
     return ""
 
 

@@ -25,7 +25,7 @@ from feedcheck.clock import Window
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
 from feedcheck.rules.assess import Assessment, Failure, Kept, KeptRows, SchemaKey, assess
 from feedcheck.rules.channels import Channel
-from feedcheck.rules.feedwide import Currencies, DuplicateIds, SharedGtins
+from feedcheck.rules.feedwide import Currencies, DuplicateIds, SharedGtins, VariantFields
 from feedcheck.rules.prices import parse_price
 from feedcheck.settings import ChannelOptions
 
@@ -67,6 +67,7 @@ class FeedValidator:
         self._ids = DuplicateIds()
         self._gtins = SharedGtins()
         self._currencies = Currencies()
+        self._variants = VariantFields(channel.variant_fields)
         self._seen_columns: set[str] = set()
         self._summarised: dict[tuple[str, str], tuple[Failure, Counter[str]]] = {}
 
@@ -142,7 +143,7 @@ class FeedValidator:
         for name in sorted(self._seen_columns - set(schema.columns)):
             if not self.channel.knows(name):
                 self.log.add(make_finding("feed.unknown_field", field=name, channel=self.channel.title))
-        for finding in self._currencies.finish(self.channel.title):
+        for finding in [*self._currencies.finish(self.channel.title), *self._variants.finish(self.channel.title)]:
             self.log.add(finding)
         for (code, name), (failure, seen) in self._summarised.items():
             changes = [(value, self._hint(failure, value, dict(failure.params), None).get("hint", ""), count)
@@ -180,6 +181,7 @@ class FeedValidator:
         failures = assessed.failures + self._ids.failures(chunk) + self._gtins.failures(chunk)
         if self.currency is None:
             self._currencies.count(chunk)
+        self._variants.count(chunk)
         errors = np.zeros(len(chunk), dtype=bool)
         warnings = np.zeros(len(chunk), dtype=bool)
         for failure in failures:
