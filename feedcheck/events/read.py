@@ -179,10 +179,10 @@ def _read_file(path: Path, log: FindingLog, options: EventOptions, mapping: Fiel
             yield from _read_blocks(blocks, shown, log, options, tally, executor)
         if blocks.refused:
             text = DecodingReader(blocks.remainder(), encoding, decode_findings, offset=blocks.offset,
-                                  lines=blocks.line - 1)
+                                  lines=blocks.line - 1, line_rows=True)
             try:
                 for line, record in Scanner(text, options.max_record_bytes, blocks.line):
-                    _drain(decode_findings, log, shown)
+                    _drain(decode_findings, log, shown, upto=line)
                     events: list[Event]
                     problem: Finding | None
                     if isinstance(record, Unreadable):
@@ -305,8 +305,11 @@ def _record_block(lines: list[bytes], parsed: Parsed, shown: str, first_line: in
                        columns=cols, log=log, max_chars=options.max_record_bytes, tally=tally)
 
 
-def _drain(pending: list[Finding], log: FindingLog, shown: str) -> None:
-    for finding in pending:
-        log.add(Finding(finding.code, finding.severity, f"{shown}: {finding.message}", value=finding.value,
-                        source=shown))
-    pending.clear()
+def _drain(pending: list[Finding], log: FindingLog, shown: str, upto: int | None = None) -> None:
+    """Log the decoding findings up to line ``upto`` (all without it): the decoder reads ahead of the records,
+    and its findings belong among theirs, wherever the reading switched between blocks and records."""
+    due = [f for f in pending if upto is None or f.row is None or f.row <= upto]
+    for finding in due:
+        log.add(Finding(finding.code, finding.severity, f"{shown}: {finding.message}", row=finding.row,
+                        value=finding.value, source=shown))
+    del pending[:len(due)]

@@ -209,10 +209,11 @@ class DecodingReader(io.TextIOBase):
     """
 
     def __init__(self, raw: BinaryIO, encoding: str, findings: list[Finding], max_findings: int = 1000, *,
-                 offset: int = 0, lines: int = 0, max_line: int = 0, shown: str = "") -> None:
+                 offset: int = 0, lines: int = 0, max_line: int = 0, shown: str = "", line_rows: bool = False) -> None:
         """``offset`` and ``lines``: where ``raw`` starts in the file, for the offsets and lines reported.
         ``max_line``: the longest line in characters (0: any), so that a file without line breaks is refused
-        before it is held whole (``shown`` names the file in that error)."""
+        before it is held whole (``shown`` names the file in that error).  ``line_rows``: a finding's row is
+        its line (an event log's rows are its lines; a feed's are its records)."""
         self._raw = raw
         self._max_findings = max_findings
         self._reported = 0
@@ -229,6 +230,7 @@ class DecodingReader(io.TextIOBase):
         self._run = 0  # characters since the last line break
         self._after_cr = False  # the last bytes read ended in \r: a \n first in the next is the same break
         self._shown = shown
+        self._line_rows = line_rows
 
     def _raise_pending(self) -> None:
         if self._pending_error is not None and not self._buffer:
@@ -311,6 +313,7 @@ class DecodingReader(io.TextIOBase):
         self._findings.append(
             make_finding(
                 "decode.invalid_bytes",
+                row=line if self._line_rows else None,
                 value=bad.hex(" "),
                 detail=f"Byte(s) {bad.hex(' ')} at byte offset {offset:,} (line {line:,}) are not valid "
                 f"{self.encoding_name}; they were replaced by \ufffd.",
