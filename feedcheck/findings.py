@@ -167,11 +167,22 @@ class FindingLog:
     severity_of: dict[str, Severity] = field(default_factory=dict)
     _stored: list[Finding] = field(default_factory=list)
 
-    def add(self, finding: Finding) -> None:
+    def add(self, finding: Finding) -> int | None:
+        """Count ``finding`` and store it while its code has room; where it is stored (see :meth:`amend`)."""
         self.counts[finding.code] += 1
         self.severity_of.setdefault(finding.code, finding.severity)
-        if self.counts[finding.code] <= self.max_per_code:
-            self._stored.append(finding)
+        if self.counts[finding.code] > self.max_per_code:
+            return None
+        self._stored.append(finding)
+        return len(self._stored) - 1
+
+    def example(self, index: int) -> Finding:
+        """The finding stored at ``index``."""
+        return self._stored[index]
+
+    def amend(self, index: int, finding: Finding) -> None:
+        """Replace the finding stored at ``index`` with what was learnt later (an event's other copy)."""
+        self._stored[index] = finding
 
     def extend(self, findings: Iterable[Finding]) -> None:
         for finding in findings:
@@ -248,8 +259,9 @@ class HeldFindings(FindingLog):
         self._held: deque[Finding | tuple[str, Severity, int]] = deque()
         self._released = 0
 
-    def add(self, finding: Finding) -> None:
+    def add(self, finding: Finding) -> int | None:
         self._held.append(finding)
+        return None
 
     def count_only(self, code: str, severity: Severity, n: int) -> None:
         self._held.append((code, severity, n))

@@ -2,7 +2,8 @@
 
 :func:`check_events` reads logs with :mod:`feedcheck.events.read`, deduplicates
 events the way the platforms do (same event name and ``event_id`` within
-48 hours; the first one wins), checks every remaining event and, given a
+48 hours; the first one is counted), checks every event, copies too (what
+each carries wrong, and which copy: :mod:`feedcheck.events.copies`), and, given a
 :class:`~feedcheck.events.catalog.Catalog`, matches its content ids.  Everything
 it finds is a :class:`~feedcheck.findings.Finding` in the same log as feed
 findings, with the event id (or ``file:line``) as ``item_id`` and
@@ -24,6 +25,7 @@ from typing import Any
 
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.columnar import BlockChecking
+from feedcheck.events.copies import Copies
 from feedcheck.events.names import (
     BY_FOLDED,
     CONTENT_TYPES,
@@ -109,6 +111,7 @@ class EventChecker(BlockChecking):
         self.counted_twice: defaultdict[str, float] = defaultdict(float)  # copies the platform cannot tell apart
         self._seen: dict[tuple[str, str], tuple[float | None, str, str, int]] = {}  # time, origins, file, line
         self._orders: dict[str, tuple[str, float | None]] = {}
+        self.copies = Copies(log, options.max_dedup_keys)
 
     def check(self, event: Event) -> None:
         """Judge one event; findings go to the log, matches to the reconciler."""
@@ -129,25 +132,45 @@ class EventChecker(BlockChecking):
         event_id = self._event_id(event, name)
         item = event_id or event.where
         value, value_problem = read_amount(event.value)
-        if event_id and self._duplicate(event, name, event_id, value if purchase else None, _text(event.currency)):
+        key = (name, event_id) if event_id else None
+        copy = key is not None and self._duplicate(event, name, event_id, value if purchase else None,
+                                                   _text(event.currency))
+        if copy:
+            self._later_copy(key, event)
+        else:
+            self.counts["unique"] += 1
+            self.copies.first(event.where, event.origin)
+        currency, lines = self._payload(event, item, name, purchase, catalog_event, value, value_problem, not copy)
+        self.copies.done(None if copy else key)
+        if copy:
             return
-        self.counts["unique"] += 1
-        if event.time is None and event.time_raw is not None:
-            self._add("events.time_invalid", event, item, field="event_time", value=str(event.time_raw))
-        currency = self._currency(event, item, name, purchase, catalog_event, value)
-        self._value(event, item, name, purchase, catalog_event, value, value_problem)
         if purchase and event.order_id not in (None, "") and event_id:
             self._order(event, name, str(event.order_id), event_id, value, currency)
-        lines = self._contents(event, item, name, purchase, catalog_event, value)
         if self.reconciler is not None and catalog_event:
             revenue = value if value_problem != "is negative" else None
             matched = self.reconciler.add(name, lines, event.time, currency, revenue, purchase)
             self._currency_match(event, item, name, currency, matched)
 
+    def _payload(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
+                 value: float | None, value_problem: str, counted: bool) -> tuple[str, list[Line]]:
+        """Check what one copy of an event carries: its time, currency, value and contents."""
+        if event.time is None and event.time_raw is not None:
+            self._add("events.time_invalid", event, item, field="event_time", value=str(event.time_raw))
+        currency = self._currency(event, item, name, purchase, catalog_event, value)
+        self._value(event, item, name, purchase, catalog_event, value, value_problem)
+        return currency, self._contents(event, item, name, purchase, catalog_event, value, counted)
+
+    def _later_copy(self, key: tuple[str, str], event: Event) -> None:
+        """A copy the platform drops is checked next, against the first copy (see :mod:`.copies`)."""
+        _, origins, file, line = self._seen[key]
+        self.copies.later(key, event.where, event.origin, f"{file}:{line}", origins.split()[0] if origins else "")
+
     def _add(self, code: str, record: Event, item: str, severity: Severity | None = None, /, **params: Any) -> None:
-        """One event finding; past the log's cap it is only counted (10 M events must not render 10 M messages)."""
-        self.log.add_each(code, severity or CODES[code].severity, (record,), lambda r: make_finding(
-            code, severity=severity, item_id=item, row=r.line, source=r.where, **params))
+        """One event finding; past the log's cap it is only counted (10 M events must not render 10 M messages).
+        What it says of an event's copies is :class:`~feedcheck.events.copies.Copies`' to add."""
+        self.copies.add(code, severity or CODES[code].severity, params.get("field", ""), str(params.get("value", "")),
+                        lambda: make_finding(code, severity=severity, item_id=item, row=record.line,
+                                             source=record.where, **params))
 
     def _event_id(self, event: Event, name: str) -> str | None:
         raw = event.event_id
@@ -256,14 +279,15 @@ class EventChecker(BlockChecking):
         return text
 
     def _contents(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
-                  value: float | None) -> list[Line]:
+                  value: float | None, counted: bool) -> list[Line]:
         if event.contents is None:
             if catalog_event:
                 self.counts["missing_contents"] += 1
                 self._add("events.missing_contents", event, item, None if purchase else Severity.WARNING,
                           field="contents", event=name)
             return []
-        self.counts["content_lines"] += len(event.contents)
+        if counted:  # lines the platform counts, of the copy it keeps
+            self.counts["content_lines"] += len(event.contents)
         ids: list[str | None] = []
         groups: list[bool] = []
         totals: list[float | None] = []

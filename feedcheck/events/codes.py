@@ -105,7 +105,12 @@ declare({
         "{event} has no value{hint}; the platform cannot report revenue or optimise for it. "
         "Send the order total as a number.",
     ),
-    "events.value_invalid": code("Invalid value", "error", "{event} value {value}: {hint}"),
+    "events.value_invalid": code(
+        "Invalid value",
+        "error",
+        "{event} value {value} {hint}. Send the amount as a JSON number with a dot for decimals, such as 24.5; "
+        "the platform does not count a value it cannot read as revenue.",
+    ),
     "events.missing_currency": code(
         "Event without currency",
         "error",

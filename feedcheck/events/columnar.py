@@ -324,7 +324,10 @@ class BlockChecking:
         purchase, catalog_event = fast.purchase[i], fast.catalog_event[i]
         key = (name, event_id)
         if key in self._seen:
-            if self._duplicate(fast.event(i), name, event_id, value if purchase else None, currency):
+            event = fast.event(i)
+            if self._duplicate(event, name, event_id, value if purchase else None, currency):
+                self._later_copy(key, event)  # a clean copy: the first copy's defects are its own
+                self.copies.done(None)
                 return
         else:
             self._remember(self._seen, key, (when, fast.origin[i], fast.block.file, fast.line_of(i)))

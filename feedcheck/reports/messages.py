@@ -36,8 +36,10 @@ def format_message(template: str, params: Mapping[str, Any]) -> str:
 
 
 def money(amounts: Mapping[str, float]) -> str:
-    """Amounts per currency as ``98.50 USD, 12.00 EUR``; empty when there are none."""
-    return ", ".join(f"{amount:,.2f} {currency}" for currency, amount in amounts.items())
+    """Amounts per currency as ``98.50 USD, 12.00 EUR``, ``24.00 (no currency)`` where the event sent none;
+    empty when there are none."""
+    return ", ".join(f"{amount:,.2f} {currency}" if currency else f"{amount:,.2f} (no currency)"
+                     for currency, amount in amounts.items())
 
 
 def items(count: int) -> str:
