@@ -23,7 +23,8 @@ from feedcheck.reports.messages import format_message
 T = TypeVar("T")
 T_co = TypeVar("T_co", covariant=True)
 VALUE_MAX_CHARS = 200
-FINDING_COLUMNS = ("code", "severity", "item_id", "row", "field", "value", "message", "source")
+TITLE_MAX_CHARS = 80
+FINDING_COLUMNS = ("code", "severity", "item_id", "row", "field", "value", "message", "source", "title")
 
 
 class Severity(str, enum.Enum):
@@ -103,6 +104,7 @@ class Finding:
     field: str = ""
     value: str = ""
     source: str = ""
+    title: str = ""  # the item's title, so a person finds the item without looking its id up
 
     @property
     def fatal(self) -> bool:
@@ -138,12 +140,13 @@ def make_finding(
     field: str = "",
     value: str = "",
     source: str = "",
+    item_title: str = "",
     **params: Any,
 ) -> Finding:
     """Build a finding for ``code`` with its message rendered from ``params``.
 
     ``source`` locates it in an input that is not the feed itself, such as an
-    event log's ``file:line``.
+    event log's ``file:line``; ``item_title`` is the item's title.
     """
     message = render(code, {"field": field, "value": value, "item_id": item_id, "row": row} | params)
     return Finding(
@@ -155,6 +158,7 @@ def make_finding(
         field=field,
         value=truncate(value),
         source=source,
+        title=truncate(item_title, TITLE_MAX_CHARS),
     )
 
 

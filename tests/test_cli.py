@@ -29,7 +29,8 @@ def test_defects_exit_1_with_findings_csv(tmp_path: Path) -> None:
     assert main(["check", str(FEEDS / "tiktok_defects.csv"), "--out", str(tmp_path), "--no-publish"]) == 1
     with (tmp_path / "findings.csv").open(encoding="utf-8-sig", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["code", "severity", "item_id", "row", "field", "value", "message", "source"]
+    assert list(rows[0]) == ["code", "severity", "item_id", "row", "field", "value", "message", "source", "title"]
+    assert next(r for r in rows if r["code"] == "item.emoji")["title"] == "Sun Hat 🌞"  # the item, found by eye
     price = next(r for r in rows if r["item_id"] == "DF-001" and r["code"] == "item.price_rewritten")
     assert price["row"] == "4" and "169.00 USD" in price["message"]
     report = json.loads((tmp_path / "report.json").read_text())
@@ -146,11 +147,15 @@ def test_the_summary_lists_errors_before_warnings_and_says_one_in_the_singular(
     feed.write_text(header + item.format(n=1, description="Linen shirt 1", brand="") + "".join(
         item.format(n=n, description=f"Linen shirt {n}", brand="Northwind") for n in (2, 3)))
     assert main(["check", str(feed), "--out", str(tmp_path / "three"), "--no-publish"]) == 1
-    assert capsys.readouterr().out.splitlines()[1:5] == [
+    assert capsys.readouterr().out.splitlines()[1:7] == [
         "  3 items: 1 with errors (rejected by the channel), 2 with warnings only",
         "  top findings:",
         "           1  error    item.missing_required",  # before the more frequent warning
+        "              e.g. row 2, SKU-1 'Linen shirt 1': 'brand' is empty; TikTok rejects items without it. Fill it "
+        "in the export.",
         "           3  warning  item.description_is_title",
+        "              e.g. row 2, SKU-1 'Linen shirt 1': 'description' is the title again ('Linen shirt 1'); TikTok "
+        "shows the description to shoppers and matches it to searches, so say what the product is made of, it…",
     ]
     feed.write_text(header + item.format(n=1, description="A linen shirt", brand=""))
     assert main(["check", str(feed), "--out", str(tmp_path / "one"), "--no-publish"]) == 1

@@ -66,3 +66,11 @@ def test_report_md_has_the_same_sections(tmp_path: Path) -> None:
                     "## Since the last run", "## History"):
         assert heading in markdown
     assert "Match rate: **56.2%** of catalog events. Revenue at risk: **304.50 USD**." in markdown
+
+
+def test_the_example_items_show_their_row_and_title_beside_their_id(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run("check", str(FEEDS / "tiktok_defects.csv"), "--out", str(out), "--no-publish")
+    fix_first = [line for line in (out / "report.md").read_text().splitlines() if line.startswith("| `item.emoji`")]
+    assert fix_first[0].split(" | ")[3] == "row 11, DF-007 'Sun Hat 🌞'"
+    assert "row 11, DF-007 &#x27;Sun Hat 🌞&#x27;" in (out / "report.html").read_text()

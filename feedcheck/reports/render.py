@@ -44,6 +44,22 @@ def top_codes(report: dict[str, Any], findings: Iterable[Finding], *, limit: int
     ][:limit]
 
 
+def item_label(finding: Finding) -> str:
+    """How a person finds a finding's item: ``row 12, SKU-1 'Linen Shirt'`` in a feed, ``order_5001
+    (server.jsonl:3)`` in an event log, the source (or ``-``) for the feed as a whole.
+
+    >>> item_label(Finding("item.too_long", Severity.ERROR, "", item_id="SKU-1", row=12, title="Linen Shirt"))
+    "row 12, SKU-1 'Linen Shirt'"
+    """
+    if finding.source:
+        return f"{finding.item_id} ({finding.source})" if finding.item_id and finding.item_id != finding.source \
+            else finding.source
+    if not finding.item_id:
+        return "-"
+    title = f" '{finding.title}'" if finding.title else ""
+    return (f"row {finding.row:,}, " if finding.row is not None else "") + finding.item_id + title
+
+
 def ranked(by_code: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
     """The ``by_code`` entries of a report in the order to fix them: errors, then warnings, then notes, each
     the most frequent first."""
@@ -142,7 +158,7 @@ def render_markdown(report: dict[str, Any], findings: Iterable[Finding]) -> str:
         out += ["## What to fix first", "", "| code | severity | count | example items | what to do |",
                 "|---|---|---:|---|---|"]
         for entry in top:
-            items = ", ".join(_md(f.item_id or f.source or "-") for f in entry["examples"])
+            items = "; ".join(_md(item_label(f)) for f in entry["examples"])
             advice = _md(entry["examples"][0].message) if entry["examples"] else ""
             out.append(f"| `{entry['code']}` | {entry['severity']} | {entry['count']:,} | {items} | {advice} |")
         out.append("")
@@ -214,7 +230,7 @@ def render_html(report: dict[str, Any], findings: Iterable[Finding]) -> str:
     if top:
         rows = "".join(
             f'<tr><td><code>{e(t["code"])}</code></td><td class="{e(t["severity"])}">{e(t["severity"])}</td>'
-            f'<td class="n">{t["count"]:,}</td><td>{e(", ".join(f.item_id or f.source or "-" for f in t["examples"]))}'
+            f'<td class="n">{t["count"]:,}</td><td>{e("; ".join(item_label(f) for f in t["examples"]))}'
             f'</td><td>{e(t["examples"][0].message) if t["examples"] else ""}</td></tr>'
             for t in top
         )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from feedcheck.findings import FindingLog
+from feedcheck.findings import Finding, FindingLog, truncate
 from feedcheck.outcome import FeedReport
 from feedcheck.reports.messages import money
-from feedcheck.reports.render import count, percent, ranked
+from feedcheck.reports.render import count, item_label, percent, ranked
 
 
 def feed_summary(report: FeedReport, paths: dict[str, Path]) -> str:
@@ -81,10 +81,19 @@ def _publish_line(report: FeedReport) -> str:
 
 
 def _top_findings(log: FindingLog) -> list[str]:
+    """The codes to fix first, each with its first example: where the item is, and what to do."""
     top = [(code, v) for code, v in ranked(log.summary()["by_code"]) if v["severity"] != "info"][:8]
     if not top:
         return []
-    return ["  top findings:"] + [f"    {v['count']:>8,}  {v['severity']:<7}  {code}" for code, v in top]
+    first: dict[str, Finding] = {}
+    for finding in log:
+        first.setdefault(finding.code, finding)
+    lines = ["  top findings:"]
+    for code, v in top:
+        lines.append(f"    {v['count']:>8,}  {v['severity']:<7}  {code}")
+        if code in first:
+            lines.append(f"              e.g. {item_label(first[code])}: {truncate(first[code].message, 160)}")
+    return lines
 
 
 def paths_line(paths: dict[str, Path]) -> str:

@@ -85,7 +85,7 @@ def read_findings(path: Path) -> list[Finding]:
     """The findings a ``findings.csv`` holds, as :func:`findings_csv` wrote them."""
     with path.open(encoding="utf-8-sig", newline="") as lines:
         rows = list(csv.DictReader(lines))
-    return [Finding(**{name: cell_value(row[name]) for name in FINDING_COLUMNS}
+    return [Finding(**{name: cell_value(row.get(name) or "") for name in FINDING_COLUMNS}
                     | {"severity": Severity(cell_value(row["severity"])), "row": int(row["row"]) if row["row"] else None})
             for row in rows]
 

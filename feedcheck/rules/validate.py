@@ -218,6 +218,7 @@ class FeedValidator:
         shown = [c for c in dict.fromkeys((failure.field, *failure.rule.reads)) if c in chunk.columns] if frame else []
 
         currency = self.currency or self._currencies.most_common  # the feed's own, for examples in messages
+        titled = "title" in chunk.columns
 
         def build(kept: Kept) -> Finding:
             params = dict(failure.params, _currency=currency)
@@ -228,6 +229,7 @@ class FeedValidator:
                 failure.code,
                 severity=severity,
                 item_id=truncate(kept.item_id),
+                item_title=chunk.at[kept.row, "title"] if titled else "",
                 row=kept.row,
                 field=failure.field,
                 value=kept.value,
