@@ -48,6 +48,7 @@ def item_label(finding: Finding) -> str:
     """How a person finds a finding's item: ``row 12, SKU-1 'Linen Shirt'`` in a feed, ``order_5001
     (server.jsonl:3)`` in an event log, the source (or ``-``) for the feed as a whole.
 
+    >>> from feedcheck.findings import Severity
     >>> item_label(Finding("item.too_long", Severity.ERROR, "", item_id="SKU-1", row=12, title="Linen Shirt"))
     "row 12, SKU-1 'Linen Shirt'"
     """
