@@ -36,7 +36,8 @@ def test_a_sale_is_over_only_once_the_run_is_past_its_end(tmp_path: Path) -> Non
     assert sale_findings(path, "2026-11-30T23:59:59Z") == []
     assert sale_findings(path, "2026-12-01T00:00:00Z") == []
     assert sale_findings(path, "2026-12-01T00:00:01Z") == [
-        ("SKU-1", "item.sale_expired", "The sale period '2026-11-01T00:00Z/2026-12-01T00:00Z' ended on 2026-12-01; "
+        ("SKU-1", "item.sale_expired", "The sale period in sale_price_effective_date '2026-11-01T00:00Z/2026-12-01T00:00Z' "
+                                       "ended on 2026-12-01; "
                                        "the sale price no longer applies. Update or remove it.")]
 
 

@@ -21,7 +21,7 @@ declare({
     "item.sale_expired": code(
         "Sale period over",
         "warning",
-        "The sale period '{value}' ended {hint}; the sale price no longer applies. Update "
+        "The sale period in {field} '{value}' ended {hint}; the sale price no longer applies. Update "
         "or remove it.",
     ),
 })

@@ -13,7 +13,7 @@ from feedcheck.rules.registry import rule
 from feedcheck.rules.series import WHITESPACE, extract, present
 
 declare({
-    "item.url_invalid": code("Not an http(s) URL", "error", "{hint}"),
+    "item.url_invalid": code("Not an http(s) URL", "error", "{field} {hint}"),
     "item.url_not_ascii": code(
         "URL with spaces or non-ASCII characters",
         "warning",
@@ -29,7 +29,9 @@ declare({
     "item.image_format": code(
         "Image link not .jpg, .jpeg or .png",
         "warning",
-        "{channel} flags image links that do not end in .jpg, .jpeg or .png: '{value}'.",
+        "{field} '{value}' does not end in .jpg, .jpeg or .png, which {channel} flags as an invalid image link; "
+        "link the image file itself.",
+        sources={"tiktok": "https://ads.tiktok.com/help/article/list-of-catalog-product-issues-and-suggested-actions"},
     ),
 })
 
