@@ -17,7 +17,7 @@ import pandas as pd
 from feedcheck.findings import Finding, code, declare, make_finding
 from feedcheck.readers.fields import ID
 from feedcheck.rules.assess import Failure
-from feedcheck.rules.series import extract, norm
+from feedcheck.rules.series import extract, normalise_token
 
 declare({
     "item.duplicate_id": code(
@@ -29,7 +29,7 @@ declare({
     "item.gtin_reused": code(
         "One GTIN on different products",
         "warning",
-        "GTIN '{value}' is also on row {first_row:,} ('{first_title}'), a different product. {channel} takes a "
+        "GTIN '{value}' is also on row {first_row:,}, a different product. {channel} takes a "
         "GTIN as the product's identity, so one of the two is matched to the wrong product: give each product, "
         "and each variant, its own GTIN.",
         sources={"google": "https://support.google.com/merchants/answer/6324461"},
@@ -72,26 +72,29 @@ class DuplicateIds:
 
 class SharedGtins:
     """Items whose GTIN an earlier item has, where the two differ in title or item group (not the same product
-    listed twice)."""
+    listed twice).  Per GTIN it keeps one number, the first row and a hash of its product, so a feed of
+    millions of GTINs stays small."""
 
     def __init__(self) -> None:
-        self._first: dict[str, tuple[int, str, str, str]] = {}  # GTIN -> row, title as compared, group, title
+        self._first: dict[int, int] = {}  # GTIN as a number -> first row << 32 | hash of its title and group
 
     def failures(self, chunk: pd.DataFrame) -> list[Failure]:
         if "gtin" not in chunk.columns:
             return []
-        with_gtin = chunk[chunk["gtin"] != ""]
-        if with_gtin.empty:
+        gtins = chunk["gtin"]
+        digits = chunk[gtins.str.fullmatch(r"[0-9]{8,14}")]  # what is not a GTIN is item.gtin_format's
+        if digits.empty:
             return []
-        none = pd.Series("", index=with_gtin.index)
-        titles = with_gtin["title"] if "title" in with_gtin.columns else none
-        groups = with_gtin["item_group_id"] if "item_group_id" in with_gtin.columns else none
+        none = pd.Series("", index=digits.index)
+        product = pd.util.hash_pandas_object(pd.DataFrame({
+            "title": normalise_token(digits["title"] if "title" in digits.columns else none),
+            "group": digits["item_group_id"] if "item_group_id" in digits.columns else none,
+        }), index=False).to_numpy() & 0xFFFFFFFF
         later: dict[Any, dict[str, Any]] = {}
-        for row, gtin, title, group in zip(with_gtin.index.tolist(), with_gtin["gtin"].tolist(), titles.tolist(),
-                                           groups.tolist()):
-            first = self._first.setdefault(gtin.lstrip("0"), (row, norm(title), group, title))
-            if first[0] != row and (first[1] != norm(title) or first[2] != group):
-                later[row] = {"first_row": first[0], "first_title": first[3]}
+        for row, gtin, this in zip(digits.index.tolist(), digits["gtin"].astype("int64").tolist(), product.tolist()):
+            first = self._first.setdefault(gtin, row << 32 | this)
+            if first & 0xFFFFFFFF != this:
+                later[row] = {"first_row": first >> 32}
         return [Failure("item.gtin_reused", "gtin", np.array(list(later)), {"_per_row": later})] if later else []
 
 
