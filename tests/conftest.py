@@ -48,6 +48,7 @@ def every_report_matches_the_schema(tmp_path_factory: pytest.TempPathFactory) ->
     ]
     assert problems == []
 
+
 # CI replays the same examples every run, so main stays green on what it has passed; the long profile, run on
 # demand, draws new ones to look for what no one has met yet.
 settings.register_profile("ci", max_examples=25, deadline=None, derandomize=True,

@@ -18,7 +18,6 @@ from tests.conftest import FEEDS, ROOT, run, tuples
 GOOGLE = get_channel("google")
 
 
-
 def _tsv(tmp_path: Path, rows: list[dict[str, str]]) -> Path:
     """A Google text feed of ``rows``, each a complete item changed where the test says."""
     base = {"id": "", "title": "Harbor & Pine Linen Shirt", "description": "A linen shirt.",

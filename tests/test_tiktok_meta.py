@@ -3,6 +3,7 @@ written in the shape of a TikTok template export and a Meta Commerce Manager exp
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -10,11 +11,38 @@ import pytest
 
 from feedcheck import check_feed
 from feedcheck.findings import Severity
+from feedcheck.readers.fields import canonical
 from feedcheck.reports.codes import checked_line
 from feedcheck.rules.channels import get_channel
 from tests.conftest import FEEDS, ROOT
 
 TIKTOK, META = get_channel("tiktok"), get_channel("meta")
+# A complete item of each channel, which each example changes in one attribute.
+BASE = {
+    "tiktok": {"sku_id": "", "title": "Loomwell Organic Tee", "description": "Heavyweight organic cotton tee.",
+               "availability": "in stock", "condition": "new", "price": "29.00 USD",
+               "link": "https://loomwell.example/p/tee", "image_link": "https://cdn.loomwell.example/tee.jpg",
+               "brand": "Loomwell"},
+    "meta": {"id": "", "title": "Loomwell Organic Tee", "description": "Heavyweight organic cotton tee.",
+             "availability": "in stock", "condition": "new", "price": "29.00 EUR",
+             "link": "https://loomwell.example/p/tee", "image_link": "https://cdn.loomwell.example/tee.jpg",
+             "brand": "Loomwell"},
+}
+EXAMPLES = [(channel, attribute) for channel in (TIKTOK, META) for attribute in channel.attributes.values()
+            if attribute.valid]
+
+
+def feed(tmp_path: Path, channel, rows: list[dict[str, str]]) -> Path:
+    """A CSV feed of ``channel`` whose items are its complete item changed by each of ``rows``."""
+    identity = next(iter(BASE[channel.name]))
+    items = [BASE[channel.name] | {identity: f"LW-{n}"} | row for n, row in enumerate(rows, start=1)]
+    names = list(dict.fromkeys(name for item in items for name in item))
+    path = tmp_path / "feed.csv"
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, names, restval="", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(items)
+    return path
 
 
 def findings(report) -> list[tuple]:
@@ -75,6 +103,22 @@ def test_an_unknown_column_in_a_meta_feed_is_reported_once(tmp_path: Path) -> No
                     "https://shop.example/p/1.jpg,Loomwell,https://cdn.example/1.mp4,Blue\n")
     report = check_feed(feed, "meta")
     assert [(f.field, f.code) for f in report.log if f.code == "feed.unknown_field"] == [("colour", "feed.unknown_field")]
+
+
+@pytest.mark.parametrize(("channel", "attribute"), EXAMPLES, ids=[f"{c.name}-{a.name}" for c, a in EXAMPLES])
+def test_the_registers_valid_example_passes_and_its_invalid_example_fails(tmp_path: Path, channel, attribute) -> None:
+    report = check_feed(feed(tmp_path, channel, [{attribute.name: attribute.valid},
+                                                 {attribute.name: attribute.invalid}]), channel.name)
+    column = canonical(attribute.name)
+    assert {(f.row, f.field) for f in report.log if f.field == column and f.row} == {(3, column)}, [
+        f.message for f in report.log]
+
+
+@pytest.mark.parametrize("channel", [TIKTOK, META], ids=["tiktok", "meta"])
+def test_every_attribute_checked_on_its_own_has_examples_in_the_register(channel) -> None:
+    schema = channel.schema(currency=None, now="2026-11-20T12:00:00+00:00")
+    on_their_own = {name for name, column in schema.columns.items() if column.checks}
+    assert on_their_own - {canonical(a.name) for c, a in EXAMPLES if c is channel} == set()
 
 
 @pytest.mark.parametrize("channel", [TIKTOK, META], ids=["tiktok", "meta"])

@@ -20,8 +20,8 @@ declare({
     ),
     "item.longer_than_recommended": code(
         "Value longer than recommended",
-        "warning",
-        "'{field}' has {length:,} characters; {channel} recommends at most {limit:,} "
+        "info",  # the channel takes it: advice, not a defect
+        "'{field}' has {length:,} characters; {channel} takes it, but recommends at most {limit:,} "
         "(longer text may be cut off in ads).",
     ),
     "item.too_many_values": code(
