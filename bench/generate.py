@@ -129,8 +129,9 @@ def write_rss(path: Path, count: int, seed: int) -> None:
         out.write("</channel>\n</rss>\n")
 
 
-def write_events(path: Path, count: int, catalog_items: int, seed: int) -> None:
-    """JSON lines: Events API 2.0 server events and browser pixel events, in time order."""
+def write_events(path: Path, count: int, catalog_items: int, seed: int, miss: float = 0.03) -> None:
+    """JSON lines: Events API 2.0 server events and browser pixel events, in time order; ``miss`` of the content
+    ids are not the catalog's (a near miss or an unknown id)."""
     rng = random.Random(seed)
     start = 1_795_000_000
     previous: str | None = None
@@ -139,18 +140,18 @@ def write_events(path: Path, count: int, catalog_items: int, seed: int) -> None:
             if previous is not None and rng.random() < 0.01:
                 out.write(previous)
                 continue
-            previous = _event_line(rng, number, start + number // 10, catalog_items)
+            previous = _event_line(rng, number, start + number // 10, catalog_items, miss)
             out.write(previous)
 
 
-def _event_line(rng: random.Random, number: int, when: int, catalog_items: int) -> str:
+def _event_line(rng: random.Random, number: int, when: int, catalog_items: int, miss: float) -> str:
     roll = rng.random()
     name = "Purchase" if roll < 0.2 else "AddToCart" if roll < 0.5 else "ViewContent"
     lines = rng.randint(1, 3) if name == "Purchase" else 1
     contents = []
     for _ in range(lines):
         product = rng.randrange(catalog_items)
-        contents.append({"content_id": _content_id(rng, product), "content_type": "product",
+        contents.append({"content_id": _content_id(rng, product, miss), "content_type": "product",
                          "quantity": rng.randint(1, 2), "price": float(24 + product % 7)})
     properties: dict[str, object] = {"contents": contents,
                                      "value": round(sum(c["quantity"] * c["price"] for c in contents), 2),
@@ -171,9 +172,9 @@ def _event_line(rng: random.Random, number: int, when: int, catalog_items: int) 
     return json.dumps(record, separators=(",", ":")) + "\n"
 
 
-def _content_id(rng: random.Random, product: int) -> str:
-    """Mostly the catalog id; about 3% a near miss or an unknown id."""
-    if rng.random() >= 0.03:
+def _content_id(rng: random.Random, product: int, miss: float) -> str:
+    """The catalog id, or (``miss`` of the time) a near miss or an unknown id."""
+    if rng.random() >= miss:
         return item_id(product)
     miss = rng.randrange(4)
     if miss == 0:
@@ -199,9 +200,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--items", type=int, default=200_000, help="catalog items (for events: the ids to use)")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--miss", type=float, default=0.03, help="events: the share of content ids not in the catalog")
     args = parser.parse_args(argv)
     if args.kind == "events":
-        write_events(args.path, args.events, args.items, args.seed)
+        write_events(args.path, args.events, args.items, args.seed, args.miss)
     elif args.kind == "rss":
         write_rss(args.path, args.items, args.seed)
     else:

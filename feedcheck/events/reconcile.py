@@ -24,7 +24,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from feedcheck.events.catalog import MATCHED, STOCKOUT, VALID, Catalog
-from feedcheck.findings import FindingLog, Severity, make_finding
+from feedcheck.findings import CODES, FindingLog, Severity, make_finding
 from feedcheck.settings import EventOptions
 
 RATE_TARGET = 0.9
@@ -207,6 +207,9 @@ class Reconciler:
         """Findings for every missed id (most revenue first) and for low match rates."""
         for content_id, missed in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
                                                                             -sum(kv[1].events.values()), kv[0])):
+            if not self.log.room(missed.code):  # past the cap a missed id is counted, not rendered
+                self.log.count_only(missed.code, CODES[missed.code].severity, 1)
+                continue
             self.log.add(make_finding(
                 missed.code, item_id=content_id, field="content_id", value=content_id, hint=missed.hint,
                 detail=missed.detail, events=sum(missed.events.values()),
