@@ -283,3 +283,20 @@ def test_an_empty_event_log_does_not_fail_the_feed(tmp_path: Path) -> None:
     report = check_feed(CATALOG, "tiktok", events=[empty])
     assert report.status == "errors" and report.exit_code == 1
     assert report.events is not None and report.events.unusable
+
+
+def test_a_log_whose_ids_mostly_miss_counts_every_missed_id_and_stores_up_to_the_cap(tmp_path: Path) -> None:
+    from bench import generate
+
+    log_path = tmp_path / "events.jsonl"
+    generate.write_events(log_path, 2_000, catalog_items=500, seed=11, miss=0.9)
+    feed = tmp_path / "catalog.tsv"
+    generate.write_delimited(feed, 500, seed=11, delimiter="\t")
+    built = Catalog(str(feed))
+    check_feed(feed, "tiktok", catalog=built)
+    log = FindingLog(max_per_code=5)
+    report = check_events([log_path], built, log=log)
+    missed = [code for code in log.counts
+              if code.startswith("match.") and code not in ("match.rate_low", "match.out_of_stock")]
+    assert sum(log.counts[code] for code in missed) == report.summary["unmatched_ids"] > 1_000
+    assert all(len([f for f in log if f.code == code]) == min(5, log.counts[code]) for code in missed)
