@@ -130,7 +130,7 @@ class Catalog:
             found_bare = self._fold_index().get(bare)
             if found_bare is not None:
                 return "match.id_format", found_bare, label
-        core, steps = self._core(content_id)
+        core, steps = self._core_of(bare, label)
         found = self._core_index().get(core)
         if found is not None:
             removed = " and ".join(dict.fromkeys(steps + found[1].split(" and ") if found[1] else steps))
@@ -168,7 +168,9 @@ class Catalog:
         """The id inside a known id format (a platform prefix, a repeated id), and the format's name."""
         if len(text) > _MAX_PATTERN_ID:
             return text, ""
-        for pattern, label in self._patterns + _BUILTIN:
+        # Every built-in format has an underscore or is a gid:// URL: most ids need no regular expression.
+        builtin = _BUILTIN if "_" in text or text.startswith("gid://") else ()
+        for pattern, label in self._patterns + builtin:
             match = pattern.match(text)
             if match and match.group(1):
                 return match.group(1), label
@@ -176,7 +178,11 @@ class Catalog:
 
     def _core(self, name: str) -> tuple[str, list[str]]:
         """The id with known prefixes, separators, case and leading zeros removed, and what was removed."""
-        text, label = self._strip_format(name.strip().casefold())
+        return self._core_of(*self._strip_format(name.strip().casefold()))
+
+    @staticmethod
+    def _core_of(text: str, label: str) -> tuple[str, list[str]]:
+        """:meth:`_core` of an id already folded and stripped of its format (named ``label``)."""
         steps = [label] if label else []
         joined = _SEPARATORS.sub("", text)
         if joined != text:
