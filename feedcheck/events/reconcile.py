@@ -16,6 +16,7 @@ least one unmatched id, per currency.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -278,5 +279,6 @@ def _rate(part: int, whole: int) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a log's events share their seconds: a row per missed id asks many times
 def _iso(moment: float | None) -> str:
     return "" if moment is None else datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="seconds")
