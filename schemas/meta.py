@@ -56,6 +56,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "status": field(*enum(["active", "archived"])),
             "quantity_to_sell_on_facebook": field(Check.whole_number(minimum=0)),
             "inventory": field(Check.whole_number(minimum=0)),
+            "shipping": field(Check.shipping_groups()),
             "shipping_weight": field(Check.measure(units=WEIGHT_UNITS, low=0, high=2000)),
             "rich_text_description": field(Check.max_length(limit=L["description"]), Check.no_control_chars(),
                                            Check.no_placeholder()),

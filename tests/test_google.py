@@ -184,9 +184,9 @@ def test_shipping_to_several_countries_is_read_group_by_group() -> None:
     found = [(f.row, f.field, f.code, f.message.split(": ", 1)[1] if f.field == "shipping" else "")
              for f in report.log if f.row]
     assert found == [
-        (3, "shipping", "item.shipping_invalid", "the group for DE has no price, so Google cannot tell what shipping "
-         "costs and disapproves the item where a shipping cost is required; write 0.00 and the currency for free "
-         "shipping."),
+        (3, "shipping", "item.shipping_invalid", "the group for DE has no price, so the channel cannot tell what "
+         "shipping costs (Google disapproves the item where a shipping cost is required); write 0.00 and the "
+         "currency for free shipping."),
         (4, "shipping", "item.shipping_invalid", "'AUT' is not an ISO 3166-1 country code such as US, DE or GB."),
         (5, "shipping", "item.shipping_invalid", "the price '4,90' has a decimal comma, which starts a new shipping "
          "group; write it with a dot, then its currency (such as '4.90 EUR')."),

@@ -27,10 +27,12 @@ declare({
         sources={"google": _GOOGLE + "9837936"},
     ),
     "item.shipping_invalid": code(
-        "Shipping group Google cannot read",
+        "Shipping group the channel cannot read",
         "error",
         "shipping '{value}': {hint}",
-        sources={"google": _GOOGLE + "6324484"},
+        on={"meta": "warning"},  # Meta's template also separates groups with ';', which this rule does not read
+        sources={"google": _GOOGLE + "6324484",
+                 "meta": "https://developers.facebook.com/docs/marketing-api/catalog/reference"},
     ),
     "item.tax_invalid": code(
         "Tax group Google cannot read",
@@ -52,8 +54,8 @@ def country_codes(series: pd.Series) -> pd.Series:
 
 
 def shipping_problem(value: str, currency: str = "USD") -> str:
-    """What makes a ``shipping`` value unreadable to Google, or ``""``: each group is country, region (or
-    postal code), service and price, and Google needs the country and the price.  Examples are in ``currency``,
+    """What makes a ``shipping`` value unreadable, or ``""``: each group is country, region (or postal code),
+    service and price (Google's and Meta's form), and the channel needs the country and the price.  Examples are in ``currency``,
     the feed's."""
     comma = re.search(r":([0-9]+,[0-9]{1,2})\b", value)
     if comma:
@@ -70,8 +72,8 @@ def shipping_problem(value: str, currency: str = "USD") -> str:
         if country_code(country) is None:
             return f"'{country}' is not an ISO 3166-1 country code such as US, DE or GB."
         if not price:
-            return (f"the group for {country} has no price, so Google cannot tell what shipping costs and "
-                    "disapproves the item where a shipping cost is required; write 0.00 and the currency for "
+            return (f"the group for {country} has no price, so the channel cannot tell what shipping costs (Google "
+                    "disapproves the item where a shipping cost is required); write 0.00 and the currency for "
                     "free shipping.")
         if not re.fullmatch(PRICE_RE, price):
             return f"its price {explain_price(price, currency)}"
