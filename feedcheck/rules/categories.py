@@ -67,9 +67,11 @@ def _depth(value: str) -> int | None:
 
 
 def _depth_hint(value: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Only a category the taxonomy knows fails :func:`category_depth`, so its path is there."""
     taxonomy = google_taxonomy()
     category = taxonomy.category_of(value)
-    return {"depth": _depth(value), "path": taxonomy.paths.get(category, "?") if category is not None else "?"}
+    assert category is not None
+    return {"depth": len(taxonomy.lineage[category]), "path": taxonomy.paths[category]}
 
 
 @rule("item.category_too_broad", ("minimum",), hint=_depth_hint)
