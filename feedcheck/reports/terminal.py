@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from feedcheck.findings import Finding, FindingLog, truncate
+from feedcheck.findings import FindingLog, truncate
 from feedcheck.outcome import FeedReport
 from feedcheck.reports.messages import money
-from feedcheck.reports.render import count, item_label, percent, ranked
+from feedcheck.reports.render import count, item_label, percent, top_codes
+
+TOP_FINDINGS = 8  # codes the summary lists
 
 
 def feed_summary(report: FeedReport, paths: dict[str, Path]) -> str:
@@ -82,17 +84,13 @@ def _publish_line(report: FeedReport) -> str:
 
 def _top_findings(log: FindingLog) -> list[str]:
     """The codes to fix first, each with its first example: where the item is, and what to do."""
-    top = [(code, v) for code, v in ranked(log.summary()["by_code"]) if v["severity"] != "info"][:8]
+    top = top_codes({"findings": log.summary()}, log, limit=TOP_FINDINGS, examples=1)
     if not top:
         return []
-    first: dict[str, Finding] = {}
-    for finding in log:
-        first.setdefault(finding.code, finding)
     lines = ["  top findings:"]
-    for code, v in top:
-        lines.append(f"    {v['count']:>8,}  {v['severity']:<7}  {code}")
-        if code in first:
-            lines.append(f"              e.g. {item_label(first[code])}: {truncate(first[code].message, 160)}")
+    for entry in top:
+        lines.append(f"    {entry['count']:>8,}  {entry['severity']:<7}  {entry['code']}")
+        lines += [f"              e.g. {item_label(f)}: {truncate(f.message, 160)}" for f in entry["examples"]]
     return lines
 
 
