@@ -212,6 +212,13 @@ class FindingLog:
         if len(keys) > room:
             self.count_only(code, severity, len(keys) - room)
 
+    def add_one(self, code: str, severity: Severity, build: Callable[[], Finding]) -> int | None:
+        """:meth:`add_each` for one finding, returning where it is stored (``None`` when only counted)."""
+        if not self.room(code):
+            self.count_only(code, severity, 1)
+            return None
+        return self.add(build())
+
     def count_only(self, code: str, severity: Severity, n: int) -> None:
         """Count ``n`` findings of ``code`` that are not stored (beyond the cap)."""
         self.counts[code] += n

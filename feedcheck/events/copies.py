@@ -92,11 +92,7 @@ class Copies:
 
     def _store(self, code: str, severity: Severity, build: Callable[[], Finding],
                note: Callable[[Finding], Finding] | None = None) -> int | None:
-        if not self.log.room(code):
-            self.log.count_only(code, severity, 1)
-            return None
-        finding = build()
-        return self.log.add(note(finding) if note else finding)
+        return self.log.add_one(code, severity, (lambda: note(build())) if note else build)
 
     def _note(self, index: int | None, template: str, params: dict[str, Any], **changes: str) -> None:
         if index is not None and index not in self._noted:

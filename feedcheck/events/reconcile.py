@@ -208,14 +208,10 @@ class Reconciler:
         """Findings for every missed id (most revenue first) and for low match rates."""
         for content_id, missed in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
                                                                             -sum(kv[1].events.values()), kv[0])):
-            if not self.log.room(missed.code):  # past the cap a missed id is counted, not rendered
-                self.log.count_only(missed.code, CODES[missed.code].severity, 1)
-                continue
-            self.log.add(make_finding(
-                missed.code, item_id=content_id, field="content_id", value=content_id, hint=missed.hint,
-                detail=missed.detail, events=sum(missed.events.values()),
-                revenue={cur: amount for cur, amount in missed.revenue.items() if amount and cur},
-            ))
+            revenue = {cur: amount for cur, amount in missed.revenue.items() if amount and cur}
+            self.log.add_one(missed.code, CODES[missed.code].severity, functools.partial(  # rendered while it fits
+                make_finding, missed.code, item_id=content_id, field="content_id", value=content_id,
+                hint=missed.hint, detail=missed.detail, events=sum(missed.events.values()), revenue=revenue))
         for name, stats in sorted(self.by_name.items()):
             rate = _rate(stats.matched_events, stats.events)
             if rate is None or rate >= RATE_TARGET:
