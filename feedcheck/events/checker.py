@@ -111,7 +111,7 @@ class EventChecker(BlockChecking):
         self.counted_twice: defaultdict[str, float] = defaultdict(float)  # copies the platform cannot tell apart
         self._seen: dict[tuple[str, str], tuple[float | None, str, str, int]] = {}  # time, origins, file, line
         self._orders: dict[str, tuple[str, float | None]] = {}
-        self.copies = Copies(log, options.max_dedup_keys)
+        self.copies = Copies(log, self._remember)
 
     def check(self, event: Event) -> None:
         """Judge one event; findings go to the log, matches to the reconciler."""

@@ -9,7 +9,6 @@ own example and on the first copy's.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -36,9 +35,10 @@ class Copy:
 class Copies:
     """The defects of the first copy of each event, to compare later copies with."""
 
-    def __init__(self, log: FindingLog, cap: int) -> None:
+    def __init__(self, log: FindingLog, remember: Callable[[dict[Any, Any], Any, Any], None]) -> None:
+        """``remember`` keeps an entry in a store as deduplication keeps its keys, within the same bound."""
         self.log = log
-        self.cap = cap
+        self.remember = remember
         self._first: dict[tuple[str, str], Copy] = {}
         self._current: Copy | None = None  # the copy being checked
         self._compared: Copy | None = None  # for a later copy: the first one
@@ -77,18 +77,11 @@ class Copies:
             return
         if first is None:
             if key is not None and copy.defects:
-                self._keep(key, copy)
+                self.remember(self._first, key, copy)
             return
         for defect, index in first.defects.items():
             if defect not in copy.defects:
                 self._note(index, ONLY, _sides(first, copy))
-
-    def _keep(self, key: tuple[str, str], copy: Copy) -> None:
-        self._first[key] = copy
-        if len(self._first) > self.cap:  # the oldest half goes, as deduplication's own keys do
-            keep = dict(itertools.islice(self._first.items(), len(self._first) // 2, None))
-            self._first.clear()
-            self._first.update(keep)
 
     def _store(self, code: str, severity: Severity, build: Callable[[], Finding],
                note: Callable[[Finding], Finding] | None = None) -> int | None:
