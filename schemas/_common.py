@@ -21,11 +21,21 @@ def field(*checks: Check) -> Column:
 # Each group takes ``severity=`` for an attribute the channel ignores when it is wrong (a warning), where a
 # wrong value of most attributes gets the item rejected (each code's severity on the channel).
 
-def text(limit: int, *extra: Check, severity: str | None = None, shown: bool = True) -> list[Check]:
-    """A text attribute; ``shown`` to shoppers (a custom label is not, so "n/a" there is the merchant's own)."""
+def text(limit: int | None, *extra: Check, severity: str | None = None, shown: bool = True) -> list[Check]:
+    """A text attribute of at most ``limit`` characters (``None``: the channel documents none); ``shown`` to
+    shoppers (a custom label is not, so "n/a" there is the merchant's own)."""
+    length = [Check.max_length(limit=limit, severity=severity)] if limit is not None else []
     placeholder = [Check.no_placeholder_value(severity=severity)] if shown else []
-    return [Check.max_length(limit=limit, severity=severity), Check.no_control_chars(severity=severity),
-            Check.no_placeholder(severity=severity), *placeholder, *extra]
+    return [*length, Check.no_control_chars(severity=severity), Check.no_placeholder(severity=severity),
+            *placeholder, *extra]
+
+
+WEIGHT_UNITS = ["lb", "oz", "g", "kg"]
+
+
+def weight(units: list[str] = WEIGHT_UNITS, severity: str | None = None) -> list[Check]:
+    """A weight: a number and one of ``units`` (in the order the channel lists them), up to 2,000."""
+    return [Check.measure(units=units, low=0, high=2000, severity=severity)]
 
 
 def url(*extra: Check, severity: str | None = None) -> list[Check]:

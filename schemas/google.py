@@ -14,7 +14,7 @@ from pandera.pandas import Check
 
 from feedcheck.rules.channels import Channel, SchemaOptions
 
-from ._common import AGE_GROUPS, CONDITIONS, GENDERS, enum, field, gtin, ident, price, sale, text, url
+from ._common import AGE_GROUPS, CONDITIONS, GENDERS, enum, field, gtin, ident, price, sale, text, url, weight
 
 LIMITS = {
     "id": 50, "title": 150, "description": 5_000, "brand": 70, "mpn": 70, "item_group_id": 50,
@@ -135,7 +135,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "pattern": field(*text(L["pattern"])),
             **{name: field(Check.measure(units=["cm", "in"], low=1, high=3000, severity=IGNORED))
                for name in ("product_length", "product_width", "product_height")},
-            "product_weight": field(Check.measure(units=["lb", "oz", "g", "kg"], low=0, high=2000, severity=IGNORED)),
+            "product_weight": field(*weight(severity=IGNORED)),
             "product_highlight": field(Check.max_values(limit=100)),
             "product_detail": field(Check.group_form(parts=["section_name:text?", "attribute_name:text",
                                                             "attribute_value:text<=1000"])),
@@ -163,7 +163,7 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "shopping_ads_excluded_country": field(Check.country_codes(severity=IGNORED), Check.max_values(limit=100)),
             "pause": field(*enum(["ads", "all"])),
             "shipping": field(Check.shipping_groups()),
-            "shipping_weight": field(Check.measure(units=["lb", "oz", "g", "kg"], low=0, high=2000)),
+            "shipping_weight": field(*weight()),
             **{name: field(Check.measure(units=["cm", "in"], low=1, high=400))
                for name in ("shipping_length", "shipping_width", "shipping_height")},
             "ships_from_country": field(Check.country_codes()),

@@ -13,14 +13,13 @@ from pandera.pandas import Check
 
 from feedcheck.rules.channels import Channel, SchemaOptions
 
-from ._common import CONDITIONS, GENDERS, enum, field, gtin, ident, price, sale, text, url
+from ._common import CONDITIONS, GENDERS, enum, field, gtin, ident, price, sale, text, url, weight
 
 LIMITS = {"id": 100, "title": 200, "description": 9_999, "brand": 100, "item_group_id": 100, "color": 200,
           "size": 200, "material": 200, "pattern": 100, "product_type": 750, "mpn": 100}
 AVAILABILITY = ["in stock", "out of stock", "preorder", "available for order", "discontinued", "pending",
                 "mark_as_sold"]
 AGE_GROUPS = ["adult", "all ages", "infant", "kids", "newborn", "teen", "toddler"]
-WEIGHT_UNITS = ["lb", "oz", "g", "kg"]
 CUSTOM_NUMBER_MAX = 4_294_967_295
 # Variants of one item_group_id are told apart by these, so each variant fills every one its group uses.
 VARIANT_FIELDS = ("color", "size", "pattern", "gender")
@@ -57,15 +56,16 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "quantity_to_sell_on_facebook": field(Check.whole_number(minimum=0)),
             "inventory": field(Check.whole_number(minimum=0)),
             "shipping": field(Check.shipping_groups()),
-            "shipping_weight": field(Check.measure(units=WEIGHT_UNITS, low=0, high=2000)),
+            "shipping_weight": field(*weight()),
             "rich_text_description": field(Check.max_length(limit=L["description"]), Check.no_control_chars(),
                                            Check.no_placeholder()),
             "mobile_link": field(*url()),
             "offer_disclaimer_url": field(*url()),
             "expiration_date": field(Check.iso_date()),
-            "vendor_id": field(Check.max_length(limit=100), Check.no_control_chars(), Check.no_placeholder()),
+            "vendor_id": field(*text(100, shown=False)),
             "origin_country": field(Check.country_codes()),
-            "wa_compliance_category": field(Check.one_of(allowed=["COUNTRY_ORIGIN_EXEMPT", "DEFAULT"], alternatives={})),
+            "wa_compliance_category": field(Check.one_of(allowed=["COUNTRY_ORIGIN_EXEMPT", "DEFAULT"],
+                                                         alternatives={})),
             **{f"custom_label_{i}": field(*text(100, shown=False)) for i in range(5)},
             **{f"custom_number_{i}": field(Check.whole_number(minimum=0, maximum=CUSTOM_NUMBER_MAX)) for i in range(5)},
         },

@@ -13,7 +13,7 @@ from pandera.pandas import Check
 
 from feedcheck.rules.channels import Channel, SchemaOptions
 
-from ._common import AGE_GROUPS, CONDITIONS, GENDERS, enum, field, gtin, ident, price, sale, text, url
+from ._common import AGE_GROUPS, CONDITIONS, GENDERS, enum, field, gtin, ident, price, sale, text, url, weight
 
 LIMITS = {
     "id": 100, "title": 500, "description": 10_000, "brand": 150, "item_group_id": 100,
@@ -23,7 +23,7 @@ AVAILABILITY = ["in stock", "available for order", "preorder", "out of stock", "
 PROMOTIONAL = ["free shipping", "free delivery", "high quality", "wholesale", "best price", "lowest price",
                "cheapest", "buy now", "limited offer", "% off"]
 IMAGE_EXTENSIONS = ["jpg", "jpeg", "png"]
-WEIGHT_UNITS = ["lb", "oz", "kg", "g"]
+WEIGHT_UNITS = ["lb", "oz", "kg", "g"]  # as TikTok lists them
 
 
 def build(o: SchemaOptions) -> pa.DataFrameSchema:
@@ -57,10 +57,10 @@ def build(o: SchemaOptions) -> pa.DataFrameSchema:
             "material": field(*text(L["material"])),
             "pattern": field(*text(L["pattern"])),
             # TikTok documents no limit for these; what it rejects anywhere (control characters) still holds.
-            "size": field(Check.no_control_chars(), Check.no_placeholder(), Check.no_placeholder_value()),
-            "shipping_weight": field(Check.measure(units=WEIGHT_UNITS, low=0, high=2000)),
+            "size": field(*text(None)),
+            "shipping_weight": field(*weight(WEIGHT_UNITS)),
             **{f"{device}_app_store_id": field(Check.whole_number(minimum=1)) for device in ("ios", "iPhone", "iPad")},
-            **{f"custom_label_{i}": field(Check.no_control_chars(), Check.no_placeholder()) for i in range(5)},
+            **{f"custom_label_{i}": field(*text(None, shown=False)) for i in range(5)},
         },
         checks=[Check.sale_below_price(field="sale_price"), Check.description_not_title(field="description")],
     )
