@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from prefect_dask import DaskTaskRunner
 
 CACHE_DIR = ".cache"  # in the feed's output folder: the check's cache records and parked items
+RESULTS_DIR = "results"  # in CACHE_DIR: the cached checks the records point to
 CACHE_FOR = timedelta(days=1)
 TOP_FINDINGS = 25
 
@@ -178,7 +179,7 @@ def _cached_check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
     # The results sit beside their records, not in Prefect's home: a shell's `feedcheck run` and a worker under
     # another user share the feed's folder, and Prefect refuses to read a result outside its storage's folder.
     cached = check_task.with_options(cache_policy=ByContent().configure(key_storage=cache),
-                                     result_storage=cache / "results",
+                                     result_storage=cache / RESULTS_DIR,
                                      refresh_cache=force)
     checked = cached(feed, fetched)
     if not (checked.intact() and checked.holds_at(run_now(feed.now))):
@@ -214,7 +215,7 @@ def _record_intact(record: Path) -> bool:
     if not record.is_file():
         return True
     stored = _stored(record)
-    return stored is None or (Path(stored).is_file() and Path(stored).is_relative_to(record.parent / "results"))
+    return stored is None or (Path(stored).is_file() and _ours(record, stored))
 
 
 def _transient(task: object, task_run: object, state: StateObject) -> bool:
@@ -280,9 +281,14 @@ def _prune(feed: FeedConfig, checked: Checked, key: str | None) -> None:
 def _forget(record: Path) -> None:
     """Remove a cache record and the result it points to, when that is in the cache's folder."""
     stored = _stored(record)
-    if stored is not None and Path(stored).is_relative_to(record.parent / "results"):
+    if stored is not None and _ours(record, stored):
         Path(stored).unlink(missing_ok=True)
     record.unlink(missing_ok=True)
+
+
+def _ours(record: Path, stored: str) -> bool:
+    """Whether a record's result is in its cache's own results folder."""
+    return Path(stored).is_relative_to(record.parent / RESULTS_DIR)
 
 
 def _stored(record: Path) -> str | None:

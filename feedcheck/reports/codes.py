@@ -83,8 +83,7 @@ def coverage_markdown() -> str:
     for name in CHANNEL_NAMES:
         channel = get_channel(name)
         checks = _checks_by_field(channel)
-        columns = {canonical(name): name for name in channel.attributes}  # TikTok's sku_id is the column id
-        fields = [*channel.attributes, *(f for f in checks if f not in columns)]
+        fields = [*channel.attributes, *(f for f in checks if f not in channel.columns)]  # sku_id is the column id
         parts += [f"## {channel.title}", "", checked_line(channel), "",
                   "| attribute | requirement | check | code | severity | source |", "|---|---|---|---|---|---|"]
         for field in fields:
