@@ -22,7 +22,7 @@ import io
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,23 +212,24 @@ def _read_blocks(blocks: BlockReader, shown: str, log: FindingLog, options: Even
                  executor: Executor | None = None, ahead: int = 2) -> Iterator[RecordBlock]:
     """The log's blocks read as columns, until the end or the first block Arrow cannot take.
 
-    With an ``executor``, up to ``ahead`` blocks beyond the one in hand are
-    parsed there at once (:func:`parse_block`, each from the parser's first
-    types); a block Arrow cannot take hands itself and every block read after
-    it back to the record reader, as if they had never been read.
+    Up to ``ahead`` blocks beyond the one in hand are parsed at once, on the
+    ``executor`` (each from the parser's first types: :func:`parse_block`) or,
+    without one, on a thread of this process while this one checks the block
+    in hand (Arrow's parse releases the GIL).  A block Arrow cannot take hands
+    itself and every block read after it back to the record reader, as if
+    they had never been read.
     """
     if executor is None:
-        parser = BlockParser()
-        while True:
-            data, line = blocks.next(), blocks.line
-            if data is None:
-                return
-            found = _split_and_parse(data, line, options.max_record_bytes, parser)
-            if found is None:
-                blocks.refuse(data)
-                return
-            blocks.consumed(data)
-            yield _record_block(*found, shown, line, log, options, tally)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="feedcheck-parse") as parsing:
+            # One thread parses the blocks in order, so they can share a parser that remembers the log's types.
+            yield from _parse_ahead(blocks, shown, log, options, tally, parsing, ahead, BlockParser())
+        return
+    yield from _parse_ahead(blocks, shown, log, options, tally, executor, ahead)
+
+
+def _parse_ahead(blocks: BlockReader, shown: str, log: FindingLog, options: EventOptions, tally: _Tally,
+                 executor: Executor, ahead: int, parser: BlockParser | None = None) -> Iterator[RecordBlock]:
+    """:func:`_read_blocks` on ``executor``; ``parser`` is shared by the parses (one at a time), if given."""
     pending: deque[tuple[Future[Parsed | None], bytes, int, int]] = deque()
     read_all = False  # once the reader has said "no more", asking again would lose what it handed back
     try:
@@ -238,7 +239,8 @@ def _read_blocks(blocks: BlockReader, shown: str, log: FindingLog, options: Even
                 if data is None:
                     read_all = True
                     break
-                pending.append((executor.submit(parse_block, data, blocks.line, options.max_record_bytes),
+                shared = {"parser": parser} if parser is not None else {}
+                pending.append((executor.submit(parse_block, data, blocks.line, options.max_record_bytes, **shared),
                                 data, blocks.line, blocks.offset))
                 blocks.consumed(data)
             if not pending:
