@@ -96,9 +96,11 @@ class Catalog:
     def valid_items(self) -> int:
         return sum(1 for flags in self._items.values() if flags & VALID)
 
-    def currency_for(self, item_id: str) -> str | None:
-        """The currency of the item's price (the catalog's, unless the item differs)."""
-        return self._currency_of.get(item_id, self._anchor)
+    def currencies(self, item_ids: list[str]) -> list[str | None]:
+        """The currency of each item's price (the catalog's, unless the item's differs)."""
+        if not self._currency_of:
+            return [self._anchor] * len(item_ids)
+        return [self._currency_of.get(item_id, self._anchor) for item_id in item_ids]
 
     def classify(self, content_id: str, as_group: bool) -> tuple[str, str, str]:
         """``(code, hint, detail)``: ``code`` is empty for a match, else the ``match.*`` reason.

@@ -16,6 +16,7 @@ dropped first).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import os
 from collections import Counter, defaultdict
@@ -23,8 +24,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
 
+import numpy as np
+
 from feedcheck.events.catalog import Catalog
-from feedcheck.events.columnar import BlockChecking
+from feedcheck.events.columnar import BlockChecking, EventRun
 from feedcheck.events.copies import Copies
 from feedcheck.events.names import (
     BY_FOLDED,
@@ -36,7 +39,7 @@ from feedcheck.events.names import (
     TEMPLATE_ID,
 )
 from feedcheck.events.read import RecordBlock, expand_paths, read_records
-from feedcheck.events.reconcile import Line, Reconciler
+from feedcheck.events.reconcile import Matching, Reconciler
 from feedcheck.events.shapes import Event, read_amount
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
 from feedcheck.outcome import EventsReport
@@ -45,6 +48,8 @@ from feedcheck.settings import EventOptions
 
 _CURRENCY_HINTS = {"$": "USD", "US$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "RMB": "CNY", "₹": "INR"}
 _SECONDS_PER_HOUR = 3600.0
+_MATCH_EVENTS = 1 << 16  # catalog events matched together, when not read a block at a time
+Lines = tuple[list[str | None], list[bool], list[float]]  # an event's content ids, as groups?, and revenue
 
 
 def check_events(
@@ -112,6 +117,9 @@ class EventChecker(BlockChecking):
         self._seen: dict[tuple[str, str], tuple[float | None, str, str, int]] = {}  # time, origins, file, line
         self._orders: dict[str, tuple[str, float | None]] = {}
         self.copies = Copies(log, self._remember)
+        self.matching = Matching()  # catalog events waiting to be matched, and where each run of them was read
+        self._sources: list[tuple[int, tuple[Event, str] | EventRun]] = []
+        self._mismatched: list[tuple[Event, str, str, str, str, str]] = []  # stored examples of currency_mismatch
 
     def check(self, event: Event) -> None:
         """Judge one event; findings go to the log, matches to the reconciler."""
@@ -147,12 +155,13 @@ class EventChecker(BlockChecking):
         if purchase and event.order_id not in (None, "") and event_id:
             self._order(event, name, str(event.order_id), event_id, value, currency)
         if self.reconciler is not None and catalog_event:
-            revenue = value if value_problem != "is negative" else None
-            matched = self.reconciler.add(name, lines, event.time, currency, revenue, purchase)
-            self._currency_match(event, item, name, currency, matched)
+            self._sources.append((len(self.matching), (event, item)))
+            self.matching.add(name, purchase, value if value_problem != "is negative" else None, currency,
+                              event.time, *lines)
+            self.match_when_full()
 
     def _payload(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
-                 value: float | None, value_problem: str, counted: bool) -> tuple[str, list[Line]]:
+                 value: float | None, value_problem: str, counted: bool) -> tuple[str, Lines]:
         """Check what one copy of an event carries: its time, currency, value and contents."""
         if event.time is None and event.time_raw is not None:
             self._add("events.time_invalid", event, item, field="event_time", value=str(event.time_raw))
@@ -279,13 +288,13 @@ class EventChecker(BlockChecking):
         return text
 
     def _contents(self, event: Event, item: str, name: str, purchase: bool, catalog_event: bool,
-                  value: float | None, counted: bool) -> list[Line]:
+                  value: float | None, counted: bool) -> Lines:
         if event.contents is None:
             if catalog_event:
                 self.counts["missing_contents"] += 1
                 self._add("events.missing_contents", event, item, None if purchase else Severity.WARNING,
                           field="contents", event=name)
-            return []
+            return [], [], []
         if counted:  # lines the platform counts, of the copy it keeps
             self.counts["content_lines"] += len(event.contents)
         ids: list[str | None] = []
@@ -305,9 +314,7 @@ class EventChecker(BlockChecking):
                 self._add("events.value_mismatch", event, item, field="value", event=name,
                           value=f"{value:.2f}", total=total)
         share = (value or 0.0) / max(1, len(event.contents))
-        return [
-            Line(cid, group, total if total is not None else share) for cid, group, total in zip(ids, groups, totals)
-        ]
+        return ids, groups, [total if total is not None else share for total in totals]
 
     def _content_id(self, event: Event, item: str, i: int, raw: Any) -> str | None:
         where = f"contents[{i}].content_id"
@@ -346,19 +353,44 @@ class EventChecker(BlockChecking):
             return None
         return amount * count
 
-    def _currency_match(self, event: Event, item: str, name: str, currency: str, matched: list[str]) -> None:
-        if not currency or self.reconciler is None:
+    def match_when_full(self) -> None:
+        if len(self.matching) >= _MATCH_EVENTS:
+            self.match()
+
+    def match(self) -> None:
+        """Match the catalog events waiting in :attr:`matching`; note those whose matched item the catalog
+        prices in another currency."""
+        if self.reconciler is None or not len(self.matching):
             return
-        for content_id in matched:
-            expected = self.reconciler.catalog.currency_for(content_id)
-            if expected and expected != currency:
-                self.counts["currency_mismatch"] += 1
-                self._add("events.currency_mismatch", event, item, field=content_id, event=name,
-                          value=currency, hint=expected)
-                return
+        waiting, sources = self.matching, self._sources
+        self.matching, self._sources = Matching(), []
+        matched = self.reconciler.match(waiting)
+        owner = np.repeat(np.arange(len(waiting)), waiting.lines)
+        lines = np.flatnonzero(matched)
+        currency = np.array(waiting.currency, dtype=object)[owner[lines]]
+        ids = [waiting.content_id[j] for j in lines.tolist()]
+        expected = np.array(self.reconciler.catalog.currencies(ids), dtype=object)
+        odd = (currency != "") & (expected != None) & (expected != currency)  # noqa: E711 (element-wise)
+        odd_lines = np.flatnonzero(odd)
+        events, first = np.unique(owner[lines[odd_lines]], return_index=True)  # an event's first odd line
+        self.counts["currency_mismatch"] += len(events)
+        starts = [start for start, _ in sources]
+        room = self.log.max_per_code - len(self._mismatched)
+        for i, k in zip(events[:room].tolist(), odd_lines[first[:room]].tolist()):
+            start, source = sources[bisect.bisect_right(starts, i) - 1]
+            event, item = source if isinstance(source, tuple) else source.event_and_item(i - start)
+            self._mismatched.append((event, item, waiting.name[i], ids[k], waiting.currency[i], expected[k]))
 
     def finish(self) -> None:
-        """Findings that summarise the whole log: legacy names, and a log with no events."""
+        """Findings that summarise the whole log: currencies the catalog does not price in, legacy names, and a
+        log with no events."""
+        self.match()
+        for event, item, name, content_id, currency, expected in self._mismatched:
+            self._add("events.currency_mismatch", event, item, field=content_id, event=name, value=currency,
+                      hint=expected)
+        unstored = self.counts["currency_mismatch"] - len(self._mismatched)
+        if unstored:
+            self.log.count_only("events.currency_mismatch", CODES["events.currency_mismatch"].severity, unstored)
         for legacy, count in self.legacy.most_common():
             self.log.add(make_finding("events.legacy_name", item_id=legacy, field="event", value=legacy,
                                       hint=LEGACY_NAMES[legacy], count=count))

@@ -17,10 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedcheck.events.blocks import Columns
-from feedcheck.events.catalog import Catalog
 from feedcheck.events.names import CONTENT_TYPES, MAX_NAMES, PLACEHOLDER_IDS, STANDARD_NAMES, TEMPLATE_ID
 from feedcheck.events.read import RecordBlock
-from feedcheck.events.reconcile import Line
+from feedcheck.events.reconcile import Matching
 from feedcheck.events.shapes import YEAR_3000, Event
 from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
 from feedcheck.rules.series import WHITESPACE
@@ -123,7 +122,7 @@ def _contents_ok(cols: Columns, lengths: np.ndarray, has_value: np.ndarray, tole
 class FastEvents:
     """A block's columns as Python values, for the events :meth:`EventChecker.check_block` takes the short path."""
 
-    def __init__(self, cols: Columns, block: RecordBlock, catalog: Catalog | None, options: EventOptions) -> None:
+    def __init__(self, cols: Columns, block: RecordBlock, options: EventOptions) -> None:
         self.block = block
         self.cols = cols
         self.name: list[str] = cols.name.to_pylist()
@@ -155,27 +154,6 @@ class FastEvents:
         self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share).tolist()
         self.content_id: list[str] = pc.struct_field(lines, "content_id").to_pylist()
         self.as_group: list[bool] = pc.fill_null(pc.equal(kind, "product_group"), False).to_pylist()
-        self.currency_suspect = self._currency_suspects(catalog, parent)
-        self.line_offsets = offsets
-        self.line_group = np.array(self.as_group, dtype=bool)
-        self.line_flags = catalog.flags(self.content_id) if catalog is not None else np.zeros(len(parent), np.int64)
-        positions: dict[str, int] = {}
-        self.name_code = np.array([positions.setdefault(n, len(positions)) for n in self.name], dtype=np.int64)
-        self.names: list[str] = list(positions)
-
-    def _currency_suspects(self, catalog: Catalog | None, parent: np.ndarray) -> list[bool]:
-        """Events with a line whose item the catalog prices in another currency (a finding, if it matches)."""
-        if catalog is None:
-            return [False] * len(self.name)
-        event_currency = [self.currency[p] for p in parent.tolist()]
-        odd = np.array([bool(currency) and catalog.currency_for(content_id) not in (None, currency)
-                        for content_id, currency in zip(self.content_id, event_currency)], dtype=bool)
-        suspects = np.zeros(len(self.name), dtype=bool)
-        np.logical_or.at(suspects, parent, odd)
-        return (suspects & np.array(self.catalog_event, dtype=bool)).tolist()
-
-    def ids_of(self, i: int) -> list[str]:
-        return self.content_id[self.offsets[i]:self.offsets[i + 1]]
 
     def line_of(self, i: int) -> int:
         return self.block.numbers[self.record[i]]
@@ -184,9 +162,21 @@ class FastEvents:
         numbers = self.block.numbers
         return [numbers[r] for r in self.record[first:stop]]
 
-    def lines(self, i: int) -> list[Line]:
-        return [Line(self.content_id[j], self.as_group[j], self.revenue[j])
-                for j in range(self.offsets[i], self.offsets[i + 1])]
+    def matching(self, chosen: list[int]) -> Matching:
+        """Events ``chosen`` (in order) and their lines, to be matched with the catalog."""
+        events = Matching()
+        events.name = [self.name[i] for i in chosen]
+        events.purchase = [self.purchase[i] for i in chosen]
+        events.value = [self.value[i] for i in chosen]
+        events.currency = [self.currency[i] for i in chosen]
+        events.time = [self.time[i] for i in chosen]
+        offsets = self.offsets
+        events.lines = [offsets[i + 1] - offsets[i] for i in chosen]
+        lines = [j for i in chosen for j in range(offsets[i], offsets[i + 1])]
+        events.content_id = [self.content_id[j] for j in lines]
+        events.as_group = [self.as_group[j] for j in lines]
+        events.revenue = [self.revenue[j] for j in lines]
+        return events
 
     def event(self, i: int) -> Event:
         """Event ``i`` as the event-by-event path sees it, for the methods that report a finding."""
@@ -217,8 +207,8 @@ class BlockChecking:
         An event read as columns whose values need no finding (a standard
         name, a usable id, time, value, currency and contents) takes a short
         path that only updates the state :meth:`check` would; the state can
-        still call for a finding (a duplicate, an order sent twice, a currency
-        the catalog does not use), and then the same methods report it.
+        still call for a finding (a duplicate, an order sent twice), and then
+        the same methods report it.
         Every other record is read and checked event by event.
         """
         cols = block.columns
@@ -230,8 +220,7 @@ class BlockChecking:
         records = np.arange(len(block))
         starts = np.searchsorted(cols.record, records).tolist()
         ends = np.searchsorted(cols.record, records, side="right").tolist()
-        fast = FastEvents(cols, block, self.reconciler.catalog if self.reconciler is not None else None,
-                           self.options)
+        fast = FastEvents(cols, block, self.options)
         edges = np.flatnonzero(np.diff(record_clean.astype(np.int8))) + 1
         for first, stop in zip([0, *edges.tolist()], [*edges.tolist(), len(block)]):
             if record_clean[first]:
@@ -243,6 +232,7 @@ class BlockChecking:
                 for event in events:
                     self.check(event)
                 block.settle(bool(events), problem)
+        self.match()  # a block's events at once, so the block's columns are let go
 
     def _check_run(self, fast: FastEvents, first: int, stop: int) -> None:
         """Clean events ``first`` to ``stop`` in order: together, except those the state may hold a finding for."""
@@ -255,8 +245,7 @@ class BlockChecking:
             start = hit + 1
 
     def _hits(self, fast: FastEvents, first: int, stop: int) -> list[int]:
-        """The events of a run that must be judged one by one: a key or an order seen before (in this run too),
-        a line whose catalog currency differs, an id sent both as an item and as a group."""
+        """The events of a run that must be judged one by one: a key or an order seen before (in this run too)."""
         hits: set[int] = set()
         for store, keys in ((self._seen, fast.key[first:stop]), (self._orders, fast.order_key[first:stop])):
             earlier: set[Any] = set()
@@ -266,14 +255,6 @@ class BlockChecking:
                 if key in store or key in earlier:
                     hits.add(first + offset)
                 earlier.add(key)
-        hits.update(first + offset for offset, odd in enumerate(fast.currency_suspect[first:stop]) if odd)
-        lines = slice(fast.offsets[first], fast.offsets[stop])
-        sent_as: tuple[set[str], set[str]] = (set(), set())  # as an item, as a group
-        for content_id, as_group in zip(fast.content_id[lines], fast.as_group[lines]):
-            sent_as[as_group].add(content_id)
-        both = sent_as[False] & sent_as[True]
-        if both:
-            hits.update(i for i in range(first, stop) if both.intersection(fast.ids_of(i)))
         return sorted(hits)
 
     def _apply(self, fast: FastEvents, first: int, stop: int) -> None:
@@ -299,7 +280,7 @@ class BlockChecking:
             fast.order_key[first:stop], fast.event_id[first:stop], fast.time[first:stop]) if order is not None))
         self.counts["content_lines"] += fast.offsets[stop] - fast.offsets[first]
         if self.reconciler is not None:
-            self.reconciler.add_clean(fast, [i for i in range(first, stop) if fast.catalog_event[i]])
+            self._to_match(fast, [i for i in range(first, stop) if fast.catalog_event[i]])
 
     def _remember_all(self, store: dict[Any, Any], entries: Iterable[tuple[Any, Any]]) -> None:
         """:meth:`_remember` for new keys in order, pruning exactly where it would."""
@@ -338,9 +319,24 @@ class BlockChecking:
                 self._order(fast.event(i), name, order, event_id, value, currency)
             else:
                 self._remember(self._orders, order, (event_id, when))
-        lines = fast.lines(i)
-        self.counts["content_lines"] += len(lines)
+        self.counts["content_lines"] += fast.offsets[i + 1] - fast.offsets[i]
         if self.reconciler is not None and catalog_event:
-            matched = self.reconciler.add(name, lines, when, currency, value, purchase)
-            if currency and any(self.reconciler.catalog.currency_for(c) not in (None, currency) for c in matched):
-                self._currency_match(fast.event(i), event_id, name, currency, matched)
+            self._to_match(fast, [i])
+
+    def _to_match(self, fast: FastEvents, chosen: list[int]) -> None:
+        """Catalog events ``chosen`` of ``fast`` wait in the checker's ``matching`` (see its ``match``)."""
+        if chosen:
+            self._sources.append((len(self.matching), EventRun(fast, chosen)))
+            self.matching.extend(fast.matching(chosen))
+
+
+class EventRun:
+    """Catalog events of a block read as columns, by their position among the events waiting to be matched."""
+
+    def __init__(self, fast: FastEvents, chosen: list[int]) -> None:
+        self.fast = fast
+        self.chosen = chosen
+
+    def event_and_item(self, k: int) -> tuple[Event, str]:
+        i = self.chosen[k]
+        return self.fast.event(i), self.fast.event_id[i]

@@ -17,12 +17,14 @@ least one unmatched id, per currency.
 from __future__ import annotations
 
 import functools
+import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from feedcheck.events.catalog import MATCHED, STOCKOUT, VALID, Catalog
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
@@ -64,40 +66,44 @@ class IdStats:
     first_seen: float | None = None
     last_seen: float | None = None
 
-    def seen(self, currency: str, revenue: float, when: float | None) -> None:
-        self.events[currency] += 1
-        self.revenue[currency] += revenue
-        if when is not None:
-            self.first_seen = when if self.first_seen is None else min(self.first_seen, when)
-            self.last_seen = when if self.last_seen is None else max(self.last_seen, when)
 
+class Matching:
+    """Deduplicated catalog events waiting to be matched, as columns in log order; lines are per event.
 
-class CleanColumns(Protocol):
-    """A block's events as columns, for :meth:`Reconciler.add_clean`: event ``i`` has lines
-    ``line_offsets[i]`` to ``line_offsets[i + 1]`` of ``content_id``, ``as_group`` and ``revenue``."""
+    Events are appended one at a time (:meth:`add`) or a run at a time from a
+    block's columns (:meth:`extend`), and matched together by
+    :meth:`Reconciler.match`.
+    """
 
-    name: list[str]
-    names: list[str]  # the distinct names; ``name_code`` is each event's position in it
-    name_code: np.ndarray
-    purchase: list[bool]
-    value: list[float | None]
-    currency: list[str]
-    time: list[float | None]
-    line_offsets: np.ndarray
-    content_id: list[str]
-    as_group: list[bool]
-    line_group: np.ndarray
-    line_flags: np.ndarray  # Catalog.flags of each line's id
-    revenue: list[float]
+    def __init__(self) -> None:
+        self.name: list[str] = []
+        self.purchase: list[bool] = []
+        self.value: list[float | None] = []  # the value at risk when a line misses (None: none, or negative)
+        self.currency: list[str] = []
+        self.time: list[float | None] = []
+        self.lines: list[int] = []  # how many content lines each event has
+        self.content_id: list[str | None] = []  # None: the line has no usable id
+        self.as_group: list[bool] = []
+        self.revenue: list[float] = []  # each line's share of the value
 
+    def __len__(self) -> int:
+        return len(self.name)
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A content line ready to match: the id as a string (``None`` if unusable) and its revenue share."""
+    def add(self, name: str, purchase: bool, value: float | None, currency: str, when: float | None,
+            content_ids: list[str | None], as_group: list[bool], revenue: list[float]) -> None:
+        self.name.append(name)
+        self.purchase.append(purchase)
+        self.value.append(value)
+        self.currency.append(currency)
+        self.time.append(when)
+        self.lines.append(len(content_ids))
+        self.content_id += content_ids
+        self.as_group += as_group
+        self.revenue += revenue
 
-    content_id: str | None
-    as_group: bool
-    revenue: float
+    def extend(self, other: Matching) -> None:
+        for name, column in vars(other).items():
+            getattr(self, name).extend(column)
 
 
 class Reconciler:
@@ -115,81 +121,97 @@ class Reconciler:
         self._rows: list[dict[str, Any]] | None = None
         catalog.use_patterns(options.id_patterns)
 
-    def add(self, name: str, lines: list[Line], when: float | None, currency: str,
-            value: float | None, purchase: bool) -> list[str]:
-        """Match one event's lines; return the catalog ids it matched (for the currency check)."""
-        stats = self.by_name.setdefault(name, NameStats())
-        stats.events += 1
-        stats.lines += len(lines)
+    def match(self, events: Matching) -> np.ndarray:
+        """Match the lines of ``events``, in log order; which lines matched (an out-of-stock item counts)."""
         self._rows = None
-        matched_ids = []
-        all_matched = bool(lines)
-        for line in lines:
-            if line.content_id is None:
-                all_matched = False
-                continue
-            stats_of_id, code = self._verdict(line.content_id, line.as_group)
-            if code in (MATCHED, "match.out_of_stock"):
-                stats.matched_lines += 1
-                matched_ids.append(line.content_id)
-            else:
-                all_matched = False
-            if stats_of_id is not None:
-                stats_of_id.seen(currency, line.revenue if purchase else 0.0, when)
-        if all_matched:
-            stats.matched_events += 1
-        elif purchase and value is not None:
-            self.revenue_at_risk[currency or "unknown"] += value
-            if all(line.content_id is None for line in lines):
-                self.revenue_without_ids[currency or "unknown"] += value
-        return matched_ids
+        lines = np.array(events.lines, dtype=np.int64)
+        owner = np.repeat(np.arange(len(events)), lines)
+        ids = events.content_id
+        usable = np.fromiter((c is not None for c in ids), dtype=bool, count=len(ids))
+        group = np.array(events.as_group, dtype=bool)
+        flags = self.catalog.flags([c if c is not None else "" for c in ids])
+        matched = usable & ~group & (flags & VALID != 0) & (flags & STOCKOUT == 0)  # plain matches, but:
+        if self.ids:  # an item id that missed once (as a group) keeps that verdict
+            candidates = np.flatnonzero(matched)
+            matched[candidates] = [ids[j] not in self.ids for j in candidates.tolist()]
+        judged = np.flatnonzero(usable & ~matched)
+        stats, codes = self._verdicts([ids[j] for j in judged.tolist()], group[judged])
+        matched[judged] = (codes == MATCHED) | (codes == "match.out_of_stock")
+        self._count(events, lines, owner, matched, usable)
+        self._seen(events, owner[judged], judged, stats)
+        return matched
 
-    def add_clean(self, cols: CleanColumns, events: list[int]) -> None:
-        """:meth:`add` for each of ``events`` (positions in ``cols``) in order, all of whose lines have an id.
+    def _verdicts(self, ids: list[str], as_group: np.ndarray) -> tuple[list[IdStats | None], np.ndarray]:
+        """Each line's stats record and verdict code, asking the catalog once per distinct id and use.
 
-        The same effect in bulk: lines whose id is a valid item are plain
-        matches; the others are judged one by one, in order, as :meth:`add`
-        judges them, and the sums it keeps in order are kept in that order.
+        Lines are judged in order, as one by one: the first verdict of a missed
+        id stands for its later lines.  An id sent both as an item and as a
+        group may change verdict within the lines, so those go one at a time.
         """
-        if not events:
+        if not ids:
+            return [], np.array([], dtype=object)
+        id_codes, distinct = pd.factorize(np.array(ids, dtype=object))
+        pairs, first, inverse = np.unique(id_codes * 2 + as_group, return_index=True, return_inverse=True)
+        if len(np.unique(pairs // 2)) < len(pairs):
+            judged = [self._verdict(content_id, bool(g)) for content_id, g in zip(ids, as_group.tolist())]
+            return [s for s, _ in judged], np.array([c for _, c in judged], dtype=object)
+        order = np.argsort(first, kind="stable")  # distinct uses in order of first appearance
+        verdicts: list[tuple[IdStats | None, str]] = [(None, "")] * len(pairs)
+        for k in order.tolist():
+            verdicts[k] = self._verdict(distinct[pairs[k] // 2], bool(pairs[k] % 2))
+        return [verdicts[k][0] for k in inverse.tolist()], np.array([c for _, c in verdicts], dtype=object)[inverse]
+
+    def _count(self, events: Matching, lines: np.ndarray, owner: np.ndarray, matched: np.ndarray,
+               usable: np.ndarray) -> None:
+        """Per event name, the events and lines that matched; per currency, the revenue of events that did not."""
+        n = len(events)
+        matched_lines = np.bincount(owner, weights=matched, minlength=n).astype(np.int64)
+        complete = (lines > 0) & (matched_lines == lines)
+        name_codes, names = pd.factorize(np.array(events.name, dtype=object))
+        totals = [np.bincount(name_codes, weights=w, minlength=len(names)).astype(np.int64).tolist()
+                  for w in (None, lines, matched_lines, complete)]
+        for name, n_events, n_lines, n_matched_lines, n_complete in zip(names, *totals):
+            stats = self.by_name.setdefault(name, NameStats())
+            stats.events += n_events
+            stats.lines += n_lines
+            stats.matched_lines += n_matched_lines
+            stats.matched_events += n_complete
+        without_ids = np.bincount(owner, weights=usable, minlength=n) == 0
+        for i in np.flatnonzero(~complete).tolist():
+            if events.purchase[i] and events.value[i] is not None:
+                currency = events.currency[i] or "unknown"
+                self.revenue_at_risk[currency] += events.value[i]  # type: ignore[operator]
+                if without_ids[i]:
+                    self.revenue_without_ids[currency] += events.value[i]  # type: ignore[operator]
+
+    def _seen(self, events: Matching, owner: np.ndarray, lines: np.ndarray, stats: list[IdStats | None]) -> None:
+        """Add the judged lines to their ids' stats: events and revenue per currency, first and last seen."""
+        tracked = [k for k, s in enumerate(stats) if s is not None]
+        if not tracked:
             return
-        self._rows = None
-        chosen = np.array(events, dtype=np.int64)
-        counts = cols.line_offsets[chosen + 1] - cols.line_offsets[chosen]
-        before = np.cumsum(counts) - counts
-        lines = np.repeat(cols.line_offsets[chosen] - before, counts) + np.arange(int(counts.sum()))
-        flags = cols.line_flags[lines]
-        plain = ~cols.line_group[lines] & (flags & VALID != 0) & (flags & STOCKOUT == 0)
-        if self.ids:  # an item id that missed once as a group keeps that verdict
-            candidates = np.flatnonzero(plain)
-            plain[candidates] = [cols.content_id[j] not in self.ids for j in lines[candidates].tolist()]
-        rest = np.flatnonzero(~plain).tolist()
-        pairs = [(cols.content_id[j], cols.as_group[j]) for j in lines[rest].tolist()]
-        verdicts = {pair: self._verdict(*pair) for pair in dict.fromkeys(pairs)}
-        line_verdicts = [verdicts[pair] for pair in pairs]
-        matched = plain.astype(np.int64)
-        matched[rest] = [code in (MATCHED, "match.out_of_stock") for _, code in line_verdicts]
-        per_event = np.add.reduceat(matched, before)
-        complete = per_event == counts
-        codes = cols.name_code[chosen]
-        totals = [np.bincount(codes, weights=w, minlength=len(cols.names)).astype(np.int64).tolist()
-                  for w in (None, counts, per_event, complete)]
-        for code, (n, in_lines, matched_lines, matched_events) in enumerate(zip(*totals)):
-            if n:
-                stats = self.by_name.setdefault(cols.names[code], NameStats())
-                stats.events += n
-                stats.lines += in_lines
-                stats.matched_lines += matched_lines
-                stats.matched_events += matched_events
-        owner = np.repeat(chosen, counts)
-        for k, (stats_of_id, _) in zip(rest, line_verdicts):
-            if stats_of_id is not None:
-                i = int(owner[k])
-                stats_of_id.seen(cols.currency[i], cols.revenue[int(lines[k])] if cols.purchase[i] else 0.0,
-                                 cols.time[i])
-        for i in chosen[~complete].tolist():
-            if cols.purchase[i] and cols.value[i] is not None:
-                self.revenue_at_risk[cols.currency[i] or "unknown"] += cols.value[i]
+        who = owner[tracked]
+        currency = np.array(events.currency, dtype=object)[who]
+        revenue = np.where(np.array(events.purchase, dtype=bool)[who],
+                           np.array(events.revenue, dtype=float)[lines[tracked]], 0.0)
+        when = np.array([np.nan if t is None else t for t in events.time], dtype=float)[who]
+        holder = pd.factorize(np.array([id(stats[k]) for k in tracked], dtype=np.int64))[0]
+        keys, first, group = np.unique(holder * (len(tracked) + 1) + pd.factorize(currency)[0],
+                                       return_index=True, return_inverse=True)
+        records = [(stats[tracked[k]], currency[k]) for k in first.tolist()]
+        totals = np.array([record.revenue[cur] for record, cur in records], dtype=float)
+        np.add.at(totals, group, revenue)  # in log order, as adding one line at a time would
+        counts = np.bincount(group, minlength=len(keys))
+        earliest, latest = np.full(len(keys), np.inf), np.full(len(keys), -np.inf)
+        np.fmin.at(earliest, group, when)
+        np.fmax.at(latest, group, when)
+        columns = (totals.tolist(), counts.tolist(), earliest.tolist(), latest.tolist())
+        for k in np.argsort(first, kind="stable").tolist():  # currencies are added as the log first shows them
+            (record, cur), total, count, low, high = records[k], *(column[k] for column in columns)
+            record.events[cur] += count
+            record.revenue[cur] = total
+            if math.isfinite(low):
+                record.first_seen = low if record.first_seen is None else min(record.first_seen, low)
+                record.last_seen = high if record.last_seen is None else max(record.last_seen, high)
 
     def _verdict(self, content_id: str, as_group: bool) -> tuple[IdStats | None, str]:
         """The id's stats record (``None`` for a plain match) and its verdict code."""
