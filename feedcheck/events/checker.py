@@ -17,7 +17,6 @@ dropped first).
 from __future__ import annotations
 
 import bisect
-import itertools
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -29,6 +28,7 @@ import numpy as np
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.columnar import BlockChecking, EventRun
 from feedcheck.events.copies import Copies
+from feedcheck.events.dedup import Dedup, First, Key
 from feedcheck.events.names import (
     BY_FOLDED,
     CONTENT_TYPES,
@@ -105,8 +105,7 @@ class EventChecker(BlockChecking):
         self.log = log
         self.options = options
         self.reconciler = reconciler
-        self.window = options.dedup_window_hours * _SECONDS_PER_HOUR
-        self.hours = f"{options.dedup_window_hours:g} h"
+        self.dedup = Dedup(options)
         self.counts: Counter[str] = Counter()
         self.shapes: Counter[str] = Counter()
         self.names: Counter[str] = Counter()
@@ -114,9 +113,7 @@ class EventChecker(BlockChecking):
         self.miscased: Counter[str] = Counter()
         self.double_counted: defaultdict[str, float] = defaultdict(float)  # duplicates the platform drops
         self.counted_twice: defaultdict[str, float] = defaultdict(float)  # copies the platform cannot tell apart
-        self._seen: dict[tuple[str, str], tuple[float | None, str, str, int]] = {}  # time, origins, file, line
-        self._orders: dict[str, tuple[str, float | None]] = {}
-        self.copies = Copies(log, self._remember)
+        self.copies = Copies(log, options.max_dedup_keys)
         self.matching = Matching()  # catalog events waiting to be matched, and where each run of them was read
         self._sources: list[tuple[int, tuple[Event, str] | EventRun]] = []
         self._mismatched: list[tuple[Event, str, str, str, str, str]] = []  # stored examples of currency_mismatch
@@ -141,10 +138,10 @@ class EventChecker(BlockChecking):
         item = event_id or event.where
         value, value_problem = read_amount(event.value)
         key = (name, event_id) if event_id else None
-        copy = key is not None and self._duplicate(event, name, event_id, value if purchase else None,
-                                                   _text(event.currency))
-        if copy:
-            self._later_copy(key, event)
+        kept = self._duplicate(key, event, value if purchase else None, _text(event.currency)) if key else None
+        copy = kept is not None
+        if kept is not None:
+            self._later_copy(key, event, kept)
         else:
             self.counts["unique"] += 1
             self.copies.first(event.where, event.origin)
@@ -169,9 +166,9 @@ class EventChecker(BlockChecking):
         self._value(event, item, name, purchase, catalog_event, value, value_problem)
         return currency, self._contents(event, item, name, purchase, catalog_event, value, counted)
 
-    def _later_copy(self, key: tuple[str, str], event: Event) -> None:
-        """A copy the platform drops is checked next, against the first copy (see :mod:`.copies`)."""
-        _, origins, file, line = self._seen[key]
+    def _later_copy(self, key: Key, event: Event, kept: First) -> None:
+        """A copy the platform drops is checked next, against the ``kept`` one (see :mod:`.copies`)."""
+        _, origins, file, line = kept
         self.copies.later(key, event.where, event.origin, f"{file}:{line}", origins.split()[0] if origins else "")
 
     def _add(self, code: str, record: Event, item: str, severity: Severity | None = None, /, **params: Any) -> None:
@@ -194,56 +191,37 @@ class EventChecker(BlockChecking):
             return None
         return text
 
-    def _duplicate(self, event: Event, name: str, event_id: str, value: float | None, currency: str) -> bool:
-        """True when the platform would drop this event as a copy; ``value`` is what that copy would double.
+    def _duplicate(self, key: Key, event: Event, value: float | None, currency: str) -> First | None:
+        """The copy the platform keeps when it drops this one (``value`` is what this one would double).
 
         A copy from the other side (pixel vs server) is the intended set-up and
         only information; a second copy from the same side is a warning.
         """
-        key = (name, event_id)
-        earlier = self._seen.get(key)
-        if earlier is None:
-            self._remember(self._seen, key, (event.time, event.origin, event.file, event.line))
-            return False
-        when, origins, file, line = earlier
-        where = f"{file}:{line}"
-        gap = None if when is None or event.time is None else abs(event.time - when)
-        if gap is not None and gap > self.window:
+        judged = self.dedup.judge(key, event.time, event.origin, event.file, event.line)
+        if judged.earlier is None:
+            return None
+        name, event_id = key
+        doubled = {currency: value} if value else {}
+        where = f"{judged.earlier[2]}:{judged.earlier[3]}"
+        if not judged.copy:
             self.counts["duplicates_outside_window"] += 1
             if value:
                 self.counted_twice[currency or "unknown"] += value
-            self._seen[key] = (event.time, event.origin, event.file, event.line)
             self._add("events.duplicate_outside_window", event, event_id, field="event_id", event=name,
-                      hours=gap / _SECONDS_PER_HOUR, hint=where, window=self.hours,
-                      doubled={currency: value} if value else {})
-            return False
+                      hours=(judged.gap or 0.0) / _SECONDS_PER_HOUR, hint=where, window=self.dedup.hours,
+                      doubled=doubled)
+            return None
         self.counts["duplicates"] += 1
         if value:
             self.double_counted[currency or "unknown"] += value
-        pair = bool(origins) and event.origin in ("browser", "server") and event.origin not in origins
-        if event.origin and event.origin not in origins:
-            self._seen[key] = (when, origins + " " + event.origin, file, line)
-        hint = f"at {where}" + (" (pixel and server copies of one action, as intended)" if pair else "")
-        self._add("events.duplicate", event, event_id, Severity.INFO if pair else None, field="event_id",
-                  event=name, hint=hint, window=self.hours,
-                  doubled={currency: value} if value else {})
-        return True
-
-    def _remember(self, store: dict[Any, Any], key: Any, entry: Any) -> None:
-        store[key] = entry
-        if len(store) > self.options.max_dedup_keys:
-            keep = dict(itertools.islice(store.items(), len(store) // 2, None))
-            store.clear()
-            store.update(keep)
+        hint = f"at {where}" + (" (pixel and server copies of one action, as intended)" if judged.pair else "")
+        self._add("events.duplicate", event, event_id, Severity.INFO if judged.pair else None, field="event_id",
+                  event=name, hint=hint, window=self.dedup.hours, doubled=doubled)
+        return judged.earlier
 
     def _order(self, event: Event, name: str, order: str, event_id: str, value: float | None, currency: str) -> None:
-        earlier = self._orders.get(order)
-        if earlier is None:
-            self._remember(self._orders, order, (event_id, event.time))
-            return
-        other, when = earlier
-        within = when is None or event.time is None or abs(event.time - when) <= self.window
-        if other != event_id and within:
+        other = self.dedup.order(order, event_id, event.time)
+        if other is not None:
             self.counts["orders_counted_twice"] += 1
             if value:
                 self.counted_twice[currency or "unknown"] += value

@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Iterable
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -237,25 +236,13 @@ class BlockChecking:
     def _check_run(self, fast: FastEvents, first: int, stop: int) -> None:
         """Clean events ``first`` to ``stop`` in order: together, except those the state may hold a finding for."""
         start = first
-        for hit in [*self._hits(fast, first, stop), stop]:
+        repeats = self.dedup.repeats(fast.key[first:stop], fast.order_key[first:stop])
+        for hit in [*(first + k for k in repeats), stop]:
             if start < hit:
                 self._apply(fast, start, hit)
             if hit < stop:
                 self._check_clean(fast, hit)
             start = hit + 1
-
-    def _hits(self, fast: FastEvents, first: int, stop: int) -> list[int]:
-        """The events of a run that must be judged one by one: a key or an order seen before (in this run too)."""
-        hits: set[int] = set()
-        for store, keys in ((self._seen, fast.key[first:stop]), (self._orders, fast.order_key[first:stop])):
-            earlier: set[Any] = set()
-            for offset, key in enumerate(keys):
-                if key is None:
-                    continue
-                if key in store or key in earlier:
-                    hits.add(first + offset)
-                earlier.add(key)
-        return sorted(hits)
 
     def _apply(self, fast: FastEvents, first: int, stop: int) -> None:
         """The effect of :meth:`_check_clean` on each of events ``first`` to ``stop``, known to find nothing."""
@@ -274,25 +261,14 @@ class BlockChecking:
                 if name in self.names or len(self.names) < MAX_NAMES:
                     self.names[name] += 1
         file = fast.block.file
-        self._remember_all(self._seen, zip(fast.key[first:stop], zip(
-            fast.time[first:stop], fast.origin[first:stop], itertools.repeat(file), fast.lines_of(first, stop))))
-        self._remember_all(self._orders, ((order, (event_id, when)) for order, event_id, when in zip(
-            fast.order_key[first:stop], fast.event_id[first:stop], fast.time[first:stop]) if order is not None))
+        self.dedup.remember_new(
+            zip(fast.key[first:stop], zip(fast.time[first:stop], fast.origin[first:stop], itertools.repeat(
+                fast.block.file), fast.lines_of(first, stop))),
+            ((order, (event_id, when)) for order, event_id, when in zip(
+                fast.order_key[first:stop], fast.event_id[first:stop], fast.time[first:stop]) if order is not None))
         self.counts["content_lines"] += fast.offsets[stop] - fast.offsets[first]
         if self.reconciler is not None:
             self._to_match(fast, [i for i in range(first, stop) if fast.catalog_event[i]])
-
-    def _remember_all(self, store: dict[Any, Any], entries: Iterable[tuple[Any, Any]]) -> None:
-        """:meth:`_remember` for new keys in order, pruning exactly where it would."""
-        pending = list(entries)
-        while pending:
-            room = self.options.max_dedup_keys + 1 - len(store)
-            store.update(pending[:room])
-            pending = pending[room:]
-            if len(store) > self.options.max_dedup_keys:
-                keep = dict(itertools.islice(store.items(), len(store) // 2, None))
-                store.clear()
-                store.update(keep)
 
     def _check_clean(self, fast: FastEvents, i: int) -> None:
         """:meth:`check` for an event known to need no finding of its own."""
@@ -304,21 +280,16 @@ class BlockChecking:
             self.names[name] += 1
         purchase, catalog_event = fast.purchase[i], fast.catalog_event[i]
         key = (name, event_id)
-        if key in self._seen:
-            event = fast.event(i)
-            if self._duplicate(event, name, event_id, value if purchase else None, currency):
-                self._later_copy(key, event)  # a clean copy: the first copy's defects are its own
-                self.copies.done(None)
-                return
-        else:
-            self._remember(self._seen, key, (when, fast.origin[i], fast.block.file, fast.line_of(i)))
+        event = fast.event(i)
+        kept = self._duplicate(key, event, value if purchase else None, currency)
+        if kept is not None:
+            self._later_copy(key, event, kept)  # a clean copy: the first copy's defects are its own
+            self.copies.done(None)
+            return
         self.counts["unique"] += 1
         order = fast.order_key[i]
         if order is not None:
-            if order in self._orders:
-                self._order(fast.event(i), name, order, event_id, value, currency)
-            else:
-                self._remember(self._orders, order, (event_id, when))
+            self._order(event, name, order, event_id, value, currency)
         self.counts["content_lines"] += fast.offsets[i + 1] - fast.offsets[i]
         if self.reconciler is not None and catalog_event:
             self._to_match(fast, [i])

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from feedcheck.events.dedup import Bounded
 from feedcheck.findings import Finding, FindingLog, Severity
 from feedcheck.reports.messages import format_message
 
@@ -35,11 +36,10 @@ class Copy:
 class Copies:
     """The defects of the first copy of each event, to compare later copies with."""
 
-    def __init__(self, log: FindingLog, remember: Callable[[dict[Any, Any], Any, Any], None]) -> None:
-        """``remember`` keeps an entry in a store as deduplication keeps its keys, within the same bound."""
+    def __init__(self, log: FindingLog, max_keys: int) -> None:
+        """First copies are kept as deduplication keeps its keys, within ``max_keys``."""
         self.log = log
-        self.remember = remember
-        self._first: dict[tuple[str, str], Copy] = {}
+        self._first: Bounded[tuple[str, str], Copy] = Bounded(max_keys)
         self._current: Copy | None = None  # the copy being checked
         self._compared: Copy | None = None  # for a later copy: the first one
         self._noted: set[int] = set()  # the examples that already say what the copies have
@@ -77,7 +77,7 @@ class Copies:
             return
         if first is None:
             if key is not None and copy.defects:
-                self.remember(self._first, key, copy)
+                self._first.remember(key, copy)
             return
         for defect, index in first.defects.items():
             if defect not in copy.defects:
