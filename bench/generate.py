@@ -8,7 +8,9 @@ over-long title) and about 1% GTINs with a wrong check digit.  Event logs mix
 Events API 2.0 server lines and browser pixel lines; about 3% of content ids
 miss the catalog (a case change, stray whitespace, a group id, an id that
 never existed), about 2% of purchases lack a value or currency, and about 1%
-of events are logged twice.
+of events are logged twice.  With ``--shape eapi1`` a log is Events API 1.x
+``pixel/track`` bodies instead, with the legacy names of that time
+(``CompletePayment`` for a purchase) and ISO 8601 timestamps.
 
 Everything is written as it is generated, so a 10M-event log needs no more
 memory than a 1,000-event one.
@@ -21,6 +23,7 @@ import gzip
 import json
 import random
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 from xml.sax.saxutils import escape
@@ -37,6 +40,7 @@ _KINDS = (("Organic Cotton Tee", "Apparel & Accessories > Clothing > Shirts & To
 _BRANDS = ("Northwind Outfitters", "Harbor & Pine", "Fjellvik")
 _DEFECTS = ("no_title", "bare_price", "availability", "relative_link", "duplicate_id", "long_title")
 _BASE = "https://shop.bench.example"
+_LEGACY = {"Purchase": "CompletePayment"}  # Events API 1.x named a purchase so
 
 
 def item_id(number: int) -> str:
@@ -129,9 +133,11 @@ def write_rss(path: Path, count: int, seed: int) -> None:
         out.write("</channel>\n</rss>\n")
 
 
-def write_events(path: Path, count: int, catalog_items: int, seed: int, miss: float = 0.03) -> None:
-    """JSON lines: Events API 2.0 server events and browser pixel events, in time order; ``miss`` of the content
-    ids are not the catalog's (a near miss or an unknown id)."""
+def write_events(path: Path, count: int, catalog_items: int, seed: int, miss: float = 0.03,
+                 shape: str = "eapi2") -> None:
+    """JSON lines in time order: Events API 2.0 server events and browser pixel events (``shape`` "eapi2"), or
+    1.x bodies with legacy names ("eapi1"); ``miss`` of the content ids are not the catalog's (a near miss or an
+    unknown id)."""
     rng = random.Random(seed)
     start = 1_795_000_000
     previous: str | None = None
@@ -140,11 +146,12 @@ def write_events(path: Path, count: int, catalog_items: int, seed: int, miss: fl
             if previous is not None and rng.random() < 0.01:
                 out.write(previous)
                 continue
-            previous = _event_line(rng, number, start + number // 10, catalog_items, miss)
+            previous = _event_line(rng, number, start + number // 10, catalog_items, miss, shape)
             out.write(previous)
 
 
-def _event_line(rng: random.Random, number: int, when: int, catalog_items: int, miss: float) -> str:
+def _event_line(rng: random.Random, number: int, when: int, catalog_items: int, miss: float,
+                shape: str = "eapi2") -> str:
     roll = rng.random()
     name = "Purchase" if roll < 0.2 else "AddToCart" if roll < 0.5 else "ViewContent"
     lines = rng.randint(1, 3) if name == "Purchase" else 1
@@ -159,7 +166,13 @@ def _event_line(rng: random.Random, number: int, when: int, catalog_items: int, 
     if name == "Purchase" and rng.random() < 0.02:
         del properties[rng.choice(("value", "currency"))]
     event_id = f"{name[:2].lower()}-{number:09d}"
-    if rng.random() < 0.5:
+    if shape == "eapi1":
+        record = {"pixel_code": "CBENCH2026", "event": _LEGACY.get(name, name), "event_id": event_id,
+                  "timestamp": datetime.fromtimestamp(when, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                  "context": {"page": {"url": f"{_BASE}/checkout"}, "ip": "203.0.113.7",
+                              "user": {"external_id": f"u{number % 100_000:05d}"}},
+                  "properties": properties}
+    elif rng.random() < 0.5:
         record = {"event_source": "web", "event_source_id": "CBENCH2026", "data": [
             {"event": name, "event_time": when, "event_id": event_id,
              "user": {"ttp": f"ttp{number % 100_000:05d}", "ip": "203.0.113.7"},
@@ -201,9 +214,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--miss", type=float, default=0.03, help="events: the share of content ids not in the catalog")
+    parser.add_argument("--shape", choices=("eapi2", "eapi1"), default="eapi2",
+                        help="events: Events API 2.0 and pixel lines, or 1.x bodies with legacy names")
     args = parser.parse_args(argv)
     if args.kind == "events":
-        write_events(args.path, args.events, args.items, args.seed, args.miss)
+        write_events(args.path, args.events, args.items, args.seed, args.miss, args.shape)
     elif args.kind == "rss":
         write_rss(args.path, args.items, args.seed)
     else:

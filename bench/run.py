@@ -72,18 +72,21 @@ def measure(command: list[str], quiet: bool = True) -> tuple[float, float]:
 MOSTLY_MISSING = 0.9  # the share of content ids not in the catalog, in the log of an out-of-sync catalog
 
 
-def generated(workdir: Path, kind: str, items: int, events: int = 0, miss: float | None = None) -> Path:
-    """The input of that kind and size (for events, ``miss`` of their ids not in the catalog, when given),
-    generated on first use."""
+def generated(workdir: Path, kind: str, items: int, events: int = 0, miss: float | None = None,
+              shape: str = "eapi2") -> Path:
+    """The input of that kind and size (for events, ``miss`` of their ids not in the catalog, when given, and
+    the log's ``shape``: see ``bench/generate.py``), generated on first use."""
     suffix = {"rss": "xml", "csv": "csv", "tsv": "tsv", "events": "jsonl"}[kind]
     missing = f"-miss{round(miss * 100)}" if miss is not None else ""
-    name = f"events-{events}-of-{items}{missing}.{suffix}" if kind == "events" else f"feed-{items}.{suffix}"
+    shaped = f"-{shape}" if shape != "eapi2" else ""
+    name = f"events-{events}-of-{items}{missing}{shaped}.{suffix}" if kind == "events" else f"feed-{items}.{suffix}"
     path = workdir / "inputs" / name
     if not path.exists():
         print(f"generating {path.name} …", file=sys.stderr)
         partial = path.with_name(path.name + ".partial")
         subprocess.run([sys.executable, str(HERE / "generate.py"), kind, str(partial), "--items", str(items),
-                        "--events", str(events), *(["--miss", str(miss)] if miss is not None else [])], check=True)
+                        "--events", str(events), "--shape", shape,
+                        *(["--miss", str(miss)] if miss is not None else [])], check=True)
         partial.rename(path)
     return path
 
@@ -118,17 +121,18 @@ def run_events(workdir: Path, sizes: list[int], catalog_items: int) -> list[Meas
     catalog = workdir / "out" / "catalog"
     if not (catalog / "catalog.csv").exists():
         measure(feedcheck("check", str(feed), "--out", str(fresh(catalog))))
-    # The generated logs, then one whose ids mostly miss the catalog (an out-of-sync catalog): speed must not
-    # depend on how clean the log is.
-    for events, miss in [*((n, None) for n in sizes), (min(sizes), MOSTLY_MISSING)]:
-        log = generated(workdir, "events", catalog_items, events, miss)
+    # The generated logs, then one whose ids mostly miss the catalog (an out-of-sync catalog) and one of 1.x bodies
+    # with legacy names (read record by record): speed must not depend on how clean the log is, or on its shape.
+    for events, miss, shape in [*((n, None, "eapi2") for n in sizes), (min(sizes), MOSTLY_MISSING, "eapi2"),
+                                (min(sizes), None, "eapi1")]:
+        log = generated(workdir, "events", catalog_items, events, miss, shape)
         floor, floor_peak = measure([sys.executable, str(HERE / "floors.py"), "events", str(log)])
         rows.append(Measured("floor events", log.name, events, floor, floor_peak))
         out = fresh(workdir / "out" / log.stem)
         seconds, peak = measure(feedcheck("events", str(log), "--catalog", str(catalog / "catalog.csv"),
                                           "--out", str(out)))
         rows.append(Measured("events", log.name, events, seconds, peak, floor))
-        if miss is not None:
+        if miss is not None or shape != "eapi2":
             print(*(_line(r) for r in rows[-2:]), sep="\n", file=sys.stderr)
             continue
         feed_floor, _ = measure([sys.executable, str(HERE / "floors.py"), "delimited", str(feed)])

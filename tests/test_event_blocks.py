@@ -81,6 +81,19 @@ def test_a_generated_log_with_every_kind_of_defect_reads_the_same_in_small_block
     assert_same([events], feed, options)
 
 
+def test_a_generated_1x_log_is_read_as_1x_with_its_legacy_purchase_name_and_the_same_both_ways(
+        tmp_path: Path) -> None:
+    feed, events = tmp_path / "feed.csv", tmp_path / "events.jsonl"
+    generate.write_delimited(feed, 500, seed=5, delimiter=",")
+    generate.write_events(events, 1_000, catalog_items=500, seed=5, shape="eapi1")
+    summary = check_events([events], _catalog(feed)).summary
+    assert summary["shapes"] == {"eapi1": 1_000}
+    assert list(summary["legacy_names"]) == ["CompletePayment"]
+    assert summary["by_name"]["Purchase"]["events"] > 0
+    assert "events.time_invalid" not in check_events([events]).log.counts
+    assert_same([events], feed, EventOptions(block_bytes=16 << 10))
+
+
 def test_a_truncated_gzip_log_keeps_every_event_before_the_cut(tmp_path: Path) -> None:
     whole = tmp_path / "events.jsonl"
     generate.write_events(whole, 3_000, catalog_items=20, seed=3)
