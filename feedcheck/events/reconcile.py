@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -54,17 +54,23 @@ class NameStats:
         }
 
 
-@dataclass
 class IdStats:
-    """One content_id that failed to match (or matched an out-of-stock item)."""
+    """One content_id that failed to match (or matched an out-of-stock item).
 
-    code: str
-    hint: str
-    detail: str
-    events: Counter[str] = field(default_factory=Counter)  # per currency
-    revenue: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))  # per currency
-    first_seen: float | None = None
-    last_seen: float | None = None
+    A plain class with slots: a log out of sync with its catalog makes one for
+    each of hundreds of thousands of ids.
+    """
+
+    __slots__ = ("code", "hint", "detail", "events", "revenue", "first_seen", "last_seen")
+
+    def __init__(self, code: str, hint: str, detail: str) -> None:
+        self.code = code
+        self.hint = hint
+        self.detail = detail
+        self.events: dict[str, int] = {}  # per currency
+        self.revenue: dict[str, float] = {}  # per currency
+        self.first_seen: float | None = None
+        self.last_seen: float | None = None
 
 
 class Matching:
@@ -198,7 +204,7 @@ class Reconciler:
         keys, first, group = np.unique(holder * (len(tracked) + 1) + pd.factorize(currency)[0],
                                        return_index=True, return_inverse=True)
         records = [(stats[tracked[k]], currency[k]) for k in first.tolist()]
-        totals = np.array([record.revenue[cur] for record, cur in records], dtype=float)
+        totals = np.array([record.revenue.get(cur, 0.0) for record, cur in records], dtype=float)
         np.add.at(totals, group, revenue)  # in log order, as adding one line at a time would
         counts = np.bincount(group, minlength=len(keys))
         earliest, latest = np.full(len(keys), np.inf), np.full(len(keys), -np.inf)
@@ -207,7 +213,7 @@ class Reconciler:
         columns = (totals.tolist(), counts.tolist(), earliest.tolist(), latest.tolist())
         for k in np.argsort(first, kind="stable").tolist():  # currencies are added as the log first shows them
             (record, cur), total, count, low, high = records[k], *(column[k] for column in columns)
-            record.events[cur] += count
+            record.events[cur] = record.events.get(cur, 0) + count
             record.revenue[cur] = total
             if math.isfinite(low):
                 record.first_seen = low if record.first_seen is None else min(record.first_seen, low)
