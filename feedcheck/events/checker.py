@@ -17,13 +17,12 @@ dropped first).
 from __future__ import annotations
 
 import bisect
+import itertools
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
-
-import numpy as np
 
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.columnar import BlockChecking, EventRun
@@ -342,22 +341,15 @@ class EventChecker(BlockChecking):
             return
         waiting, sources = self.matching, self._sources
         self.matching, self._sources = Matching(), []
-        matched = self.reconciler.match(waiting)
-        owner = np.repeat(np.arange(len(waiting)), waiting.lines)
-        lines = np.flatnonzero(matched)
-        currency = np.array(waiting.currency, dtype=object)[owner[lines]]
-        ids = [waiting.content_id[j] for j in lines.tolist()]
-        expected = np.array(self.reconciler.catalog.currencies(ids), dtype=object)
-        odd = (currency != "") & (expected != None) & (expected != currency)  # noqa: E711 (element-wise)
-        odd_lines = np.flatnonzero(odd)
-        events, first = np.unique(owner[lines[odd_lines]], return_index=True)  # an event's first odd line
+        events, lines, expected = self.reconciler.match(waiting)
         self.counts["currency_mismatch"] += len(events)
-        starts = [start for start, _ in sources]
         room = self.log.max_per_code - len(self._mismatched)
-        for i, k in zip(events[:room].tolist(), odd_lines[first[:room]].tolist()):
+        starts = [start for start, _ in sources]
+        for i, j, catalog_currency in itertools.islice(zip(events, lines, expected), room):
             start, source = sources[bisect.bisect_right(starts, i) - 1]
             event, item = source if isinstance(source, tuple) else source.event_and_item(i - start)
-            self._mismatched.append((event, item, waiting.name[i], ids[k], waiting.currency[i], expected[k]))
+            self._mismatched.append((event, item, waiting.name[i], waiting.content_id[j], waiting.currency[i],
+                                     catalog_currency))
 
     def finish(self) -> None:
         """Findings that summarise the whole log: currencies the catalog does not price in, legacy names, and a

@@ -154,9 +154,6 @@ class FastEvents:
         self.content_id: list[str] = pc.struct_field(lines, "content_id").to_pylist()
         self.as_group: list[bool] = pc.fill_null(pc.equal(kind, "product_group"), False).to_pylist()
 
-    def line_of(self, i: int) -> int:
-        return self.block.numbers[self.record[i]]
-
     def lines_of(self, first: int, stop: int) -> list[int]:
         numbers = self.block.numbers
         return [numbers[r] for r in self.record[first:stop]]
@@ -260,7 +257,6 @@ class BlockChecking:
             for name in names:
                 if name in self.names or len(self.names) < MAX_NAMES:
                     self.names[name] += 1
-        file = fast.block.file
         self.dedup.remember_new(
             zip(fast.key[first:stop], zip(fast.time[first:stop], fast.origin[first:stop], itertools.repeat(
                 fast.block.file), fast.lines_of(first, stop))),
@@ -272,7 +268,7 @@ class BlockChecking:
 
     def _check_clean(self, fast: FastEvents, i: int) -> None:
         """:meth:`check` for an event known to need no finding of its own."""
-        name, event_id, when = fast.name[i], fast.event_id[i], fast.time[i]
+        name, event_id = fast.name[i], fast.event_id[i]
         value, currency = fast.value[i], fast.currency[i]
         self.counts["total"] += 1
         self.shapes[fast.shape[i]] += 1

@@ -17,6 +17,7 @@ memory at a time (plus a read-ahead buffer), however large the log.
 from __future__ import annotations
 
 import codecs
+import functools
 import glob
 import io
 import os
@@ -230,6 +231,7 @@ def _read_blocks(blocks: BlockReader, shown: str, log: FindingLog, options: Even
 def _parse_ahead(blocks: BlockReader, shown: str, log: FindingLog, options: EventOptions, tally: _Tally,
                  executor: Executor, ahead: int, parser: BlockParser | None = None) -> Iterator[RecordBlock]:
     """:func:`_read_blocks` on ``executor``; ``parser`` is shared by the parses (one at a time), if given."""
+    parse = functools.partial(parse_block, parser=parser) if parser is not None else parse_block
     pending: deque[tuple[Future[Parsed | None], bytes, int, int]] = deque()
     read_all = False  # once the reader has said "no more", asking again would lose what it handed back
     try:
@@ -239,8 +241,7 @@ def _parse_ahead(blocks: BlockReader, shown: str, log: FindingLog, options: Even
                 if data is None:
                     read_all = True
                     break
-                shared = {"parser": parser} if parser is not None else {}
-                pending.append((executor.submit(parse_block, data, blocks.line, options.max_record_bytes, **shared),
+                pending.append((executor.submit(parse, data, blocks.line, options.max_record_bytes),
                                 data, blocks.line, blocks.offset))
                 blocks.consumed(data)
             if not pending:

@@ -127,8 +127,14 @@ class Reconciler:
         self._rows: list[dict[str, Any]] | None = None
         catalog.use_patterns(options.id_patterns)
 
-    def match(self, events: Matching) -> np.ndarray:
-        """Match the lines of ``events``, in log order; which lines matched (an out-of-stock item counts)."""
+    def match(self, events: Matching) -> tuple[list[int], list[int], list[str]]:
+        """Match the lines of ``events``, in log order.
+
+        Returns the events, for each its first line, and that line's currency
+        in the catalog, that matched an item the catalog prices in another
+        currency than the event's (a finding of the event's own; an
+        out-of-stock item counts as matched).
+        """
         self._rows = None
         lines = np.array(events.lines, dtype=np.int64)
         owner = np.repeat(np.arange(len(events)), lines)
@@ -145,7 +151,16 @@ class Reconciler:
         matched[judged] = (codes == MATCHED) | (codes == "match.out_of_stock")
         self._count(events, lines, owner, matched, usable)
         self._seen(events, owner[judged], judged, stats)
-        return matched
+        return self._other_currency(events, owner, matched)
+
+    def _other_currency(self, events: Matching, owner: np.ndarray, matched: np.ndarray
+                        ) -> tuple[list[int], list[int], list[str]]:
+        lines = np.flatnonzero(matched)
+        currency = np.array(events.currency, dtype=object)[owner[lines]]
+        expected = np.array(self.catalog.currencies([events.content_id[j] for j in lines.tolist()]), dtype=object)
+        odd = (currency != "") & (expected != None) & (expected != currency)  # noqa: E711 (element-wise)
+        odd_events, first = np.unique(owner[lines[odd]], return_index=True)
+        return odd_events.tolist(), lines[odd][first].tolist(), expected[odd][first].tolist()
 
     def _verdicts(self, ids: list[str], as_group: np.ndarray) -> tuple[list[IdStats | None], np.ndarray]:
         """Each line's stats record and verdict code, asking the catalog once per distinct id and use.
