@@ -255,6 +255,15 @@ def test_events_without_content_lines_count_as_revenue_at_risk_without_ids(tmp_p
     assert summary["match_rate_lines"] == 0.0
 
 
+def test_an_item_id_once_sent_as_a_group_keeps_missing_when_later_sent_as_an_item(tmp_path: Path) -> None:
+    path = write(tmp_path, purchase("a", value=24.0, content_type="product_group", contents=[{"content_id": "NW-MUG-002"}]),
+                 purchase("b", value=24.0, contents=[{"content_id": "NW-MUG-002"}]))
+    for reader in ("records", "blocks"):
+        report = check_events([path], catalog(), options=EventOptions(reader=reader))
+        assert [(r["content_id"], r["reason"], r["events"]) for r in report.mismatches] == [
+            ("NW-MUG-002", "item_id_as_group", 2)]
+
+
 def test_bare_ids_inside_contents_are_still_matched(tmp_path: Path) -> None:
     report = check_events([write(tmp_path, purchase("a", value=12.0, contents=["NW-MUG-002"]))], catalog())
     assert report.summary["match_rate"] == 1.0 and found(report.log, "events.missing_content_id") == []

@@ -146,6 +146,11 @@ class Reconciler:
         if self.ids:  # an item id that missed once (as a group) keeps that verdict
             candidates = np.flatnonzero(matched)
             matched[candidates] = [ids[j] not in self.ids for j in candidates.tolist()]
+        as_group_items = np.flatnonzero(usable & group & (flags & VALID != 0) & (flags & STOCKOUT == 0))
+        if len(as_group_items):  # ... and so does one that misses as a group in these lines: judge its uses in order
+            missed = {ids[j] for j in as_group_items.tolist()}
+            candidates = np.flatnonzero(matched)
+            matched[candidates] = [ids[j] not in missed for j in candidates.tolist()]
         judged = np.flatnonzero(usable & ~matched)
         stats, codes = self._verdicts([ids[j] for j in judged.tolist()], group[judged])
         matched[judged] = (codes == MATCHED) | (codes == "match.out_of_stock")
