@@ -209,6 +209,10 @@ _event_ids = _mostly(st.sampled_from(["e1", "e2", "e3", "e4"]),
 _currencies = _mostly(st.sampled_from(["USD", "EUR"]), st.sampled_from(["usd", " USD", "$", "XXX", "", None, "BTN"]))
 _times = _mostly(st.sampled_from([1795511100, 1795511100 + 3600 * 50, 1795511100123]),
                  st.sampled_from([-5, 0, 1e300, 253402300800, None]))
+_iso_times = _mostly(st.sampled_from(["2026-11-24T09:04:58Z", "2026-11-26T11:04:58Z", "2024-02-29T23:59:59Z"]),
+                     st.sampled_from(["2026-02-30T00:00:00Z", " 2026-11-24T09:04:58Z", "2026-11-24T09:04:58+01:00",
+                                      "2026-11-24 09:04:58", "2026-11-24T23:59:60Z", "3026-11-24T09:04:58Z",
+                                      "0000-01-01T00:00:00Z", "1795511100", "", None]))
 _orders = _mostly(st.sampled_from(["o1", "o2", None]), st.just(""))
 # Values of another JSON type than the schema's: a block holding one is read record by record.
 _CHAOS = [{"event": 7, "event_id": "e1"}, {"event": "Purchase", "event_id": 42, "context": {"pixel": {}}},
@@ -234,9 +238,9 @@ def _amount(raw: Any, default: float = 0.0) -> float:
 
 
 @st.composite
-def _event(draw: st.DrawFn, time_key: str, typed: bool) -> dict[str, Any]:
+def _event(draw: st.DrawFn, time_key: str, typed: bool, times: st.SearchStrategy[Any] = _times) -> dict[str, Any]:
     event: dict[str, Any] = {}
-    for key, values in (("event", _names), ("event_id", _event_ids), (time_key, _times)):
+    for key, values in (("event", _names), ("event_id", _event_ids), (time_key, times)):
         if draw(st.integers(0, 29)):
             event[key] = draw(values)
     properties: dict[str, Any] = {"contents": draw(_mostly(st.lists(_content(typed), min_size=1, max_size=3),
@@ -257,21 +261,35 @@ def _event(draw: st.DrawFn, time_key: str, typed: bool) -> dict[str, Any]:
 
 
 @st.composite
-def _record(draw: st.DrawFn, typed: bool) -> Any:
-    kind = draw(st.integers(0, 8 if typed else 9))
+def _record(draw: st.DrawFn, typed: bool, times: st.SearchStrategy[Any]) -> Any:
+    """A record of any shape: Events API 2.0, pixel, 1.x track or batch, flat, or (untyped) not an object.
+    ``times`` are the 1.x and pixel times (numbers or ISO text: one JSON type per typed log)."""
+    kind = draw(st.integers(0, 10 if typed else 11))
     if kind <= 3:
         record: dict[str, Any] = {"data": draw(st.lists(_event("event_time", typed), max_size=3))}
         record[draw(st.sampled_from(["event_source", "event_source_id"]))] = draw(_mostly(st.just("web"), st.none()))
         if draw(st.integers(0, 19)) == 0:
             record["data"].append(None)
         return record
-    if kind <= 7:
-        record = draw(_event("timestamp", typed))
+    if kind <= 6:
+        record = draw(_event("timestamp", typed, times))
         record["context"] = {"pixel": {"code": "C1"}} if draw(st.integers(0, 19)) else {"pixel": None}
         if draw(st.integers(0, 29)) == 0:
             record["pixel_code"] = None
         return record
-    if kind == 8:
+    if kind <= 8:
+        record = draw(_event("timestamp", typed, times))
+        record["pixel_code"] = draw(_mostly(st.just("C1"), st.none()))
+        if draw(st.integers(0, 9)) == 0:
+            record["context"] = {"pixel": {"code": "C1"}}
+        return record
+    if kind == 9:
+        record = {"batch": draw(st.lists(_event("timestamp", typed, times), max_size=3))}
+        record[draw(st.sampled_from(["pixel_code", "event_source_id"]))] = draw(_mostly(st.just("C1"), st.none()))
+        if draw(st.integers(0, 19)) == 0:
+            record["batch"].append(None)
+        return record
+    if kind == 10:
         return draw(_event("event_time", typed))
     return draw(st.sampled_from([[1, 2], "text", 3, {"no": "event"}]))
 
@@ -287,7 +305,8 @@ def _line(record: Any, draw: st.DrawFn, typed: bool) -> bytes:
 def _log(draw: st.DrawFn) -> bytes:
     """A log; a typed one has every value of the schema's JSON type (so it is read as columns)."""
     typed = draw(st.booleans())
-    records = draw(st.lists(_record(typed), min_size=1, max_size=60))
+    times = _iso_times if draw(st.booleans()) else _times
+    records = draw(st.lists(_record(typed, times), min_size=1, max_size=60))
     lines = [_line(r, draw, typed) for r in records]
     repeats = draw(st.lists(st.integers(0, len(lines) - 1), max_size=6))
     lines += [lines[i] for i in repeats]

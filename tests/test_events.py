@@ -256,8 +256,9 @@ def test_events_without_content_lines_count_as_revenue_at_risk_without_ids(tmp_p
 
 
 def test_an_item_id_once_sent_as_a_group_keeps_missing_when_later_sent_as_an_item(tmp_path: Path) -> None:
-    path = write(tmp_path, purchase("a", value=24.0, content_type="product_group", contents=[{"content_id": "NW-MUG-002"}]),
-                 purchase("b", value=24.0, contents=[{"content_id": "NW-MUG-002"}]))
+    mug = [{"content_id": "NW-MUG-002"}]
+    path = write(tmp_path, purchase("a", value=24.0, content_type="product_group", contents=mug),
+                 purchase("b", value=24.0, contents=mug))
     for reader in ("records", "blocks"):
         report = check_events([path], catalog(), options=EventOptions(reader=reader))
         assert [(r["content_id"], r["reason"], r["events"]) for r in report.mismatches] == [

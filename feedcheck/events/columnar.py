@@ -15,8 +15,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from feedcheck.events.blocks import Columns
-from feedcheck.events.names import CONTENT_TYPES, MAX_NAMES, PLACEHOLDER_IDS, STANDARD_NAMES, TEMPLATE_ID
+from feedcheck.events.blocks import SHAPES, Columns
+from feedcheck.events.names import (
+    CONTENT_TYPES,
+    LEGACY_NAMES,
+    MAX_NAMES,
+    PLACEHOLDER_IDS,
+    STANDARD_NAMES,
+    TEMPLATE_ID,
+)
 from feedcheck.events.read import RecordBlock
 from feedcheck.events.reconcile import Matching
 from feedcheck.events.shapes import YEAR_3000, Event
@@ -27,6 +34,12 @@ from feedcheck.settings import EventOptions
 _MAX_EXACT = float(2 ** 53)  # larger numbers may be read differently by Arrow and by Python
 _ID_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text
 _ACCEPTED_CURRENCIES = sorted(ISO_4217 & TIKTOK_EVENT_CURRENCIES)
+_LEGACY = pa.array(list(LEGACY_NAMES), pa.string())
+_RENAMED = pa.array(list(LEGACY_NAMES.values()), pa.string())
+# The one text form of a time read here; a date that does not exist (Arrow reads 30 February as 2 March) is caught
+# by writing the parsed time back.  Every other form is left to Python's parser, on the event-by-event path.
+_ISO_UTC = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\dZ$"
+_ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 def clean_events(cols: Columns, options: EventOptions) -> np.ndarray:
@@ -36,10 +49,10 @@ def clean_events(cols: Columns, options: EventOptions) -> np.ndarray:
     be sure of (non-ASCII ids, numbers past 2**53, times written as text that
     need Python's parser) counts as not clean, and is then checked the slow way.
     """
-    name = cols.name
-    purchase = _in(name, options.purchase_events)
-    catalog = purchase | _in(name, options.catalog_events)
-    ok = _in(name, STANDARD_NAMES) & _event_id_ok(cols.event_id) & _time_ok(cols.time_raw)
+    raw, name = cols.name, current_names(cols.name)
+    purchase = _in(name, options.purchase_events) | _in(raw, options.purchase_events)
+    catalog = purchase | _in(name, options.catalog_events) | _in(raw, options.catalog_events)
+    ok = _in(name, STANDARD_NAMES) & _event_id_ok(cols.event_id) & _time_ok(cols)
     value = cols.value
     has_value = pc.is_valid(value).to_numpy(zero_copy_only=False)
     ok &= np.where(has_value, _amount_ok(value), ~(purchase | catalog))
@@ -50,6 +63,11 @@ def clean_events(cols: Columns, options: EventOptions) -> np.ndarray:
         cols.content_id).to_numpy(zero_copy_only=False)
     ok &= np.where(lengths > 0, _contents_ok(cols, lengths, has_value, options.value_tolerance), no_ids & ~catalog)
     return ok
+
+
+def current_names(names: pa.Array) -> pa.Array:
+    """Each event name, a legacy one as the name it became."""
+    return pc.coalesce(_RENAMED.take(pc.index_in(names, value_set=_LEGACY)), names)
 
 
 def _in(values: pa.Array, allowed: Iterable[str]) -> np.ndarray:
@@ -68,13 +86,10 @@ def _event_id_ok(ids: pa.Array) -> np.ndarray:
     return ok
 
 
-def _time_ok(raw: pa.Array) -> np.ndarray:
-    if pa.types.is_floating(raw.type):
-        seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False)
-        seconds = np.where(seconds > 1e11, seconds / 1000, seconds)
-        with np.errstate(invalid="ignore"):
-            return np.isfinite(seconds) & (seconds > 0) & (seconds < YEAR_3000)
-    return np.zeros(len(raw), dtype=bool)
+def _time_ok(cols: Columns) -> np.ndarray:
+    seconds = _times(cols)
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(seconds) & (seconds > 0) & (seconds < YEAR_3000)
 
 
 def _amount_ok(values: pa.Array) -> np.ndarray:
@@ -124,21 +139,27 @@ class FastEvents:
     def __init__(self, cols: Columns, block: RecordBlock, options: EventOptions) -> None:
         self.block = block
         self.cols = cols
-        self.name: list[str] = cols.name.to_pylist()
+        current = current_names(cols.name)
+        self.name: list[str] = current.to_pylist()
+        self.legacy = pc.fill_null(pc.not_equal(current, cols.name), False).to_numpy(zero_copy_only=False)
+        self.raw_name: list[str] = cols.name.to_pylist() if self.legacy.any() else self.name
         self.event_id: list[str] = cols.event_id.to_pylist()
         self.key = list(zip(self.name, self.event_id))
-        self.purchase = [name in options.purchase_events for name in self.name]
-        self.catalog_event = [p or name in options.catalog_events for p, name in zip(self.purchase, self.name)]
-        self.time: list[float | None] = _seconds(cols.time_raw).tolist() if len(cols) else []
+        self.purchase = [name in options.purchase_events or raw in options.purchase_events
+                         for name, raw in zip(self.name, self.raw_name)]
+        self.catalog_event = [p or name in options.catalog_events or raw in options.catalog_events
+                              for p, name, raw in zip(self.purchase, self.name, self.raw_name)]
+        self.time: list[float | None] = _times(cols).tolist() if len(cols) else []
         self.value: list[float | None] = cols.value.to_pylist()
         self.currency: list[str] = pc.fill_null(cols.currency, "").to_pylist()
         orders = cols.order_id if pa.types.is_string(cols.order_id.type) else pc.cast(cols.order_id, pa.string())
         self.order_key: list[str | None] = [
             order if purchase and order not in (None, "") else None
             for order, purchase in zip(orders.to_pylist(), self.purchase)]
-        self.shape = cols.shape
-        self.pixels = [0, *itertools.accumulate(shape == "pixel" for shape in cols.shape)]
-        self.origin = ["browser" if s == "pixel" else "server" for s in cols.shape]
+        self.shape = [SHAPES[code] for code in cols.shape_code.tolist()]
+        self.by_shape = np.zeros((len(cols) + 1, len(SHAPES)), dtype=np.int64)  # events of each shape before each
+        np.cumsum(np.eye(len(SHAPES), dtype=np.int64)[cols.shape_code], axis=0, out=self.by_shape[1:])
+        self.origin = ["browser" if s == "pixel" else "server" for s in self.shape]
         self.record = cols.record.tolist()
         lines = pc.list_flatten(cols.contents)
         parent = pc.list_parent_indices(cols.contents).to_numpy()
@@ -177,17 +198,31 @@ class FastEvents:
     def event(self, i: int) -> Event:
         """Event ``i`` as the event-by-event path sees it, for the methods that report a finding."""
         return Event(file=self.block.file, line=self.block.numbers[self.record[i]], shape=self.shape[i],
-                     origin=self.origin[i], name=self.name[i], event_id=self.event_id[i], time=self.time[i],
-                     time_raw=self.cols.time_raw[i].as_py(), value=self.value[i], currency=self.currency[i] or None,
+                     origin=self.origin[i], name=self.raw_name[i], event_id=self.event_id[i], time=self.time[i],
+                     time_raw=self.cols.time_raw(i), value=self.value[i], currency=self.currency[i] or None,
                      order_id=self.order_key[i])
 
 
+def _times(cols: Columns) -> np.ndarray:
+    """Each event's time in unix seconds (see :func:`_seconds`)."""
+    if not len(cols):
+        return np.zeros(0)
+    return np.where(cols.shape_code != 0, _seconds(cols.timestamp), _seconds(cols.event_time))
+
+
 def _seconds(raw: pa.Array) -> np.ndarray:
-    """Unix seconds of numeric times, as :func:`feedcheck.events.shapes.parse_time` reads them (text: not read here)."""
-    if not pa.types.is_floating(raw.type):
+    """Unix seconds of each time as :func:`feedcheck.events.shapes.parse_time` reads it: numbers, and text in the
+    form ``2026-11-24T09:04:58Z``; NaN for a time not read here."""
+    if pa.types.is_floating(raw.type):
+        seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False).astype(float)
+        return np.where(seconds > 1e11, seconds / 1000, seconds)
+    if not pa.types.is_string(raw.type):
         return np.full(len(raw), math.nan)
-    seconds = pc.fill_null(raw, math.nan).to_numpy(zero_copy_only=False).astype(float)
-    return np.where(seconds > 1e11, seconds / 1000, seconds)
+    text = pc.if_else(pc.fill_null(pc.match_substring_regex(raw, _ISO_UTC), False), raw, pa.scalar(None, pa.string()))
+    parsed = pc.strptime(text, format=_ISO_FORMAT, unit="s", error_is_null=True)
+    parsed = pc.if_else(pc.equal(pc.strftime(parsed, format=_ISO_FORMAT), text), parsed,
+                        pa.scalar(None, parsed.type))
+    return pc.fill_null(pc.cast(pc.cast(parsed, pa.int64()), pa.float64()), math.nan).to_numpy(zero_copy_only=False)
 
 
 class BlockChecking:
@@ -246,10 +281,11 @@ class BlockChecking:
         count = stop - first
         self.counts["total"] += count
         self.counts["unique"] += count
-        pixels = fast.pixels[stop] - fast.pixels[first]
-        for shape, n in (("eapi2", count - pixels), ("pixel", pixels)):
+        for shape, n in zip(SHAPES, (fast.by_shape[stop] - fast.by_shape[first]).tolist()):
             if n:
                 self.shapes[shape] += n
+        if fast.legacy[first:stop].any():
+            self.legacy.update(itertools.compress(fast.raw_name[first:stop], fast.legacy[first:stop]))
         names = fast.name[first:stop]
         if len(self.names) + len(STANDARD_NAMES) <= MAX_NAMES:
             self.names.update(names)
@@ -272,6 +308,8 @@ class BlockChecking:
         value, currency = fast.value[i], fast.currency[i]
         self.counts["total"] += 1
         self.shapes[fast.shape[i]] += 1
+        if fast.legacy[i]:
+            self.legacy[fast.raw_name[i]] += 1
         if name in self.names or len(self.names) < MAX_NAMES:
             self.names[name] += 1
         purchase, catalog_event = fast.purchase[i], fast.catalog_event[i]

@@ -27,10 +27,11 @@ from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from feedcheck.errors import ConfigError, FeedcheckError
-from feedcheck.events.blocks import PRESENCE_KEYS, BlockParser, Columns, columns, split_lines
+from feedcheck.events.blocks import PIXEL_CODE, BlockParser, Columns, columns, split_lines
 from feedcheck.events.scanner import Scanner, Unreadable
 from feedcheck.events.shapes import Event, FieldMap, recognise
 from feedcheck.events.stream import BlockReader, byte_stream, text_encoding
@@ -293,7 +294,8 @@ def _split_and_parse(data: bytes, first_line: int, max_record_bytes: int,
     kept = split_lines(body, lines, table.num_rows)
     if kept is None:
         return None
-    return lines, (kept, columns(table, presence_free=not any(key in body for key in PRESENCE_KEYS)))
+    keyed = np.array([PIXEL_CODE in lines[k] for k in kept]) if PIXEL_CODE in body else None
+    return lines, (kept, columns(table, keyed))
 
 
 def _body(data: bytes, first_line: int) -> bytes:
