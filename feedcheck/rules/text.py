@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from feedcheck.findings import code, declare
@@ -189,8 +190,22 @@ def no_gimmicks(series: pd.Series) -> pd.Series:
 def description_not_title(frame: pd.DataFrame, *, field: str) -> pd.Series:
     """The description (``field``) says more than the title: it is not the title again, whatever the case or
     the spaces."""
-    def folded(name: str) -> pd.Series:
-        return col(frame, name).str.strip().str.casefold().str.replace(f"[{WHITESPACE}]+", " ", regex=True)
+    description, title = col(frame, field), col(frame, "title").str.casefold()
+    # Case folding only adds characters and folding spaces only removes spaces: a description with more other
+    # characters than the folded title cannot be it, so only the few that might be are folded.
+    maybe = (_solid(description) <= _solid(title)).to_numpy() & (description != "").to_numpy()
+    same = np.zeros(len(frame), dtype=bool)
+    if maybe.any():
+        folded = _fold(description[maybe].str.casefold())
+        same[maybe] = ((folded != "") & (folded == _fold(title[maybe]))).to_numpy()
+    return pd.Series(~same, index=frame.index)
 
-    description = folded(field)
-    return ~((description != "") & (description == folded("title")))
+
+def _solid(series: pd.Series) -> pd.Series:
+    """The characters of each value that are not spaces."""
+    return series.str.len() - series.str.count(f"[{WHITESPACE}]")
+
+
+def _fold(folded: pd.Series) -> pd.Series:
+    """Case-folded values with their spaces trimmed and each run of spaces made one."""
+    return folded.str.strip().str.replace(f"[{WHITESPACE}]+", " ", regex=True)
