@@ -16,6 +16,7 @@ against ``northwind_catalog.csv``, by hand:
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -263,6 +264,12 @@ def test_an_item_id_once_sent_as_a_group_keeps_missing_when_later_sent_as_an_ite
         report = check_events([path], catalog(), options=EventOptions(reader=reader))
         assert [(r["content_id"], r["reason"], r["events"]) for r in report.mismatches] == [
             ("NW-MUG-002", "item_id_as_group", 2)]
+
+
+def test_checking_a_log_leaves_the_garbage_collector_as_it_found_it(tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    check_events([write(tmp_path, purchase("a", value=1.0, contents=["NW-MUG-002"]))], catalog())
+    assert gc.get_threshold() == before
 
 
 def test_bare_ids_inside_contents_are_still_matched(tmp_path: Path) -> None:
