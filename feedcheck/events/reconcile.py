@@ -123,6 +123,7 @@ class Reconciler:
         self.revenue_at_risk: defaultdict[str, float] = defaultdict(float)
         self.revenue_without_ids: defaultdict[str, float] = defaultdict(float)  # part of it: no usable content_id
         self.ids: dict[str, IdStats] = {}
+        self._items_as_groups: set[str] = set()  # the ids in ``ids`` that are items, sent as groups
         self.untracked = IdStats("", "", "")  # misses past options.max_tracked_ids, counted together
         self._rows: list[dict[str, Any]] | None = None
         catalog.use_patterns(options.id_patterns)
@@ -143,12 +144,11 @@ class Reconciler:
         group = np.array(events.as_group, dtype=bool)
         flags = self.catalog.flags([c if c is not None else "" for c in ids])
         matched = usable & ~group & (flags & VALID != 0) & (flags & STOCKOUT == 0)  # plain matches, but:
-        if self.ids:  # an item id that missed once (as a group) keeps that verdict
-            candidates = np.flatnonzero(matched)
-            matched[candidates] = [ids[j] not in self.ids for j in candidates.tolist()]
+        # An item id that missed as a group keeps that verdict for its later uses as an item: in earlier batches,
+        # or in these lines.  Only such an id can be both (no other verdict is given to a valid item id).
         as_group_items = np.flatnonzero(usable & group & (flags & VALID != 0) & (flags & STOCKOUT == 0))
-        if len(as_group_items):  # ... and so does one that misses as a group in these lines: judge its uses in order
-            missed = {ids[j] for j in as_group_items.tolist()}
+        missed = self._items_as_groups | {ids[j] for j in as_group_items.tolist()}
+        if missed:
             candidates = np.flatnonzero(matched)
             matched[candidates] = [ids[j] not in missed for j in candidates.tolist()]
         judged = np.flatnonzero(usable & ~matched)
@@ -250,6 +250,8 @@ class Reconciler:
         if len(self.ids) >= self.options.max_tracked_ids:
             return self.untracked, code
         self.ids[content_id] = IdStats(code, hint, detail)
+        if code == "match.item_id_as_group":
+            self._items_as_groups.add(content_id)
         return self.ids[content_id], code
 
     def finish(self) -> None:
