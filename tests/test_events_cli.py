@@ -125,3 +125,16 @@ def test_an_empty_log_beside_a_good_feed_is_not_a_failed_feed(tmp_path: Path) ->
     assert done.returncode == 1 and "FAILED" not in done.stdout
     both = run("events", str(empty), "--catalog", str(CATALOG), "--out", str(tmp_path / "out2"))
     assert both.returncode == 3
+
+
+def test_half_a_surrogate_pair_in_a_log_is_a_replacement_character_not_a_crash(tmp_path: Path) -> None:
+    log = tmp_path / "events.jsonl"
+    log.write_text('{"event": "Purchase", "event_id": "e\\udc001", "event_time": 1795510800, "properties": '
+                   '{"value": 24.0, "currency": "USD", "contents": [{"content_id": "NW-MUG\\ud800", "price": 24.0}]}}\n'
+                   '{"\\ud800": 1}\n')
+    done = run("events", str(log), "--catalog", str(CATALOG), "--out", str(tmp_path / "out"))
+    assert done.returncode == 1, done.stderr
+    assert [(r["content_id"], r["reason"]) for r in rows(tmp_path / "out" / "mismatches.csv")] == [
+        ("NW-MUG\ufffd", "not_in_catalog")]
+    unknown = [r for r in rows(tmp_path / "out" / "findings.csv") if r["code"] == "events.unknown_shape"]
+    assert ["with keys \ufffd, not an event." in r["message"] for r in unknown] == [True]

@@ -25,6 +25,7 @@ _NEAR_END = 64
 _LONG_LINE = 1 << 16  # a bad record on a longer line is in a minified array: resume at the next element
 _DECODER = json.JSONDecoder()
 _AGAIN = object()
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")  # JSON's spelling of half a UTF-16 surrogate pair
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,8 @@ class Scanner:
             self._resync(start + 1)
             return bad
         oversized = self._too_large() if end - start > self.max_chars else None
+        if _SURROGATE_ESCAPE.search(self.buf, start, end):
+            value = without_lone_surrogates(value)
         self._advance(end)
         return oversized or value
 
@@ -120,14 +123,14 @@ class Scanner:
                     return _AGAIN
                 if after >= len(self.buf) or self.buf[after] in ",]\r\n":
                     self._advance(end)
-                    return value
+                    return without_lone_surrogates(value)
         if self.buf.find("\n", self.pos) < 0 and not self.eof and len(self.buf) - self.pos <= self.max_chars:
             self._refill()
             return _AGAIN
         text = self._line_text(limit=None)
         self._skip_line()
         try:
-            return json.loads(text)  # a line holding one JSON value: reported as an unknown shape
+            return without_lone_surrogates(json.loads(text))  # a line holding one JSON value: an unknown shape
         except (ValueError, RecursionError):
             return Unreadable("events.not_json", truncate(text, 120), "the line does not start with '{'")
 
@@ -174,3 +177,18 @@ class Scanner:
         text = self.buf[self.pos:newline if newline >= 0 else len(self.buf)].rstrip("\r")
         return text if limit is None else truncate(text, limit)
 
+
+def without_lone_surrogates(value: Any) -> Any:
+    """``value`` with each lone surrogate in its text as U+FFFD, the replacement character.
+
+    JSON can escape half of a UTF-16 surrogate pair (``"\\ud800"``), which no
+    text can hold: such an id cannot be in a catalog, and it could not be
+    written to a report.
+    """
+    if isinstance(value, str):
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, list):
+        return [without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    return value
