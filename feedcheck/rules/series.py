@@ -17,8 +17,15 @@ WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u
 
 
 def normalise_token(series: pd.Series) -> pd.Series:
-    """Lower-case, spaces for ``_``/``-``, single spaces: how enums are compared."""
-    return series.str.strip().str.lower().str.replace(f"[{WHITESPACE}_-]+", " ", regex=True)
+    """Lower-case, spaces for ``_``/``-``, single spaces: how enums are compared.
+
+    Worked out once per distinct value (enumerated fields repeat a handful of
+    values item after item), and taken back to the rows.
+    """
+    codes, distinct = pd.factorize(series)
+    normalised = pd.Series(distinct, dtype="str").str.strip().str.lower().str.replace(
+        f"[{WHITESPACE}_-]+", " ", regex=True)
+    return pd.Series(normalised.array.take(codes), index=series.index)
 
 
 def norm(value: str) -> str:
