@@ -13,11 +13,13 @@ you mean", the expected check digit…), only for the examples that are kept.
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from pandera import extensions
 
@@ -57,7 +59,7 @@ def rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = Non
     though a wrong value of most attributes is an error).
     """
     def register(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
-        check = _with_severity(fn)
+        check = _with_severity(fn if frame else _per_distinct(fn))
         extensions.register_check_method(
             statistics=[*statistics, "severity"], supported_types=pd.DataFrame if frame else pd.Series
         )(check)
@@ -65,6 +67,21 @@ def rule(code: str, statistics: tuple[str, ...] = (), *, hint: Hint | None = Non
         return fn
 
     return register
+
+
+def _per_distinct(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
+    """``fn`` (a check of one column, value by value) run once per distinct value when the values repeat, as
+    enumerations, prices and brands do item after item; its verdicts are taken back to the rows.  A column of
+    mostly distinct values (ids, titles, links) is checked as it stands."""
+    @functools.wraps(fn)
+    def check(series: pd.Series, *args: Any, **kwargs: Any) -> pd.Series:
+        codes, distinct = pd.factorize(series)
+        if 2 * len(distinct) > len(series):
+            return fn(series, *args, **kwargs)
+        verdicts = fn(pd.Series(distinct, dtype=series.dtype), *args, **kwargs)
+        return pd.Series(np.asarray(verdicts, dtype=bool)[codes], index=series.index)
+
+    return check
 
 
 def _with_severity(fn: Callable[..., pd.Series]) -> Callable[..., pd.Series]:
