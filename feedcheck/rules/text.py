@@ -202,8 +202,10 @@ def description_not_title(frame: pd.DataFrame, *, field: str) -> pd.Series:
 
 
 def _solid(series: pd.Series) -> pd.Series:
-    """The characters of each value that are not spaces."""
-    return series.str.len() - series.str.count(f"[{WHITESPACE}]")
+    """The characters of each value that are not spaces.  Plain spaces go first, with a literal replace: a
+    pattern that matches at every space costs twice as much."""
+    unspaced = series.str.replace(" ", "", regex=False)
+    return unspaced.str.len() - unspaced.str.count(f"[{WHITESPACE}]")
 
 
 def _fold(folded: pd.Series) -> pd.Series:
