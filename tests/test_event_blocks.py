@@ -178,6 +178,7 @@ _ODD_CHANGES: list[dict[str, Any]] = [{path: value} for path, value in _ODD] + [
     _BROWSING | {"properties__contents": _DROP}, _BROWSING | {"properties__currency": "EUR"},
     {"properties__contents__0__content_type": _DROP, "properties__content_type": "product_group"},
     {"properties__contents__0__content_type": _DROP, "properties__content_type": "sku"},
+    {"properties__contents__0__quantity": 1e300, "properties__contents__0__price": 2 ** 60},  # overflows a total
 ]
 
 

@@ -123,11 +123,12 @@ def _contents_ok(cols: Columns, lengths: np.ndarray, has_value: np.ndarray, tole
     all_priced = np.ones(events, dtype=bool)
     np.logical_and.at(all_priced, parent, has_price)
     total = np.zeros(events)
-    np.add.at(total, parent, np.where(has_price, amount * count, 0.0))
     value = pc.fill_null(cols.value, 0.0).to_numpy(zero_copy_only=False)
-    allowed = np.maximum(0.01, tolerance * np.maximum(np.abs(total), np.abs(value)))
+    with np.errstate(over="ignore", invalid="ignore"):  # absurd amounts (1e300 × 1e300) are events not ok anyway
+        np.add.at(total, parent, np.where(has_price, amount * count, 0.0))
+        allowed = np.maximum(0.01, tolerance * np.maximum(np.abs(total), np.abs(value)))
+        gap = np.abs(value - total)
     checked = has_value & all_priced
-    gap = np.abs(value - total)
     # Near the limit, the order of the additions could tip it: leave such events to the exact path.
     ok &= ~checked | (gap < allowed * (1 - 1e-9))
     return ok
@@ -170,7 +171,8 @@ class FastEvents:
         price = pc.struct_field(lines, "price")
         value = pc.fill_null(cols.value, 0.0).to_numpy(zero_copy_only=False)
         share = value[parent] / np.maximum(1, np.diff(offsets))[parent]
-        total = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False) * count
+        with np.errstate(over="ignore"):  # only clean events' totals are used, and theirs are bounded
+            total = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False) * count
         self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share).tolist()
         self.content_id: list[str] = pc.struct_field(lines, "content_id").to_pylist()
         self.as_group: list[bool] = pc.fill_null(pc.equal(kind, "product_group"), False).to_pylist()
