@@ -42,17 +42,18 @@ _ISO_UTC = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def clean_events(cols: Columns, options: EventOptions) -> np.ndarray:
-    """Which events of ``cols`` :meth:`EventChecker.check` would judge without a finding of their own.
+def clean_events(cols: Columns, options: EventOptions, name: pa.Array, seconds: np.ndarray) -> np.ndarray:
+    """Which events of ``cols`` :meth:`EventChecker.check` would judge without a finding of their own
+    (``name`` and ``seconds``: the events' :func:`current_names` and :func:`event_times`).
 
     Each test mirrors a check in the event-by-event path; anything it cannot
     be sure of (non-ASCII ids, numbers past 2**53, times written as text that
     need Python's parser) counts as not clean, and is then checked the slow way.
     """
-    raw, name = cols.name, current_names(cols.name)
+    raw = cols.name
     purchase = _in(name, options.purchase_events) | _in(raw, options.purchase_events)
     catalog = purchase | _in(name, options.catalog_events) | _in(raw, options.catalog_events)
-    ok = _in(name, STANDARD_NAMES) & _event_id_ok(cols.event_id) & _time_ok(cols)
+    ok = _in(name, STANDARD_NAMES) & _event_id_ok(cols.event_id) & _time_ok(seconds)
     value = cols.value
     has_value = pc.is_valid(value).to_numpy(zero_copy_only=False)
     ok &= np.where(has_value, _amount_ok(value), ~(purchase | catalog))
@@ -86,8 +87,7 @@ def _event_id_ok(ids: pa.Array) -> np.ndarray:
     return ok
 
 
-def _time_ok(cols: Columns) -> np.ndarray:
-    seconds = _times(cols)
+def _time_ok(seconds: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         return np.isfinite(seconds) & (seconds > 0) & (seconds < YEAR_3000)
 
@@ -137,10 +137,10 @@ def _contents_ok(cols: Columns, lengths: np.ndarray, has_value: np.ndarray, tole
 class FastEvents:
     """A block's columns as Python values, for the events :meth:`EventChecker.check_block` takes the short path."""
 
-    def __init__(self, cols: Columns, block: RecordBlock, options: EventOptions) -> None:
+    def __init__(self, cols: Columns, block: RecordBlock, options: EventOptions, current: pa.Array,
+                 seconds: np.ndarray) -> None:
         self.block = block
         self.cols = cols
-        current = current_names(cols.name)
         self.name: list[str] = current.to_pylist()
         self.legacy = pc.fill_null(pc.not_equal(current, cols.name), False).to_numpy(zero_copy_only=False)
         self.raw_name: list[str] = cols.name.to_pylist() if self.legacy.any() else self.name
@@ -150,7 +150,7 @@ class FastEvents:
                          for name, raw in zip(self.name, self.raw_name)]
         self.catalog_event = [p or name in options.catalog_events or raw in options.catalog_events
                               for p, name, raw in zip(self.purchase, self.name, self.raw_name)]
-        self.time: list[float | None] = _times(cols).tolist() if len(cols) else []
+        self.time: list[float | None] = seconds.tolist()
         self.value: list[float | None] = cols.value.to_pylist()
         self.currency: list[str] = pc.fill_null(cols.currency, "").to_pylist()
         orders = cols.order_id if pa.types.is_string(cols.order_id.type) else pc.cast(cols.order_id, pa.string())
@@ -205,7 +205,7 @@ class FastEvents:
                      order_id=self.order_key[i])
 
 
-def _times(cols: Columns) -> np.ndarray:
+def event_times(cols: Columns) -> np.ndarray:
     """Each event's time in unix seconds (see :func:`_seconds`)."""
     if not len(cols):
         return np.zeros(0)
@@ -247,13 +247,14 @@ class BlockChecking:
         cols = block.columns
         if not len(block):
             return
-        clean = clean_events(cols, self.options) if len(cols) else np.zeros(0, dtype=bool)
+        names, seconds = current_names(cols.name), event_times(cols)
+        clean = clean_events(cols, self.options, names, seconds) if len(cols) else np.zeros(0, dtype=bool)
         record_clean = cols.columnar.copy()
         np.logical_and.at(record_clean, cols.record, clean)
         records = np.arange(len(block))
         starts = np.searchsorted(cols.record, records).tolist()
         ends = np.searchsorted(cols.record, records, side="right").tolist()
-        fast = FastEvents(cols, block, self.options)
+        fast = FastEvents(cols, block, self.options, names, seconds)
         edges = np.flatnonzero(np.diff(record_clean.astype(np.int8))) + 1
         for first, stop in zip([0, *edges.tolist()], [*edges.tolist(), len(block)]):
             if record_clean[first]:
