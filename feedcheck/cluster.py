@@ -81,7 +81,7 @@ def dask_executor(address: str, connect_timeout: float = 10.0) -> Iterator[Execu
 
 
 class DaskExecutor(Executor):
-    """Runs calls on a Dask client's workers; a frame among the arguments goes straight to a worker.
+    """Runs calls on a Dask client's workers; a frame or bytes among the arguments go straight to a worker.
 
     Frames given inline would travel inside the task graph, through the
     scheduler; scattered, they go to the worker that will use them.
@@ -91,5 +91,5 @@ class DaskExecutor(Executor):
         self.client = client
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        sent = [self.client.scatter(a) if isinstance(a, pd.DataFrame) else a for a in args]
+        sent = [self.client.scatter(a) if isinstance(a, (pd.DataFrame, bytes)) else a for a in args]
         return self.client.submit(fn, *sent, pure=False, **kwargs)

@@ -102,6 +102,12 @@ class FeedReport:
         """0 no errors, 1 error findings, 3 the feed could not be used or the gate refused it."""
         return exit_code_of(self.status)
 
+    def _parts(self) -> dict[str, Any]:
+        """How a feed checked on a cluster was read: in how many parts, and why not (all) in parts."""
+        if self.info is None or not (self.info.parts or self.info.read_whole):
+            return {}
+        return {"parts": {"count": self.info.parts, "read_whole": self.info.read_whole or None}}
+
     def to_dict(self) -> dict[str, Any]:
         """The ``report.json`` structure (versioned by ``report_version``)."""
         fatal = self.log.fatal
@@ -127,7 +133,7 @@ class FeedReport:
                 "columns": self.info.columns if self.info else [],
                 "currency": self.currency,
                 "currency_assumed": self.currency_assumed,
-            },
+            } | self._parts(),
             "fatal": fatal.as_dict() if fatal else None,
             "items": {
                 "total": self.items_total,

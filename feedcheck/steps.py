@@ -44,6 +44,7 @@ from feedcheck.publish.clean import CatalogSpool, Cleaner
 from feedcheck.publish.history import record_run
 from feedcheck.publish.lastrun import remember, run_key, skippable
 from feedcheck.readers import open_feed
+from feedcheck.readers.parts import cut_feed
 from feedcheck.reports.alerts import alert_on_change
 from feedcheck.reports.write import read_findings, write_reports
 from feedcheck.rules.channels import get_channel
@@ -324,13 +325,21 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
           spool: CatalogSpool | None, executor: Executor | None, ahead: int,
           progress: Callable[[str, int], None] | None) -> None:
     assert report.fetched is not None and report.fetched.path is not None
+    path = report.fetched.path
     cleaner = Cleaner(validator)
     held = HeldFindings(report.log) if executor is not None else None  # the reader runs ahead of the findings
     try:
-        with open_feed(report.fetched.path, report.log if held is None else held, limits=limits, shown=report.source,
-                       charset=report.fetched.charset) as (info, chunks):
+        with contextlib.ExitStack() as stack:
+            info, chunks = stack.enter_context(open_feed(path, report.log if held is None else held, limits=limits,
+                                                         shown=report.source, charset=report.fetched.charset))
             report.info = info
-            for verdict in validator.validate_chunks(chunks, executor, ahead, held):
+            parts = None if executor is None else stack.enter_context(cut_feed(path, info.format, limits,
+                                                                               report.source))
+            if isinstance(parts, str):
+                info.read_whole, parts = parts, None
+            verdicts = (validator.validate_chunks(chunks, executor, ahead, held) if parts is None else
+                        validator.validate_parts(parts, chunks, executor, limits, info, ahead, held))
+            for verdict in verdicts:
                 if catalog is not None:
                     catalog.add(verdict.items, verdict.errors)
                 if spool is not None:

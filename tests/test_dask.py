@@ -4,6 +4,7 @@ catalog as one process."""
 from __future__ import annotations
 
 import gzip
+import re
 import socket
 import subprocess
 import sys
@@ -21,6 +22,8 @@ from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
 from feedcheck.feeds import load_feeds
 from feedcheck.publish.clean import CatalogSpool
+from feedcheck.readers.fields import ATOM_NS as ATOM
+from feedcheck.readers.fields import GOOGLE_NS as GOOGLE
 from feedcheck.settings import EventOptions, ReadLimits
 from feedcheck.steps import check_feed
 from tests.conftest import FEEDS, FIXTURES
@@ -34,8 +37,10 @@ def cluster() -> Iterator[Executor]:
         yield executor
 
 
-def _outcome(source: Path, channel: str, tmp: Path, executor: Executor | None, **options: Any) -> dict[str, Any]:
-    """Everything a check leaves: the report, every stored finding, the cleaned items and the catalog's ids."""
+def _outcome(source: Path, channel: str, tmp: Path, executor: Executor | None, parts: list[Any] | None = None,
+             **options: Any) -> dict[str, Any]:
+    """Everything a check leaves: the report, every stored finding, the cleaned items and the catalog's ids.
+    How a cluster read the feed (``report.json``'s ``feed.parts``) goes to ``parts``, when given."""
     spool = CatalogSpool(tmp)
     catalog = Catalog()
     try:
@@ -45,6 +50,9 @@ def _outcome(source: Path, channel: str, tmp: Path, executor: Executor | None, *
         spool.cleanup()
     summary = report.to_dict()
     summary.pop("seconds"), summary.pop("started_at")  # when, and how long: not what
+    read = summary["feed"].pop("parts", None)
+    if parts is not None:
+        parts.append(read)
     kept = ("items_total", "currency", "_anchor", "_items", "_groups", "_availability", "_currency_of")
     return {"summary": summary, "findings": [f.as_dict() for f in report.log], "items": items,
             "catalog": {name: getattr(catalog, name) for name in kept}}
@@ -80,6 +88,61 @@ def test_many_chunks_in_flight_fold_back_in_the_feeds_order(cluster: Executor, t
     codes = {f["code"] for f in alone["findings"]}
     assert "item.duplicate_id" in codes and alone["summary"]["items"]["total"] > 500
     assert (alone["summary"]["fatal"] is not None) == kind.startswith("truncated")
+
+
+def _rss(path: Path, items: int, *, encoding: str = "UTF-8", atom: str = "", spoil: dict[int, str] | None = None,
+         packed: bool = False) -> Path:
+    """The benchmark's RSS feed of ``items`` items, written in ``encoding``; as Atom entries (``atom``: the
+    prefix they carry, or "-" for none); with the description of some items (by number, from 1) replaced."""
+    generate.write_rss(path, items, seed=5)
+    text = path.read_text()
+    for number, description in (spoil or {}).items():
+        at = [m.start() for m in re.finditer("<description>", text)][number]  # the channel's own comes first
+        end = text.index("</description>", at)
+        text = f"{text[:at]}<description>{description}{text[end:]}"
+    if atom:
+        prefix = "" if atom == "-" else f"{atom}:"
+        text = (text.replace("<item>", f"<{prefix}entry>").replace("</item>", f"</{prefix}entry>")
+                .replace('<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0">',
+                         f'<{prefix}feed xmlns{":" + atom if prefix else ""}="{ATOM}" xmlns:g="{GOOGLE}">')
+                .replace("<channel>", "").replace("</channel>", "").replace("</rss>", f"</{prefix}feed>"))
+    declared = {"cp1252": "ISO-8859-1"}.get(encoding, encoding)  # as shops label Windows-1252 text
+    data = text.replace('encoding="UTF-8"', f'encoding="{declared}"').encode(encoding)
+    path.write_bytes(gzip.compress(data) if packed else data)
+    return path
+
+
+@pytest.mark.parametrize(("case", "feed", "read"), [
+    ("rss", {}, {"count": 15, "read_whole": None}),
+    ("gzip", {"packed": True}, {"count": 15, "read_whole": None}),
+    ("latin-1", {"encoding": "cp1252"}, {"count": 15, "read_whole": None}),
+    ("atom", {"atom": "-"}, {"count": 15, "read_whole": None}),
+    ("prefixed atom", {"atom": "a"}, {"count": 15, "read_whole": None}),
+    # An end tag in a CDATA section puts a cut in the wrong place: the part before it holds 99 items, or ends
+    # inside the section; either way it is refused and the feed is read on in one process from there.
+    ("cdata miscounts", {"spoil": {150: "<![CDATA[</item>]]>"}}, {"count": 1, "read_whole": "refused"}),
+    ("cdata at a cut", {"spoil": {200: "<![CDATA[</item>\n  <item>]]>"}}, {"count": 1, "read_whole": "refused"}),
+    ("broken markup", {"spoil": {700: "<g:broken"}}, {"count": 6, "read_whole": "refused"}),
+    ("utf-16", {"encoding": "UTF-16"}, {"count": 0, "read_whole": "utf16"}),
+])
+def test_a_feed_cut_into_parts_checks_as_in_one_process(cluster: Executor, tmp_path: Path, case: str,
+                                                         feed: dict[str, Any], read: dict[str, Any]) -> None:
+    source = _rss(tmp_path / "feed.xml", 1_500, **feed)
+    options = {"read_limits": ReadLimits(chunk_rows=100, max_findings_per_code=20)}
+    alone = _outcome(source, "google", tmp_path, None, **options)
+    parts: list[Any] = []
+    assert _outcome(source, "google", tmp_path, cluster, parts, **options) == alone
+    assert parts == [read]
+    assert (alone["summary"]["fatal"] is not None) == (case == "broken markup")
+    # The broken chunk's items are lost, as in one process.
+    assert alone["summary"]["items"]["total"] == (600 if case == "broken markup" else 1_500)
+
+
+@pytest.mark.parametrize(("name", "read"), [("google_defects.xml", "small"), ("meta_catalog.tsv", "delimited")])
+def test_a_feed_that_is_not_cut_says_why(cluster: Executor, tmp_path: Path, name: str, read: str) -> None:
+    parts: list[Any] = []
+    _outcome(FEEDS / name, "google", tmp_path, cluster, parts)
+    assert parts == [{"count": 0, "read_whole": read}]
 
 
 def _events_outcome(logs: list[Path], catalog_feed: Path | None, executor: Executor | None,

@@ -93,14 +93,24 @@ def _dtd_forbidden(shown: str) -> FeedFormatError:
 def _chunks(
     opened: Opened, encoding: str | None, limits: ReadLimits, shown: str, log: FindingLog, info: FeedInfo
 ) -> Iterator[pd.DataFrame]:
-    context = etree.iterparse(opened.stream, events=("end",), tag=ITEM_TAGS, encoding=encoding, **PARSER_OPTIONS)
-    converter = _ItemConverter()
+    notes = ItemNotes()
+    for frame in xml_chunks(opened.stream, encoding, limits, shown, notes):
+        info.columns.extend(c for c in frame.columns if c not in info.columns)
+        yield frame
+    notes.report(log)
+
+
+def xml_chunks(stream: Any, encoding: str | None, limits: ReadLimits, shown: str, notes: ItemNotes,
+               first: int = 0) -> Iterator[pd.DataFrame]:
+    """The items of an XML document as chunks of ``limits.chunk_rows`` rows, numbered from ``first + 1``; what
+    is worth telling about them as a whole is counted in ``notes``."""
+    context = etree.iterparse(stream, events=("end",), tag=ITEM_TAGS, encoding=encoding, **PARSER_OPTIONS)
+    converter = _ItemConverter(notes)
     rows: list[dict[str, str]] = []
-    first = 0
-    number = 0
+    number = first
     try:
         for _event, element in context:
-            if number == 0 and _has_dtd(element):
+            if number == first and _has_dtd(element):
                 raise _dtd_forbidden(shown)
             number += 1
             rows.append(converter.convert(element))
@@ -108,7 +118,7 @@ def _chunks(
             while element.getprevious() is not None:
                 del element.getparent()[0]
             if len(rows) >= limits.chunk_rows:
-                yield _frame(rows, first, info)
+                yield _frame(rows, first)
                 first, rows = number, []
     except etree.XMLSyntaxError as exc:
         line, column = exc.position
@@ -119,8 +129,7 @@ def _chunks(
             "in a value are the usual causes.",
         ) from None
     if rows:
-        yield _frame(rows, first, info)
-    converter.report(log)
+        yield _frame(rows, first)
 
 
 def _has_dtd(element: Any) -> bool:
@@ -128,20 +137,45 @@ def _has_dtd(element: Any) -> bool:
     return bool(docinfo.doctype) or docinfo.internalDTD is not None
 
 
-def _frame(rows: list[dict[str, str]], first: int, info: FeedInfo) -> pd.DataFrame:
+def _frame(rows: list[dict[str, str]], first: int) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(rows, index=pd.RangeIndex(first + 1, first + 1 + len(rows)))
-    frame = frame.fillna("").astype(str)
-    info.columns.extend(c for c in frame.columns if c not in info.columns)
-    return frame
+    return frame.fillna("").astype(str)
+
+
+class ItemNotes:
+    """What is told once about a feed's items as a whole, counted as they are read: fields whose HTML was not
+    escaped, and known fields written without the ``g:`` prefix.  Counts of parts read apart add up."""
+
+    def __init__(self) -> None:
+        self.unprefixed: Counter[str] = Counter()
+        self.unescaped_html: Counter[str] = Counter()
+
+    def add(self, other: ItemNotes) -> None:
+        self.unprefixed.update(other.unprefixed)
+        self.unescaped_html.update(other.unescaped_html)
+
+    def report(self, log: FindingLog) -> None:
+        for name, count in sorted(self.unescaped_html.items()):
+            log.add(make_finding("xml.unescaped_html", field=name, value=str(count), count=count))
+        for name, count in sorted(self.unprefixed.items()):
+            log.add(
+                make_finding(
+                    "feed.unprefixed_element",
+                    field=name,
+                    detail=f"{count:,} item(s) have <{name}> without the g: namespace prefix; Google and "
+                    f"TikTok ignore it. Write <g:{name}> and declare "
+                    f'xmlns:g="{GOOGLE_NS}" on the root element.',
+                )
+            )
 
 
 class _ItemConverter:
     """Turns one ``<item>``/``<entry>`` element into a row of canonical fields."""
 
-    def __init__(self) -> None:
+    def __init__(self, notes: ItemNotes) -> None:
         self._names: dict[str, tuple[str, str] | None] = {}
-        self.unprefixed: Counter[str] = Counter()
-        self.unescaped_html: Counter[str] = Counter()
+        self.unprefixed = notes.unprefixed
+        self.unescaped_html = notes.unescaped_html
 
     def convert(self, item: Any) -> dict[str, str]:
         google: dict[str, str] = {}
@@ -182,20 +216,6 @@ class _ItemConverter:
             kind = None
         self._names[tag] = kind
         return kind
-
-    def report(self, log: FindingLog) -> None:
-        for name, count in sorted(self.unescaped_html.items()):
-            log.add(make_finding("xml.unescaped_html", field=name, value=str(count), count=count))
-        for name, count in sorted(self.unprefixed.items()):
-            log.add(
-                make_finding(
-                    "feed.unprefixed_element",
-                    field=name,
-                    detail=f"{count:,} item(s) have <{name}> without the g: namespace prefix; Google and "
-                    f"TikTok ignore it. Write <g:{name}> and declare "
-                    f'xmlns:g="{GOOGLE_NS}" on the root element.',
-                )
-            )
 
 
 def _value(element: Any, name: str) -> str:

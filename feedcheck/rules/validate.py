@@ -23,11 +23,14 @@ import pandera.pandas as pa
 
 from feedcheck.clock import Window
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
+from feedcheck.readers.base import FeedInfo
+from feedcheck.readers.parts import Part, first_items, read_part
+from feedcheck.readers.xml import ItemNotes
 from feedcheck.rules.assess import Assessment, Failure, Kept, KeptRows, SchemaKey, assess
 from feedcheck.rules.channels import Channel
 from feedcheck.rules.feedwide import Currencies, DuplicateIds, SharedGtins, VariantFields
 from feedcheck.rules.prices import parse_price
-from feedcheck.settings import ChannelOptions
+from feedcheck.settings import ChannelOptions, ReadLimits
 
 _CURRENCY_SAMPLE = 1_000  # prices read to guess the catalog currency when none is given
 _SUMMARY_EXAMPLES = 5  # the most frequent values a summarised finding names
@@ -49,6 +52,21 @@ class ChunkVerdict:
     columns: list[str]
 
 
+@dataclass(frozen=True)
+class PartAssessed:
+    """A part of a feed read and its chunks assessed on a worker (see :func:`assess_part`)."""
+
+    chunks: list[Assessment]
+    notes: ItemNotes | None
+    refused: str
+
+
+def assess_part(key: SchemaKey, part: Part, data: bytes, limits: ReadLimits, keep: int) -> PartAssessed:
+    """Read a part of a feed from its bytes and assess its chunks: the work one worker does for a cut feed."""
+    read = read_part(part, data, limits)
+    return PartAssessed([assess(key, chunk, keep) for chunk in read.chunks], read.notes, read.refused)
+
+
 class FeedValidator:
     """Validates the chunks of one feed against one channel, keeping feed-wide state."""
 
@@ -60,6 +78,7 @@ class FeedValidator:
         self.window = Window(now)
         self.currency: str | None = options.currency
         self.currency_assumed = False
+        self._currency_untold = False  # the assumed currency is told with the first chunk's findings
         self.items_total = 0
         self.items_with_errors = 0
         self.items_with_warnings = 0
@@ -129,6 +148,58 @@ class FeedValidator:
             for future, _ in pending:
                 future.cancel()
 
+    def validate_parts(self, parts: Iterator[tuple[Part, bytes]], rest: Iterator[pd.DataFrame], executor: Executor,
+                       limits: ReadLimits, info: FeedInfo, ahead: int = 2,
+                       held: HeldFindings | None = None) -> Iterator[ChunkVerdict]:
+        """The verdicts of a feed cut into ``parts`` (see :mod:`feedcheck.readers.parts`), each read and assessed
+        by the ``executor``, folded here in the feed's order.
+
+        ``rest`` is the whole feed's reader, not yet started: when a part is refused (it does not parse alone),
+        the chunks before it stand and the feed is read on from that part in this process, as
+        :meth:`validate_chunks` reads, so the findings are those of a read that was never cut.
+        """
+        if held is not None:
+            held.release()  # what the reader found in the feed's head comes first
+        notes = ItemNotes()
+        pending: deque[tuple[Part, Future[PartAssessed]]] = deque()
+        refused_at: int | None = None
+        try:
+            for part, data in parts:
+                if self._key is None:
+                    peek = first_items(part, data, limits, min(_CURRENCY_SAMPLE, limits.chunk_rows))
+                    if peek is None:
+                        refused_at = part.first_row
+                        break
+                    self._key_for(peek)
+                pending.append((part, executor.submit(assess_part, self._key, part, data, limits,
+                                                      self.log.max_per_code)))
+                while len(pending) > ahead and refused_at is None:
+                    refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
+            while pending and refused_at is None:
+                refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
+        finally:
+            for _, future in pending:
+                future.cancel()
+        if refused_at is None:
+            notes.report(self.log)
+            return
+        info.read_whole = "refused"
+        later = (chunk for chunk in rest if chunk.index[0] > refused_at)
+        yield from self.validate_chunks(later, executor, ahead, held)
+
+    def _fold_part(self, part: Part, future: Future[PartAssessed], notes: ItemNotes,
+                   info: FeedInfo) -> Iterator[ChunkVerdict]:
+        """Fold an assessed part's chunks; return where it starts if it was refused, else ``None``."""
+        assessed = future.result()
+        if assessed.refused:
+            return part.first_row
+        info.parts += 1
+        for chunk in assessed.chunks:
+            info.columns.extend(name for name in chunk.columns if name not in info.columns)
+            yield self._fold(chunk)
+        notes.add(assessed.notes)
+        return None
+
     def finish(self) -> None:
         """Feed-level findings that need the whole feed: absent fields, unknown fields, no items."""
         if self.items_total == 0:
@@ -158,14 +229,16 @@ class FeedValidator:
                 found = Counter(p[1] for v in chunk["price"].head(_CURRENCY_SAMPLE) if (p := parse_price(v.strip())))
                 if found:
                     self.currency = found.most_common(1)[0][0]
-                    self.currency_assumed = True
-                    self.log.add(make_finding("feed.currency_assumed", value=self.currency))
+                    self.currency_assumed = self._currency_untold = True
             self._key = SchemaKey(self.channel.name, self.currency, self.now, tuple(sorted(self.options.limits.items())),
                                   self.options.countries)
         return self._key
 
     def _fold(self, assessed: Assessment) -> ChunkVerdict:
         """Record an assessed chunk's findings, find its duplicate ids and count its items."""
+        if self._currency_untold:
+            self._currency_untold = False
+            self.log.add(make_finding("feed.currency_assumed", value=self.currency))
         self._seen_columns.update(assessed.columns)
         if assessed.turns:
             self.window = self.window.around(assessed.turns)
