@@ -103,10 +103,8 @@ class FeedReport:
         return exit_code_of(self.status)
 
     def _parts(self) -> dict[str, Any]:
-        """How a feed checked on a cluster was read: in how many parts, and why not (all) in parts."""
-        if self.info is None or not (self.info.parts or self.info.read_whole):
-            return {}
-        return {"parts": {"count": self.info.parts, "read_whole": self.info.read_whole or None}}
+        """The parts a cluster's workers read the feed in, when it was checked on a cluster."""
+        return {} if self.info is None or self.info.parts is None else {"parts": self.info.parts}
 
     def to_dict(self) -> dict[str, Any]:
         """The ``report.json`` structure (versioned by ``report_version``)."""

@@ -44,7 +44,7 @@ from feedcheck.publish.clean import CatalogSpool, Cleaner
 from feedcheck.publish.history import record_run
 from feedcheck.publish.lastrun import remember, run_key, skippable
 from feedcheck.readers import open_feed
-from feedcheck.readers.parts import cut_feed
+from feedcheck.readers.parts import READ_WHOLE, cut_feed
 from feedcheck.reports.alerts import alert_on_change
 from feedcheck.reports.write import read_findings, write_reports
 from feedcheck.rules.channels import get_channel
@@ -335,8 +335,12 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
             report.info = info
             parts = None if executor is None else stack.enter_context(cut_feed(path, info.format, limits,
                                                                                report.source))
+            if executor is not None:
+                info.parts = 0
             if isinstance(parts, str):
-                info.read_whole, parts = parts, None
+                if parts != "small":
+                    report.log.add(make_finding("feed.read_whole", why=READ_WHOLE[parts]))
+                parts = None
             verdicts = (validator.validate_chunks(chunks, executor, ahead, held) if parts is None else
                         validator.validate_parts(parts, chunks, executor, limits, info, ahead, held))
             for verdict in verdicts:

@@ -15,5 +15,4 @@ class FeedInfo:
     compressed: bool
     delimiter: str | None = None
     columns: list[str] = field(default_factory=list)
-    parts: int = 0  # the parts a cluster's workers read the feed in; 0 when it was read in this process
-    read_whole: str = ""  # on a cluster, why (some of) the feed was read in this process (see cut_feed)
+    parts: int | None = None  # the parts a cluster's workers read the feed in; None when checked without one

@@ -43,6 +43,12 @@ declare({
         "or in CDATA; channels read such an element as XML, not as text, and may drop it or refuse the item. "
         "feedcheck read its text with the line breaks kept. Wrap the HTML in <![CDATA[ … ]]>, or escape it.",
     ),
+    "feed.read_whole": code(
+        "Feed read in one process, not in parts on the cluster",
+        "info",
+        "The cluster's workers did not read this feed in parts: {why}. It was checked all the same, in the "
+        "process that runs the check; only the speed-up was lost.",
+    ),
     "xml.dtd_forbidden": code("DOCTYPE or entity declarations", "error", "{detail}", True),
     "xml.syntax": code("XML is not well-formed", "error", "{detail}", True),
     "csv.no_header": code("No header row", "error", "{detail}", True),

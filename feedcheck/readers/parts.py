@@ -44,6 +44,13 @@ from feedcheck.sources.decode import open_source, xml_encoding_override
 
 _BLOCK = 1 << 20  # bytes counted at a time while looking for the next cut
 _MAX_TAIL = 1 << 16  # a document tail longer than this is not a plain closing of the channel: do not cut
+# Why a feed is not cut, or not all of it (the words of the ``feed.read_whole`` finding).
+READ_WHOLE = {
+    "delimited": "CSV and TSV are not cut into parts yet, since a quoted cell may hold line breaks",
+    "utf16": "UTF-16 text is not cut into parts; export the feed in UTF-8",
+    "no_cut": "no item's end is followed by the next item's start where a part would end",
+    "refused": "the part from row {row:,} did not parse on its own, so the rest was read in one process",
+}
 _FIRST_ITEM = {"rss": re.compile(rb"<(item)[\s>/]"), "atom": re.compile(rb"<((?:[\w.-]+:)?entry)[\s>/]")}
 
 
@@ -77,8 +84,7 @@ class PartRefused(Exception):
 @contextlib.contextmanager
 def cut_feed(path: Path, fmt: str, limits: ReadLimits, shown: str) -> Iterator[Iterator[tuple[Part, bytes]] | str]:
     """The parts of the feed at ``path`` (in the format its reader found) with their bytes, lazily; or why the
-    feed is not cut: ``delimited``, ``utf16``, ``small`` (no more items than a chunk) or ``no_cut`` (no item's
-    end is followed by the next item's start where a cut is due)."""
+    feed is not cut: ``small`` (no more items than a chunk) or a key of :data:`READ_WHOLE`."""
     if fmt not in _FIRST_ITEM:
         yield "delimited"
         return

@@ -8,18 +8,10 @@ from typing import Any
 
 from feedcheck.findings import FindingLog, truncate
 from feedcheck.outcome import FeedReport
-from feedcheck.readers.base import FeedInfo
 from feedcheck.reports.messages import money
 from feedcheck.reports.render import count, item_label, percent, top_codes
 
 TOP_FINDINGS = 8  # codes the summary lists
-READ_WHOLE = {  # why a feed checked on a cluster was read, or read on, in this process
-    "delimited": "CSV and TSV are read in one process: a quoted cell may hold line breaks",
-    "utf16": "UTF-16 text is read in one process",
-    "small": "the feed holds no more items than one chunk",
-    "no_cut": "no item ends where the next one starts at a cut, so the feed was read in one process",
-    "refused": "a part did not parse on its own, so the feed was read on from there in one process",
-}
 
 
 def feed_summary(report: FeedReport, paths: dict[str, Path]) -> str:
@@ -38,8 +30,8 @@ def feed_summary(report: FeedReport, paths: dict[str, Path]) -> str:
             f"  {count(report.items_total, 'item')}: {report.items_with_errors:,} with errors (rejected by the channel), "
             f"{report.items_with_warnings:,} with warnings only"
         )
-        if info.parts or info.read_whole:
-            lines.append(_parts_line(info))
+        if info.parts:
+            lines.append(f"  read in {count(info.parts, 'part')} by the cluster's workers")
     if report.publish is not None:
         lines.append(_publish_line(report))
     if report.events is not None:
@@ -48,13 +40,6 @@ def feed_summary(report: FeedReport, paths: dict[str, Path]) -> str:
         lines.extend(_top_findings(report.log))
     lines.append(paths_line(paths))
     return "\n".join(lines)
-
-
-def _parts_line(info: FeedInfo) -> str:
-    """How the cluster's workers read the feed."""
-    parts = f"read in {count(info.parts, 'part')} by the cluster's workers" if info.parts else ""
-    why = READ_WHOLE.get(info.read_whole, "")
-    return "  " + "; ".join(filter(None, [parts, why]))
 
 
 def events_summary(summary: dict[str, object], log: FindingLog) -> str:

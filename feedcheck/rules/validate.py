@@ -24,7 +24,7 @@ import pandera.pandas as pa
 from feedcheck.clock import Window
 from feedcheck.findings import Finding, FindingLog, HeldFindings, Severity, make_finding, truncate
 from feedcheck.readers.base import FeedInfo
-from feedcheck.readers.parts import Part, first_items, read_part
+from feedcheck.readers.parts import READ_WHOLE, Part, first_items, read_part
 from feedcheck.readers.xml import ItemNotes
 from feedcheck.rules.assess import Assessment, Failure, Kept, KeptRows, SchemaKey, assess
 from feedcheck.rules.channels import Channel
@@ -183,7 +183,7 @@ class FeedValidator:
         if refused_at is None:
             notes.report(self.log)
             return
-        info.read_whole = "refused"
+        self.log.add(make_finding("feed.read_whole", why=READ_WHOLE["refused"].format(row=refused_at + 1)))
         later = (chunk for chunk in rest if chunk.index[0] > refused_at)
         yield from self.validate_chunks(later, executor, ahead, held)
 
@@ -193,7 +193,7 @@ class FeedValidator:
         assessed = future.result()
         if assessed.refused:
             return part.first_row
-        info.parts += 1
+        info.parts = (info.parts or 0) + 1
         for chunk in assessed.chunks:
             info.columns.extend(name for name in chunk.columns if name not in info.columns)
             yield self._fold(chunk)
