@@ -277,6 +277,20 @@ class HeldFindings(FindingLog):
     def count_only(self, code: str, severity: Severity, n: int) -> None:
         self._held.append((code, severity, n))
 
+    def pass_to(self, target: FindingLog) -> None:
+        """Pass everything held on to ``target`` (a log in another process than the one that held it)."""
+        self.target = target
+        self.release()
+
+    def drop(self) -> None:
+        """Forget what is held and not yet passed on."""
+        self._released += len(self._held)
+        self._held.clear()
+
+    def codes(self) -> Counter[str]:
+        """How many of each code are held."""
+        return Counter(held.code if isinstance(held, Finding) else held[0] for held in self._held)
+
     def mark(self) -> int:
         """A point in what has been held so far, for :meth:`release`."""
         return self._released + len(self._held)

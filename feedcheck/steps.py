@@ -333,8 +333,7 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
             info, chunks = stack.enter_context(open_feed(path, report.log if held is None else held, limits=limits,
                                                          shown=report.source, charset=report.fetched.charset))
             report.info = info
-            parts = None if executor is None else stack.enter_context(cut_feed(path, info.format, limits,
-                                                                               report.source))
+            parts = None if executor is None else stack.enter_context(cut_feed(path, info, limits, report.source))
             if executor is not None:
                 info.parts = 0
             if isinstance(parts, str):

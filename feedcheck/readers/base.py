@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -15,4 +16,5 @@ class FeedInfo:
     compressed: bool
     delimiter: str | None = None
     columns: list[str] = field(default_factory=list)
+    layout: Any = field(default=None, repr=False, compare=False)  # what the reader needs to read a part alone
     parts: int | None = None  # the parts a cluster's workers read the feed in; None when checked without one

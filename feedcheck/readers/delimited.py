@@ -12,6 +12,8 @@ import re
 import threading
 import warnings
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
@@ -41,6 +43,16 @@ def sniff_delimiter(header: str) -> str:
     counts = {d: header.count(d) for d in DELIMITERS}
     best = max(counts, key=lambda d: (counts[d], d == ","))
     return best if counts[best] else ","
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How a delimited feed's records are read, learnt from its head: what a part of it needs to be read alone."""
+
+    encoding: str
+    delimiter: str
+    names: list[str]  # as the parser names the cells, hidden names for repeated columns included
+    header_row: int  # the row of the header, after any template rows above it
 
 
 def read_delimited(
@@ -83,6 +95,7 @@ def read_delimited(
         compressed=opened.compressed,
         delimiter=delimiter,
         columns=[n for n in names if not n.startswith("\x00")],
+        layout=Layout(encoding, delimiter, names, header_row),
     )
     return info, _parsed(_chunks(text, names, delimiter, header_row, limits, log, decode_findings), header_row,
                          shown)
@@ -105,6 +118,16 @@ def _unique_names(header: list[str], log: FindingLog) -> list[str]:
             seen[name] = position
         names.append(name)
     return names
+
+
+def delimited_chunks(raw: BinaryIO, layout: Layout, first: int, limits: ReadLimits,
+                     log: FindingLog) -> Iterator[pd.DataFrame]:
+    """The records of ``raw`` (a part of a feed, with no header), numbered as if ``first`` records came before
+    them; the reader's findings go to ``log``, as the reader of the whole feed makes them."""
+    decode_findings: list = []
+    text = DecodingReader(raw, layout.encoding, decode_findings, max_line=limits.max_line_chars)
+    return _parsed(_chunks(text, layout.names, layout.delimiter, layout.header_row + first, limits, log,
+                           decode_findings), layout.header_row, "part")
 
 
 def _chunks(
@@ -131,22 +154,25 @@ def _chunks(
         skip_blank_lines=True,
     )
     skipped: list[int] = []  # record number of each skipped row, minus the skips before it
+    # Bytes that are not text are told after the last chunk, not with the chunk whose read decoded them: the
+    # parser reads ahead by an amount of its own, and a feed read in parts must tell them where one reader does.
     with reader:
-        while True:
-            with _WARNINGS, warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                chunk = next(reader, None)
-            _report_bad_lines(caught, header_row, log, skipped)
+        try:
+            while True:
+                with _WARNINGS, warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    chunk = next(reader, None)
+                _report_bad_lines(caught, header_row, log, skipped)
+                if chunk is None:
+                    return
+                chunk = chunk[[n for n in names if not n.startswith("\x00")]].fillna("")
+                good = chunk.index.to_numpy() + 1
+                chunk.index = good + np.searchsorted(skipped, good, side="right") + header_row
+                yield _drop_template_rows(chunk, log)
+        finally:
             log.extend(decode_findings)
-            decode_findings.clear()
-            if chunk is None:
-                if text.unreported:
-                    log.count_only("decode.invalid_bytes", Severity.ERROR, text.unreported)
-                return
-            chunk = chunk[[n for n in names if not n.startswith("\x00")]].fillna("")
-            good = chunk.index.to_numpy() + 1
-            chunk.index = good + np.searchsorted(skipped, good, side="right") + header_row
-            yield _drop_template_rows(chunk, log)
+            if text.unreported:
+                log.count_only("decode.invalid_bytes", Severity.ERROR, text.unreported)
 
 
 def _parsed(chunks: Iterator[pd.DataFrame], header_row: int, shown: str) -> Iterator[pd.DataFrame]:

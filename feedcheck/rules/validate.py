@@ -12,7 +12,7 @@ per-item verdicts are exact.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
@@ -57,6 +57,7 @@ class PartAssessed:
     """A part of a feed read and its chunks assessed on a worker (see :func:`assess_part`)."""
 
     chunks: list[Assessment]
+    findings: HeldFindings | None  # the reader's, made as it read the part
     notes: ItemNotes | None
     refused: str
 
@@ -64,7 +65,7 @@ class PartAssessed:
 def assess_part(key: SchemaKey, part: Part, data: bytes, limits: ReadLimits, keep: int) -> PartAssessed:
     """Read a part of a feed from its bytes and assess its chunks: the work one worker does for a cut feed."""
     read = read_part(part, data, limits)
-    return PartAssessed([assess(key, chunk, keep) for chunk in read.chunks], read.notes, read.refused)
+    return PartAssessed([assess(key, chunk, keep) for chunk in read.chunks], read.findings, read.notes, read.refused)
 
 
 class FeedValidator:
@@ -162,15 +163,12 @@ class FeedValidator:
             held.release()  # what the reader found in the feed's head comes first
         notes = ItemNotes()
         pending: deque[tuple[Part, Future[PartAssessed]]] = deque()
-        refused_at: int | None = None
+        refused_at: Part | None = None
         try:
             for part, data in parts:
-                if self._key is None:
-                    peek = first_items(part, data, limits, min(_CURRENCY_SAMPLE, limits.chunk_rows))
-                    if peek is None:
-                        refused_at = part.first_row
-                        break
-                    self._key_for(peek)
+                if self._key is None and not self._key_from(part, data, limits):
+                    refused_at = part
+                    break
                 pending.append((part, executor.submit(assess_part, self._key, part, data, limits,
                                                       self.log.max_per_code)))
                 while len(pending) > ahead and refused_at is None:
@@ -183,17 +181,33 @@ class FeedValidator:
         if refused_at is None:
             notes.report(self.log)
             return
-        self.log.add(make_finding("feed.read_whole", why=READ_WHOLE["refused"].format(row=refused_at + 1)))
-        later = (chunk for chunk in rest if chunk.index[0] > refused_at)
-        yield from self.validate_chunks(later, executor, ahead, held)
+        self.log.add(make_finding("feed.read_whole", why=READ_WHOLE["refused"].format(row=refused_at.row)))
+        for _ in range(refused_at.first_row // limits.chunk_rows):  # a chunk per part folded, read again
+            next(rest, None)
+        if held is not None:
+            held.drop()  # what the reader found again in them was told with their parts
+        yield from self.validate_chunks(rest, executor, ahead, held)
+
+    def _key_from(self, part: Part, data: bytes, limits: ReadLimits) -> bool:
+        """Fix the schema's key from the feed's first chunk, as :meth:`validate` would, reading only as much of
+        it as the key needs; ``False`` when the first part does not read."""
+        wanted = min(_CURRENCY_SAMPLE, limits.chunk_rows)
+        first = first_items(part, data, limits, wanted)
+        if first is not None and len(first) < wanted:  # rows were dropped (template rows): read the whole chunk
+            first = first_items(part, data, limits, limits.chunk_rows)
+        if first is not None:
+            self._key_for(first)
+        return first is not None
 
     def _fold_part(self, part: Part, future: Future[PartAssessed], notes: ItemNotes,
-                   info: FeedInfo) -> Iterator[ChunkVerdict]:
-        """Fold an assessed part's chunks; return where it starts if it was refused, else ``None``."""
+                   info: FeedInfo) -> Generator[ChunkVerdict, None, Part | None]:
+        """Fold an assessed part's chunks; return the part if it was refused, else ``None``."""
         assessed = future.result()
         if assessed.refused:
-            return part.first_row
+            return part
         info.parts = (info.parts or 0) + 1
+        if assessed.findings is not None:
+            assessed.findings.pass_to(self.log)
         for chunk in assessed.chunks:
             info.columns.extend(name for name in chunk.columns if name not in info.columns)
             yield self._fold(chunk)
