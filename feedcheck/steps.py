@@ -31,6 +31,7 @@ from typing import Any
 
 from feedcheck.clock import run_now, utc_now
 from feedcheck.cluster import check_address
+from feedcheck.collector import fewer_collections
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
@@ -298,7 +299,8 @@ def check_feed(
         if report.fetched.unchanged:
             log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
         else:
-            _read(report, validator, read_limits, catalog, spool, executor, ahead, progress)
+            with fewer_collections():
+                _read(report, validator, read_limits, catalog, spool, executor, ahead, progress)
     except ConfigError:
         raise
     except FeedcheckError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import gc
 import gzip
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -14,6 +15,7 @@ from feedcheck.errors import FeedFormatError
 from feedcheck.findings import FindingLog
 from feedcheck.readers import open_feed
 from feedcheck.settings import ReadLimits
+from feedcheck.steps import check_feed
 from tests.conftest import FEEDS, tuples
 
 
@@ -286,3 +288,9 @@ def test_feeds_read_side_by_side_keep_their_own_ragged_rows(tmp_path: Path) -> N
     with ThreadPoolExecutor(max_workers=4) as pool:
         counts = list(pool.map(ragged_rows, [clean, ragged] * 4))
     assert counts == [0, 4_000] * 4
+
+
+def test_checking_a_feed_leaves_the_garbage_collector_as_it_found_it() -> None:
+    before = gc.get_threshold()
+    assert check_feed(FEEDS / "google_defects.xml", "google").items_total > 0
+    assert gc.get_threshold() == before

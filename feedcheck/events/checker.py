@@ -17,15 +17,14 @@ dropped first).
 from __future__ import annotations
 
 import bisect
-import contextlib
-import gc
 import itertools
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from typing import Any
 
+from feedcheck.collector import fewer_collections
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.columnar import BlockChecking, EventRun
 from feedcheck.events.copies import Copies
@@ -72,7 +71,7 @@ def check_events(
     files = expand_paths(paths)
     reconciler = Reconciler(catalog, log, options) if catalog is not None else None
     checker = EventChecker(log, options, reconciler)
-    with _fewer_collections():
+    with fewer_collections():
         for item in read_records(files, log, options, executor):
             before = checker.counts["total"] if progress is not None else 0
             if isinstance(item, RecordBlock):
@@ -89,23 +88,6 @@ def check_events(
             summary |= reconciler.summary()
             mismatches = reconciler.mismatch_rows()
     return EventsReport(log=log, summary=summary, mismatches=mismatches)
-
-
-@contextlib.contextmanager
-def _fewer_collections() -> Iterator[None]:
-    """Python's cyclic garbage collector, run less often while logs are checked.
-
-    Checking keeps millions of small objects that hold no cycles (deduplication
-    keys, blocks' values, a missed id's stats); at the default thresholds the
-    collector walks them again and again: about 5% of a run, and a quarter of
-    the summing up of a log whose ids mostly miss.
-    """
-    before = gc.get_threshold()
-    gc.set_threshold(*(max(old, new) for old, new in zip(before, (50_000, 20, 100))))
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
 
 
 def _text(raw: Any) -> str:
