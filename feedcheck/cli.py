@@ -174,6 +174,9 @@ def _feed_options() -> argparse.ArgumentParser:
                          help="override a length limit the channel does not publish, e.g. title=255")
     options.add_argument("--max-findings", type=int, default=ReadLimits.max_findings_per_code, metavar="N",
                          help="findings stored per code; counts stay exact (default %(default)s)")
+    options.add_argument("--processes", type=int, default=ReadLimits.processes, metavar="N",
+                         help="processes that read and check an XML feed of many chunks side by side, without a "
+                         "Dask cluster: 0 one per processor (default), 1 this process alone")
     options.add_argument("--timeout", type=float, default=FetchLimits.deadline, metavar="SECONDS",
                          help="wall-clock limit for downloading the feed (default %(default)s)")
     options.add_argument("--max-bytes", type=int, default=FetchLimits.max_bytes, metavar="N",
@@ -265,7 +268,7 @@ def _feed_config(args: argparse.Namespace, source: str, events: list[str], **set
         "basic_env": basic,
         "limits": _limits(args.limit),
         "fetch_limits": FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
-        "read_limits": ReadLimits(max_findings_per_code=args.max_findings),
+        "read_limits": ReadLimits(max_findings_per_code=args.max_findings, processes=args.processes),
         "event_options": _event_settings(args),
         "dask": args.dask,
         "now": _now(args),

@@ -1,19 +1,25 @@
-"""Validate a feed's chunks on a Dask cluster: a local one started for the run, or one that already runs.
+"""Where a feed's parts are read and checked side by side: a Dask cluster, or this machine's processors.
 
-A feed is read in one process (its bytes come in order), but the costly
-part of validating a chunk, :func:`feedcheck.rules.assess.assess`, depends on
-nothing but the chunk; :func:`dask_executor` hands those to Dask's workers
-and the findings are folded back in the feed's order, so the report and the
-cleaned catalog are the same as a run in one process.  Dask is optional:
-``pip install 'feedcheck[dask]'``.
+A feed cut into parts (:mod:`feedcheck.readers.parts`) has each part read
+and assessed by a worker, :func:`feedcheck.rules.validate.assess_part`, which
+depends on nothing but the part; the findings are folded back in the feed's
+order, so the report and the cleaned catalog are the same as a run in one
+process.  :func:`dask_executor` gives a Dask cluster's workers (a local one
+started for the run, or one that already runs; Dask is optional:
+``pip install 'feedcheck[dask]'``), :func:`local_processes` a pool of this
+machine's processes, which a run without a cluster uses for an XML feed of
+many chunks.
 """
 
 from __future__ import annotations
 
 import contextlib
+import multiprocessing as mp
+import os
 import re
+import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -21,6 +27,10 @@ import pandas as pd
 from feedcheck.errors import ConfigError
 
 LOCAL_WORKERS = 2
+# The feeds a run without a cluster reads in parts in its own processes: XML, whose items are turned into rows
+# in Python.  CSV and TSV are parsed by pandas in C, faster than their parts travel: on the 200k-item bench
+# feeds, two processes took 0.75x the time of one for RSS, and 1.04x for CSV.
+LOCAL_FORMATS = ("rss", "atom")
 _LOCAL = re.compile(r"local(?::([1-9][0-9]?))?")
 
 
@@ -48,6 +58,26 @@ def local_cluster_options(workers: int) -> dict[str, Any]:
     side by side do not clash and nothing is served to the network."""
     return {"n_workers": workers, "threads_per_worker": 1, "processes": True, "dashboard_address": None,
             "scheduler_kwargs": {"dashboard": False, "dashboard_address": "127.0.0.1:0"}}
+
+
+def processors() -> int:
+    """The processors this process may run on."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def local_processes(processes: int) -> Iterator[Executor]:
+    """A pool of ``processes`` processes of this machine (0: one per processor).
+
+    The workers are forked from this process when it runs no other thread,
+    so they start with everything imported; a process with threads (a
+    Prefect flow's) must not fork, and starts them from a fork server, or
+    spawns them where there is none.
+    """
+    methods = mp.get_all_start_methods()
+    method = next(m for m in ("fork" if threading.active_count() == 1 else "", "forkserver", "spawn") if m in methods)
+    with ProcessPoolExecutor(processes or processors(), mp_context=mp.get_context(method)) as pool:
+        yield pool
 
 
 @contextlib.contextmanager

@@ -41,6 +41,16 @@ class ReadLimits:
     max_columns: int = 1_000
     max_line_chars: int = 8 << 20  # a delimited line; rows are kilobytes, a file without line breaks is not a feed
     max_findings_per_code: int = 1_000
+    processes: int = 0  # read an XML feed of many chunks in parts in this many processes: 0 one per processor, 1 none
+
+    def __post_init__(self) -> None:
+        """
+        Raises:
+            ConfigError: a negative number of processes.
+        """
+        if self.processes < 0:
+            raise ConfigError(f"processes (--processes) is 0 (one per processor), 1 (read in one process) or "
+                              f"more; {self.processes} is not a number of processes.")
 
 
 @dataclass(frozen=True)

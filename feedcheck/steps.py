@@ -29,8 +29,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from feedcheck.clock import run_now, utc_now
-from feedcheck.cluster import check_address
+from feedcheck.cluster import LOCAL_FORMATS, check_address, local_processes
 from feedcheck.collector import fewer_collections
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events.catalog import Catalog
@@ -44,12 +46,12 @@ from feedcheck.publish.atomic import exclusive, publish_catalog, version
 from feedcheck.publish.clean import CatalogSpool, Cleaner
 from feedcheck.publish.history import record_run
 from feedcheck.publish.lastrun import remember, run_key, skippable
-from feedcheck.readers import open_feed
+from feedcheck.readers import FeedInfo, open_feed
 from feedcheck.readers.parts import READ_WHOLE, cut_feed
 from feedcheck.reports.alerts import alert_on_change
 from feedcheck.reports.write import read_findings, write_reports
 from feedcheck.rules.channels import get_channel
-from feedcheck.rules.validate import FeedValidator
+from feedcheck.rules.validate import ChunkVerdict, FeedValidator
 from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, ReadLimits
 from feedcheck.sources.fetch import Auth, Fetched, Validators, fetch
 from feedcheck.sources.redact import redact_url
@@ -327,24 +329,14 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
           spool: CatalogSpool | None, executor: Executor | None, ahead: int,
           progress: Callable[[str, int], None] | None) -> None:
     assert report.fetched is not None and report.fetched.path is not None
-    path = report.fetched.path
     cleaner = Cleaner(validator)
-    held = HeldFindings(report.log) if executor is not None else None  # the reader runs ahead of the findings
+    held = HeldFindings(report.log)  # the reader may run ahead of the findings
     try:
         with contextlib.ExitStack() as stack:
-            info, chunks = stack.enter_context(open_feed(path, report.log if held is None else held, limits=limits,
+            info, chunks = stack.enter_context(open_feed(report.fetched.path, held, limits=limits,
                                                          shown=report.source, charset=report.fetched.charset))
             report.info = info
-            parts = None if executor is None else stack.enter_context(cut_feed(path, info, limits, report.source))
-            if executor is not None:
-                info.parts = 0
-            if isinstance(parts, str):
-                if parts != "small":
-                    report.log.add(make_finding("feed.read_whole", why=READ_WHOLE[parts]))
-                parts = None
-            verdicts = (validator.validate_chunks(chunks, executor, ahead, held) if parts is None else
-                        validator.validate_parts(parts, chunks, executor, limits, info, ahead, held))
-            for verdict in verdicts:
+            for verdict in _verdicts(report, info, chunks, validator, limits, executor, ahead, held, stack):
                 if catalog is not None:
                     catalog.add(verdict.items, verdict.errors)
                 if spool is not None:
@@ -352,6 +344,26 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
                 if progress is not None:
                     progress("items", len(verdict.index))
     finally:
-        if held is not None:
-            held.release()
+        held.release()
     validator.finish()
+
+
+def _verdicts(report: FeedReport, info: FeedInfo, chunks: Iterator[pd.DataFrame], validator: FeedValidator,
+              limits: ReadLimits, executor: Executor | None, ahead: int, held: HeldFindings,
+              stack: contextlib.ExitStack) -> Iterator[ChunkVerdict]:
+    """The verdicts of a feed's chunks: of its parts read side by side on the cluster (``executor``) or, for an
+    XML feed of many chunks, in a pool of this machine's processes; else of the chunks read here."""
+    assert report.fetched is not None and report.fetched.path is not None
+    cluster = executor is not None
+    local = limits.processes != 1 and info.format in LOCAL_FORMATS
+    parts = stack.enter_context(cut_feed(report.fetched.path, info, limits, report.source)) if cluster or local \
+        else "one process"
+    if isinstance(parts, str):
+        if cluster:
+            info.parts = 0
+            if parts != "small":
+                report.log.add(make_finding("feed.read_whole", why=READ_WHOLE[parts]))
+        return validator.validate_chunks(chunks, executor, ahead, held)
+    if not cluster:
+        executor = stack.enter_context(local_processes(limits.processes))
+    return validator.validate_parts(parts, chunks, executor, limits, info, ahead, held, cluster=cluster)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from concurrent.futures import Executor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ def test_many_chunks_in_flight_fold_back_in_the_feeds_order(cluster: Executor, t
         generate.write_rss(feed, 1_500, seed=3)
     if kind.startswith("truncated"):
         feed.write_bytes(feed.read_bytes()[: feed.stat().st_size // 2])
-    options = {"read_limits": ReadLimits(chunk_rows=100, max_findings_per_code=20)}
+    options = {"read_limits": ReadLimits(chunk_rows=100, max_findings_per_code=20, processes=1)}
     channel = "tiktok" if kind == "csv" else "google"
     alone = _outcome(feed, channel, tmp_path, None, **options)
     for ahead in (1, 6):
@@ -142,11 +143,15 @@ def _rss(path: Path, items: int, *, encoding: str = "UTF-8", atom: str = "", spo
 def test_a_feed_cut_into_parts_checks_as_in_one_process(cluster: Executor, tmp_path: Path, case: str,
                                                          feed: dict[str, Any], read: dict[str, Any]) -> None:
     source = _rss(tmp_path / "feed.xml", 1_500, **feed)
-    options = {"read_limits": ReadLimits(chunk_rows=100, max_findings_per_code=20)}
-    alone = _outcome(source, "google", tmp_path, None, **options)
+    limits = ReadLimits(chunk_rows=100, max_findings_per_code=20, processes=1)
+    alone = _outcome(source, "google", tmp_path, None, read_limits=limits)
     parts: list[Any] = []
-    assert _outcome(source, "google", tmp_path, cluster, parts, **options) == alone
+    assert _outcome(source, "google", tmp_path, cluster, parts, read_limits=limits) == alone
     assert parts == [read]
+    # Without a cluster, an XML feed of many chunks is read in parts by this machine's processes, saying nothing.
+    local: list[Any] = []
+    assert _outcome(source, "google", tmp_path, None, local, read_limits=replace(limits, processes=2)) == alone
+    assert local == [{"count": None, "read_whole": []}]
     assert (alone["summary"]["fatal"] is not None) == (case == "broken markup")
     # The broken chunk's items are lost, as in one process.
     assert alone["summary"]["items"]["total"] == (600 if case == "broken markup" else 1_500)
@@ -192,7 +197,7 @@ def _csv(path: Path, items: int, *, delimiter: str = ",", encoding: str = "utf-8
 def test_a_delimited_feed_cut_into_parts_checks_as_in_one_process(cluster: Executor, tmp_path: Path, case: str,
                                                                    feed: dict[str, Any], read: dict[str, Any]) -> None:
     source = _csv(tmp_path / "feed.csv", 1_500, **feed)
-    options = {"read_limits": ReadLimits(chunk_rows=100, max_findings_per_code=20)}
+    options = {"read_limits": ReadLimits(chunk_rows=100, max_findings_per_code=20, processes=1)}
     alone = _outcome(source, "tiktok", tmp_path, None, **options)
     parts: list[Any] = []
     assert _outcome(source, "tiktok", tmp_path, cluster, parts, **options) == alone
@@ -204,7 +209,7 @@ def test_bytes_that_are_not_text_keep_their_offsets(cluster: Executor, tmp_path:
     # Past the head that decides the encoding (1 MB), a byte that is not UTF-8: the part that holds it is
     # refused, since a part would tell its offset and line from its own start, and the rest is read here.
     source = _csv(tmp_path / "feed.csv", 4_000, lines={3_900: "{line}\udcff"})
-    options = {"read_limits": ReadLimits(chunk_rows=500, max_findings_per_code=20)}
+    options = {"read_limits": ReadLimits(chunk_rows=500, max_findings_per_code=20, processes=1)}
     alone = _outcome(source, "tiktok", tmp_path, None, **options)
     parts: list[Any] = []
     assert _outcome(source, "tiktok", tmp_path, cluster, parts, **options) == alone

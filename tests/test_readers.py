@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from feedcheck.errors import FeedFormatError
+from feedcheck.errors import ConfigError, FeedFormatError
 from feedcheck.findings import FindingLog
 from feedcheck.readers import open_feed
 from feedcheck.settings import ReadLimits
@@ -294,3 +294,8 @@ def test_checking_a_feed_leaves_the_garbage_collector_as_it_found_it() -> None:
     before = gc.get_threshold()
     assert check_feed(FEEDS / "google_defects.xml", "google").items_total > 0
     assert gc.get_threshold() == before
+
+
+def test_a_negative_number_of_processes_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"processes \(--processes\) is 0 \(one per processor\), 1"):
+        ReadLimits(processes=-1)

@@ -195,6 +195,7 @@ def _record_ends(view: mmap.mmap, start: int, every: int) -> list[int]:
             ends.extend((at + breaks[every - since - 1::every] + 1).tolist())
             since = (since + len(breaks)) % every
             parity = int(quotes[-1])
+            _forget(view, at, at + len(block))
     finally:
         del data  # the map cannot close while an array views it
     return ends
@@ -228,7 +229,17 @@ def _slices(view: mmap.mmap, starts: list[int], part: Any, head: bytes = b"",
     for number, start in enumerate(starts):
         last = number == len(starts) - 1
         end = len(view) if last else starts[number + 1]
-        yield part(number, last), b"".join((head if number else b"", view[start:end], b"" if last else tail))
+        data = b"".join((head if number else b"", view[start:end], b"" if last else tail))
+        _forget(view, start, end)
+        yield part(number, last), data
+
+
+def _forget(view: mmap.mmap, start: int, end: int) -> None:
+    """Let the pages of ``view`` between ``start`` and ``end``, read and done with, go from this process's memory
+    (the file stays in the system's cache): a feed of a gigabyte would otherwise all count as this process's."""
+    if hasattr(mmap, "MADV_DONTNEED"):
+        start -= start % mmap.PAGESIZE
+        view.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
 def _cuts(view: mmap.mmap, end_tag: bytes, next_item: re.Pattern[bytes], start: int, every: int) -> list[int]:
@@ -249,6 +260,7 @@ def _after_nth(view: mmap.mmap, end_tag: bytes, start: int, n: int) -> int | Non
     while start < len(view):
         stop = min(start + _BLOCK, len(view))
         block = view[start:stop]
+        _forget(view, start, stop)
         found = block.count(end_tag)
         if found >= n:
             at = -1

@@ -114,7 +114,10 @@ class FeedValidator:
         still folded and yielded, then its error is raised.
         """
         if executor is None:
-            yield from map(self.validate, chunks)
+            for chunk in chunks:
+                if held is not None:
+                    held.release()  # what the reader found in the chunk comes before its findings
+                yield self.validate(chunk)
             return
         pending: deque[tuple[Future[Assessment], int | None]] = deque()
 
@@ -150,14 +153,16 @@ class FeedValidator:
                 future.cancel()
 
     def validate_parts(self, parts: Iterator[tuple[Part, bytes]], rest: Iterator[pd.DataFrame], executor: Executor,
-                       limits: ReadLimits, info: FeedInfo, ahead: int = 2,
-                       held: HeldFindings | None = None) -> Iterator[ChunkVerdict]:
+                       limits: ReadLimits, info: FeedInfo, ahead: int = 2, held: HeldFindings | None = None,
+                       cluster: bool = True) -> Iterator[ChunkVerdict]:
         """The verdicts of a feed cut into ``parts`` (see :mod:`feedcheck.readers.parts`), each read and assessed
         by the ``executor``, folded here in the feed's order.
 
         ``rest`` is the whole feed's reader, not yet started: when a part is refused (it does not parse alone),
         the chunks before it stand and the feed is read on from that part in this process, as
-        :meth:`validate_chunks` reads, so the findings are those of a read that was never cut.
+        :meth:`validate_chunks` reads, so the findings are those of a read that was never cut.  On a
+        ``cluster``, the parts read are counted in ``info.parts`` and a refusal is told; this machine's own
+        processes read a feed in parts only to be quicker, which is not worth a word.
         """
         if held is not None:
             held.release()  # what the reader found in the feed's head comes first
@@ -172,16 +177,17 @@ class FeedValidator:
                 pending.append((part, executor.submit(assess_part, self._key, part, data, limits,
                                                       self.log.max_per_code)))
                 while len(pending) > ahead and refused_at is None:
-                    refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
+                    refused_at = yield from self._fold_part(*pending.popleft(), notes, info, cluster)
             while pending and refused_at is None:
-                refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
+                refused_at = yield from self._fold_part(*pending.popleft(), notes, info, cluster)
         finally:
             for _, future in pending:
                 future.cancel()
         if refused_at is None:
             notes.report(self.log)
             return
-        self.log.add(make_finding("feed.read_whole", why=READ_WHOLE["refused"].format(row=refused_at.row)))
+        if cluster:
+            self.log.add(make_finding("feed.read_whole", why=READ_WHOLE["refused"].format(row=refused_at.row)))
         for _ in range(refused_at.first_row // limits.chunk_rows):  # a chunk per part folded, read again
             next(rest, None)
         if held is not None:
@@ -199,13 +205,14 @@ class FeedValidator:
             self._key_for(first)
         return first is not None
 
-    def _fold_part(self, part: Part, future: Future[PartAssessed], notes: ItemNotes,
-                   info: FeedInfo) -> Generator[ChunkVerdict, None, Part | None]:
+    def _fold_part(self, part: Part, future: Future[PartAssessed], notes: ItemNotes, info: FeedInfo,
+                   cluster: bool) -> Generator[ChunkVerdict, None, Part | None]:
         """Fold an assessed part's chunks; return the part if it was refused, else ``None``."""
         assessed = future.result()
         if assessed.refused:
             return part
-        info.parts = (info.parts or 0) + 1
+        if cluster:
+            info.parts = (info.parts or 0) + 1
         if assessed.findings is not None:
             assessed.findings.pass_to(self.log)
         for chunk in assessed.chunks:
