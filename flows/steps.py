@@ -22,7 +22,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE, CachePolicy
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State as StateObject
-from prefect.context import TaskRunContext
+from prefect.context import FlowRunContext, TaskRunContext
 from prefect.futures import PrefectFuture
 from prefect.tasks import exponential_backoff
 
@@ -33,9 +33,12 @@ from feedcheck.events.read import Parsed, parse_block
 from feedcheck.feeds import FeedConfig
 from feedcheck.outcome import Checked
 from feedcheck.pipeline import Steps
+from feedcheck.readers.parts import Part
 from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.render import render_markdown, top_codes
 from feedcheck.rules.assess import Assessment, SchemaKey, assess
+from feedcheck.rules.validate import PartAssessed, assess_part
+from feedcheck.settings import ReadLimits
 from feedcheck.sources.fetch import Fetched
 from feedcheck.steps import (
     alert,
@@ -77,7 +80,9 @@ def fetch_task(feed: FeedConfig, force: bool) -> Fetched:
 def check_task(feed: FeedConfig, fetched: Fetched) -> Checked:
     """Read, validate and clean the feed; cached by content, so a feed that has not changed is not read again.
 
-    With ``dask`` set for the feed, each chunk's rules run as an ``assess`` task on the flow's Dask cluster.
+    With ``dask`` set for the feed, each part of a feed cut into parts is read and its rules run as a
+    ``read-part`` task on the flow's Dask cluster (each chunk's rules as an ``assess`` task, for a feed that is
+    not cut).
     """
     return check_fetched(feed, fetched, spool_dir=feed.out / CACHE_DIR,
                          executor=_ClusterTasks() if feed.dask else None)
@@ -87,6 +92,12 @@ def check_task(feed: FeedConfig, fetched: Fetched) -> Checked:
 def assess_task(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
     """One chunk's rules, on a Dask worker; the check folds the results back in the feed's order."""
     return assess(key, chunk, keep)
+
+
+@task(name="read-part", cache_policy=NO_CACHE, persist_result=False)
+def assess_part_task(key: SchemaKey, part: Part, data: bytes, limits: ReadLimits, keep: int) -> PartAssessed:
+    """One part of a feed cut into parts, read and its rules run on a Dask worker; folded back in order."""
+    return assess_part(key, part, data, limits, keep)
 
 
 @task(name="parse", cache_policy=NO_CACHE, persist_result=False)
@@ -99,13 +110,22 @@ class _ClusterTasks(Executor):
     """Submits the library's pure steps (a chunk's rules, an event block's parse) as tasks to the running
     flow's task runner, so that on a DaskTaskRunner each is a task run on the cluster."""
 
-    _TASKS: dict[Callable[..., Any], Any] = {assess: assess_task, parse_block: parse_task}
+    _TASKS: dict[Callable[..., Any], Any] = {assess: assess_task, assess_part: assess_part_task,
+                                             parse_block: parse_task}
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
         task_of = self._TASKS.get(fn)
         if task_of is None:
             raise TypeError(f"{fn!r} has no task to run it on the cluster.")
-        return _TaskFuture(task_of.submit(*args, **kwargs))
+        return _TaskFuture(task_of.submit(*map(_scattered, args), **kwargs))
+
+
+def _scattered(arg: Any) -> Any:
+    """Bytes (a part of a feed, tens of megabytes) sent ahead to the flow's Dask cluster: inside the task's
+    graph they would go through the scheduler, which warns of a large graph.  Dask hands the task the bytes."""
+    runner = getattr(FlowRunContext.get(), "task_runner", None)
+    client = getattr(runner, "client", None)
+    return client.scatter(arg, hash=False) if isinstance(arg, bytes) and client is not None else arg
 
 
 class _TaskFuture:

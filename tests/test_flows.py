@@ -18,7 +18,9 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
 from prefect.states import State
 
+from bench import generate
 from feedcheck.flows import check_all_feeds, check_one_feed
+from feedcheck.settings import ReadLimits
 from tests.conftest import FEEDS, FIXTURES, FeedServer, send
 
 pytestmark = [
@@ -163,6 +165,25 @@ def test_a_feed_on_dask_checks_its_chunks_and_event_blocks_as_tasks_on_the_clust
         inner = sorted(r.name.rsplit("-", 1)[0] for r in client.read_task_runs(
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[subflows[0].id]))))
     assert inner == ["assess", "check", "events", "parse"]  # the catalog is one chunk, the log one block
+
+
+def test_a_big_feed_on_dask_is_read_in_parts_as_tasks_on_the_cluster(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.xml"
+    generate.write_rss(feed, ReadLimits.chunk_rows + 2_000, seed=4)  # two parts of the default chunk size
+    config = str(feeds_file(tmp_path, f'name = "big-alone"\nsource = "{feed}"',
+                            f'name = "big-spread"\nsource = "{feed}"\ndask = "local:2"'))
+    state = check_all_feeds(config, return_state=True)
+    assert state.is_completed(), state.message
+    out = tmp_path / "out"
+    for name in ("catalog.csv", "findings.csv"):
+        assert (out / "big-spread" / name).read_bytes() == (out / "big-alone" / name).read_bytes(), name
+    assert json.loads((out / "big-spread" / "report.json").read_text())["feed"]["parts"] == 2
+    with get_client(sync_client=True) as client:
+        subflow, = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[
+            "big-spread-on-dask"])))
+        inner = sorted(r.name.rsplit("-", 1)[0] for r in client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[subflow.id]))))
+    assert inner == ["check", "events", "read-part", "read-part"]
 
 
 def test_a_changed_source_is_checked_again_and_old_cache_entries_go(tmp_path: Path) -> None:
