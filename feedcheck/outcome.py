@@ -103,7 +103,7 @@ class FeedReport:
         return exit_code_of(self.status)
 
     def _parts(self) -> dict[str, Any]:
-        """The parts a cluster's workers read the feed in, when it was checked on a cluster."""
+        """The parts other processes read the feed in, when a cluster's or this machine's did."""
         return {} if self.info is None or self.info.parts is None else {"parts": self.info.parts}
 
     def to_dict(self) -> dict[str, Any]:

@@ -17,4 +17,4 @@ class FeedInfo:
     delimiter: str | None = None
     columns: list[str] = field(default_factory=list)
     layout: Any = field(default=None, repr=False, compare=False)  # what the reader needs to read a part alone
-    parts: int | None = None  # the parts a cluster's workers read the feed in; None when checked without one
+    parts: int | None = None  # the parts other processes (a cluster's, or this machine's) read; None: none did

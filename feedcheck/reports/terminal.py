@@ -31,7 +31,7 @@ def feed_summary(report: FeedReport, paths: dict[str, Path]) -> str:
             f"{report.items_with_warnings:,} with warnings only"
         )
         if info.parts:
-            lines.append(f"  read in {count(info.parts, 'part')} by the cluster's workers")
+            lines.append(f"  read in {count(info.parts, 'part')} side by side")
     if report.publish is not None:
         lines.append(_publish_line(report))
     if report.events is not None:

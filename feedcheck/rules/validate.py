@@ -160,9 +160,9 @@ class FeedValidator:
 
         ``rest`` is the whole feed's reader, not yet started: when a part is refused (it does not parse alone),
         the chunks before it stand and the feed is read on from that part in this process, as
-        :meth:`validate_chunks` reads, so the findings are those of a read that was never cut.  On a
-        ``cluster``, the parts read are counted in ``info.parts`` and a refusal is told; this machine's own
-        processes read a feed in parts only to be quicker, which is not worth a word.
+        :meth:`validate_chunks` reads, so the findings are those of a read that was never cut.  The parts
+        read are counted in ``info.parts``; on a ``cluster``, a refusal is told in a finding (this machine's
+        own processes read a feed in parts only to be quicker, and losing that is not worth a word).
         """
         if held is not None:
             held.release()  # what the reader found in the feed's head comes first
@@ -177,9 +177,9 @@ class FeedValidator:
                 pending.append((part, executor.submit(assess_part, self._key, part, data, limits,
                                                       self.log.max_per_code)))
                 while len(pending) > ahead and refused_at is None:
-                    refused_at = yield from self._fold_part(*pending.popleft(), notes, info, cluster)
+                    refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
             while pending and refused_at is None:
-                refused_at = yield from self._fold_part(*pending.popleft(), notes, info, cluster)
+                refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
         finally:
             for _, future in pending:
                 future.cancel()
@@ -205,14 +205,13 @@ class FeedValidator:
             self._key_for(first)
         return first is not None
 
-    def _fold_part(self, part: Part, future: Future[PartAssessed], notes: ItemNotes, info: FeedInfo,
-                   cluster: bool) -> Generator[ChunkVerdict, None, Part | None]:
+    def _fold_part(self, part: Part, future: Future[PartAssessed], notes: ItemNotes,
+                   info: FeedInfo) -> Generator[ChunkVerdict, None, Part | None]:
         """Fold an assessed part's chunks; return the part if it was refused, else ``None``."""
         assessed = future.result()
         if assessed.refused:
             return part
-        if cluster:
-            info.parts = (info.parts or 0) + 1
+        info.parts = (info.parts or 0) + 1
         if assessed.findings is not None:
             assessed.findings.pass_to(self.log)
         for chunk in assessed.chunks:
