@@ -19,7 +19,9 @@ Rows:
 - ``check+events``: ``feedcheck check FEED --events LOG``, the whole job,
   against the sum of both floors;
 - ``check on N Dask workers``: ``feedcheck check FEED --dask local:N`` on the
-  largest RSS feed, N = 1 then 2, for the speed-up of the second worker.
+  largest RSS feed, N = 1 then 2, for the speed-up of the second worker;
+- ``events on N Dask workers``: ``feedcheck events LOG --catalog CATALOG
+  --dask local:N`` on the smallest generated log, likewise.
 
 Memory flatness is the peak at the largest feed over the peak at the smallest.
 """
@@ -150,14 +152,24 @@ def run_events(workdir: Path, sizes: list[int], catalog_items: int) -> list[Meas
     return rows
 
 
-def run_dask(workdir: Path, items: int) -> list[Measured]:
-    """``check`` of the RSS feed on a local Dask cluster of 1 worker, then of 2: the speed-up of the second."""
+def run_dask(workdir: Path, items: int, events: int, catalog_items: int) -> list[Measured]:
+    """``check`` of the RSS feed, and ``events`` of the log against the catalog (when ``events``), on a local
+    Dask cluster of 1 worker, then of 2: the speed-up of the second."""
     feed = generated(workdir, "rss", items)
+    rows = _on_dask(workdir, "check", feed.name, items, ["check", str(feed)])
+    if events:
+        log = generated(workdir, "events", catalog_items, events)
+        catalog = workdir / "out" / "catalog" / "catalog.csv"
+        rows += _on_dask(workdir, "events", log.name, events, ["events", str(log), "--catalog", str(catalog)])
+    return rows
+
+
+def _on_dask(workdir: Path, case: str, name: str, units: int, command: list[str]) -> list[Measured]:
     rows = []
     for workers in (1, 2):
-        out = fresh(workdir / "out" / f"dask-{workers}-{items}")
-        seconds, peak = measure(feedcheck("check", str(feed), "--out", str(out), "--dask", f"local:{workers}"))
-        rows.append(Measured(f"check on {workers} Dask worker{'s' if workers > 1 else ''}", feed.name, items,
+        out = fresh(workdir / "out" / f"dask-{case}-{workers}-{units}")
+        seconds, peak = measure(feedcheck(*command, "--out", str(out), "--dask", f"local:{workers}"))
+        rows.append(Measured(f"{case} on {workers} Dask worker{'s' if workers > 1 else ''}", name, units,
                              seconds, peak))
         print(_line(rows[-1]), file=sys.stderr)
     return rows
@@ -190,12 +202,13 @@ def verdicts(rows: list[Measured]) -> list[str]:
             out.append(f"memory {fmt}: {large.peak_mib:,.0f} MiB at {large.units:,} items = {flat:.2f}× the peak "
                        f"at {small.units:,} ({'meets' if flat <= 1.3 and large.peak_mib < 1024 else 'misses'} "
                        "≤ 1.3× and < 1 GiB)")
-    dask = {r.case: r for r in rows if r.case.startswith("check on ")}
-    if len(dask) == 2:
-        one, two = dask["check on 1 Dask worker"], dask["check on 2 Dask workers"]
-        speedup = one.seconds / two.seconds
-        out.append(f"Dask {two.input}: 2 workers {speedup:.2f}× as fast as 1 "
-                   f"({'meets' if speedup >= 1.6 else 'misses'} ≥ 1.6×)")
+    dask = {r.case: r for r in rows if " Dask worker" in r.case}
+    for case in ("check", "events"):
+        one, two = dask.get(f"{case} on 1 Dask worker"), dask.get(f"{case} on 2 Dask workers")
+        if one is not None and two is not None:
+            speedup = one.seconds / two.seconds
+            judged = f"{'meets' if speedup >= 1.6 else 'misses'} ≥ 1.6×" if case == "check" else "no target yet"
+            out.append(f"Dask {case} {two.input}: 2 workers {speedup:.2f}× as fast as 1 ({judged})")
     for row in rows:
         if row.case == "events":
             out.append(f"memory events {row.input}: {row.peak_mib:,.0f} MiB "
@@ -211,13 +224,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", nargs="+", type=int, default=[1_000_000, 10_000_000], help="event-log sizes")
     parser.add_argument("--catalog-items", type=int, default=200_000, help="the catalog the events refer to")
     parser.add_argument("--quick", action="store_true", help="200k-item feeds and 1M events only")
-    parser.add_argument("--no-dask", action="store_true", help="skip the speed-up on 2 local Dask workers against 1")
+    parser.add_argument("--no-dask", action="store_true",
+                        help="skip the speed-ups on 2 local Dask workers against 1 (check, and events)")
     args = parser.parse_args(argv)
     if args.quick:
         args.items, args.events = [200_000], [1_000_000]
     rows = run_feeds(args.workdir, args.formats, args.items) if args.items != [0] else []
     rows += run_events(args.workdir, args.events, args.catalog_items) if args.events != [0] else []
-    rows += run_dask(args.workdir, max(args.items)) if not args.no_dask and args.items != [0] else []
+    if not args.no_dask and args.items != [0]:
+        rows += run_dask(args.workdir, max(args.items), min(args.events) if args.events != [0] else 0,
+                         args.catalog_items)
     print(table(rows))
     print()
     print("\n".join(verdicts(rows)))
