@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from bench import generate  # the benchmark's generator: real-shaped feeds and logs with known defects
@@ -156,6 +157,24 @@ def test_a_feed_cut_into_parts_checks_as_in_one_process(cluster: Executor, tmp_p
     assert (alone["summary"]["fatal"] is not None) == (case == "broken markup")
     # The broken chunk's items are lost, as in one process.
     assert alone["summary"]["items"]["total"] == (600 if case == "broken markup" else 1_500)
+
+
+def test_a_worker_process_killed_midway_leaves_the_rest_to_this_process(tmp_path: Path) -> None:
+    # The machine's own processes read the parts; after the first part is folded, they are killed (as the
+    # kernel's out-of-memory killer would), and the feed is read on here, to the same report.
+    source = _rss(tmp_path / "feed.xml", 1_500)
+    limits = ReadLimits(chunk_rows=100, max_findings_per_code=20, processes=2)
+    alone = _outcome(source, "google", tmp_path, None, read_limits=replace(limits, processes=1))
+    before = {child.pid for child in psutil.Process().children(recursive=True)}
+
+    def kill_the_pool(kind: str, count: int) -> None:
+        for child in psutil.Process().children(recursive=True):
+            if child.pid not in before:
+                child.kill()
+
+    parts: list[Any] = []
+    assert _outcome(source, "google", tmp_path, None, parts, read_limits=limits, progress=kill_the_pool) == alone
+    assert 1 <= parts[0]["count"] < 15 and parts[0]["read_whole"] == []
 
 
 def _csv(path: Path, items: int, *, delimiter: str = ",", encoding: str = "utf-8", newline: str = "\n",

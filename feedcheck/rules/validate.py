@@ -11,9 +11,10 @@ per-item verdicts are exact.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, deque
 from collections.abc import Generator, Iterable, Iterator
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,41 +159,50 @@ class FeedValidator:
         """The verdicts of a feed cut into ``parts`` (see :mod:`feedcheck.readers.parts`), each read and assessed
         by the ``executor``, folded here in the feed's order.
 
-        ``rest`` is the whole feed's reader, not yet started: when a part is refused (it does not parse alone),
-        the chunks before it stand and the feed is read on from that part in this process, as
-        :meth:`validate_chunks` reads, so the findings are those of a read that was never cut.  The parts
-        read are counted in ``info.parts``; on a ``cluster``, a refusal is told in a finding (this machine's
-        own processes read a feed in parts only to be quicker, and losing that is not worth a word).
+        ``rest`` is the whole feed's reader, not yet started.  When a part is refused (it does not read alone),
+        or the executor breaks (a worker process killed, out of memory), the chunks before it stand and the
+        feed is read on from that part in this process, as :meth:`validate` reads, so the findings are those
+        of a read that was never cut.  The parts read are counted in ``info.parts``; on a ``cluster``, a stop
+        is told in a finding (this machine's own processes read a feed in parts only to be quicker).
         """
         if held is not None:
             held.release()  # what the reader found in the feed's head comes first
         notes = ItemNotes()
-        pending: deque[tuple[Part, Future[PartAssessed]]] = deque()
-        refused_at: Part | None = None
+        submitted = self._submitted(parts, executor, limits)
+        pending = deque(itertools.islice(submitted, ahead + 1))
+        stop: Part | None = None
         try:
-            for part, data in parts:
-                if self._key is None and not self._key_from(part, data, limits):
-                    refused_at = part
-                    break
-                pending.append((part, executor.submit(assess_part, self._key, part, data, limits,
-                                                      self.log.max_per_code)))
-                while len(pending) > ahead and refused_at is None:
-                    refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
-            while pending and refused_at is None:
-                refused_at = yield from self._fold_part(*pending.popleft(), notes, info)
+            while pending and stop is None:
+                stop = yield from self._fold_part(*pending.popleft(), notes, info)
+                pending.extend(itertools.islice(submitted, 1))
         finally:
             for _, future in pending:
-                future.cancel()
-        if refused_at is None:
+                if future is not None:
+                    future.cancel()
+        if stop is None:
             notes.report(self.log)
             return
         if cluster:
-            self.log.add(make_finding("feed.read_whole", why=READ_WHOLE["refused"].format(row=refused_at.row)))
-        for _ in range(refused_at.first_row // limits.chunk_rows):  # a chunk per part folded, read again
+            self.log.add(make_finding("feed.read_whole", why=READ_WHOLE["refused"].format(row=stop.row)))
+        for _ in range(stop.first_row // limits.chunk_rows):  # a chunk per part folded, read again
             next(rest, None)
         if held is not None:
             held.drop()  # what the reader found again in them was told with their parts
-        yield from self.validate_chunks(rest, executor, ahead, held)
+        yield from self.validate_chunks(rest, None, ahead, held)
+
+    def _submitted(self, parts: Iterator[tuple[Part, bytes]], executor: Executor,
+                   limits: ReadLimits) -> Iterator[tuple[Part, Future[PartAssessed] | None]]:
+        """Each part with its assessment to come; the last one ``None`` when the first part does not read (the
+        schema's key is taken from it) or the executor is broken."""
+        for part, data in parts:
+            if self._key is None and not self._key_from(part, data, limits):
+                yield part, None
+                return
+            try:
+                yield part, executor.submit(assess_part, self._key, part, data, limits, self.log.max_per_code)
+            except BrokenExecutor:
+                yield part, None
+                return
 
     def _key_from(self, part: Part, data: bytes, limits: ReadLimits) -> bool:
         """Fix the schema's key from the feed's first chunk, as :meth:`validate` would, reading only as much of
@@ -205,11 +215,14 @@ class FeedValidator:
             self._key_for(first)
         return first is not None
 
-    def _fold_part(self, part: Part, future: Future[PartAssessed], notes: ItemNotes,
+    def _fold_part(self, part: Part, future: Future[PartAssessed] | None, notes: ItemNotes,
                    info: FeedInfo) -> Generator[ChunkVerdict, None, Part | None]:
-        """Fold an assessed part's chunks; return the part if it was refused, else ``None``."""
-        assessed = future.result()
-        if assessed.refused:
+        """Fold an assessed part's chunks; return the part if it was not assessed, or was refused."""
+        try:
+            assessed = future.result() if future is not None else None
+        except BrokenExecutor:
+            assessed = None
+        if assessed is None or assessed.refused:
             return part
         info.parts = (info.parts or 0) + 1
         if assessed.findings is not None:
