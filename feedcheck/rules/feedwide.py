@@ -72,14 +72,15 @@ class FirstSeen:
         starts[1:] = ordered[1:] != ordered[:-1]
         firsts, unique = order[starts], ordered[starts]
         at = np.searchsorted(self._keys, unique)
-        near = np.minimum(at, max(len(self._keys) - 1, 0))
-        known = (at < len(self._keys)) & (self._keys[near] == unique) if len(self._keys) else np.zeros(len(at), bool)
-        first_rows = np.where(known, self._rows[near] if len(self._keys) else 0, rows[firsts])
-        first_values = np.where(known, self._values[near] if len(self._keys) else 0, values[firsts])
+        known = np.zeros(len(unique), dtype=bool)
+        inside = at < len(self._keys)
+        known[inside] = self._keys[at[inside]] == unique[inside]
+        first_rows, first_values = rows[firsts], values[firsts]
+        first_rows[known], first_values[known] = self._rows[at[known]], self._values[at[known]]
         new = ~known
         self._keys = np.insert(self._keys, at[new], unique[new])
-        self._rows = np.insert(self._rows, at[new], rows[firsts][new])
-        self._values = np.insert(self._values, at[new], values[firsts][new])
+        self._rows = np.insert(self._rows, at[new], first_rows[new])
+        self._values = np.insert(self._values, at[new], first_values[new])
         group = np.empty(len(keys), dtype=np.int64)
         group[order] = np.cumsum(starts) - 1
         return first_rows[group], first_values[group]
@@ -108,7 +109,8 @@ class DuplicateIds:
         first_rows, first_checks = self._seen.see(key, rows, check)
         for at in np.flatnonzero(first_checks != check):  # another id has the same first hash
             first_rows[at] = self._clashing.setdefault(ids[at], rows[at])
-        later = {int(row): {"first_row": int(first)} for row, first in zip(rows, first_rows) if first != row}
+        later_ones = first_rows != rows
+        later = {int(row): {"first_row": int(first)} for row, first in zip(rows[later_ones], first_rows[later_ones])}
         return [Failure("item.duplicate_id", ID, np.array(list(later)), {"_per_row": later})] if later else []
 
 
@@ -135,9 +137,8 @@ class SharedGtins:
         rows = digits.index.to_numpy(dtype=np.int64)
         first_rows, first_products = self._seen.see(digits["gtin"].astype("int64").to_numpy().astype(np.uint64),
                                                     rows, product)
-        later = {int(row): {"first_row": int(first)}
-                 for row, first, this, theirs in zip(rows, first_rows, product, first_products)
-                 if first != row and theirs != this}
+        reused = (first_rows != rows) & (first_products != product)
+        later = {int(row): {"first_row": int(first)} for row, first in zip(rows[reused], first_rows[reused])}
         return [Failure("item.gtin_reused", "gtin", np.array(list(later)), {"_per_row": later})] if later else []
 
 
