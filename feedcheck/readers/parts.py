@@ -214,10 +214,12 @@ def _xml_parts(view: mmap.mmap, fmt: str, chunk_rows: int) -> Iterator[tuple[Par
         return "no_cut"
     encoding, _ = xml_encoding_override(head_bytes)
     head, tail = view[:first.start()], view[last_end + len(end_tag):]
-    cuts = _cuts(view, end_tag, re.compile(rb"\s*<" + re.escape(tag) + rb"[\s>/]"), first.start(), chunk_rows)
+    after = _after_nth(view, end_tag, first.start(), chunk_rows)
+    if after is None or after > last_end:
+        return "small"
+    cuts = _cuts(view, end_tag, re.compile(rb"\s*<" + re.escape(tag) + rb"[\s>/]"), after, chunk_rows)
     if not cuts:
-        after = _after_nth(view, end_tag, first.start(), chunk_rows)
-        return "small" if after is None or after > last_end else "no_cut"
+        return "no_cut"
     return _slices(view, [0, *cuts], lambda number, last: Part(
         "xml", number * chunk_rows, None if last else chunk_rows, encoding), head, tail)
 
@@ -242,16 +244,18 @@ def _forget(view: mmap.mmap, start: int, end: int) -> None:
         view.madvise(mmap.MADV_DONTNEED, start, end - start)
 
 
-def _cuts(view: mmap.mmap, end_tag: bytes, next_item: re.Pattern[bytes], start: int, every: int) -> list[int]:
+def _cuts(view: mmap.mmap, end_tag: bytes, next_item: re.Pattern[bytes], after: int | None,
+          every: int) -> list[int]:
     """Where each part after the first starts: at the start tag that follows the ``every``-th end tag after
-    the last cut.  Counting stops at the first end tag that no start tag follows (the feed's last item)."""
+    the last cut (the first of them just before ``after``).  Counting stops at the first end tag that no start
+    tag follows (the feed's last item)."""
     cuts = []
-    while (after := _after_nth(view, end_tag, start, every)) is not None:
+    while after is not None:
         following = next_item.match(view, after)
         if following is None:
             break
-        start = following.end() - len(following.group(0).lstrip())
-        cuts.append(start)
+        cuts.append(following.end() - len(following.group(0).lstrip()))
+        after = _after_nth(view, end_tag, cuts[-1], every)
     return cuts
 
 
