@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 import subprocess
@@ -77,6 +78,37 @@ def test_diff_of_two_feeds(tmp_path: Path) -> None:
     assert different.returncode == 1 and json.loads(different.stdout)["removed"] == 1
     missing = run("diff", str(tmp_path / "nope.csv"), str(FEEDS / "tiktok_clean.csv"))
     assert missing.returncode == 3 and "does not exist" in missing.stderr
+
+
+def test_a_diff_sees_other_values_change_but_not_the_order_of_columns_or_an_empty_one(tmp_path: Path) -> None:
+    header, first, *rest = CLEAN
+    retitled = tmp_path / "retitled.csv"
+    retitled.write_text("\n".join([header, first.replace("Northwind", "Southwind", 1), *rest]) + "\n", encoding="utf-8")
+    changes, _ = diff_feeds(FEEDS / "tiktok_clean.csv", retitled)
+    assert (changes.other_changed, changes.examples["other_changed"][0]["id"]) == (1, "NW-TEE-001-S")
+    reordered = tmp_path / "reordered.csv"
+    with (FEEDS / "tiktok_clean.csv").open(encoding="utf-8", newline="") as clean, \
+            reordered.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([*reversed(row), "" if k else "custom_label_0"]
+                                  for k, row in enumerate(csv.reader(clean)))
+    changes, _ = diff_feeds(FEEDS / "tiktok_clean.csv", reordered)
+    assert not changes.changed and changes.new_items == 8
+
+
+def test_a_history_from_an_older_version_is_compared_again_from_the_next_run(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out)).returncode == 0
+    with sqlite3.connect(out / "history.sqlite") as db:  # the items as an older version kept them
+        db.execute("DROP TABLE items")
+        db.execute("CREATE TABLE items (id TEXT PRIMARY KEY, price TEXT, availability TEXT, digest TEXT)")
+        db.execute("INSERT INTO items VALUES ('NW-TEE-001-S', '24.00 USD', 'in stock', '00ff00ff00ff00ff')")
+    db.close()
+    assert run("check", str(changed_feed(tmp_path)), "--out", str(out)).returncode == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["since_last_run"]["items"] is None and len(report["history"]) == 2
+    assert run("check", str(FEEDS / "tiktok_clean.csv"), "--out", str(out)).returncode == 0
+    items = json.loads((out / "report.json").read_text())["since_last_run"]["items"]
+    assert (items["added"], items["removed"], items["price_changed"], items["other_changed"]) == (1, 1, 1, 0)
 
 
 def test_a_locked_history_is_skipped_not_set_aside(tmp_path: Path) -> None:

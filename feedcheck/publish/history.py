@@ -20,7 +20,7 @@ from typing import Any
 import pandas as pd
 
 from feedcheck.findings import FindingLog, make_finding
-from feedcheck.publish.snapshot import CatalogDiff, add_items, compare, create_table
+from feedcheck.publish.snapshot import CatalogDiff, add_items, comparable, compare, create_table
 
 STORE = "history.sqlite"
 RECENT = 30
@@ -62,7 +62,7 @@ def record_run(out: Path, report: dict[str, Any], items: Iterable[pd.DataFrame] 
             previous = db.execute("SELECT * FROM runs ORDER BY run_id DESC LIMIT 1").fetchone()
             if items is None:
                 item_changes = None
-            elif check is not None and _items_check(db) == check:
+            elif check is not None and _items_check(db) == check and _has_items(db):
                 item_changes = _no_item_changes(db)
             else:
                 item_changes = _item_changes(db, items)
@@ -130,8 +130,10 @@ def _item_changes(db: sqlite3.Connection, items: Iterable[pd.DataFrame]) -> dict
 
 
 def _has_items(db: sqlite3.Connection) -> bool:
-    """Whether an earlier run left its items to compare with."""
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone() is not None
+    """Whether an earlier run left its items to compare with (a table from an older version is not comparable:
+    that run's report has no item changes, and the next one compares again)."""
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone() is not None \
+        and comparable(db, "items")
 
 
 def _items_check(db: sqlite3.Connection) -> str | None:

@@ -8,6 +8,7 @@ history (changes since the previous run) and by ``feedcheck diff``.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import sqlite3
@@ -17,9 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from feedcheck.findings import FindingLog
 from feedcheck.readers import open_feed
@@ -28,7 +28,9 @@ from feedcheck.settings import FetchLimits, ReadLimits
 from feedcheck.sources.fetch import Auth, fetch
 
 EXAMPLES = 10
-_BATCH = 10_000
+DIGEST = "digest64"  # the digest column's name, changed whenever the digest is computed differently
+_HASH_KEY = "feedcheck-items!"  # pandas' hashing key: 16 bytes
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # odd, so multiplying by it mixes a hash without losing any of it
 _TABLE_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -36,51 +38,60 @@ def create_table(db: sqlite3.Connection, table: str) -> None:
     """An empty snapshot table named ``table`` (replacing one of that name)."""
     _check_name(table)
     db.execute(f"DROP TABLE IF EXISTS {table}")
-    db.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, price TEXT, availability TEXT, digest TEXT)")
+    db.execute(f"CREATE TABLE {table} (id TEXT PRIMARY KEY, price TEXT, availability TEXT, {DIGEST} INTEGER) "
+               "WITHOUT ROWID")
+
+
+def comparable(db: sqlite3.Connection, table: str) -> bool:
+    """Whether ``table`` is a snapshot whose digests this version computes the same way.
+
+    A table from before the digest's current form (its column was ``digest``)
+    cannot be compared: every item would look changed.
+    """
+    _check_name(table)
+    return any(column[1] == DIGEST for column in db.execute(f"PRAGMA table_info({table})"))
 
 
 def add_items(db: sqlite3.Connection, table: str, chunks: Iterable[pd.DataFrame]) -> int:
-    """Add the items of ``chunks`` (canonical columns) to ``table``; the first item of an id wins.
-
-    The digest covers every other non-empty value with its column name, so the
-    order of columns, and an empty column present or absent, change nothing.
-    """
+    """Add the items of ``chunks`` (canonical columns) to ``table``; the first item of an id wins."""
     _check_name(table)
     added = 0
     for frame in chunks:
         if ID not in frame.columns or frame.empty:
             continue
-        for start in range(0, len(frame), _BATCH):  # the digest strings of a whole chunk would double its memory
-            added += _add_batch(db, table, frame.iloc[start:start + _BATCH])
+        ids = frame[ID].astype("str").str.strip()
+        keep = (ids != "").to_numpy()
+        columns = [ids] + [frame[c].astype("str").str.strip() if c in frame.columns
+                           else pd.Series("", index=frame.index, dtype="str") for c in ("price", "availability")]
+        rows = list(zip(*(column[keep].tolist() for column in columns), digests(frame)[keep].tolist()))
+        db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)
+        added += len(rows)
     return added
 
 
-def _add_batch(db: sqlite3.Connection, table: str, chunk: pd.DataFrame) -> int:
-    ids = chunk[ID].astype("str").str.strip()
-    keep = (ids != "").to_numpy()
-    rest = sorted(c for c in chunk.columns if c not in (ID, "price", "availability"))
-    joined = pd.Series(pd.array(_joined(chunk, rest), dtype="str"), index=chunk.index)
-    digests = pd.util.hash_pandas_object(joined, index=False).to_numpy()[keep]
-    columns = [ids] + [chunk[c].astype("str").str.strip() if c in chunk.columns
-                       else pd.Series("", index=chunk.index, dtype="str") for c in ("price", "availability")]
-    rows = list(zip(*(column[keep].tolist() for column in columns), [f"{d:016x}" for d in digests.tolist()]))
-    db.executemany(f"INSERT OR IGNORE INTO {table} VALUES (?, ?, ?, ?)", rows)
-    return len(rows)
+def digests(frame: pd.DataFrame) -> np.ndarray:
+    """Each item's digest of its other values (not id, price or availability), as signed 64-bit integers.
 
-
-def _joined(chunk: pd.DataFrame, columns: list[str]) -> pa.Array:
-    """``name=value\\x1f`` for each non-empty value, joined per item: what the digest covers.
-
-    Built with Arrow's kernels; pandas would concatenate the strings in Python.
+    Each non-empty value is hashed with its column's name, and the hashes are
+    added up, so the order of columns, and an empty column present or absent,
+    change nothing.  Hashed a column at a time (a column of few values, once
+    per value) rather than as one joined string per item: a third of the time.
     """
-    text = pa.large_string()
-    empty = pa.scalar("", text)
-    parts = []
-    for name in columns:
-        values = pa.array(chunk[name].astype("str").array).cast(text)
-        tagged = pc.binary_join_element_wise(pa.scalar(f"{name}=", text), values, pa.scalar("\x1f", text), empty)
-        parts.append(pc.if_else(pc.equal(values, empty), empty, tagged))
-    return pc.binary_join_element_wise(*parts, empty) if parts else pa.array([""] * len(chunk), text)
+    total = np.zeros(len(frame), dtype=np.uint64)
+    for name in frame.columns:
+        if name in (ID, "price", "availability"):
+            continue
+        values = frame[name].astype("str")
+        hashed = pd.util.hash_pandas_object(values, index=False, hash_key=_HASH_KEY, categorize=True).to_numpy()
+        with np.errstate(over="ignore"):  # arithmetic modulo 2**64
+            tagged = (hashed ^ _column_tag(name)) * _MIX
+        total += np.where((values != "").to_numpy(), tagged, np.uint64(0))
+    return total.view(np.int64)
+
+
+@functools.lru_cache(maxsize=256)
+def _column_tag(name: str) -> np.uint64:
+    return np.uint64(pd.util.hash_array(np.array([name], dtype=object), hash_key=_HASH_KEY)[0])
 
 
 @dataclass
@@ -115,8 +126,8 @@ def compare(db: sqlite3.Connection, old: str, new: str) -> CatalogDiff:
                          "WHERE o.price <> n.price",
         "availability_changed": f"SELECT n.id, o.availability, n.availability FROM {old} o JOIN {new} n "
                                 "ON n.id = o.id WHERE o.availability <> n.availability",
-        "other_changed": f"SELECT n.id, '', '' FROM {old} o JOIN {new} n ON n.id = o.id WHERE o.digest <> n.digest "
-                         "AND o.price = n.price AND o.availability = n.availability",
+        "other_changed": f"SELECT n.id, '', '' FROM {old} o JOIN {new} n ON n.id = o.id "
+                         f"WHERE o.{DIGEST} <> n.{DIGEST} AND o.price = n.price AND o.availability = n.availability",
     }
     diff = CatalogDiff(
         old_items=db.execute(f"SELECT COUNT(*) FROM {old}").fetchone()[0],
