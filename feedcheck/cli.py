@@ -176,7 +176,8 @@ def _feed_options() -> argparse.ArgumentParser:
                          help="findings stored per code; counts stay exact (default %(default)s)")
     options.add_argument("--processes", type=int, default=ReadLimits.processes, metavar="N",
                          help="processes that read and check an XML feed of many chunks side by side, without a "
-                         "Dask cluster: 0 one per processor (default), 1 this process alone")
+                         "Dask cluster: 0 one per processor (default); 1 reads any feed in one pass, in this "
+                         "process (a CSV or TSV feed's parts are otherwise parsed by Arrow on a thread beside it)")
     options.add_argument("--timeout", type=float, default=FetchLimits.deadline, metavar="SECONDS",
                          help="wall-clock limit for downloading the feed (default %(default)s)")
     options.add_argument("--max-bytes", type=int, default=FetchLimits.max_bytes, metavar="N",

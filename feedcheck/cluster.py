@@ -6,9 +6,10 @@ depends on nothing but the part; the findings are folded back in the feed's
 order, so the report and the cleaned catalog are the same as a run in one
 process.  :func:`dask_executor` gives a Dask cluster's workers (a local one
 started for the run, or one that already runs; Dask is optional:
-``pip install 'feedcheck[dask]'``), :func:`local_processes` a pool of this
-machine's processes, which a run without a cluster uses for an XML feed of
-many chunks.
+``pip install 'feedcheck[dask]'``), :func:`local_executor` what a run
+without a cluster uses for a feed of many chunks: a pool of this machine's
+processes (:func:`local_processes`) for XML, one thread beside the checking
+one for CSV and TSV.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
 import pandas as pd
@@ -27,10 +28,12 @@ import pandas as pd
 from feedcheck.errors import ConfigError
 
 LOCAL_WORKERS = 2
-# The feeds a run without a cluster reads in parts in its own processes: XML, whose items are turned into rows
-# in Python.  CSV and TSV are parsed by pandas in C, faster than their parts travel: on the 200k-item bench
-# feeds, two processes took 0.75x the time of one for RSS, and 1.04x for CSV.
-LOCAL_FORMATS = ("rss", "atom")
+# How a run without a cluster reads a feed's parts.  XML items are turned into rows in Python, so its parts go to
+# the machine's processes: on the 200k-item RSS bench feed, two took 0.75x the time of one.  Arrow parses CSV and
+# TSV parts outside the GIL, and a process would cost more in sending their frames back (1.04x with two): one
+# thread reads and assesses the parts while the checking thread folds, cleans and spools (0.91x of the same parts
+# read in turn, on the 196k-item bench catalog).
+LOCAL_FORMATS = {"rss": "processes", "atom": "processes", "csv": "thread", "tsv": "thread"}
 _LOCAL = re.compile(r"local(?::([1-9][0-9]?))?")
 
 
@@ -63,6 +66,13 @@ def local_cluster_options(workers: int) -> dict[str, Any]:
 def processors() -> int:
     """The processors this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def local_executor(fmt: str, processes: int) -> contextlib.AbstractContextManager[Executor]:
+    """Where a run without a cluster reads the parts of a feed in ``fmt`` (one of :data:`LOCAL_FORMATS`)."""
+    if LOCAL_FORMATS[fmt] == "thread":
+        return ThreadPoolExecutor(1, thread_name_prefix="feedcheck-parts")
+    return local_processes(processes)
 
 
 @contextlib.contextmanager

@@ -41,7 +41,8 @@ class ReadLimits:
     max_columns: int = 1_000
     max_line_chars: int = 8 << 20  # a delimited line; rows are kilobytes, a file without line breaks is not a feed
     max_findings_per_code: int = 1_000
-    processes: int = 0  # read an XML feed of many chunks in parts in this many processes: 0 one per processor, 1 none
+    processes: int = 0  # an XML feed of many chunks is read in parts by this many processes (0: one per processor);
+    # 1 reads every feed in one pass, in this process
 
     def __post_init__(self) -> None:
         """

@@ -32,7 +32,7 @@ from typing import Any
 import pandas as pd
 
 from feedcheck.clock import run_now, utc_now
-from feedcheck.cluster import LOCAL_FORMATS, check_address, local_processes
+from feedcheck.cluster import LOCAL_FORMATS, check_address, local_executor
 from feedcheck.collector import fewer_collections
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events.catalog import Catalog
@@ -351,8 +351,9 @@ def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, cata
 def _verdicts(report: FeedReport, info: FeedInfo, chunks: Iterator[pd.DataFrame], validator: FeedValidator,
               limits: ReadLimits, executor: Executor | None, ahead: int, held: HeldFindings,
               stack: contextlib.ExitStack) -> Iterator[ChunkVerdict]:
-    """The verdicts of a feed's chunks: of its parts read side by side on the cluster (``executor``) or, for an
-    XML feed of many chunks, in a pool of this machine's processes; else of the chunks read here."""
+    """The verdicts of a feed's chunks: of its parts read side by side on the cluster (``executor``) or, for a
+    feed of many chunks, on this machine (:func:`~feedcheck.cluster.local_executor`); else of the chunks read
+    here, in one pass (``--processes 1``, or a feed not cut)."""
     assert report.fetched is not None and report.fetched.path is not None
     cluster = executor is not None
     local = limits.processes != 1 and info.format in LOCAL_FORMATS
@@ -365,5 +366,5 @@ def _verdicts(report: FeedReport, info: FeedInfo, chunks: Iterator[pd.DataFrame]
                 report.log.add(make_finding("feed.read_whole", why=READ_WHOLE[parts]))
         return validator.validate_chunks(chunks, executor, ahead, held)
     if not cluster:
-        executor = stack.enter_context(local_processes(limits.processes))
+        executor = stack.enter_context(local_executor(info.format, limits.processes))
     return validator.validate_parts(parts, chunks, executor, limits, info, ahead, held, cluster=cluster)

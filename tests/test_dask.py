@@ -4,6 +4,7 @@ catalog as one process."""
 from __future__ import annotations
 
 import gzip
+import io
 import re
 import socket
 import subprocess
@@ -14,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import psutil
 import pytest
 
@@ -23,7 +25,9 @@ from feedcheck.errors import ConfigError
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
 from feedcheck.feeds import load_feeds
+from feedcheck.findings import FindingLog
 from feedcheck.publish.clean import CatalogSpool
+from feedcheck.readers.delimited import Layout, arrow_chunks, delimited_chunks
 from feedcheck.readers.fields import ATOM_NS as ATOM
 from feedcheck.readers.fields import GOOGLE_NS as GOOGLE
 from feedcheck.settings import EventOptions, ReadLimits
@@ -223,6 +227,51 @@ def test_a_delimited_feed_cut_into_parts_checks_as_in_one_process(cluster: Execu
     assert _outcome(source, "tiktok", tmp_path, cluster, parts, **options) == alone
     assert parts == [read]
     assert alone["summary"]["items"]["total"] == 1_500 - (case == "ragged row")
+    # Without a cluster, the parts are parsed by Arrow on a thread of this process, or by pandas where Arrow is
+    # not trusted; a refusal is not worth a finding there.
+    local: list[Any] = []
+    assert _outcome(source, "tiktok", tmp_path, None, local, read_limits=replace(options["read_limits"],
+                                                                                 processes=0)) == alone
+    assert local == [{"count": read["count"] or None, "read_whole": []}]
+
+
+LAYOUT = Layout("utf-8", ",", ["id", "title", "price"], 1)
+
+
+@pytest.mark.parametrize(("data", "rows"), [
+    (b"A1,Tee,9.00 USD\nA2,Mug,4.00 USD\n", [["A1", "Tee", "9.00 USD"], ["A2", "Mug", "4.00 USD"]]),
+    (b'A1,"Tee\r\nin two lines",9.00 USD\r\nA2,"Mug, ""enamel""",\r\n',
+     [["A1", "Tee\r\nin two lines", "9.00 USD"], ["A2", 'Mug, "enamel"', ""]]),
+    (b'A1,5" screen,x"y\nA2,"ab"cd,\xc3\xa9\n', [["A1", '5" screen', 'x"y'], ["A2", "abcd", "\u00e9"]]),
+    (b"#guidance,,\nA1,Tee,9.00 USD", [["A1", "Tee", "9.00 USD"]]),  # a template row, dropped
+])
+def test_arrow_reads_a_part_as_pandas_does(data: bytes, rows: list[list[str]]) -> None:
+    limits = ReadLimits(chunk_rows=1)  # a chunk a row: Arrow's one table is cut as pandas' reader cuts
+    by_arrow, by_pandas = FindingLog(), FindingLog()
+    chunks = arrow_chunks(data, LAYOUT, 10, limits, by_arrow)
+    expected = list(delimited_chunks(io.BytesIO(data), LAYOUT, 10, limits, by_pandas))
+    assert chunks is not None and len(chunks) == len(expected)
+    for chunk, same in zip(chunks, expected):
+        pd.testing.assert_frame_equal(chunk, same, check_exact=True)
+    assert [row for chunk in chunks for row in chunk.to_numpy().tolist()] == rows
+    assert [f.as_dict() for f in by_arrow] == [f.as_dict() for f in by_pandas]
+
+
+@pytest.mark.parametrize(("data", "layout", "limits"), [
+    (b"A1,Tee,9.00 USD\n\nA2,Mug,4.00 USD\n", LAYOUT, ReadLimits()),  # a blank line
+    (b"A1,Tee,9.00 USD\n \t\nA2,Mug,4.00 USD\n", LAYOUT, ReadLimits()),  # a line of spaces
+    (b"\nA1,Tee,9.00 USD\n", LAYOUT, ReadLimits()),
+    (b"A1,Tee,9.00 USD\n  ", LAYOUT, ReadLimits()),
+    (b"A1,Tee,9.00 USD\rA2,Mug,4.00 USD\r", LAYOUT, ReadLimits()),  # lone carriage returns
+    (b"A1,Tee,9.00 USD,extra\n", LAYOUT, ReadLimits()),  # a ragged row
+    (b"A1,Tee\n", LAYOUT, ReadLimits()),
+    (b"A1,T\xe9e,9.00 USD\n", LAYOUT, ReadLimits()),  # not UTF-8
+    (b"A1,T\xe9e,9.00 USD\n", replace(LAYOUT, encoding="cp1252"), ReadLimits()),
+    (b"A1,Tee,9.00 USD\n", LAYOUT, ReadLimits(max_line_chars=10)),  # a line past the limit
+    (b'A1,"Tee,9.00 USD\n', LAYOUT, ReadLimits()),  # a quote never closed
+])
+def test_what_arrow_may_read_otherwise_is_left_to_pandas(data: bytes, layout: Layout, limits: ReadLimits) -> None:
+    assert arrow_chunks(data, layout, 0, limits, FindingLog()) is None
 
 
 def test_bytes_that_are_not_text_keep_their_offsets(cluster: Executor, tmp_path: Path) -> None:
