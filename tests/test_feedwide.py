@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from feedcheck import ChannelOptions, check_feed
+from feedcheck.readers.fields import ID
+from feedcheck.rules.feedwide import DuplicateIds
+from feedcheck.rules.keys import ChunkKeys
 from feedcheck.settings import ReadLimits
 from tests.conftest import tuples
 
@@ -109,3 +115,23 @@ def test_promotional_wording_in_a_tiktok_title_is_a_warning_whose_message_says_s
          "ad says it)."),
     ]
     assert report.items_with_errors == 0
+
+
+def test_ids_whose_first_hashes_clash_are_told_apart_by_their_text() -> None:
+    # Two ids with one first hash (a chance of one in 2**64 a pair, so the keys are made by hand): their second
+    # hashes differ, and the second id is kept by its text, not taken for the first.
+    duplicates = DuplicateIds()
+    first = pd.DataFrame({ID: ["SKU-A", "SKU-B", "SKU-A"]}, index=[2, 3, 4])
+    second = pd.DataFrame({ID: ["SKU-B", "SKU-C"]}, index=[5, 6])
+    found = [duplicates.failures(first, _keys([2, 3, 4], [7, 7, 7], [1, 2, 1])),
+             duplicates.failures(second, _keys([5, 6], [7, 9], [2, 3]))]
+    assert [[(f.code, f.params["_per_row"]) for f in failures] for failures in found] == [
+        [("item.duplicate_id", {4: {"first_row": 2}})],
+        [("item.duplicate_id", {5: {"first_row": 3}})],
+    ]
+
+
+def _keys(rows: list[int], key: list[int], check: list[int]) -> ChunkKeys:
+    none = np.empty(0, np.uint64)
+    return ChunkKeys(np.array(rows, np.int64), np.array(key, np.uint64), np.array(check, np.uint64),
+                     np.empty(0, np.int64), none, none)

@@ -22,6 +22,7 @@ from pandera.pandas import Check
 from feedcheck.readers.fields import ID
 from feedcheck.rules.channels import get_channel
 from feedcheck.rules.checks import RULES, Rule, Turns
+from feedcheck.rules.keys import ChunkKeys, chunk_keys
 from feedcheck.rules.prices import PRICE_RE, rewrite_price
 
 PRICE_FIELDS = ("price", "sale_price")
@@ -144,6 +145,7 @@ class Assessment:
     rewrites: list[tuple[str, int, str, str, str]]
     failures: list[Failure]
     turns: list[datetime]  # the turns of the clock rules' verdicts nearest to ``now``, before and after it
+    keys: ChunkKeys  # what the feed-wide rules compare across chunks
 
 
 def assess(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
@@ -158,7 +160,8 @@ def assess(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
     parts = _parts_of(key, frozenset(columns))
     read = chunk[[name for name in parts.reads if name in chunk.columns]]
     failures = _run(parts.fields, chunk) + _run_across(parts.across, read)
-    return Assessment(columns, chunk, trims, rewrites, failures, _nearest_turns(parts, chunk, key.now))
+    return Assessment(columns, chunk, trims, rewrites, failures, _nearest_turns(parts, chunk, key.now),
+                      chunk_keys(chunk))
 
 
 def _nearest_turns(parts: _Parts, chunk: pd.DataFrame, now: str) -> list[datetime]:

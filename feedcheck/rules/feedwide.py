@@ -16,7 +16,8 @@ import pandas as pd
 from feedcheck.findings import Finding, code, declare, make_finding
 from feedcheck.readers.fields import ID
 from feedcheck.rules.assess import Failure
-from feedcheck.rules.series import extract, normalise_token
+from feedcheck.rules.keys import ChunkKeys
+from feedcheck.rules.series import extract
 
 declare({
     "item.duplicate_id": code(
@@ -89,26 +90,22 @@ class FirstSeen:
 class DuplicateIds:
     """Items whose id an earlier item has: the channel keeps only one.
 
-    Ids are kept as two independent 64-bit hashes (:class:`FirstSeen`); the rare id whose first hash another
-    id already has is kept by its text, so no two ids are ever taken for one.
+    Ids are kept as two independent 64-bit hashes (:class:`FirstSeen`; :func:`~feedcheck.rules.keys.chunk_keys`
+    hashes them); the rare id whose first hash another id already has is kept by its text, so no two ids are
+    ever taken for one.
     """
-
-    _KEYS = ("feedcheck-ids-01", "feedcheck-ids-02")
 
     def __init__(self) -> None:
         self._seen = FirstSeen()
         self._clashing: dict[str, int] = {}
 
-    def failures(self, chunk: pd.DataFrame) -> list[Failure]:
-        named = chunk[chunk[ID] != ""]
-        if named.empty:
+    def failures(self, chunk: pd.DataFrame, keys: ChunkKeys) -> list[Failure]:
+        rows = keys.id_rows
+        if not len(rows):
             return []
-        ids = np.asarray(named[ID], dtype=object)
-        rows = named.index.to_numpy(dtype=np.int64)
-        key, check = (pd.util.hash_array(ids, hash_key=k) for k in self._KEYS)
-        first_rows, first_checks = self._seen.see(key, rows, check)
-        for at in np.flatnonzero(first_checks != check):  # another id has the same first hash
-            first_rows[at] = self._clashing.setdefault(ids[at], rows[at])
+        first_rows, first_checks = self._seen.see(keys.id_key, rows, keys.id_check)
+        for at in np.flatnonzero(first_checks != keys.id_check):  # another id has the same first hash
+            first_rows[at] = self._clashing.setdefault(chunk.at[rows[at], ID], rows[at])
         later_ones = first_rows != rows
         later = {int(row): {"first_row": int(first)} for row, first in zip(rows[later_ones], first_rows[later_ones])}
         return [Failure("item.duplicate_id", ID, np.array(list(later)), {"_per_row": later})] if later else []
@@ -122,21 +119,11 @@ class SharedGtins:
     def __init__(self) -> None:
         self._seen = FirstSeen()
 
-    def failures(self, chunk: pd.DataFrame) -> list[Failure]:
-        if "gtin" not in chunk.columns:
+    def failures(self, keys: ChunkKeys) -> list[Failure]:
+        rows, product = keys.gtin_rows, keys.product
+        if not len(rows):
             return []
-        gtins = chunk["gtin"]
-        digits = chunk[gtins.str.fullmatch(r"[0-9]{8,14}")]  # what is not a GTIN is item.gtin_format's
-        if digits.empty:
-            return []
-        none = pd.Series("", index=digits.index)
-        product = pd.util.hash_pandas_object(pd.DataFrame({
-            "title": normalise_token(digits["title"] if "title" in digits.columns else none),
-            "group": digits["item_group_id"] if "item_group_id" in digits.columns else none,
-        }), index=False).to_numpy()
-        rows = digits.index.to_numpy(dtype=np.int64)
-        first_rows, first_products = self._seen.see(digits["gtin"].astype("int64").to_numpy().astype(np.uint64),
-                                                    rows, product)
+        first_rows, first_products = self._seen.see(keys.gtin, rows, product)
         reused = (first_rows != rows) & (first_products != product)
         later = {int(row): {"first_row": int(first)} for row, first in zip(rows[reused], first_rows[reused])}
         return [Failure("item.gtin_reused", "gtin", np.array(list(later)), {"_per_row": later})] if later else []

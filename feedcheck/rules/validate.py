@@ -284,7 +284,7 @@ class FeedValidator:
         self.log.add_each(code, severity, assessed.rewrites, lambda r: make_finding(
             code, severity=severity, item_id=r[4], row=r[1], field=r[0], value=r[2], hint=r[3]))
         chunk = assessed.chunk
-        failures = assessed.failures + self._ids.failures(chunk) + self._gtins.failures(chunk)
+        failures = assessed.failures + self._ids.failures(chunk, assessed.keys) + self._gtins.failures(assessed.keys)
         if self.currency is None:
             self._currencies.count(chunk)
         self._variants.count(chunk)
