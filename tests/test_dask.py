@@ -248,9 +248,11 @@ LAYOUT = Layout("utf-8", ",", ["id", "title", "price"], 1)
 def test_arrow_reads_a_part_as_pandas_does(data: bytes, rows: list[list[str]]) -> None:
     limits = ReadLimits(chunk_rows=1)  # a chunk a row: Arrow's one table is cut as pandas' reader cuts
     by_arrow, by_pandas = FindingLog(), FindingLog()
-    chunks = arrow_chunks(data, LAYOUT, 10, limits, by_arrow)
+    read = arrow_chunks(data, LAYOUT, 10, limits, by_arrow)
     expected = list(delimited_chunks(io.BytesIO(data), LAYOUT, 10, limits, by_pandas))
-    assert chunks is not None and len(chunks) == len(expected)
+    assert read is not None
+    chunks = list(read)
+    assert len(chunks) == len(expected)
     for chunk, same in zip(chunks, expected):
         pd.testing.assert_frame_equal(chunk, same, check_exact=True)
     assert [row for chunk in chunks for row in chunk.to_numpy().tolist()] == rows

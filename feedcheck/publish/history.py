@@ -141,9 +141,8 @@ def _items_check(db: sqlite3.Connection) -> str | None:
     return row[0] if row else None
 
 
-def _no_item_changes(db: sqlite3.Connection) -> dict[str, Any] | None:
-    if not _has_items(db):
-        return None
+def _no_item_changes(db: sqlite3.Connection) -> dict[str, Any]:
+    """The changes from the items kept (comparable ones: :func:`_has_items`) to the same items again."""
     count = db.execute("SELECT COUNT(*) FROM items").fetchone()[0]
     return CatalogDiff(old_items=count, new_items=count).as_dict()
 

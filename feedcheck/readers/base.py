@@ -5,6 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+import pandas as pd
+
+TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' own ``str``: the dtype every reader's columns have
+
 
 @dataclass
 class FeedInfo:
@@ -17,4 +22,4 @@ class FeedInfo:
     delimiter: str | None = None
     columns: list[str] = field(default_factory=list)
     layout: Any = field(default=None, repr=False, compare=False)  # what the reader needs to read a part alone
-    parts: int | None = None  # the parts other processes (a cluster's, or this machine's) read; None: none did
+    parts: int | None = None  # the parts read beside the checking thread (a cluster, processes, a thread); None: none

@@ -23,7 +23,7 @@ import pyarrow.csv as pa_csv
 
 from feedcheck.errors import FeedcheckError, FeedFormatError
 from feedcheck.findings import FindingLog, Severity, make_finding
-from feedcheck.readers.base import FeedInfo
+from feedcheck.readers.base import TEXT, FeedInfo
 from feedcheck.readers.fields import ID, canonical
 from feedcheck.settings import ReadLimits
 from feedcheck.sources.decode import DecodingReader, Opened, detect_text_encoding
@@ -37,7 +37,6 @@ _OPEN_QUOTE_RE = re.compile(r"EOF inside string starting at row (\d+)")
 # byte, which the search looks for first: an alternation with ^ would try every byte (seconds per 70 MB).
 _BLANK_LINE = re.compile(rb"\n[ \t]*\r?\n")
 _BLANK_FIRST = re.compile(rb"[ \t]*\r?\n")
-_STR_TYPES = {pa.string(): pd.StringDtype("pyarrow", na_value=np.nan)}  # the dtype pandas reads text as
 
 
 def sniff_delimiter(header: str) -> str:
@@ -139,7 +138,7 @@ def delimited_chunks(raw: BinaryIO, layout: Layout, first: int, limits: ReadLimi
 
 
 def arrow_chunks(data: bytes, layout: Layout, first: int, limits: ReadLimits,
-                 log: FindingLog) -> list[pd.DataFrame] | None:
+                 log: FindingLog) -> Iterator[pd.DataFrame] | None:
     """The records of ``data`` (a part of a feed, with no header) read by Arrow's CSV parser, in chunks as
     :func:`delimited_chunks` reads them; ``None`` where that reader might read them otherwise.
 
@@ -163,10 +162,10 @@ def arrow_chunks(data: bytes, layout: Layout, first: int, limits: ReadLimits,
     except (pa.ArrowException, ValueError):
         return None
     frame = table.select([n for n in layout.names if not n.startswith("\x00")]).to_pandas(
-        types_mapper=_STR_TYPES.get)
+        types_mapper={pa.string(): TEXT}.get)
     frame.index = np.arange(1, len(frame) + 1) + layout.header_row + first
-    return [_drop_template_rows(frame.iloc[start:start + limits.chunk_rows], log)
-            for start in range(0, len(frame), limits.chunk_rows)]
+    return (_drop_template_rows(frame.iloc[start:start + limits.chunk_rows], log)  # as asked for: the schema's
+            for start in range(0, len(frame), limits.chunk_rows))  # key needs only the first of a few rows
 
 
 def _plain_lines(data: bytes, limits: ReadLimits) -> bool:

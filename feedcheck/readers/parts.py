@@ -146,8 +146,8 @@ def _chunks_of(part: Part, data: bytes, limits: ReadLimits, notes: ItemNotes,
                found: FindingLog) -> Iterator[pd.DataFrame]:
     if part.layout is not None:
         read = arrow_chunks(data, part.layout, part.first_row, limits, found)
-        return iter(read) if read is not None else delimited_chunks(io.BytesIO(data), part.layout, part.first_row,
-                                                                     limits, found)
+        return read if read is not None else delimited_chunks(io.BytesIO(data), part.layout, part.first_row, limits,
+                                                               found)
     return xml_chunks(io.BytesIO(data), part.encoding, limits, "part", notes, part.first_row)
 
 

@@ -15,14 +15,13 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 from lxml import etree
 
 from feedcheck.errors import FeedFormatError
 from feedcheck.findings import FindingLog, make_finding
-from feedcheck.readers.base import FeedInfo
+from feedcheck.readers.base import TEXT, FeedInfo
 from feedcheck.readers.fields import ATOM_NS, GOOGLE_CUSTOM_NS, GOOGLE_NS, ID, KNOWN_FIELDS, canonical
 from feedcheck.settings import ReadLimits
 from feedcheck.sources.decode import Opened, declared_xml_encoding, xml_encoding_override
@@ -39,7 +38,6 @@ PARSER_OPTIONS: dict[str, Any] = {
     "remove_pis": True,
 }
 ITEM_TAGS = ("item", f"{{{ATOM_NS}}}entry")
-_STR = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' own ``str``
 _DTD_RE = re.compile(rb"<!(DOCTYPE|ENTITY)", re.IGNORECASE)
 _RSS_CORE = {"title": "title", "link": "link", "description": "description"}
 _ATOM_CORE = {"title": "title", "summary": "description", "content": "description", "link": "link", "id": ID}
@@ -152,7 +150,7 @@ def _frame(rows: list[dict[str, str]], first: int) -> pd.DataFrame:
 def _strings(values: list[str]) -> pd.api.extensions.ExtensionArray:
     """pandas' ``str`` array of ``values``, made by Arrow straight from the list (``pd.array`` first checks
     every value in Python, at four times the cost)."""
-    return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()), dtype=_STR)
+    return pd.arrays.ArrowStringArray(pa.array(values, type=pa.large_string()), dtype=TEXT)
 
 
 class ItemNotes:
