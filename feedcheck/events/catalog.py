@@ -83,13 +83,13 @@ class Catalog:
                     self._currency_of[item_id] = code
         self._folded = self._cores = self._flag_table = None
 
-    def flags(self, ids: list[str]) -> np.ndarray:
+    def flags(self, ids: np.ndarray) -> np.ndarray:
         """Each id's flags (valid, out of stock) as an array, 0 for ids not in the catalog: one hash lookup each."""
         if self._flag_table is None:
             self._flag_table = (pd.Index(list(self._items), dtype=object),
                                 np.fromiter(self._items.values(), dtype=np.int64, count=len(self._items)))
         index, flags = self._flag_table
-        positions = index.get_indexer(pd.Index(ids, dtype=object)) if ids else np.zeros(0, dtype=np.int64)
+        positions = index.get_indexer(pd.Index(ids, dtype=object)) if len(ids) else np.zeros(0, dtype=np.int64)
         return np.where(positions >= 0, flags[positions], 0) if len(flags) else np.zeros(len(ids), dtype=np.int64)
 
     @property

@@ -204,7 +204,7 @@ class EventChecker(EventRules, BlockChecking):
         prices in another currency."""
         if self.reconciler is None or not len(self.matching):
             return
-        waiting, sources = self.matching, self._sources
+        waiting, sources = self.matching.columns(), self._sources
         self.matching, self._sources = Matching(), []
         events, lines, expected = self.reconciler.match(waiting)
         self.counts["currency_mismatch"] += len(events)

@@ -7,6 +7,7 @@ slow way, so both paths give the same findings (``tests/test_event_blocks.py``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterable
@@ -25,7 +26,6 @@ from feedcheck.events.names import (
     TEMPLATE_ID,
 )
 from feedcheck.events.read import RecordBlock
-from feedcheck.events.reconcile import Matching
 from feedcheck.events.shapes import YEAR_3000, Event
 from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
 from feedcheck.rules.series import WHITESPACE
@@ -148,8 +148,9 @@ class FastEvents:
         self.key = list(zip(self.name, self.event_id))
         self.purchase = [name in options.purchase_events or raw in options.purchase_events
                          for name, raw in zip(self.name, self.raw_name)]
-        self.catalog_event = [p or name in options.catalog_events or raw in options.catalog_events
-                              for p, name, raw in zip(self.purchase, self.name, self.raw_name)]
+        self.catalog_event = np.array([p or name in options.catalog_events or raw in options.catalog_events
+                                       for p, name, raw in zip(self.purchase, self.name, self.raw_name)], dtype=bool)
+        self.seconds = seconds
         self.time: list[float | None] = seconds.tolist()
         self.value: list[float | None] = cols.value.to_pylist()
         self.currency: list[str] = pc.fill_null(cols.currency, "").to_pylist()
@@ -165,6 +166,7 @@ class FastEvents:
         lines = pc.list_flatten(cols.contents)
         parent = pc.list_parent_indices(cols.contents).to_numpy()
         offsets = np.concatenate([[0], np.cumsum(np.bincount(parent, minlength=len(cols)))]).astype(np.int64)
+        self.line_offsets, self.line_counts = offsets, np.diff(offsets)
         self.offsets = offsets.tolist()
         kind = pc.coalesce(pc.struct_field(lines, "content_type"), cols.content_type.take(pa.array(parent, pa.int64())))
         count = pc.fill_null(pc.struct_field(lines, "quantity"), 1.0).to_numpy(zero_copy_only=False)
@@ -173,29 +175,29 @@ class FastEvents:
         share = value[parent] / np.maximum(1, np.diff(offsets))[parent]
         with np.errstate(over="ignore"):  # only clean events' totals are used, and theirs are bounded
             total = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False) * count
-        self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share).tolist()
-        self.content_id: list[str] = pc.struct_field(lines, "content_id").to_pylist()
-        self.as_group: list[bool] = pc.fill_null(pc.equal(kind, "product_group"), False).to_pylist()
+        self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share)
+        self.content_id = pc.struct_field(lines, "content_id").to_numpy(zero_copy_only=False)
+        self.as_group = pc.fill_null(pc.equal(kind, "product_group"), False).to_numpy(zero_copy_only=False)
 
     def lines_of(self, first: int, stop: int) -> list[int]:
         numbers = self.block.numbers
         return [numbers[r] for r in self.record[first:stop]]
 
-    def matching(self, chosen: list[int]) -> Matching:
-        """Events ``chosen`` (in order) and their lines, to be matched with the catalog."""
-        events = Matching()
-        events.name = [self.name[i] for i in chosen]
-        events.purchase = [self.purchase[i] for i in chosen]
-        events.value = [self.value[i] for i in chosen]
-        events.currency = [self.currency[i] for i in chosen]
-        events.time = [self.time[i] for i in chosen]
-        offsets = self.offsets
-        events.lines = [offsets[i + 1] - offsets[i] for i in chosen]
-        lines = [j for i in chosen for j in range(offsets[i], offsets[i + 1])]
-        events.content_id = [self.content_id[j] for j in lines]
-        events.as_group = [self.as_group[j] for j in lines]
-        events.revenue = [self.revenue[j] for j in lines]
-        return events
+    def matching(self, chosen: np.ndarray) -> dict[str, np.ndarray]:
+        """Events ``chosen`` (in order) and their lines as :class:`~feedcheck.events.reconcile.EventColumns`'
+        arrays, to be matched with the catalog."""
+        starts, counts = self.line_offsets[chosen], self.line_counts[chosen]
+        lines = np.arange(counts.sum()) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
+        events = self._event_columns
+        return {name: column[chosen] for name, column in events.items()} | {
+            "lines": counts, "content_id": self.content_id[lines], "as_group": self.as_group[lines],
+            "revenue": self.revenue[lines]}
+
+    @functools.cached_property
+    def _event_columns(self) -> dict[str, np.ndarray]:
+        return {"name": np.array(self.name, dtype=object), "purchase": np.array(self.purchase, dtype=bool),
+                "value": pc.fill_null(self.cols.value, math.nan).to_numpy(zero_copy_only=False),
+                "currency": np.array(self.currency, dtype=object), "time": self.seconds}
 
     def event(self, i: int) -> Event:
         """Event ``i`` as the event-by-event path sees it, for the methods that report a finding."""
@@ -271,13 +273,16 @@ class BlockChecking:
     def _check_run(self, fast: FastEvents, first: int, stop: int) -> None:
         """Clean events ``first`` to ``stop`` in order: together, except those the state may hold a finding for."""
         start = first
+        kept = np.ones(stop - first, dtype=bool)  # not a copy the platform drops
         repeats = self.dedup.repeats(fast.key[first:stop], fast.order_key[first:stop])
         for hit in [*(first + k for k in repeats), stop]:
             if start < hit:
                 self._apply(fast, start, hit)
             if hit < stop:
-                self._check_clean(fast, hit)
+                kept[hit - first] = self._check_clean(fast, hit)
             start = hit + 1
+        if self.reconciler is not None:
+            self._to_match(fast, first + np.flatnonzero(kept & fast.catalog_event[first:stop]))
 
     def _apply(self, fast: FastEvents, first: int, stop: int) -> None:
         """The effect of :meth:`_check_clean` on each of events ``first`` to ``stop``, known to find nothing."""
@@ -302,11 +307,10 @@ class BlockChecking:
             ((order, (event_id, when)) for order, event_id, when in zip(
                 fast.order_key[first:stop], fast.event_id[first:stop], fast.time[first:stop]) if order is not None))
         self.counts["content_lines"] += fast.offsets[stop] - fast.offsets[first]
-        if self.reconciler is not None:
-            self._to_match(fast, [i for i in range(first, stop) if fast.catalog_event[i]])
 
-    def _check_clean(self, fast: FastEvents, i: int) -> None:
-        """:meth:`check` for an event known to need no finding of its own."""
+    def _check_clean(self, fast: FastEvents, i: int) -> bool:
+        """:meth:`check` for an event known to need no finding of its own, but for its matching; False for a
+        copy the platform drops."""
         name, event_id = fast.name[i], fast.event_id[i]
         value, currency = fast.value[i], fast.currency[i]
         self.counts["total"] += 1
@@ -315,25 +319,24 @@ class BlockChecking:
             self.legacy[fast.raw_name[i]] += 1
         if name in self.names or len(self.names) < MAX_NAMES:
             self.names[name] += 1
-        purchase, catalog_event = fast.purchase[i], fast.catalog_event[i]
+        purchase = fast.purchase[i]
         key = (name, event_id)
         event = fast.event(i)
         kept = self._duplicate(key, event, value if purchase else None, currency)
         if kept is not None:
             self._later_copy(key, event, kept)  # a clean copy: the first copy's defects are its own
             self.copies.done(None)
-            return
+            return False
         self.counts["unique"] += 1
         order = fast.order_key[i]
         if order is not None:
             self._order(event, name, order, event_id, value, currency)
         self.counts["content_lines"] += fast.offsets[i + 1] - fast.offsets[i]
-        if self.reconciler is not None and catalog_event:
-            self._to_match(fast, [i])
+        return True
 
-    def _to_match(self, fast: FastEvents, chosen: list[int]) -> None:
+    def _to_match(self, fast: FastEvents, chosen: np.ndarray) -> None:
         """Catalog events ``chosen`` of ``fast`` wait in the checker's ``matching`` (see its ``match``)."""
-        if chosen:
+        if len(chosen):
             self._sources.append((len(self.matching), EventRun(fast, chosen)))
             self.matching.extend(fast.matching(chosen))
 
@@ -341,10 +344,10 @@ class BlockChecking:
 class EventRun:
     """Catalog events of a block read as columns, by their position among the events waiting to be matched."""
 
-    def __init__(self, fast: FastEvents, chosen: list[int]) -> None:
+    def __init__(self, fast: FastEvents, chosen: np.ndarray) -> None:
         self.fast = fast
         self.chosen = chosen
 
     def event_and_item(self, k: int) -> tuple[Event, str]:
-        i = self.chosen[k]
+        i = int(self.chosen[k])
         return self.fast.event(i), self.fast.event_id[i]

@@ -74,42 +74,72 @@ class IdStats:
 
 
 class Matching:
-    """Deduplicated catalog events waiting to be matched, as columns in log order; lines are per event.
+    """Deduplicated catalog events waiting to be matched, in log order.
 
-    Events are appended one at a time (:meth:`add`) or a run at a time from a
-    block's columns (:meth:`extend`), and matched together by
-    :meth:`Reconciler.match`.
+    Events come one at a time (:meth:`add`, kept in lists) or a run at a time
+    from a block's columns (:meth:`extend`, kept as arrays); :meth:`columns`
+    joins them for :meth:`Reconciler.match`.
     """
 
     def __init__(self) -> None:
-        self.name: list[str] = []
-        self.purchase: list[bool] = []
-        self.value: list[float | None] = []  # the value at risk when a line misses (None: none, or negative)
-        self.currency: list[str] = []
-        self.time: list[float | None] = []
-        self.lines: list[int] = []  # how many content lines each event has
-        self.content_id: list[str | None] = []  # None: the line has no usable id
-        self.as_group: list[bool] = []
-        self.revenue: list[float] = []  # each line's share of the value
+        self._parts: list[dict[str, np.ndarray]] = []
+        self._added: dict[str, list[Any]] = {name: [] for name in _COLUMN_TYPES}
+        self._events = 0
 
     def __len__(self) -> int:
-        return len(self.name)
+        return self._events
 
     def add(self, name: str, purchase: bool, value: float | None, currency: str, when: float | None,
             content_ids: list[str | None], as_group: list[bool], revenue: list[float]) -> None:
-        self.name.append(name)
-        self.purchase.append(purchase)
-        self.value.append(value)
-        self.currency.append(currency)
-        self.time.append(when)
-        self.lines.append(len(content_ids))
-        self.content_id += content_ids
-        self.as_group += as_group
-        self.revenue += revenue
+        added = self._added
+        for column, entry in (("name", name), ("purchase", purchase), ("value", math.nan if value is None else value),
+                              ("currency", currency), ("time", math.nan if when is None else when),
+                              ("lines", len(content_ids))):
+            added[column].append(entry)
+        added["content_id"] += content_ids
+        added["as_group"] += as_group
+        added["revenue"] += revenue
+        self._events += 1
 
-    def extend(self, other: Matching) -> None:
-        for name, column in vars(other).items():
-            getattr(self, name).extend(column)
+    def extend(self, columns: dict[str, np.ndarray]) -> None:
+        """A run of events as :class:`EventColumns`' arrays (``value`` and ``time`` NaN where there is none)."""
+        self._keep_added()
+        self._parts.append(columns)
+        self._events += len(columns["name"])
+
+    def columns(self) -> EventColumns:
+        self._keep_added()
+        return EventColumns(**{name: np.concatenate([part[name] for part in self._parts]) if self._parts
+                               else np.zeros(0, dtype=kind) for name, kind in _COLUMN_TYPES.items()})
+
+    def _keep_added(self) -> None:
+        if self._added["name"]:
+            self._parts.append({name: np.array(values, dtype=_COLUMN_TYPES[name])
+                                for name, values in self._added.items()})
+            self._added = {name: [] for name in _COLUMN_TYPES}
+
+
+_COLUMN_TYPES: dict[str, type] = {"name": object, "purchase": bool, "value": float, "currency": object,
+                                  "time": float, "lines": np.int64, "content_id": object, "as_group": bool,
+                                  "revenue": float}
+
+
+@dataclass(frozen=True)
+class EventColumns:
+    """Catalog events to match, as arrays: the first six per event, the last three per content line."""
+
+    name: np.ndarray
+    purchase: np.ndarray
+    value: np.ndarray  # the value at risk when a line misses (NaN: none, or negative)
+    currency: np.ndarray
+    time: np.ndarray  # unix seconds, NaN when unknown
+    lines: np.ndarray  # how many content lines each event has
+    content_id: np.ndarray  # None: the line has no usable id
+    as_group: np.ndarray
+    revenue: np.ndarray  # each line's share of the value
+
+    def __len__(self) -> int:
+        return len(self.name)
 
 
 class Reconciler:
@@ -128,7 +158,7 @@ class Reconciler:
         self._rows: list[dict[str, Any]] | None = None
         catalog.use_patterns(options.id_patterns)
 
-    def match(self, events: Matching) -> tuple[list[int], list[int], list[str]]:
+    def match(self, events: EventColumns) -> tuple[list[int], list[int], list[str]]:
         """Match the lines of ``events``, in log order.
 
         Returns the events, for each its first line, and that line's currency
@@ -137,12 +167,11 @@ class Reconciler:
         out-of-stock item counts as matched).
         """
         self._rows = None
-        lines = np.array(events.lines, dtype=np.int64)
+        lines = events.lines
         owner = np.repeat(np.arange(len(events)), lines)
-        ids = events.content_id
-        usable = np.fromiter((c is not None for c in ids), dtype=bool, count=len(ids))
-        group = np.array(events.as_group, dtype=bool)
-        flags = self.catalog.flags([c if c is not None else "" for c in ids])
+        ids, group = events.content_id, events.as_group
+        usable = np.not_equal(ids, None)
+        flags = self.catalog.flags(np.where(usable, ids, ""))
         matched = usable & ~group & (flags & VALID != 0) & (flags & STOCKOUT == 0)  # plain matches, but:
         # An item id that missed as a group keeps that verdict for its later uses as an item: in earlier batches,
         # or in these lines.  Only such an id can be both (no other verdict is given to a valid item id).
@@ -152,31 +181,31 @@ class Reconciler:
             candidates = np.flatnonzero(matched)
             matched[candidates] = [ids[j] not in missed for j in candidates.tolist()]
         judged = np.flatnonzero(usable & ~matched)
-        stats, codes = self._verdicts([ids[j] for j in judged.tolist()], group[judged])
+        stats, codes = self._verdicts(ids[judged], group[judged])
         matched[judged] = (codes == MATCHED) | (codes == "match.out_of_stock")
         self._count(events, lines, owner, matched, usable)
         self._seen(events, owner[judged], judged, stats)
         return self._other_currency(events, owner, matched)
 
-    def _other_currency(self, events: Matching, owner: np.ndarray, matched: np.ndarray
+    def _other_currency(self, events: EventColumns, owner: np.ndarray, matched: np.ndarray
                         ) -> tuple[list[int], list[int], list[str]]:
         lines = np.flatnonzero(matched)
-        currency = np.array(events.currency, dtype=object)[owner[lines]]
-        expected = np.array(self.catalog.currencies([events.content_id[j] for j in lines.tolist()]), dtype=object)
+        currency = events.currency[owner[lines]]
+        expected = np.array(self.catalog.currencies(events.content_id[lines].tolist()), dtype=object)
         odd = (currency != "") & (expected != None) & (expected != currency)  # noqa: E711 (element-wise)
         odd_events, first = np.unique(owner[lines[odd]], return_index=True)
         return odd_events.tolist(), lines[odd][first].tolist(), expected[odd][first].tolist()
 
-    def _verdicts(self, ids: list[str], as_group: np.ndarray) -> tuple[list[IdStats | None], np.ndarray]:
+    def _verdicts(self, ids: np.ndarray, as_group: np.ndarray) -> tuple[list[IdStats | None], np.ndarray]:
         """Each line's stats record and verdict code, asking the catalog once per distinct id and use.
 
         Lines are judged in order, as one by one: the first verdict of a missed
         id stands for its later lines.  An id sent both as an item and as a
         group may change verdict within the lines, so those go one at a time.
         """
-        if not ids:
+        if not len(ids):
             return [], np.array([], dtype=object)
-        id_codes, distinct = pd.factorize(np.array(ids, dtype=object))
+        id_codes, distinct = pd.factorize(ids)
         pairs, first, inverse = np.unique(id_codes * 2 + as_group, return_index=True, return_inverse=True)
         if len(np.unique(pairs // 2)) < len(pairs):
             judged = [self._verdict(content_id, bool(g)) for content_id, g in zip(ids, as_group.tolist())]
@@ -187,13 +216,13 @@ class Reconciler:
             verdicts[k] = self._verdict(distinct[pairs[k] // 2], bool(pairs[k] % 2))
         return [verdicts[k][0] for k in inverse.tolist()], np.array([c for _, c in verdicts], dtype=object)[inverse]
 
-    def _count(self, events: Matching, lines: np.ndarray, owner: np.ndarray, matched: np.ndarray,
+    def _count(self, events: EventColumns, lines: np.ndarray, owner: np.ndarray, matched: np.ndarray,
                usable: np.ndarray) -> None:
         """Per event name, the events and lines that matched; per currency, the revenue of events that did not."""
         n = len(events)
         matched_lines = np.bincount(owner, weights=matched, minlength=n).astype(np.int64)
         complete = (lines > 0) & (matched_lines == lines)
-        name_codes, names = pd.factorize(np.array(events.name, dtype=object))
+        name_codes, names = pd.factorize(events.name)
         totals = [np.bincount(name_codes, weights=w, minlength=len(names)).astype(np.int64).tolist()
                   for w in (None, lines, matched_lines, complete)]
         for name, n_events, n_lines, n_matched_lines, n_complete in zip(names, *totals):
@@ -202,24 +231,20 @@ class Reconciler:
             stats.lines += n_lines
             stats.matched_lines += n_matched_lines
             stats.matched_events += n_complete
-        without_ids = np.bincount(owner, weights=usable, minlength=n) == 0
-        for i in np.flatnonzero(~complete).tolist():
-            if events.purchase[i] and events.value[i] is not None:
-                currency = events.currency[i] or "unknown"
-                self.revenue_at_risk[currency] += events.value[i]  # type: ignore[operator]
-                if without_ids[i]:
-                    self.revenue_without_ids[currency] += events.value[i]  # type: ignore[operator]
+        at_risk = ~complete & events.purchase & ~np.isnan(events.value)
+        without_ids = at_risk & (np.bincount(owner, weights=usable, minlength=n) == 0)
+        for totals, chosen in ((self.revenue_at_risk, at_risk), (self.revenue_without_ids, without_ids)):
+            _add_by_currency(totals, events.currency[chosen], events.value[chosen])
 
-    def _seen(self, events: Matching, owner: np.ndarray, lines: np.ndarray, stats: list[IdStats | None]) -> None:
+    def _seen(self, events: EventColumns, owner: np.ndarray, lines: np.ndarray, stats: list[IdStats | None]) -> None:
         """Add the judged lines to their ids' stats: events and revenue per currency, first and last seen."""
         tracked = [k for k, s in enumerate(stats) if s is not None]
         if not tracked:
             return
         who = owner[tracked]
-        currency = np.array(events.currency, dtype=object)[who]
-        revenue = np.where(np.array(events.purchase, dtype=bool)[who],
-                           np.array(events.revenue, dtype=float)[lines[tracked]], 0.0)
-        when = np.array([np.nan if t is None else t for t in events.time], dtype=float)[who]
+        currency = events.currency[who]
+        revenue = np.where(events.purchase[who], events.revenue[lines[tracked]], 0.0)
+        when = events.time[who]
         holder = pd.factorize(np.array([id(stats[k]) for k in tracked], dtype=np.int64))[0]
         keys, first, group = np.unique(holder * (len(tracked) + 1) + pd.factorize(currency)[0],
                                        return_index=True, return_inverse=True)
@@ -319,6 +344,17 @@ class Reconciler:
         rows.sort(key=lambda r: (-r["revenue"], -r["events"], r["content_id"], r["currency"]))
         self._rows = rows
         return rows
+
+
+def _add_by_currency(totals: defaultdict[str, float], currency: np.ndarray, amounts: np.ndarray) -> None:
+    """Add each amount to its currency's total (``unknown`` for none), one at a time in order, as a loop would."""
+    if not len(amounts):
+        return
+    codes, currencies = pd.factorize(np.where(currency == "", "unknown", currency))
+    sums = np.array([totals[c] for c in currencies], dtype=float)
+    np.add.at(sums, codes, amounts)
+    for c, total in zip(currencies, sums.tolist()):
+        totals[c] = total
 
 
 def _rate(part: int, whole: int) -> float | None:
