@@ -12,8 +12,10 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from feedcheck.errors import ConfigError
+from feedcheck.events.hashjoin import TextIndex
 
 OUT_OF_STOCK = frozenset({"out of stock", "out_of_stock", "discontinued", "sold out"})
 VALID, STOCKOUT = 1, 2  # an item's flags: it passed validation; it is out of stock
@@ -49,7 +51,7 @@ class Catalog:
         self._currency_of: dict[str, str] = {}
         self._folded: dict[str, str] | None = None
         self._cores: dict[str, tuple[str, str]] | None = None
-        self._flag_table: tuple[pd.Index, np.ndarray] | None = None
+        self._flag_table: tuple[TextIndex, np.ndarray] | None = None
         self._patterns: tuple[tuple[re.Pattern[str], str], ...] = ()
 
     def add(self, chunk: pd.DataFrame, errors: np.ndarray) -> None:
@@ -83,24 +85,24 @@ class Catalog:
                     self._currency_of[item_id] = code
         self._folded = self._cores = self._flag_table = None
 
-    def flags(self, ids: np.ndarray) -> np.ndarray:
-        """Each id's flags (valid, out of stock) as an array, 0 for ids not in the catalog: one hash lookup each."""
+    def flags(self, ids: pa.Array) -> np.ndarray:
+        """Each id's flags (valid, out of stock) as an array, 0 for ids not in the catalog (or null)."""
         if self._flag_table is None:
-            self._flag_table = (pd.Index(list(self._items), dtype=object),
+            self._flag_table = (TextIndex(pa.array(list(self._items), pa.string())),
                                 np.fromiter(self._items.values(), dtype=np.int64, count=len(self._items)))
         index, flags = self._flag_table
-        positions = index.get_indexer(pd.Index(ids, dtype=object)) if len(ids) else np.zeros(0, dtype=np.int64)
+        positions = index.positions(ids)
         return np.where(positions >= 0, flags[positions], 0) if len(flags) else np.zeros(len(ids), dtype=np.int64)
 
     @property
     def valid_items(self) -> int:
         return sum(1 for flags in self._items.values() if flags & VALID)
 
-    def currencies(self, item_ids: list[str]) -> list[str | None]:
+    def currencies(self, item_ids: pa.Array) -> list[str | None]:
         """The currency of each item's price (the catalog's, unless the item's differs)."""
         if not self._currency_of:
             return [self._anchor] * len(item_ids)
-        return [self._currency_of.get(item_id, self._anchor) for item_id in item_ids]
+        return [self._currency_of.get(item_id, self._anchor) for item_id in item_ids.to_pylist()]
 
     def classify(self, content_id: str, as_group: bool) -> tuple[str, str, str]:
         """``(code, hint, detail)``: ``code`` is empty for a match, else the ``match.*`` reason.

@@ -213,7 +213,7 @@ class EventChecker(EventRules, BlockChecking):
         for i, j, catalog_currency in itertools.islice(zip(events, lines, expected), room):
             start, source = sources[bisect.bisect_right(starts, i) - 1]
             event, item = source if isinstance(source, tuple) else source.event_and_item(i - start)
-            self._mismatched.append((event, item, waiting.name[i], waiting.content_id[j], waiting.currency[i],
+            self._mismatched.append((event, item, waiting.name[i], waiting.content_id[j].as_py(), waiting.currency[i],
                                      catalog_currency))
 
     def finish(self) -> None:

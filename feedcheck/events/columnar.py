@@ -176,7 +176,7 @@ class FastEvents:
         with np.errstate(over="ignore"):  # only clean events' totals are used, and theirs are bounded
             total = pc.fill_null(price, math.nan).to_numpy(zero_copy_only=False) * count
         self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share)
-        self.content_id = pc.struct_field(lines, "content_id").to_numpy(zero_copy_only=False)
+        self.content_id = pc.struct_field(lines, "content_id")
         self.as_group = pc.fill_null(pc.equal(kind, "product_group"), False).to_numpy(zero_copy_only=False)
 
     def lines_of(self, first: int, stop: int) -> list[int]:
@@ -190,7 +190,7 @@ class FastEvents:
         lines = np.arange(counts.sum()) + np.repeat(starts - (np.cumsum(counts) - counts), counts)
         events = self._event_columns
         return {name: column[chosen] for name, column in events.items()} | {
-            "lines": counts, "content_id": self.content_id[lines], "as_group": self.as_group[lines],
+            "lines": counts, "content_id": self.content_id.take(lines), "as_group": self.as_group[lines],
             "revenue": self.revenue[lines]}
 
     @functools.cached_property

@@ -25,6 +25,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from feedcheck.events.catalog import MATCHED, STOCKOUT, VALID, Catalog
 from feedcheck.findings import CODES, FindingLog, Severity, make_finding
@@ -101,7 +103,7 @@ class Matching:
         added["revenue"] += revenue
         self._events += 1
 
-    def extend(self, columns: dict[str, np.ndarray]) -> None:
+    def extend(self, columns: dict[str, Any]) -> None:
         """A run of events as :class:`EventColumns`' arrays (``value`` and ``time`` NaN where there is none)."""
         self._keep_added()
         self._parts.append(columns)
@@ -109,19 +111,28 @@ class Matching:
 
     def columns(self) -> EventColumns:
         self._keep_added()
-        return EventColumns(**{name: np.concatenate([part[name] for part in self._parts]) if self._parts
-                               else np.zeros(0, dtype=kind) for name, kind in _COLUMN_TYPES.items()})
+        return EventColumns(**{name: _joined([part[name] for part in self._parts], kind)
+                               for name, kind in _COLUMN_TYPES.items()})
 
     def _keep_added(self) -> None:
         if self._added["name"]:
-            self._parts.append({name: np.array(values, dtype=_COLUMN_TYPES[name])
-                                for name, values in self._added.items()})
+            self._parts.append({name: _array(values, _COLUMN_TYPES[name]) for name, values in self._added.items()})
             self._added = {name: [] for name in _COLUMN_TYPES}
 
 
 _COLUMN_TYPES: dict[str, type] = {"name": object, "purchase": bool, "value": float, "currency": object,
-                                  "time": float, "lines": np.int64, "content_id": object, "as_group": bool,
-                                  "revenue": float}
+                                  "time": float, "lines": np.int64, "content_id": str, "as_group": bool,
+                                  "revenue": float}  # str: an Arrow array, which the catalog looks up as a column
+
+
+def _array(values: list[Any], kind: type) -> Any:
+    return pa.array(values, pa.string()) if kind is str else np.array(values, dtype=kind)
+
+
+def _joined(parts: list[Any], kind: type) -> Any:
+    if not parts:
+        return _array([], kind)
+    return pa.concat_arrays(parts) if kind is str else np.concatenate(parts)
 
 
 @dataclass(frozen=True)
@@ -134,7 +145,7 @@ class EventColumns:
     currency: np.ndarray
     time: np.ndarray  # unix seconds, NaN when unknown
     lines: np.ndarray  # how many content lines each event has
-    content_id: np.ndarray  # None: the line has no usable id
+    content_id: pa.Array  # text; null: the line has no usable id
     as_group: np.ndarray
     revenue: np.ndarray  # each line's share of the value
 
@@ -170,18 +181,18 @@ class Reconciler:
         lines = events.lines
         owner = np.repeat(np.arange(len(events)), lines)
         ids, group = events.content_id, events.as_group
-        usable = np.not_equal(ids, None)
-        flags = self.catalog.flags(np.where(usable, ids, ""))
+        usable = ids.is_valid().to_numpy(zero_copy_only=False)
+        flags = self.catalog.flags(ids)
         matched = usable & ~group & (flags & VALID != 0) & (flags & STOCKOUT == 0)  # plain matches, but:
         # An item id that missed as a group keeps that verdict for its later uses as an item: in earlier batches,
         # or in these lines.  Only such an id can be both (no other verdict is given to a valid item id).
         as_group_items = np.flatnonzero(usable & group & (flags & VALID != 0) & (flags & STOCKOUT == 0))
-        missed = self._items_as_groups | {ids[j] for j in as_group_items.tolist()}
+        missed = self._items_as_groups | set(ids.take(as_group_items).to_pylist())
         if missed:
-            candidates = np.flatnonzero(matched)
-            matched[candidates] = [ids[j] not in missed for j in candidates.tolist()]
+            matched &= ~pc.fill_null(pc.is_in(ids, value_set=pa.array(list(missed), pa.string())), False).to_numpy(
+                zero_copy_only=False)
         judged = np.flatnonzero(usable & ~matched)
-        stats, codes = self._verdicts(ids[judged], group[judged])
+        stats, codes = self._verdicts(ids.take(judged).to_numpy(zero_copy_only=False), group[judged])
         matched[judged] = (codes == MATCHED) | (codes == "match.out_of_stock")
         self._count(events, lines, owner, matched, usable)
         self._seen(events, owner[judged], judged, stats)
@@ -191,7 +202,7 @@ class Reconciler:
                         ) -> tuple[list[int], list[int], list[str]]:
         lines = np.flatnonzero(matched)
         currency = events.currency[owner[lines]]
-        expected = np.array(self.catalog.currencies(events.content_id[lines].tolist()), dtype=object)
+        expected = np.array(self.catalog.currencies(events.content_id.take(lines)), dtype=object)
         odd = (currency != "") & (expected != None) & (expected != currency)  # noqa: E711 (element-wise)
         odd_events, first = np.unique(owner[lines[odd]], return_index=True)
         return odd_events.tolist(), lines[odd][first].tolist(), expected[odd][first].tolist()
