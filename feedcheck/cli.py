@@ -175,9 +175,11 @@ def _feed_options() -> argparse.ArgumentParser:
     options.add_argument("--max-findings", type=int, default=ReadLimits.max_findings_per_code, metavar="N",
                          help="findings stored per code; counts stay exact (default %(default)s)")
     options.add_argument("--processes", type=int, default=ReadLimits.processes, metavar="N",
-                         help="processes that read and check an XML feed of many chunks side by side, without a "
-                         "Dask cluster: 0 one per processor (default); 1 reads any feed in one pass, in this "
-                         "process (a CSV or TSV feed's parts are otherwise parsed by Arrow on a thread beside it)")
+                         help="processes that read and check an XML feed of many chunks, and parse the blocks of "
+                         "a big event log, side by side, without a Dask cluster: 0 one per processor (default); 1 "
+                         "reads any feed in one pass, in this process (a CSV or TSV feed's parts are otherwise "
+                         "parsed by Arrow on a thread beside it), and parses a log's blocks on a thread beside the "
+                         "checking one")
     options.add_argument("--timeout", type=float, default=FetchLimits.deadline, metavar="SECONDS",
                          help="wall-clock limit for downloading the feed (default %(default)s)")
     options.add_argument("--max-bytes", type=int, default=FetchLimits.max_bytes, metavar="N",
@@ -402,6 +404,7 @@ def _event_settings(args: argparse.Namespace) -> EventOptions:
         fields=fields,
         dedup_window_hours=args.dedup_window,
         id_patterns=tuple(args.id_pattern),
+        processes=args.processes,
     )
 
 

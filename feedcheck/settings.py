@@ -136,18 +136,23 @@ class EventOptions:
     top_unmatched: int = 20
     reader: str = "blocks"
     block_bytes: int = 8 << 20
+    processes: int = 0  # that parse the blocks of a log of many, without a cluster (0: one per processor; 1: none)
 
     def __post_init__(self) -> None:
-        """Refuse a reader feedcheck does not have, or blocks too small to hold a line.
+        """Refuse a reader feedcheck does not have, blocks too small to hold a line, or a negative number of
+        processes.
 
         Raises:
-            ConfigError: an unknown reader, or ``block_bytes`` under 256.
+            ConfigError: an unknown reader, ``block_bytes`` under 256, or ``processes`` under 0.
         """
         if self.reader not in EVENT_READERS:
             raise ConfigError(f"events reader {self.reader!r} is not one of {', '.join(EVENT_READERS)}.")
         if isinstance(self.block_bytes, bool) or not isinstance(self.block_bytes, int) or self.block_bytes < 256:
             raise ConfigError(f"events block_bytes is the size of a block of JSON lines, at least 256; "
                               f"got {self.block_bytes!r}.")
+        if isinstance(self.processes, bool) or not isinstance(self.processes, int) or self.processes < 0:
+            raise ConfigError(f"events processes (--processes) is 0 (one per processor), 1 (none) or more; "
+                              f"got {self.processes!r}.")
 
 
 @dataclass(frozen=True)

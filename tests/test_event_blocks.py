@@ -70,11 +70,13 @@ def test_fixture_logs_read_the_same_both_ways(name: str) -> None:
     assert_same([FIXTURES / "events" / name])
 
 
-def test_a_generated_log_with_every_kind_of_defect_reads_the_same_in_small_blocks(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", [1, 2])  # blocks parsed on a thread, or by two other processes
+def test_a_generated_log_with_every_kind_of_defect_reads_the_same_in_small_blocks(tmp_path: Path,
+                                                                                   processes: int) -> None:
     feed, events = tmp_path / "feed.csv", tmp_path / "events.jsonl"
     generate.write_delimited(feed, 2_000, seed=7, delimiter=",")
     generate.write_events(events, 6_000, catalog_items=2_000, seed=7)
-    options = EventOptions(block_bytes=64 << 10)  # about 60 blocks, so state crosses many of them
+    options = EventOptions(block_bytes=64 << 10, processes=processes)  # about 60 blocks: state crosses many
     report = check_events([events], _catalog(feed), options=options)
     assert report.summary["duplicates"] > 0 and report.summary["missing_value"] > 0
     assert report.summary["match_rate"] < 1

@@ -90,6 +90,13 @@ def test_unknown_mapping_field_is_a_config_error() -> None:
         read(EVENTS / "segment_track.jsonl", options=EventOptions(fields={"eventid": "properties.eventId"}))
 
 
+@pytest.mark.parametrize("options", [{"reader": "lines"}, {"block_bytes": 255}, {"processes": -1},
+                                     {"processes": True}])
+def test_event_options_that_cannot_be_used_are_config_errors(options: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match="events (reader|block_bytes|processes)"):
+        EventOptions(**options)  # type: ignore[arg-type]
+
+
 def test_garbage_lines_are_findings_and_good_events_survive() -> None:
     events, log = read(EVENTS / "garbage.jsonl")
     assert [e.event_id for e in events] == ["order_9001", "atc-9001"]
