@@ -192,10 +192,10 @@ class Reconciler:
             matched &= ~pc.fill_null(pc.is_in(ids, value_set=pa.array(list(missed), pa.string())), False).to_numpy(
                 zero_copy_only=False)
         judged = np.flatnonzero(usable & ~matched)
-        stats, codes = self._verdicts(ids.take(judged).to_numpy(zero_copy_only=False), group[judged])
+        stats, holder, codes = self._verdicts(ids.take(judged).to_numpy(zero_copy_only=False), group[judged])
         matched[judged] = (codes == MATCHED) | (codes == "match.out_of_stock")
         self._count(events, lines, owner, matched, usable)
-        self._seen(events, owner[judged], judged, stats)
+        self._seen(events, owner[judged], judged, stats, holder)
         return self._other_currency(events, owner, matched)
 
     def _other_currency(self, events: EventColumns, owner: np.ndarray, matched: np.ndarray
@@ -207,25 +207,35 @@ class Reconciler:
         odd_events, first = np.unique(owner[lines[odd]], return_index=True)
         return odd_events.tolist(), lines[odd][first].tolist(), expected[odd][first].tolist()
 
-    def _verdicts(self, ids: np.ndarray, as_group: np.ndarray) -> tuple[list[IdStats | None], np.ndarray]:
-        """Each line's stats record and verdict code, asking the catalog once per distinct id and use.
+    def _verdicts(self, ids: np.ndarray, as_group: np.ndarray) -> tuple[list[IdStats | None], np.ndarray, np.ndarray]:
+        """The stats records of the lines (``None`` for a plain match), each line's holder (the index of its
+        record among them) and each line's verdict code, asking the catalog once per distinct id and use.
 
         Lines are judged in order, as one by one: the first verdict of a missed
         id stands for its later lines.  An id sent both as an item and as a
         group may change verdict within the lines, so those go one at a time.
         """
         if not len(ids):
-            return [], np.array([], dtype=object)
+            return [], np.zeros(0, dtype=np.int64), np.array([], dtype=object)
         id_codes, distinct = pd.factorize(ids)
         pairs, first, inverse = np.unique(id_codes * 2 + as_group, return_index=True, return_inverse=True)
         if len(np.unique(pairs // 2)) < len(pairs):
             judged = [self._verdict(content_id, bool(g)) for content_id, g in zip(ids, as_group.tolist())]
-            return [s for s, _ in judged], np.array([c for _, c in judged], dtype=object)
+            holder, unique = pd.factorize(np.array([id(s) for s, _ in judged], dtype=np.int64))
+            stats = {id(s): s for s, _ in judged}
+            return [stats[k] for k in unique], holder, np.array([c for _, c in judged], dtype=object)
         order = np.argsort(first, kind="stable")  # distinct uses in order of first appearance
         verdicts: list[tuple[IdStats | None, str]] = [(None, "")] * len(pairs)
-        for k in order.tolist():
-            verdicts[k] = self._verdict(distinct[pairs[k] // 2], bool(pairs[k] % 2))
-        return [verdicts[k][0] for k in inverse.tolist()], np.array([c for _, c in verdicts], dtype=object)[inverse]
+        for k, content_id, group in zip(order.tolist(), distinct[pairs[order] // 2].tolist(),
+                                        (pairs[order] % 2).astype(bool).tolist()):
+            known = self.ids.get(content_id)
+            verdicts[k] = (known, known.code) if known is not None else self._verdict(content_id, group)
+        stats = [s for s, _ in verdicts]
+        # Each distinct id has a record of its own, but the ids past max_tracked_ids share one.
+        shared = np.flatnonzero([s is self.untracked for s in stats])
+        holder = np.arange(len(stats))
+        holder[shared] = shared[0] if len(shared) else 0
+        return stats, holder[inverse], np.array([c for _, c in verdicts], dtype=object)[inverse]
 
     def _count(self, events: EventColumns, lines: np.ndarray, owner: np.ndarray, matched: np.ndarray,
                usable: np.ndarray) -> None:
@@ -247,19 +257,21 @@ class Reconciler:
         for totals, chosen in ((self.revenue_at_risk, at_risk), (self.revenue_without_ids, without_ids)):
             _add_by_currency(totals, events.currency[chosen], events.value[chosen])
 
-    def _seen(self, events: EventColumns, owner: np.ndarray, lines: np.ndarray, stats: list[IdStats | None]) -> None:
-        """Add the judged lines to their ids' stats: events and revenue per currency, first and last seen."""
-        tracked = [k for k, s in enumerate(stats) if s is not None]
-        if not tracked:
+    def _seen(self, events: EventColumns, owner: np.ndarray, lines: np.ndarray, stats: list[IdStats | None],
+              holder: np.ndarray) -> None:
+        """Add the judged lines to their ids' stats: events and revenue per currency, first and last seen
+        (``stats[holder[k]]`` is line ``k``'s record)."""
+        tracked = np.flatnonzero(np.array([s is not None for s in stats], dtype=bool)[holder]) if stats else []
+        if not len(tracked):
             return
         who = owner[tracked]
         currency = events.currency[who]
         revenue = np.where(events.purchase[who], events.revenue[lines[tracked]], 0.0)
         when = events.time[who]
-        holder = pd.factorize(np.array([id(stats[k]) for k in tracked], dtype=np.int64))[0]
+        holder = holder[tracked]
         keys, first, group = np.unique(holder * (len(tracked) + 1) + pd.factorize(currency)[0],
                                        return_index=True, return_inverse=True)
-        records = [(stats[tracked[k]], currency[k]) for k in first.tolist()]
+        records = [(stats[h], currency[k]) for h, k in zip(holder[first].tolist(), first.tolist())]
         totals = np.array([record.revenue.get(cur, 0.0) for record, cur in records], dtype=float)
         np.add.at(totals, group, revenue)  # in log order, as adding one line at a time would
         counts = np.bincount(group, minlength=len(keys))
