@@ -20,6 +20,7 @@ import gc
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -187,6 +188,28 @@ def test_leading_zeros_and_custom_patterns() -> None:
     built.use_patterns([r"^myshop:(.+)$"])
     assert built.classify("myshop:NW-MUG-002", False) == (
         "match.id_format", "NW-MUG-002", r"the pattern ^myshop:(.+)$")
+
+
+@pytest.mark.parametrize("patterns", [(), (r"^shop:(.+)$",)])  # the catalog's ids' cores by Arrow, or by Python
+def test_ids_match_after_removing_separators_case_and_zeros_whatever_the_catalog_id_holds(
+        patterns: tuple[str, ...]) -> None:
+    ids = ["NW-TEE-001-S", "00-42", "\x1cAB.CD\x1f", "x_y-01", "Größe 7", "000", "gid://shopify/Product/0070", "a\x0bb"]
+    built = Catalog()
+    built.add(pd.DataFrame({"id": ids, "price": "10.00 USD"}), np.zeros(len(ids), dtype=bool))
+    built.use_patterns(patterns)
+    assert [built.classify(query, as_group=False) for query in (
+        "nwtee001s", "42", "abcd", "xy01", "GRÖSSE7", "0.0.0", "70", "ab", "n-w-t-e-e-0-0-1-s", "0042")] == [
+        ("match.id_format", "NW-TEE-001-S", "separators"),
+        ("match.id_format", "00-42", "separators and leading zeros"),
+        ("match.id_format", "\x1cAB.CD\x1f", "separators"),
+        ("match.id_format", "x_y-01", "separators"),
+        ("match.id_format", "Größe 7", "separators"),
+        ("match.id_format", "000", "separators"),
+        ("match.id_format", "gid://shopify/Product/0070", "the Shopify gid:// prefix and leading zeros"),
+        ("match.id_format", "a\x0bb", "separators"),
+        ("match.id_format", "NW-TEE-001-S", "separators"),
+        ("match.id_format", "00-42", "leading zeros and separators"),
+    ]
 
 
 def test_events_without_a_catalog_are_still_checked() -> None:

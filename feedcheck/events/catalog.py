@@ -13,6 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from feedcheck.errors import ConfigError
 from feedcheck.events.hashjoin import TextIndex
@@ -21,6 +22,10 @@ OUT_OF_STOCK = frozenset({"out of stock", "out_of_stock", "discontinued", "sold 
 VALID, STOCKOUT = 1, 2  # an item's flags: it passed validation; it is out of stock
 _PRICE_CURRENCY = re.compile(r"([A-Za-z]{3})\s*$")
 _SEPARATORS = re.compile(r"[\s\-_.:/]+")
+# The same for ASCII text in Arrow's RE2, whose \s lacks the \x0b and \x1c-\x1f that Python's has; and what
+# str.strip() removes from ASCII text.
+_ASCII_SEPARATORS = r"[\t\n\x0b\x0c\r\x1c-\x1f \-_.:/]+"
+_ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
 ID_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^gid://shopify/\w+/(\d+)$", "the Shopify gid:// prefix"),
     (r"^shopify_[a-z]{2}_\d+_(\d+)$", "the Shopify shopify_CC_product_ prefix"),
@@ -157,11 +162,16 @@ class Catalog:
         return self._folded
 
     def _core_index(self) -> dict[str, tuple[str, str]]:
+        """The core (:meth:`_core`) of each of the catalog's ids, with the first id that has it and what was
+        removed from that id."""
         if self._cores is None:
-            self._cores = {}
-            for name in self._matchable():
-                core, steps = self._core(name)
-                self._cores.setdefault(core, (name, " and ".join(steps)))
+            names = list(self._matchable())
+            cores, removed, left = _plain_cores(pa.array(names, pa.string()))
+            for k in range(len(names)) if self._patterns else left.tolist():
+                core, steps = self._core(names[k])
+                cores[k], removed[k] = core, " and ".join(steps)
+            # Reversed, so that of the ids with one core the first is written last and kept.
+            self._cores = dict(zip(reversed(cores), zip(reversed(names), reversed(removed))))
         return self._cores
 
     def _matchable(self) -> Iterable[str]:
@@ -197,3 +207,20 @@ class Catalog:
             steps.append("leading zeros")
             text = unpadded
         return text, steps
+
+
+def _plain_cores(names: pa.Array) -> tuple[list[str | None], list[str], np.ndarray]:
+    """:meth:`Catalog._core` of each ASCII id that no built-in id format can apply to, by Arrow: the cores,
+    what was removed from each, and the ids left to Python (non-ASCII, or with the underscore or the ``gid://``
+    prefix that every built-in format has)."""
+    text = pc.utf8_lower(pc.utf8_trim(names, characters=_ASCII_SPACE))
+    left = pc.or_(pc.invert(pc.string_is_ascii(names)),
+                  pc.or_(pc.match_substring(text, "_"), pc.starts_with(text, "gid://")))
+    joined = pc.replace_substring_regex(text, _ASCII_SEPARATORS, "")
+    unpadded = pc.utf8_ltrim(joined, characters="0")
+    zeros = pc.and_(pc.not_equal(unpadded, joined), pc.greater(pc.utf8_length(unpadded), 0))
+    separators = pc.not_equal(joined, text)
+    removed = pc.if_else(separators, pc.if_else(zeros, "separators and leading zeros", "separators"),
+                         pc.if_else(zeros, "leading zeros", ""))
+    return (pc.if_else(zeros, unpadded, joined).to_pylist(), removed.to_pylist(),
+            np.flatnonzero(left.to_numpy(zero_copy_only=False)))
