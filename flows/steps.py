@@ -38,7 +38,7 @@ from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.render import render_markdown, top_codes
 from feedcheck.rules.assess import Assessment, SchemaKey, assess
 from feedcheck.rules.validate import PartAssessed, assess_part
-from feedcheck.settings import ReadLimits
+from feedcheck.settings import EventOptions, ReadLimits
 from feedcheck.sources.fetch import Fetched
 from feedcheck.steps import (
     alert,
@@ -101,9 +101,9 @@ def assess_part_task(key: SchemaKey, part: Part, data: bytes, limits: ReadLimits
 
 
 @task(name="parse", cache_policy=NO_CACHE, persist_result=False)
-def parse_task(data: bytes, first_line: int, max_record_bytes: int) -> Parsed | None:
+def parse_task(data: bytes, first_line: int, options: EventOptions) -> Parsed | None:
     """One block of an event log read as columns, on a Dask worker; the events are checked in the log's order."""
-    return parse_block(data, first_line, max_record_bytes)
+    return parse_block(data, first_line, options)
 
 
 class _ClusterTasks(Executor):

@@ -136,6 +136,10 @@ class Columns:
     contents: pa.Array  # list<struct<content_id, content_type, quantity, price>>
     content_ids: pa.Array  # consulted only when contents is empty
     content_id: pa.Array
+    # Worked out beside the parse (feedcheck.events.clean.judge_columns), for the checking thread:
+    current: pa.Array | None = None  # each event's name, a legacy one as the name it became
+    seconds: np.ndarray | None = None  # each event's time in unix seconds, NaN when not read as columns
+    clean: np.ndarray | None = None  # which events need no finding of their own
 
     def __len__(self) -> int:
         return len(self.record)

@@ -34,6 +34,7 @@ import pyarrow as pa
 from feedcheck.cluster import local_processes
 from feedcheck.errors import ConfigError, FeedcheckError
 from feedcheck.events.blocks import PIXEL_CODE, BlockParser, Columns, columns, split_lines
+from feedcheck.events.clean import judge_columns
 from feedcheck.events.scanner import Scanner, Unreadable
 from feedcheck.events.shapes import Event, FieldMap, recognise
 from feedcheck.events.stream import BlockReader, byte_stream, text_encoding
@@ -264,7 +265,7 @@ def _parse_ahead(blocks: BlockReader, shown: str, log: FindingLog, options: Even
                 if data is None:
                     read_all = True
                     break
-                pending.append((executor.submit(parse, data, blocks.line, options.max_record_bytes),
+                pending.append((executor.submit(parse, data, blocks.line, options),
                                 data, blocks.line, blocks.offset))
                 blocks.consumed(data)
             if not pending:
@@ -283,22 +284,16 @@ def _parse_ahead(blocks: BlockReader, shown: str, log: FindingLog, options: Even
 Parsed = tuple[list[int], Columns]
 
 
-def parse_block(data: bytes, first_line: int, max_record_bytes: int,
+def parse_block(data: bytes, first_line: int, options: EventOptions,
                 parser: BlockParser | None = None) -> Parsed | None:
-    """A block of whole lines read by Arrow: the indices of its records' lines and their events as columns.
+    """A block of whole lines read by Arrow: the indices of its records' lines and their events as columns,
+    judged (:func:`~feedcheck.events.clean.judge_columns`).
 
     ``None`` when it is not plain JSON lines that Arrow reads as the record
     reader would.  Depends on nothing but its arguments (a fresh
     :class:`BlockParser` unless one is given), so other processes can parse
     blocks side by side.
     """
-    found = _split_and_parse(data, first_line, max_record_bytes, parser or BlockParser())
-    return None if found is None else found[1]
-
-
-def _split_and_parse(data: bytes, first_line: int, max_record_bytes: int,
-                     parser: BlockParser) -> tuple[list[bytes], Parsed] | None:
-    """:func:`parse_block`, and the block's lines it split on the way."""
     body = _body(data, first_line)
     if codecs.BOM_UTF8 in body or body.count(b"\r") != body.count(b"\r\n"):
         return None  # a BOM between records or a lone CR: the record reader numbers such lines its own way
@@ -308,16 +303,16 @@ def _split_and_parse(data: bytes, first_line: int, max_record_bytes: int,
         return None  # undecodable bytes are reported by the record reader, with their offsets
     lines = body.split(b"\n")
     longest = max(map(len, lines))
-    if longest > max_record_bytes:
+    if longest > options.max_record_bytes:
         return None
-    table = parser.parse(body, longest)
+    table = (parser or BlockParser()).parse(body, longest)
     if table is None or table.num_rows == 0:
         return None  # blank lines only: nothing to parse, and pyarrow 16 and 17 cannot make structs of no rows
     kept = split_lines(body, lines, table.num_rows)
     if kept is None:
         return None
     keyed = np.array([PIXEL_CODE in lines[k] for k in kept]) if PIXEL_CODE in body else None
-    return lines, (kept, columns(table, keyed))
+    return kept, judge_columns(columns(table, keyed), options)
 
 
 def _body(data: bytes, first_line: int) -> bytes:

@@ -3,7 +3,7 @@
 A mixin of :class:`~feedcheck.events.checker.EventChecker`: each check adds
 its finding (through :class:`~feedcheck.events.copies.Copies`, which knows
 whether the event is a copy the platform drops) and its count.
-:func:`feedcheck.events.columnar.clean_events` says, column-wise, which
+:func:`feedcheck.events.clean.clean_events` says, column-wise, which
 events none of these checks would report.
 """
 
