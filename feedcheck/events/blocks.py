@@ -139,6 +139,8 @@ class Columns:
     # Worked out beside the parse (feedcheck.events.clean.judge_columns), for the checking thread:
     current: pa.Array | None = None  # each event's name, a legacy one as the name it became
     seconds: np.ndarray | None = None  # each event's time in unix seconds, NaN when not read as columns
+    purchase: np.ndarray | None = None  # which are purchase events
+    catalog_event: np.ndarray | None = None  # which are catalog events, whose content ids are matched
     clean: np.ndarray | None = None  # which events need no finding of their own
 
     def __len__(self) -> int:

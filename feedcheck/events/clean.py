@@ -36,17 +36,16 @@ _ISO_UTC = r"^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\
 _ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
-def clean_events(cols: Columns, options: EventOptions, name: pa.Array, seconds: np.ndarray) -> np.ndarray:
+def clean_events(cols: Columns, options: EventOptions, name: pa.Array, seconds: np.ndarray, purchase: np.ndarray,
+                 catalog: np.ndarray) -> np.ndarray:
     """Which events of ``cols`` :meth:`EventChecker.check` would judge without a finding of their own
-    (``name`` and ``seconds``: the events' :func:`current_names` and :func:`event_times`).
+    (``name`` and ``seconds``: the events' :func:`current_names` and :func:`event_times`; ``purchase`` and
+    ``catalog``: which are purchase and catalog events).
 
     Each test mirrors a check in the event-by-event path; anything it cannot
     be sure of (non-ASCII ids, numbers past 2**53, times written as text that
     need Python's parser) counts as not clean, and is then checked the slow way.
     """
-    raw = cols.name
-    purchase = _in(name, options.purchase_events) | _in(raw, options.purchase_events)
-    catalog = purchase | _in(name, options.catalog_events) | _in(raw, options.catalog_events)
     ok = _in(name, STANDARD_NAMES) & _event_id_ok(cols.event_id) & _time_ok(seconds)
     value = cols.value
     has_value = pc.is_valid(value).to_numpy(zero_copy_only=False)
@@ -129,10 +128,13 @@ def _contents_ok(cols: Columns, lengths: np.ndarray, has_value: np.ndarray, tole
 
 
 def judge_columns(cols: Columns, options: EventOptions) -> Columns:
-    """``cols`` with each event's current name, time in seconds, and whether it is clean (:func:`clean_events`)."""
+    """``cols`` with each event's current name and time in seconds, whether it is a purchase or a catalog
+    event (by its name or its legacy name), and whether it is clean (:func:`clean_events`)."""
     names, seconds = current_names(cols.name), event_times(cols)
-    clean = clean_events(cols, options, names, seconds) if len(cols) else np.zeros(0, dtype=bool)
-    return replace(cols, current=names, seconds=seconds, clean=clean)
+    purchase = _in(names, options.purchase_events) | _in(cols.name, options.purchase_events)
+    catalog = purchase | _in(names, options.catalog_events) | _in(cols.name, options.catalog_events)
+    clean = clean_events(cols, options, names, seconds, purchase, catalog) if len(cols) else np.zeros(0, dtype=bool)
+    return replace(cols, current=names, seconds=seconds, purchase=purchase, catalog_event=catalog, clean=clean)
 
 
 def event_times(cols: Columns) -> np.ndarray:

@@ -20,14 +20,15 @@ from feedcheck.events.blocks import SHAPES, Columns
 from feedcheck.events.names import MAX_NAMES, STANDARD_NAMES
 from feedcheck.events.read import RecordBlock
 from feedcheck.events.shapes import Event
-from feedcheck.settings import EventOptions
+
+_SHAPE_NAMES = np.array(SHAPES, dtype=object)
+_ORIGINS = np.array(["browser" if shape == "pixel" else "server" for shape in SHAPES], dtype=object)
 
 
 class FastEvents:
     """A block's columns as Python values, for the events :meth:`EventChecker.check_block` takes the short path."""
 
-    def __init__(self, cols: Columns, block: RecordBlock, options: EventOptions, current: pa.Array,
-                 seconds: np.ndarray) -> None:
+    def __init__(self, cols: Columns, block: RecordBlock, current: pa.Array, seconds: np.ndarray) -> None:
         self.block = block
         self.cols = cols
         self.name: list[str] = current.to_pylist()
@@ -35,22 +36,19 @@ class FastEvents:
         self.raw_name: list[str] = cols.name.to_pylist() if self.legacy.any() else self.name
         self.event_id: list[str] = cols.event_id.to_pylist()
         self.key = list(zip(self.name, self.event_id))
-        self.purchase = [name in options.purchase_events or raw in options.purchase_events
-                         for name, raw in zip(self.name, self.raw_name)]
-        self.catalog_event = np.array([p or name in options.catalog_events or raw in options.catalog_events
-                                       for p, name, raw in zip(self.purchase, self.name, self.raw_name)], dtype=bool)
+        self.purchase: list[bool] = cols.purchase.tolist()
+        self.catalog_event = cols.catalog_event
         self.seconds = seconds
         self.time: list[float | None] = seconds.tolist()
         self.value: list[float | None] = cols.value.to_pylist()
         self.currency: list[str] = pc.fill_null(cols.currency, "").to_pylist()
         orders = cols.order_id if pa.types.is_string(cols.order_id.type) else pc.cast(cols.order_id, pa.string())
-        self.order_key: list[str | None] = [
-            order if purchase and order not in (None, "") else None
-            for order, purchase in zip(orders.to_pylist(), self.purchase)]
-        self.shape = [SHAPES[code] for code in cols.shape_code.tolist()]
+        counted = pc.fill_null(pc.not_equal(orders, ""), False).to_numpy(zero_copy_only=False) & cols.purchase
+        self.order_key: list[str | None] = pc.if_else(counted, orders, pa.scalar(None, pa.string())).to_pylist()
+        self.shape = _SHAPE_NAMES[cols.shape_code].tolist()
         self.by_shape = np.zeros((len(cols) + 1, len(SHAPES)), dtype=np.int64)  # events of each shape before each
         np.cumsum(np.eye(len(SHAPES), dtype=np.int64)[cols.shape_code], axis=0, out=self.by_shape[1:])
-        self.origin = ["browser" if s == "pixel" else "server" for s in self.shape]
+        self.origin = _ORIGINS[cols.shape_code].tolist()
         self.record = cols.record.tolist()
         lines = pc.list_flatten(cols.contents)
         parent = pc.list_parent_indices(cols.contents).to_numpy()
@@ -69,8 +67,11 @@ class FastEvents:
         self.as_group = pc.fill_null(pc.equal(kind, "product_group"), False).to_numpy(zero_copy_only=False)
 
     def lines_of(self, first: int, stop: int) -> list[int]:
-        numbers = self.block.numbers
-        return [numbers[r] for r in self.record[first:stop]]
+        return self._numbers[self.cols.record[first:stop]].tolist()
+
+    @functools.cached_property
+    def _numbers(self) -> np.ndarray:
+        return np.array(self.block.numbers, dtype=np.int64)
 
     def matching(self, chosen: np.ndarray) -> dict[str, np.ndarray]:
         """Events ``chosen`` (in order) and their lines as :class:`~feedcheck.events.reconcile.EventColumns`'
@@ -84,7 +85,7 @@ class FastEvents:
 
     @functools.cached_property
     def _event_columns(self) -> dict[str, np.ndarray]:
-        return {"name": np.array(self.name, dtype=object), "purchase": np.array(self.purchase, dtype=bool),
+        return {"name": np.array(self.name, dtype=object), "purchase": self.cols.purchase,
                 "value": pc.fill_null(self.cols.value, math.nan).to_numpy(zero_copy_only=False),
                 "currency": np.array(self.currency, dtype=object), "time": self.seconds}
 
@@ -122,7 +123,7 @@ class BlockChecking:
         records = np.arange(len(block))
         starts = np.searchsorted(cols.record, records).tolist()
         ends = np.searchsorted(cols.record, records, side="right").tolist()
-        fast = FastEvents(cols, block, self.options, names, seconds)
+        fast = FastEvents(cols, block, names, seconds)
         edges = np.flatnonzero(np.diff(record_clean.astype(np.int8))) + 1
         for first, stop in zip([0, *edges.tolist()], [*edges.tolist(), len(block)]):
             if record_clean[first]:
