@@ -83,6 +83,17 @@ def test_a_generated_log_with_every_kind_of_defect_reads_the_same_in_small_block
     assert_same([events], feed, options)
 
 
+def test_a_log_past_the_dedup_bound_forgets_the_same_keys_both_ways(tmp_path: Path) -> None:
+    # 6,000 events against a bound of 250 keys: the oldest half is dropped again and again, inside runs of new
+    # events remembered together as well as between events judged one by one.
+    feed, events = tmp_path / "feed.csv", tmp_path / "events.jsonl"
+    generate.write_delimited(feed, 2_000, seed=11, delimiter=",")
+    generate.write_events(events, 6_000, catalog_items=2_000, seed=11)
+    options = EventOptions(block_bytes=64 << 10, max_dedup_keys=250)
+    assert check_events([events], _catalog(feed), options=options).summary["duplicates"] > 0
+    assert_same([events], feed, options)
+
+
 def test_a_generated_1x_log_is_read_as_1x_with_its_legacy_purchase_name_and_the_same_both_ways(
         tmp_path: Path) -> None:
     feed, events = tmp_path / "feed.csv", tmp_path / "events.jsonl"

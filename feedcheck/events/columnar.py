@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
@@ -45,6 +46,7 @@ class FastEvents:
         orders = cols.order_id if pa.types.is_string(cols.order_id.type) else pc.cast(cols.order_id, pa.string())
         counted = pc.fill_null(pc.not_equal(orders, ""), False).to_numpy(zero_copy_only=False) & cols.purchase
         self.order_key: list[str | None] = pc.if_else(counted, orders, pa.scalar(None, pa.string())).to_pylist()
+        self._ordered = np.flatnonzero(counted)
         self.shape = _SHAPE_NAMES[cols.shape_code].tolist()
         self.by_shape = np.zeros((len(cols) + 1, len(SHAPES)), dtype=np.int64)  # events of each shape before each
         np.cumsum(np.eye(len(SHAPES), dtype=np.int64)[cols.shape_code], axis=0, out=self.by_shape[1:])
@@ -65,6 +67,16 @@ class FastEvents:
         self.revenue = np.where(pc.is_valid(price).to_numpy(zero_copy_only=False), total, share)
         self.content_id = pc.struct_field(lines, "content_id")
         self.as_group = pc.fill_null(pc.equal(kind, "product_group"), False).to_numpy(zero_copy_only=False)
+
+    def orders_in(self, first: int, stop: int) -> tuple[list[str], Iterable[tuple[str, float | None]]]:
+        """The orders of events ``first`` to ``stop`` that count one, and each one's event_id and time."""
+        at = self._ordered[np.searchsorted(self._ordered, first):np.searchsorted(self._ordered, stop)]
+        orders, ids = self._order_columns
+        return orders[at].tolist(), zip(ids[at].tolist(), self.seconds[at].tolist())
+
+    @functools.cached_property
+    def _order_columns(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.array(self.order_key, dtype=object), np.array(self.event_id, dtype=object)
 
     def lines_of(self, first: int, stop: int) -> list[int]:
         return self._numbers[self.cols.record[first:stop]].tolist()
@@ -168,11 +180,9 @@ class BlockChecking:
             for name in names:
                 if name in self.names or len(self.names) < MAX_NAMES:
                     self.names[name] += 1
-        self.dedup.remember_new(
-            zip(fast.key[first:stop], zip(fast.time[first:stop], fast.origin[first:stop], itertools.repeat(
-                fast.block.file), fast.lines_of(first, stop))),
-            ((order, (event_id, when)) for order, event_id, when in zip(
-                fast.order_key[first:stop], fast.event_id[first:stop], fast.time[first:stop]) if order is not None))
+        firsts = zip(fast.time[first:stop], fast.origin[first:stop], itertools.repeat(fast.block.file),
+                     fast.lines_of(first, stop))
+        self.dedup.remember_new(fast.key[first:stop], firsts, *fast.orders_in(first, stop))
         self.counts["content_lines"] += fast.offsets[stop] - fast.offsets[first]
 
     def _check_clean(self, fast: FastEvents, i: int) -> bool:

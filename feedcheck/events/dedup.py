@@ -36,13 +36,15 @@ class Bounded(dict[K, V], Generic[K, V]):
         if len(self) > self.limit:
             self._prune()
 
-    def remember_all(self, entries: Iterable[tuple[K, V]]) -> None:
-        """:meth:`remember` each of ``entries`` (keys not already held), in order, pruning exactly where it would."""
-        pending = list(entries)
-        while pending:
+    def remember_all(self, keys: Sequence[K], values: Iterable[V]) -> None:
+        """:meth:`remember` each of ``keys`` (none already held) with its value, in order, pruning exactly where
+        it would."""
+        values = iter(values)
+        start = 0
+        while start < len(keys):
             room = self.limit + 1 - len(self)
-            self.update(pending[:room])
-            pending = pending[room:]
+            self.update(zip(keys if start == 0 and room >= len(keys) else keys[start:start + room], values))
+            start += room
             if len(self) > self.limit:
                 self._prune()
 
@@ -99,19 +101,26 @@ class Dedup:
     def repeats(self, keys: Sequence[Key], orders: Sequence[str | None]) -> list[int]:
         """The positions of a run of events whose key or order was seen before (earlier in the run too):
         only those need :meth:`judge` or :meth:`order`; the others are new."""
-        hits: set[int] = set()
-        for store, run in ((self.events, keys), (self.orders, orders)):
-            earlier: set[Any] = set()
-            for position, key in enumerate(run):
-                if key is None:
-                    continue
-                if key in store or key in earlier:
-                    hits.add(position)
-                earlier.add(key)
-        return sorted(hits)
+        return sorted(set(_seen_before(self.events, keys)) | set(_seen_before(self.orders, orders)))
 
-    def remember_new(self, events: Iterable[tuple[Key, First]], orders: Iterable[tuple[str, tuple[str, float | None]]]
-                     ) -> None:
-        """Keys known to be new (see :meth:`repeats`), in log order."""
-        self.events.remember_all(events)
-        self.orders.remember_all(orders)
+    def remember_new(self, keys: Sequence[Key], firsts: Iterable[First], orders: Sequence[str],
+                     counted: Iterable[tuple[str, float | None]]) -> None:
+        """Events and orders known to be new (see :meth:`repeats`), in log order: the events' keys and first
+        copies, and the orders and what counted each (event_id, time)."""
+        self.events.remember_all(keys, firsts)
+        self.orders.remember_all(orders, counted)
+
+
+def _seen_before(store: dict[Any, Any], run: Sequence[Any]) -> list[int]:
+    """The positions of the keys of ``run`` that are in ``store`` or earlier in ``run`` (``None`` is no key).
+
+    Most runs repeat nothing, and sets and dicts tell so without a Python
+    step per key; the positions are only looked for when some key repeats.
+    """
+    distinct = set(run)
+    distinct.discard(None)
+    known = store.keys() & distinct
+    if not known and len(distinct) == len(run) - run.count(None):
+        return []
+    first = dict(zip(reversed(run), range(len(run) - 1, -1, -1)))  # each key's first position
+    return [i for i, key in enumerate(run) if key is not None and (key in known or first[key] != i)]
