@@ -304,12 +304,20 @@ class Reconciler:
 
     def finish(self) -> None:
         """Findings for every missed id (most revenue first) and for low match rates."""
-        for content_id, missed in sorted(self.ids.items(), key=lambda kv: (-sum(kv[1].revenue.values()),
-                                                                            -sum(kv[1].events.values()), kv[0])):
+        ranked = sorted((-sum(missed.revenue.values()), -sum(missed.events.values()), content_id, missed)
+                        for content_id, missed in self.ids.items())
+        room = {code: self.log.room(code) for code in {missed.code for missed in self.ids.values()}}
+        unstored: Counter[str] = Counter()
+        for _, events, content_id, missed in ranked:
+            if not room[missed.code]:
+                unstored[missed.code] += 1  # counted together below: a log out of sync has hundreds of thousands
+                continue
+            room[missed.code] -= 1
             revenue = {cur: amount for cur, amount in missed.revenue.items() if amount and cur}
-            self.log.add_one(missed.code, CODES[missed.code].severity, functools.partial(  # rendered while it fits
-                make_finding, missed.code, item_id=content_id, field="content_id", value=content_id,
-                hint=missed.hint, detail=missed.detail, events=sum(missed.events.values()), revenue=revenue))
+            self.log.add(make_finding(missed.code, item_id=content_id, field="content_id", value=content_id,
+                                      hint=missed.hint, detail=missed.detail, events=-events, revenue=revenue))
+        for code, count in unstored.items():
+            self.log.count_only(code, CODES[code].severity, count)
         for name, stats in sorted(self.by_name.items()):
             rate = _rate(stats.matched_events, stats.events)
             if rate is None or rate >= RATE_TARGET:
