@@ -17,8 +17,8 @@ from typing import TextIO
 class Progress:
     """Counts per kind (``items``, ``events``), redrawn on one line at most every ``every`` seconds.
 
-    Use it as the ``progress`` callback; :meth:`close` clears the line, so
-    what the command prints next starts on a clean one.
+    Use it as the ``progress`` callback; :meth:`close` shows the totals and
+    clears the line, so what the command prints next starts on a clean one.
     """
 
     def __init__(self, stream: TextIO, every: float = 0.5) -> None:
@@ -50,7 +50,10 @@ class Progress:
         return " · ".join([*parts, f"{elapsed:.0f}s"])
 
     def close(self) -> None:
+        """Draw the final counts, if a line was drawn at all, and clear it: however the last batches fell
+        between redraws, the line ends on the totals."""
         if self._width:
+            self._draw(time.monotonic())
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
             self._width = 0
