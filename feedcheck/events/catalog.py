@@ -17,15 +17,14 @@ import pyarrow.compute as pc
 
 from feedcheck.errors import ConfigError
 from feedcheck.events.hashjoin import TextIndex
+from feedcheck.rules.series import ASCII_SPACE
 
 OUT_OF_STOCK = frozenset({"out of stock", "out_of_stock", "discontinued", "sold out"})
 VALID, STOCKOUT = 1, 2  # an item's flags: it passed validation; it is out of stock
 _PRICE_CURRENCY = re.compile(r"([A-Za-z]{3})\s*$")
 _SEPARATORS = re.compile(r"[\s\-_.:/]+")
-# The same for ASCII text in Arrow's RE2, whose \s lacks the \x0b and \x1c-\x1f that Python's has; and what
-# str.strip() removes from ASCII text.
+# The same for ASCII text in Arrow's RE2, whose \s lacks the \x0b and \x1c-\x1f that Python's has.
 _ASCII_SEPARATORS = r"[\t\n\x0b\x0c\r\x1c-\x1f \-_.:/]+"
-_ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"
 ID_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^gid://shopify/\w+/(\d+)$", "the Shopify gid:// prefix"),
     (r"^shopify_[a-z]{2}_\d+_(\d+)$", "the Shopify shopify_CC_product_ prefix"),
@@ -213,7 +212,7 @@ def _plain_cores(names: pa.Array) -> tuple[list[str | None], list[str], np.ndarr
     """:meth:`Catalog._core` of each ASCII id that no built-in id format can apply to, by Arrow: the cores,
     what was removed from each, and the ids left to Python (non-ASCII, or with the underscore or the ``gid://``
     prefix that every built-in format has)."""
-    text = pc.utf8_lower(pc.utf8_trim(names, characters=_ASCII_SPACE))
+    text = pc.utf8_lower(pc.utf8_trim(names, characters=ASCII_SPACE))
     left = pc.or_(pc.invert(pc.string_is_ascii(names)),
                   pc.or_(pc.match_substring(text, "_"), pc.starts_with(text, "gid://")))
     joined = pc.replace_substring_regex(text, _ASCII_SEPARATORS, "")

@@ -22,11 +22,10 @@ from feedcheck.events.blocks import Columns
 from feedcheck.events.names import CONTENT_TYPES, LEGACY_NAMES, PLACEHOLDER_IDS, STANDARD_NAMES, TEMPLATE_ID
 from feedcheck.events.shapes import YEAR_3000
 from feedcheck.rules.currencies import ISO_4217, TIKTOK_EVENT_CURRENCIES
-from feedcheck.rules.series import WHITESPACE
+from feedcheck.rules.series import ASCII_SPACE, WHITESPACE
 from feedcheck.settings import EventOptions
 
 _MAX_EXACT = float(2 ** 53)  # larger numbers may be read differently by Arrow and by Python
-_ID_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text
 _ACCEPTED_CURRENCIES = sorted(ISO_4217 & TIKTOK_EVENT_CURRENCIES)
 _LEGACY = pa.array(list(LEGACY_NAMES), pa.string())
 _RENAMED = pa.array(list(LEGACY_NAMES.values()), pa.string())
@@ -73,7 +72,7 @@ def _event_id_ok(ids: pa.Array) -> np.ndarray:
     text = pc.fill_null(ids, "")
     lowered = pc.utf8_lower(text)
     ok = (pc.string_is_ascii(text).to_numpy(zero_copy_only=False)
-          & pc.equal(pc.utf8_trim(text, characters=_ID_SPACE), text).to_numpy(zero_copy_only=False)
+          & pc.equal(pc.utf8_trim(text, characters=ASCII_SPACE), text).to_numpy(zero_copy_only=False)
           & (pc.utf8_length(text).to_numpy() > 0)
           & ~_in(lowered, PLACEHOLDER_IDS)
           & ~pc.match_substring_regex(text, TEMPLATE_ID.pattern).to_numpy(zero_copy_only=False))

@@ -29,9 +29,10 @@ _ORIGINS = np.array(["browser" if shape == "pixel" else "server" for shape in SH
 class FastEvents:
     """A block's columns as Python values, for the events :meth:`EventChecker.check_block` takes the short path."""
 
-    def __init__(self, cols: Columns, block: RecordBlock, current: pa.Array, seconds: np.ndarray) -> None:
+    def __init__(self, cols: Columns, block: RecordBlock) -> None:
         self.block = block
         self.cols = cols
+        current, seconds = cols.current, cols.seconds
         self.name: list[str] = current.to_pylist()
         self.legacy = pc.fill_null(pc.not_equal(current, cols.name), False).to_numpy(zero_copy_only=False)
         self.raw_name: list[str] = cols.name.to_pylist() if self.legacy.any() else self.name
@@ -129,13 +130,12 @@ class BlockChecking:
         cols = block.columns
         if not len(block):
             return
-        names, seconds, clean = cols.current, cols.seconds, cols.clean
         record_clean = cols.columnar.copy()
-        np.logical_and.at(record_clean, cols.record, clean)
+        np.logical_and.at(record_clean, cols.record, cols.clean)
         records = np.arange(len(block))
         starts = np.searchsorted(cols.record, records).tolist()
         ends = np.searchsorted(cols.record, records, side="right").tolist()
-        fast = FastEvents(cols, block, names, seconds)
+        fast = FastEvents(cols, block)
         edges = np.flatnonzero(np.diff(record_clean.astype(np.int8))) + 1
         for first, stop in zip([0, *edges.tolist()], [*edges.tolist(), len(block)]):
             if record_clean[first]:

@@ -3,8 +3,8 @@
 Looking up a million content ids one by one costs a Python string and a dict
 probe each; the catalog's ids are fixed while a log is matched, so they are
 hashed once and each batch of events is looked up as a column: a 64-bit hash
-of every id's UTF-8 bytes, a binary search among the catalog's sorted hashes,
-and Arrow comparing the texts of the candidates.  The hash only proposes; the
+of every id's UTF-8 bytes, a probe of an open-addressing table of the
+catalog's hashes, and Arrow comparing the texts of the candidates.  The hash only proposes; the
 texts decide, so two ids sharing a hash can cost time but never a wrong match.
 """
 

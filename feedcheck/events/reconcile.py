@@ -228,8 +228,7 @@ class Reconciler:
         verdicts: list[tuple[IdStats | None, str]] = [(None, "")] * len(pairs)
         for k, content_id, group in zip(order.tolist(), distinct[pairs[order] // 2].tolist(),
                                         (pairs[order] % 2).astype(bool).tolist()):
-            known = self.ids.get(content_id)
-            verdicts[k] = (known, known.code) if known is not None else self._verdict(content_id, group)
+            verdicts[k] = self._verdict(content_id, group)
         stats = [s for s, _ in verdicts]
         # Each distinct id has a record of its own, but the ids past max_tracked_ids share one.
         shared = np.flatnonzero([s is self.untracked for s in stats])

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 # Arrow's vectorised engine.  Digits are written ``[0-9]`` for the same reason: channels read
 # ASCII digits only.
 WHITESPACE = "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+ASCII_SPACE = " \t\n\x0b\x0c\r\x1c\x1d\x1e\x1f"  # what str.strip() removes from ASCII text, as characters to trim
 
 
 def normalise_token(series: pd.Series) -> pd.Series:
