@@ -24,6 +24,7 @@ from feedcheck.events.checker import check_events
 from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.pipeline import Steps, run_feed
+from feedcheck.publish.destinations import check_destination, is_remote
 from feedcheck.publish.formats import FORMATS
 from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.reports.alerts import resolve_webhook
@@ -165,7 +166,12 @@ def _parser() -> argparse.ArgumentParser:
 def _feed_options() -> argparse.ArgumentParser:
     options = argparse.ArgumentParser(add_help=False)
     options.add_argument("--channel", choices=CHANNEL_NAMES, default="tiktok", help="channel rules (default tiktok)")
-    options.add_argument("--out", type=Path, default=Path("out"), help="report folder (default ./out)")
+    options.add_argument("--out", default="out", metavar="FOLDER|URL",
+                         help="where the cleaned catalog is published: a folder, which also holds the reports "
+                         "(default ./out), or s3://bucket/prefix/ or sftp://user@host[:port]/path/")
+    options.add_argument("--work", type=Path, metavar="FOLDER",
+                         help="with a URL in --out: the local folder of the reports, history and state "
+                         "(default ./out)")
     options.add_argument("--currency", help="the catalog's currency, e.g. USD (default: inferred from the prices)")
     options.add_argument("--countries", default="", metavar="CC,CC",
                          help="where the catalog is advertised, e.g. US,DE: Google's requirements in those "
@@ -262,7 +268,8 @@ def _feed_config(args: argparse.Namespace, source: str, events: list[str], **set
         "name": Path(str(source)).name,
         "source": source,
         "channel": args.channel,
-        "out": args.out,
+        "out": _local_folder(args),
+        "destination": args.out if is_remote(args.out) else None,
         "format": PublishOptions.format,
         "events": tuple(events),
         "currency": args.currency.upper() if args.currency else None,
@@ -278,6 +285,20 @@ def _feed_config(args: argparse.Namespace, source: str, events: list[str], **set
     } | settings)
 
 
+def _local_folder(args: argparse.Namespace) -> Path:
+    """The run's local folder: --out, or --work when --out is a URL.
+
+    Raises:
+        ConfigError: --out names a destination feedcheck cannot publish to, or --work comes with a folder.
+    """
+    if not is_remote(check_destination(args.out, "--out")):
+        if args.work is not None:
+            raise ConfigError("--work is the local folder of a run that publishes to a URL; --out is a folder "
+                              "here, and holds everything.")
+        return Path(args.out)
+    return args.work if args.work is not None else Path("out")
+
+
 def _events(args: argparse.Namespace) -> int:
     if args.catalog:
         feed = _feed_config(args, args.catalog, args.logs)
@@ -287,14 +308,14 @@ def _events(args: argparse.Namespace) -> int:
                                 fetch_limits=feed.fetch_limits, read_limits=feed.read_limits, auth=feed.auth(),
                                 events=feed.events, event_options=feed.event_options, executor=executor,
                                 progress=progress)
-        paths = write_reports(args.out, report.to_dict(), report.log, report.mismatches)
+        paths = write_reports(feed.out, report.to_dict(), report.log, report.mismatches)
         print(feed_summary(report, paths))
         unusable = report.events is not None and report.events.unusable
         return max(report.exit_code, ExitCode.UNUSABLE) if unusable else report.exit_code
     with dask_executor(args.dask) if args.dask else contextlib.nullcontext() as executor, _progress() as progress:
         only = check_events(args.logs, options=_event_settings(args),
                             log=FindingLog(max_per_code=args.max_findings), progress=progress, executor=executor)
-    paths = write_reports(args.out, only.to_dict(), only.log)
+    paths = write_reports(_local_folder(args), only.to_dict(), only.log)
     print(events_summary(only.summary, only.log))
     print(paths_line(paths))
     return only.exit_code

@@ -4,7 +4,8 @@
 ``[defaults.alerts]``) and one ``[[feed]]`` table per feed::
 
     [defaults]
-    out = "out/feeds"                 # each feed writes to out/<name>/
+    out = "out/feeds"                 # each feed publishes to out/<name>/ (or s3://…/<name>/, sftp://…/<name>/)
+    work = "state"                    # with a URL in out: each feed's reports and state in state/<name>/
     channel = "tiktok"
     format = "csv"
 
@@ -38,6 +39,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from feedcheck.cluster import check_address
 from feedcheck.errors import ConfigError
+from feedcheck.publish.destinations import check_destination, is_remote
 from feedcheck.publish.formats import FORMATS
 from feedcheck.rules.channels import CHANNEL_NAMES
 from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits, share
@@ -48,9 +50,9 @@ _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
-_FEED_KEYS = {"name", "source", "channel", "events", "out", "format", "currency", "countries", "schedule", "auth",
-              "gate", "alerts", "timeout", "max_bytes", "limits", "dask"}
-_DEFAULT_KEYS = {"out", "channel", "format", "countries", "gate", "alerts", "schedule", "dask"}
+_FEED_KEYS = {"name", "source", "channel", "events", "out", "work", "format", "currency", "countries", "schedule",
+              "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask"}
+_DEFAULT_KEYS = {"out", "work", "channel", "format", "countries", "gate", "alerts", "schedule", "dask"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
 
@@ -100,8 +102,9 @@ class FeedConfig:
     name: str
     source: str
     channel: str
-    out: Path
+    out: Path  # the feed's local folder: reports, history, state, and the catalog unless it goes to destination
     format: str
+    destination: str | None = None  # where the catalog is published when not into out: s3://… or sftp://…
     events: tuple[str, ...] = ()
     currency: str | None = None
     countries: tuple[str, ...] = ()  # as ChannelOptions reads them
@@ -191,8 +194,7 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
     fmt = entry.get("format", defaults.get("format", "csv"))
     if fmt not in FORMATS:
         raise ConfigError(f"{where}: 'format' must be one of {', '.join(FORMATS)}, got {fmt!r}.")
-    out = entry.get("out")
-    folder = Path(out) if isinstance(out, str) else Path(_text(defaults.get("out", "out"), where, "out")) / name
+    destination, folder = _places(entry, defaults, name, where)
     events = entry.get("events", [])
     if isinstance(events, str):
         events = [events]
@@ -206,7 +208,8 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
         name=name,
         source=source if "://" in source else str(_resolve(base, source)),
         channel=channel,
-        out=_resolve(base, str(folder)),
+        out=_resolve(base, folder),
+        destination=destination,
         format=fmt,
         events=tuple(str(_resolve(base, e)) for e in events),
         currency=currency,
@@ -222,6 +225,24 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
         fetch_limits=_fetch_limits(entry, where),
         dask=_dask(entry.get("dask", defaults.get("dask")), where),
     )
+
+
+def _places(entry: dict[str, Any], defaults: dict[str, Any], name: str, where: str) -> tuple[str | None, str]:
+    """Where the feed publishes when not into its folder (a URL), and its local folder: ``out``, or, when
+    ``out`` is a URL, ``work`` (the local default ``out`` when neither names one)."""
+    shared = _text(defaults.get("out", "out"), "[defaults]", "out")
+    out = _text(entry["out"], where, "out") if "out" in entry else f"{shared.rstrip('/')}/{name}"
+    out = check_destination(out, f"{where}: 'out'")
+    if not is_remote(out):
+        if "work" in entry:
+            raise ConfigError(f"{where}: 'work' is the local folder of a feed that publishes to a URL; this feed "
+                              "publishes into its folder, 'out'.")
+        return None, out
+    if "work" in entry:
+        return out, _text(entry["work"], where, "work")
+    local = _text(defaults["work"], "[defaults]", "work") if "work" in defaults else \
+        "out" if is_remote(shared) else shared
+    return out, str(Path(local) / name)
 
 
 def _countries(value: Any, where: str) -> tuple[str, ...]:

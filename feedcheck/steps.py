@@ -42,8 +42,10 @@ from feedcheck.events.shapes import FieldMap
 from feedcheck.feeds import FeedConfig
 from feedcheck.findings import FindingLog, HeldFindings, make_finding
 from feedcheck.outcome import Checked, FeedReport, FeedRun
-from feedcheck.publish.atomic import exclusive, publish_catalog, version
+from feedcheck.publish.atomic import publish_catalog, version
 from feedcheck.publish.clean import CatalogSpool, Cleaner
+from feedcheck.publish.destinations import DestinationError, open_destination
+from feedcheck.publish.destinations.local import exclusive
 from feedcheck.publish.history import record_run
 from feedcheck.publish.lastrun import remember, run_key, skippable
 from feedcheck.readers import FeedInfo, open_feed
@@ -103,8 +105,21 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
         FetchError: the source could not be fetched (``transient`` says whether a retry may help).
     """
     conditional = not force and feed.publish and not feed.events and not feed.gate.accept_drop
-    last = skippable(feed.out, _run_key(feed), run_now(feed.now)) if conditional else None
+    last = skippable(feed.out, _run_key(feed), run_now(feed.now), lambda: published_manifest(feed)) \
+        if conditional else None
     return fetch(feed.source, limits=feed.fetch_limits, previous=last.validators if last else None, auth=feed.auth())
+
+
+def published_manifest(feed: FeedConfig) -> dict[str, Any] | None:
+    """The manifest of the catalog the feed's destination serves now; ``None`` when it has none or cannot be
+    reached (the run then fetches in full, and its publish says what is wrong)."""
+    destination = open_destination(feed.destination or feed.out, feed.out)
+    try:
+        return destination.current_manifest(FindingLog())
+    except DestinationError:
+        return None
+    finally:
+        destination.close()
 
 
 def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
@@ -115,7 +130,8 @@ def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
     """
     if not fetched.sha256:
         return None
-    settings = (version(), fetched.sha256, fetched.charset, redact_url(feed.source), str(feed.out), feed.channel,
+    settings = (version(), fetched.sha256, fetched.charset, redact_url(feed.source), str(feed.out),
+                feed.destination, feed.channel,
                 feed.currency, sorted(feed.limits.items()), feed.countries, feed.read_limits, bool(feed.events))
     return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
 
@@ -155,7 +171,7 @@ def unchanged_run(feed: FeedConfig, fetched: Fetched) -> FeedRun:
     """A run cut short by "not modified": the last run into the folder was this source's (the conditional
     request is made only then), so its check stands.  Its reports are written again as this run's, with the
     status ``unchanged``, and its exit code is kept."""
-    last = skippable(feed.out, _run_key(feed), run_now(feed.now))
+    last = skippable(feed.out, _run_key(feed), run_now(feed.now), lambda: published_manifest(feed))
     assert last is not None, "a conditional request is only made when the last run can be skipped"
     report = _unread(feed)
     report.fetched = fetched
@@ -197,8 +213,8 @@ def publish_and_record(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
     """
     report = checked.report
     if feed.publish:
-        report.publish = publish_catalog(report.candidate(checked.fingerprint), checked.spool, feed.out, feed.gate,
-                                         report.log)
+        report.publish = publish_catalog(report.candidate(checked.fingerprint), checked.spool,
+                                         feed.destination or feed.out, feed.gate, report.log, work=feed.out)
     summary = report.to_dict()
     items = None if report.fatal else checked.spool.chunks()
     summary |= record_run(feed.out, summary, items, report.log, check=checked.fingerprint)

@@ -35,7 +35,8 @@ def deployments(config: str | Path) -> list[RunnerDeployment]:
             schedules=[_schedule(feed)] if feed.schedule else None,
             concurrency_limit=1,  # two runs of one feed would only race for its folder
             tags=["feedcheck", feed.channel],
-            description=f"Check {feed.name} ({feed.channel}) and publish its cleaned catalog to {feed.out}.",
+            description=f"Check {feed.name} ({feed.channel}) and publish its cleaned catalog to "
+                        f"{feed.destination or feed.out}.",
         )
         for feed in feeds
     ]

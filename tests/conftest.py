@@ -25,6 +25,8 @@ from feedcheck.findings import FindingLog
 TEST_NOW = "2026-11-20T12:00:00+00:00"
 os.environ[NOW_VARIABLE] = TEST_NOW
 
+pytest_plugins = ["tests.servers"]
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "fixtures"
 FEEDS = FIXTURES / "feeds"

@@ -42,6 +42,24 @@ declare({
         "warning",
         "{detail} The gate has no previous item count to compare with; the next publish writes a new manifest.",
     ),
+    "publish.failed": code(
+        "Destination failed",
+        "error",
+        "Publishing to {value} failed: {detail} Nothing was made current there; the catalog it served stays. "
+        "The next run publishes again.",
+    ),
+    "publish.repaired": code(
+        "Half-made publish finished",
+        "warning",
+        "A run stopped after replacing the catalog but before its manifest; {value} was made version {hint}'s, "
+        "the catalog's.",
+    ),
+    "publish.no_atomic_rename": code(
+        "Catalog briefly missing on the SFTP server",
+        "warning",
+        "{value} does not offer the posix-rename extension, so the catalog was replaced by moving the old file "
+        "aside first: for a moment there was no file to fetch. Use a server that offers it (OpenSSH does).",
+    ),
     "publish.layout": code("Output folder not as feedcheck left it", "warning", "{detail}"),
     "publish.column_skipped": code("Column left out of the XML catalog", "warning", "{detail}"),
     "publish.formula_value": code(

@@ -14,13 +14,12 @@ describe this source, and a skipped run can stand on them.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from feedcheck.clock import Window
-from feedcheck.findings import FindingLog
-from feedcheck.publish.atomic import current_manifest
 from feedcheck.reports.write import atomic_write
 from feedcheck.sources.fetch import Fetched, Validators
 from feedcheck.sources.redact import redact_url
@@ -60,9 +59,10 @@ class LastRun:
     window: Window
 
 
-def skippable(out: Path, key: str, now: str) -> LastRun | None:
+def skippable(out: Path, key: str, now: str, published: Callable[[], dict[str, Any] | None]) -> LastRun | None:
     """The last run into ``out``, when it was ``key``'s, its reports are there, its catalog is still the one
-    published and its verdicts hold at ``now``; else ``None`` (fetch the source whole)."""
+    ``published`` (the manifest its destination serves, asked last) and its verdicts hold at ``now``; else
+    ``None`` (fetch the source whole)."""
     last = _last_run(out)
     if last is None or last.get("key") != key or not last.get("catalog"):
         return None
@@ -74,10 +74,10 @@ def skippable(out: Path, key: str, now: str) -> LastRun | None:
         return None
     if not window.holds_at(now):
         return None
-    manifest = current_manifest(out, FindingLog())
-    if manifest is None or manifest.get("sha256") != last["catalog"]:
-        return None
     if not all((out / name).is_file() for name in ("report.json", "findings.csv")):
+        return None
+    manifest = published()
+    if manifest is None or manifest.get("sha256") != last["catalog"]:
         return None
     validators = Validators(etag=last.get("etag"), last_modified=last.get("last_modified"))
     return LastRun(validators, int(last.get("exit_code", 0)), last["catalog"], window)

@@ -1,0 +1,214 @@
+"""SFTP servers, through paramiko.
+
+``sftp://user@host[:port]/path/``.  Keys come from ``~/.ssh`` or the SSH
+agent, and the server's host key must already be in ``~/.ssh/known_hosts``:
+an unknown or changed host key is refused, never accepted.  A file is
+uploaded under a temporary name beside its place, then renamed over the old
+one with OpenSSH's ``posix-rename`` extension, which replaces it in one step.
+A server without that extension gets the safest order left (the old file
+moved aside, the new one renamed into place, the old one removed), and a
+finding says the file was briefly missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import posixpath
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from feedcheck.errors import ConfigError
+from feedcheck.findings import FindingLog, make_finding
+from feedcheck.publish.destinations import DestinationError, translated
+
+TIMEOUT = 30.0  # seconds to connect, authenticate, or wait on one answer of the server
+_TEMPORARY = ".feedcheck-"
+_ASIDE = f"{_TEMPORARY}old-"  # + uuid hex + "-" + the name it held: the old file moved aside without posix-rename
+_INSTALL = "publishing to sftp:// needs paramiko: pip install 'feedcheck[remote]'"
+
+
+def check_url(url: str, where: str) -> None:
+    """Raises:
+        ConfigError: no user or host, a port that is not a number, or paramiko not installed.
+    """
+    parts = urlsplit(url)
+    try:
+        parts.port
+    except ValueError:
+        raise ConfigError(f"{where}: the port of {url!r} is not a number.") from None
+    if not parts.hostname or not parts.username:
+        raise ConfigError(f"{where}: an SFTP destination is sftp://user@host[:port]/path/, got {url!r}.")
+    if importlib.util.find_spec("paramiko") is None:
+        raise ConfigError(f"{where}: {_INSTALL}.")
+
+
+def open_store(url: str) -> SftpStore:
+    return SftpStore(url)
+
+
+class SftpStore:
+    """The files under ``path`` on an SFTP server; connects on first use."""
+
+    def __init__(self, url: str) -> None:
+        import paramiko
+
+        parts = urlsplit(url)
+        self.host, self.port, self.user = parts.hostname or "", parts.port or 22, parts.username or ""
+        self.root = parts.path.rstrip("/") or "."
+        self.shown = f"sftp://{self.user}@{self.host}:{self.port}{self.root}/"
+        self._errors = (OSError, EOFError, paramiko.SSHException)
+        self._client: Any = None
+        self._sftp: Any = None
+
+    def read(self, key: str) -> bytes | None:
+        with translated(self.shown, *self._errors):
+            try:
+                with self._session().open(self._path(key), "rb") as remote:
+                    return bytes(remote.read())
+            except FileNotFoundError:
+                return None
+
+    def upload(self, local: Path, key: str, sha256: str) -> None:
+        self._put_and_rename(local, key, FindingLog())
+
+    def replace(self, version_key: str, key: str, local: Path, sha256: str, log: FindingLog) -> None:
+        """SFTP has no copy on the server: the file is uploaded again, under a temporary name, and renamed."""
+        self._put_and_rename(local, key, log)
+
+    def sha256(self, key: str, thorough: bool) -> str | None:
+        if not thorough:
+            return None
+        digest = hashlib.sha256()
+        with translated(self.shown, *self._errors):
+            try:
+                with self._session().open(self._path(key), "rb") as remote:
+                    remote.prefetch()
+                    for block in iter(lambda: remote.read(1 << 20), b""):
+                        digest.update(block)
+            except FileNotFoundError:
+                return None
+        return digest.hexdigest()
+
+    def versions(self) -> list[str]:
+        with translated(self.shown, *self._errors):
+            try:
+                return sorted(self._session().listdir(self._path("published")))
+            except FileNotFoundError:
+                return []
+
+    def remove_version(self, name: str) -> None:
+        folder = self._path(f"published/{name}")
+        with translated(self.shown, *self._errors):
+            sftp = self._session()
+            for entry in sftp.listdir(folder):
+                sftp.remove(f"{folder}/{entry}")
+            sftp.rmdir(folder)
+
+    def tidy(self) -> None:
+        """Remove the temporary uploads a killed run left, beside the stable files and in the versions."""
+        with translated(self.shown, *self._errors):
+            sftp = self._session()
+            folders = [self.root] + [self._path(f"published/{name}") for name in self.versions()]
+            for folder in folders:
+                try:
+                    names = sftp.listdir(folder)
+                except FileNotFoundError:
+                    continue
+                for name in names:
+                    held = name[len(_ASIDE):].split("-", 1)[-1] if name.startswith(_ASIDE) else ""
+                    if held and held not in names:  # stopped between moving it aside and renaming the new one
+                        sftp.rename(f"{folder}/{name}", f"{folder}/{held}")
+                    elif name.startswith(_TEMPORARY):
+                        sftp.remove(f"{folder}/{name}")
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = self._sftp = None
+
+    def _session(self) -> Any:
+        """The SFTP session, opened on first use with the host key checked against ``~/.ssh/known_hosts``."""
+        if self._sftp is None:
+            import paramiko
+
+            client = paramiko.SSHClient()
+            client.load_system_host_keys()
+            client.set_missing_host_key_policy(paramiko.RejectPolicy())
+            try:
+                client.connect(self.host, port=self.port, username=self.user, timeout=TIMEOUT,
+                               banner_timeout=TIMEOUT, auth_timeout=TIMEOUT, allow_agent=True, look_for_keys=True)
+            except paramiko.SSHException as exc:
+                client.close()
+                raise DestinationError(f"{self.shown}: {_connect_reason(exc)}") from None
+            except OSError as exc:
+                client.close()
+                raise DestinationError(f"{self.shown}: cannot connect ({exc.strerror or exc}).") from None
+            self._client, self._sftp = client, client.open_sftp()
+            self._sftp.get_channel().settimeout(TIMEOUT)
+        return self._sftp
+
+    def _put_and_rename(self, local: Path, key: str, log: FindingLog) -> None:
+        final = self._path(key)
+        folder = posixpath.dirname(final)
+        temporary = f"{folder}/{_TEMPORARY}{uuid.uuid4().hex}.tmp"
+        with translated(self.shown, *self._errors):
+            sftp = self._session()
+            self._makedirs(folder)
+            try:
+                sftp.put(str(local), temporary, confirm=True)
+                self._rename_over(temporary, final, log)
+            except BaseException:
+                try:
+                    sftp.remove(temporary)
+                except (OSError, EOFError):
+                    pass  # the connection is gone: the next run's tidy() removes it
+                raise
+
+    def _rename_over(self, temporary: str, final: str, log: FindingLog) -> None:
+        sftp = self._session()
+        try:
+            sftp.posix_rename(temporary, final)
+            return
+        except OSError as exc:
+            if "unsupported" not in str(exc).lower():
+                raise
+        aside = f"{posixpath.dirname(final)}/{_ASIDE}{uuid.uuid4().hex}-{posixpath.basename(final)}"
+        try:
+            sftp.rename(final, aside)
+        except FileNotFoundError:
+            aside = ""
+        sftp.rename(temporary, final)
+        if aside:
+            sftp.remove(aside)
+        log.add(make_finding("publish.no_atomic_rename", value=self.shown))
+
+    def _makedirs(self, folder: str) -> None:
+        sftp = self._session()
+        missing = []
+        while folder not in ("", "/", "."):
+            try:
+                sftp.stat(folder)
+                break
+            except FileNotFoundError:
+                missing.append(folder)
+                folder = posixpath.dirname(folder)
+        for path in reversed(missing):
+            sftp.mkdir(path)
+
+    def _path(self, key: str) -> str:
+        return f"{self.root}/{key}"
+
+
+def _connect_reason(exc: Exception) -> str:
+    import paramiko
+
+    if isinstance(exc, paramiko.BadHostKeyException):
+        return "the server's host key is not the one in ~/.ssh/known_hosts; nothing was sent."
+    if isinstance(exc, paramiko.AuthenticationException):
+        return "the server refused the SSH key (from ~/.ssh or the agent)."
+    if "not found in known_hosts" in str(exc):
+        return "the server's host key is not in ~/.ssh/known_hosts; add it (ssh-keyscan, then check it)."
+    return f"SSH failed ({type(exc).__name__}: {exc})."

@@ -1,0 +1,157 @@
+"""Publishing to S3 and SFTP, each a real server on 127.0.0.1: what the channel fetches is always a complete
+catalog with its manifest, whatever stops a run midway."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+
+from feedcheck.findings import FindingLog
+from feedcheck.publish.atomic import publish_catalog as publish
+from feedcheck.settings import PublishOptions
+from tests.conftest import ROOT
+from tests.servers import Sshd
+from tests.test_publish import candidate, items, spool_of
+
+
+@pytest.fixture(params=["s3", "sftp"])
+def remote(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty destination on each kind of server."""
+    if request.param == "s3":
+        return request.getfixturevalue("s3") + "feeds/shop/"
+    server: Sshd = request.getfixturevalue("sftp")
+    return server.url(tmp_path / "served")
+
+
+def served(url: str, key: str) -> bytes | None:
+    """What a channel fetches from the destination at ``key``, read with the server's own client (or, for
+    SFTP, from the server's disk, which is this machine's)."""
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        client = boto3.client("s3")
+        try:
+            return client.get_object(Bucket=parts.netloc, Key=parts.path.strip("/") + "/" + key)["Body"].read()
+        except client.exceptions.NoSuchKey:
+            return None
+    path = Path(parts.path) / key
+    return path.read_bytes() if path.exists() else None
+
+
+def listed(url: str) -> list[str]:
+    """Every key under the destination."""
+    parts = urlsplit(url)
+    if parts.scheme == "s3":
+        pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=parts.netloc)
+        prefix = parts.path.strip("/") + "/"
+        return sorted(o["Key"][len(prefix):] for page in pages for o in page.get("Contents", []))
+    root = Path(parts.path)
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+def consistent(url: str) -> dict:
+    """The stable manifest, after checking that it describes the stable catalog and its version."""
+    manifest = json.loads(served(url, "manifest.json") or b"{}")
+    catalog = served(url, manifest["file"])
+    assert catalog is not None and hashlib.sha256(catalog).hexdigest() == manifest["sha256"]
+    assert served(url, f"published/{manifest['sha256'][:12]}/{manifest['file']}") == catalog
+    return manifest
+
+
+def publish_to(url: str, tmp_path: Path, n: int, prefix: str = "SKU", **options: object) -> tuple[str, list[str]]:
+    log = FindingLog()
+    result = publish(candidate(n), spool_of(items(n, prefix), tmp_path), url, PublishOptions(**options), log,
+                     work=tmp_path / "work")
+    return result.outcome, [f.code for f in log]
+
+
+def test_a_remote_publish_serves_the_bytes_of_a_local_one(remote: str, tmp_path: Path) -> None:
+    for fmt in ("csv", "xml"):
+        local = tmp_path / f"local-{fmt}"
+        publish(candidate(10), spool_of(items(10), tmp_path), local, PublishOptions(format=fmt), FindingLog())
+        assert publish_to(remote, tmp_path, 10, format=fmt) == ("published", ["publish.published"])
+        assert served(remote, f"catalog.{fmt}") == (local / f"catalog.{fmt}").read_bytes()
+        manifest = consistent(remote)
+        assert manifest == json.loads(served(remote, f"published/{manifest['sha256'][:12]}/manifest.json") or b"")
+        assert manifest["format"] == fmt and manifest["items"] == 10
+    assert not [key for key in listed(remote) if ".feedcheck-" in key]
+
+
+def test_the_gate_compares_with_the_manifest_at_the_destination(remote: str, tmp_path: Path) -> None:
+    publish_to(remote, tmp_path, 10)
+    before = served(remote, "catalog.csv")
+    assert publish_to(remote, tmp_path, 7, "NEW") == ("refused", ["gate.item_drop"])
+    assert served(remote, "catalog.csv") == before and consistent(remote)["items"] == 10
+    assert publish_to(remote, tmp_path, 10) == ("unchanged", ["publish.unchanged"])
+    assert publish_to(remote, tmp_path, 7, "NEW", accept_drop=True)[0] == "published"
+    assert consistent(remote)["items"] == 7
+
+
+def test_old_versions_are_pruned_at_the_destination(remote: str, tmp_path: Path) -> None:
+    for n in (10, 11, 12, 13):
+        publish_to(remote, tmp_path, n, keep=2)
+    versions = {key.split("/")[1] for key in listed(remote) if key.startswith("published/")}
+    assert len(versions) == 2 and consistent(remote)["sha256"][:12] in versions
+
+
+# A run killed just before the n-th call to the store while it places a version: 0 the version's catalog,
+# 1 its manifest, 2 the stable catalog's switch, 3 the stable manifest's.
+KILLED_BEFORE = """
+import os, signal, sys
+from pathlib import Path
+from feedcheck.findings import FindingLog
+from feedcheck.publish.atomic import publish_catalog
+from feedcheck.publish.destinations.remote import RemoteDestination
+from feedcheck.settings import PublishOptions
+from tests.test_publish import candidate, items, spool_of
+
+url, work, step = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+placing = RemoteDestination.place
+
+class Dying:
+    def __init__(self, store):
+        self.store, self.calls = store, 0
+    def __getattr__(self, name):
+        return getattr(self.store, name)
+    def _step(self, name, *args):
+        if self.calls == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+        self.calls += 1
+        return getattr(self.store, name)(*args)
+    def upload(self, *args):
+        return self._step("upload", *args)
+    def replace(self, *args):
+        return self._step("replace", *args)
+
+def place(self, *args):
+    self.store = Dying(self.store)
+    return placing(self, *args)
+
+RemoteDestination.place = place
+publish_catalog(candidate(12), spool_of(items(12, "NEW"), work), url, PublishOptions(), FindingLog(), work=work)
+"""
+
+
+@pytest.mark.parametrize("step", [0, 1, 2, 3])
+def test_a_run_killed_at_each_step_leaves_a_complete_catalog_and_the_next_run_repairs(
+        remote: str, tmp_path: Path, step: int) -> None:
+    publish_to(remote, tmp_path, 10)
+    old = served(remote, "catalog.csv")
+    killed = subprocess.run([sys.executable, "-c", KILLED_BEFORE, remote, str(tmp_path / "work"), str(step)],
+                            cwd=ROOT, env=os.environ, capture_output=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr.decode()
+    fetched = served(remote, "catalog.csv")
+    assert fetched == old if step < 3 else fetched != old  # the old catalog, or the new one, complete
+    assert json.loads(served(remote, "manifest.json") or b"")["items"] == 10  # the stable manifest is replaced last
+    outcome, codes = publish_to(remote, tmp_path, 12, "NEW")
+    assert (outcome, codes) == (("unchanged", ["publish.repaired", "publish.unchanged"]) if step == 3
+                                else ("published", ["publish.published"]))
+    assert consistent(remote)["items"] == 12 and served(remote, "catalog.csv") != old
+    assert not [key for key in listed(remote) if ".feedcheck-" in key]
