@@ -4,6 +4,7 @@ that drops a connection midway.  Loaded by ``conftest.py`` as a pytest plugin.""
 from __future__ import annotations
 
 import getpass
+import json
 import os
 import shutil
 import socket
@@ -13,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -65,34 +66,93 @@ def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return f"s3://{bucket}/"
 
 
+@dataclass(frozen=True)
+class S3Keys:
+    """Access keys of moto's IAM: one that may do anything in S3, one that may only read."""
+
+    endpoint: str
+    writer: tuple[str, str]
+    reader: tuple[str, str]
+
+
+@pytest.fixture(scope="session")
+def s3_iam() -> Iterator[S3Keys]:
+    """A second S3 server that checks every request's signature and the policy of its key (once the users are
+    made: moto lets the first INITIAL_NO_AUTH_ACTION_COUNT requests through unchecked)."""
+    import boto3
+
+    port = free_port()
+    env = os.environ | {"INITIAL_NO_AUTH_ACTION_COUNT": "6"}
+    server = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    try:
+        wait_for_port(port, server, "moto_server")
+        endpoint = f"http://127.0.0.1:{port}"
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+                           aws_secret_access_key="testing")
+        keys = {}
+        for user, actions in (("writer", ["s3:*"]), ("reader", ["s3:GetObject", "s3:ListBucket"])):
+            iam.create_user(UserName=user)
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}]}
+            iam.put_user_policy(UserName=user, PolicyName=user, PolicyDocument=json.dumps(policy))
+            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
+        yield S3Keys(endpoint, keys["writer"], keys["reader"])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+@pytest.fixture
+def s3_guarded(s3_iam: S3Keys, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket on the S3 server that checks keys, with the writer's key in the environment; its URL."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_iam.writer[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.writer[1])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_iam.endpoint)
+    bucket = f"shop-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return f"s3://{bucket}/"
+
+
 @dataclass
 class Sshd:
-    """An sshd on 127.0.0.1 and a home folder whose ``.ssh`` holds the client's key and the server's host key."""
+    """An sshd on 127.0.0.1 that knows three keys: ``writer``, ``reader`` (read-only SFTP) and ``stranger``
+    (not authorised); ``home`` is a test's home folder, whose ``.ssh`` holds its key and known_hosts."""
 
     port: int
-    home: Path
+    keys: Path
+    host_key: str  # as known_hosts writes it: type and base64
     user: str
+    home: Path = Path()
 
-    def url(self, path: Path) -> str:
-        return f"sftp://{self.user}@127.0.0.1:{self.port}{path}/"
+    def url(self, path: Path, port: int | None = None) -> str:
+        return f"sftp://{self.user}@127.0.0.1:{port or self.port}{path}/"
+
+    def trust(self, port: int) -> None:
+        """Add the server's host key for ``port`` to known_hosts (a proxy in front of it)."""
+        with (self.home / ".ssh" / "known_hosts").open("a") as known:
+            known.write(f"[127.0.0.1]:{port} {self.host_key}\n")
+
+    def use_key(self, name: str) -> None:
+        shutil.copy(self.keys / name, self.home / ".ssh" / "id_ed25519")
 
 
 @pytest.fixture(scope="session")
 def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
-    """OpenSSH's sshd (installed by tests/ensure-sshd.sh) with a throw-away host key and user key."""
+    """OpenSSH's sshd (installed by tests/ensure-sshd.sh) with a throw-away host key and user keys."""
     binary = shutil.which("sshd") or "/usr/sbin/sshd"
     if not os.path.exists(binary):
         raise RuntimeError("sshd is not installed: run sh tests/ensure-sshd.sh (the README's test command does)")
     root = tmp_path_factory.mktemp("sshd")
-    home = root / "home"
-    (home / ".ssh").mkdir(parents=True, mode=0o700)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / "host_key")], check=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(home / ".ssh" / "id_ed25519")],
-                   check=True)
-    (root / "authorized_keys").write_text((home / ".ssh" / "id_ed25519.pub").read_text())
+    for name in ("host_key", "writer", "reader", "stranger"):
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(root / name)], check=True)
+    (root / "authorized_keys").write_text(
+        (root / "writer.pub").read_text()
+        + f'restrict,command="internal-sftp -R" {(root / "reader.pub").read_text()}')
     port = free_port()
-    host_key = (root / "host_key.pub").read_text().split()
-    (home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
     (root / "sshd_config").write_text("\n".join([
         f"Port {port}", "ListenAddress 127.0.0.1", f"HostKey {root / 'host_key'}",
         f"AuthorizedKeysFile {root / 'authorized_keys'}", f"PidFile {root / 'sshd.pid'}",
@@ -104,18 +164,24 @@ def sshd_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sshd]:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_port(port, server, "sshd")
-        yield Sshd(port, home, getpass.getuser())
+        host_key = " ".join((root / "host_key.pub").read_text().split()[:2])
+        yield Sshd(port, root, host_key, getpass.getuser())
     finally:
         server.terminate()
         server.wait(timeout=30)
 
 
 @pytest.fixture
-def sftp(sshd_server: Sshd, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Sshd]:
-    """The sshd, with HOME set to the folder that holds the client's key and known_hosts, as a user has it."""
-    monkeypatch.setenv("HOME", str(sshd_server.home))
+def sftp(sshd_server: Sshd, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Sshd:
+    """The sshd, and a home folder of the test's own with the writer's key and the server in known_hosts, as a
+    user has them; HOME points at it."""
+    server = replace(sshd_server, home=tmp_path / "home")
+    (server.home / ".ssh").mkdir(parents=True, mode=0o700)
+    server.use_key("writer")
+    server.trust(server.port)
+    monkeypatch.setenv("HOME", str(server.home))
     monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
-    yield sshd_server
+    return server
 
 
 class CuttingProxy:

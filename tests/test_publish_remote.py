@@ -17,8 +17,8 @@ import pytest
 from feedcheck.findings import FindingLog
 from feedcheck.publish.atomic import publish_catalog as publish
 from feedcheck.settings import PublishOptions
-from tests.conftest import ROOT
-from tests.servers import Sshd
+from tests.conftest import FEEDS, ROOT, run
+from tests.servers import CuttingProxy, S3Keys, Sshd
 from tests.test_publish import candidate, items, spool_of
 
 
@@ -155,3 +155,144 @@ def test_a_run_killed_at_each_step_leaves_a_complete_catalog_and_the_next_run_re
                                 else ("published", ["publish.published"]))
     assert consistent(remote)["items"] == 12 and served(remote, "catalog.csv") != old
     assert not [key for key in listed(remote) if ".feedcheck-" in key]
+
+
+def through_proxy(url: str, proxy: CuttingProxy, monkeypatch: pytest.MonkeyPatch,
+                  request: pytest.FixtureRequest) -> str:
+    """The same destination, reached through ``proxy``."""
+    if url.startswith("s3://"):
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{proxy.port}")
+        return url
+    server: Sshd = request.getfixturevalue("sftp")
+    server.trust(proxy.port)
+    return url.replace(f":{server.port}/", f":{proxy.port}/")
+
+
+def server_port(url: str, request: pytest.FixtureRequest) -> int:
+    if url.startswith("s3://"):
+        return int(urlsplit(os.environ["AWS_ENDPOINT_URL"]).port or 0)
+    return request.getfixturevalue("sftp").port
+
+
+def test_a_connection_dropped_mid_upload_keeps_the_last_good_catalog(
+        remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> None:
+    publish_to(remote, tmp_path, 10)
+    old = served(remote, "catalog.csv")
+    proxy = CuttingProxy(server_port(remote, request), budget=60_000)  # the new catalog is about 300 kB
+    try:
+        with monkeypatch.context() as scoped:
+            outcome, codes = publish_to(through_proxy(remote, proxy, scoped, request), tmp_path, 4000, "NEW")
+    finally:
+        proxy.close()
+    assert (outcome, codes) == ("refused", ["publish.failed"])
+    assert served(remote, "catalog.csv") == old and consistent(remote)["items"] == 10
+    assert publish_to(remote, tmp_path, 4000, "NEW")[0] == "published"
+    assert consistent(remote)["items"] == 4000
+    assert not [key for key in listed(remote) if ".feedcheck-" in key]
+
+
+def failed_publish(url: str, tmp_path: Path) -> str:
+    """The message of a publish that fails, after checking that the destination was left as it was."""
+    old = served(url, "catalog.csv")
+    log = FindingLog()
+    result = publish(candidate(12), spool_of(items(12, "NEW"), tmp_path), url, PublishOptions(), log,
+                     work=tmp_path / "work")
+    assert result.outcome == "refused" and [f.code for f in log] == ["publish.failed"]
+    assert served(url, "catalog.csv") == old
+    return next(iter(log)).message
+
+
+def test_s3_credentials_that_are_wrong_or_may_only_read(s3_guarded: str, s3_iam: S3Keys, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    url = s3_guarded + "feeds/shop/"
+    publish_to(url, tmp_path, 10)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_iam.reader[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.reader[1])
+    message = failed_publish(url, tmp_path)
+    assert "Access Denied" in message and url in message and s3_iam.reader[1] not in message
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_iam.writer[0])
+    with monkeypatch.context() as scoped:  # the check reads as the writer; only the publish has the wrong key
+        scoped.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.writer[1])
+        consistent(url)
+    message = failed_publish(url, tmp_path)
+    assert "Forbidden" in message and "AWS_SECRET_ACCESS_KEY" in message and "not-the-secret" not in message
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.writer[1])
+    assert consistent(url)["items"] == 10
+
+
+def test_sftp_keys_and_host_keys_that_are_wrong_or_may_only_read(sftp: Sshd, tmp_path: Path) -> None:
+    url = sftp.url(tmp_path / "served")
+    publish_to(url, tmp_path, 10)
+    sftp.use_key("reader")
+    assert "Permission denied" in failed_publish(url, tmp_path)
+    sftp.use_key("stranger")
+    assert "refused the SSH key" in failed_publish(url, tmp_path)
+    sftp.use_key("writer")
+    (sftp.home / ".ssh" / "known_hosts").write_text(f"[127.0.0.1]:{sftp.port} {sftp.host_key[:-8]}AAAAAAA=\n")
+    assert "not the one in ~/.ssh/known_hosts" in failed_publish(url, tmp_path)
+    (sftp.home / ".ssh" / "known_hosts").write_text("")
+    assert "not in ~/.ssh/known_hosts" in failed_publish(url, tmp_path)
+    assert consistent(url)["items"] == 10
+
+
+RACER = """
+import sys
+from pathlib import Path
+from feedcheck.findings import FindingLog
+from feedcheck.publish.atomic import publish_catalog
+from feedcheck.settings import PublishOptions
+from tests.test_publish import candidate, items, spool_of
+
+url, work, n = sys.argv[1], Path(sys.argv[2]), int(sys.argv[3])
+spool = Path(sys.argv[2] + f"-spool-{n}")
+spool.mkdir()
+result = publish_catalog(candidate(n), spool_of(items(n, f"RACE{n}"), spool), url, PublishOptions(), FindingLog(),
+                         work=work)
+print(result.outcome)
+"""
+
+
+def test_two_runs_racing_on_one_destination_take_turns(remote: str, tmp_path: Path) -> None:
+    racers = [subprocess.Popen([sys.executable, "-c", RACER, remote, str(tmp_path / "work"), str(n)], cwd=ROOT,
+                               env=os.environ, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in (20, 21)]
+    outcomes = [racer.communicate(timeout=120) for racer in racers]
+    assert [out.decode().strip() for out, _ in outcomes] == ["published", "published"], outcomes
+    assert consistent(remote)["items"] in (20, 21)
+    assert len({key.split("/")[1] for key in listed(remote) if key.startswith("published/")}) == 2
+    assert not [key for key in listed(remote) if ".feedcheck-" in key]
+
+
+def test_one_run_of_the_feeds_file_publishes_to_a_folder_s3_and_sftp(s3: str, sftp: Sshd, tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.toml"
+    feeds.write_text(f"""
+[defaults]
+out = "out"
+channel = "tiktok"
+
+[[feed]]
+name = "local"
+source = "{FEEDS / 'tiktok_clean.csv'}"
+
+[[feed]]
+name = "bucket"
+source = "{FEEDS / 'tiktok_clean.csv'}"
+out = "{s3}feeds/bucket/"
+
+[[feed]]
+name = "server"
+source = "{FEEDS / 'tiktok_clean.csv'}"
+out = "{sftp.url(tmp_path / 'served')}"
+work = "state/server"
+""")
+    for attempt in ("first", "second"):
+        done = run("run", "--config", str(feeds))
+        assert done.returncode == 0, done.stdout + done.stderr
+    local = (tmp_path / "out" / "local" / "catalog.csv").read_bytes()
+    assert served(f"{s3}feeds/bucket/", "catalog.csv") == local
+    assert served(sftp.url(tmp_path / "served"), "catalog.csv") == local
+    reports = [tmp_path / "out" / "local", tmp_path / "out" / "bucket", tmp_path / "state" / "server"]
+    published = [json.loads((folder / "report.json").read_text())["publish"] for folder in reports]
+    assert [p["outcome"] for p in published] == ["unchanged"] * 3
+    assert [p["current"]["sha256"] for p in published] == [hashlib.sha256(local).hexdigest()] * 3
+    assert not (tmp_path / "out" / "bucket" / "catalog.csv").exists()

@@ -17,8 +17,8 @@ Every destination takes the same steps (:class:`Destination`), called by
 
 Exceptions::
 
-    DestinationError   the destination cannot be reached, refuses a write or is not as feedcheck left it;
-                       the message names it without credentials
+    DestinationError   the destination cannot be reached or refuses a step; the message says what its
+                       library said, without credentials
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 from feedcheck.errors import ConfigError
 from feedcheck.findings import FindingLog
 from feedcheck.publish.destinations.local import LocalDestination
+from feedcheck.sources.redact import redact_text
 
 # scheme -> the module with check_url(url) and open_store(url), imported when a destination of its kind is used
 SCHEMES = {"s3": "feedcheck.publish.destinations.s3", "sftp": "feedcheck.publish.destinations.sftp"}
@@ -96,18 +97,16 @@ def open_destination(out: str | os.PathLike[str], work: Path | None = None) -> D
 
 
 @contextlib.contextmanager
-def translated(shown: str, *expected: type[BaseException]) -> Iterator[None]:
-    """Raise the ``expected`` errors of a store's library as :class:`DestinationError`, naming ``shown``."""
+def translated(*expected: type[BaseException], refused: str = "") -> Iterator[None]:
+    """Raise the ``expected`` errors of a store's library as :class:`DestinationError`, with what they said;
+    ``refused`` says what to check when the destination refused access."""
     try:
         yield
     except expected as exc:
-        raise DestinationError(f"{shown}: {_reason(exc)}") from None
-
-
-def _reason(exc: BaseException) -> str:
-    from feedcheck.sources.redact import redact_text
-
-    return redact_text(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+        reason = f"{type(exc).__name__}: {exc}".rstrip(".") + "."
+        if isinstance(exc, PermissionError) and refused:
+            reason = f"{reason} {refused}"
+        raise DestinationError(redact_text(reason)) from None
 
 
 def _module(scheme: str) -> Any:

@@ -18,6 +18,8 @@ from feedcheck.errors import ConfigError
 from feedcheck.findings import FindingLog
 from feedcheck.publish.destinations import translated
 
+_REFUSED = ("Check the credentials the run has (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws or the "
+            "machine's role): they are wrong, or may not write under this prefix.")
 _INSTALL = "publishing to s3:// needs s3fs: pip install 'feedcheck[remote]'"
 
 
@@ -51,9 +53,10 @@ class S3Store:
         self.fs = s3fs.S3FileSystem(skip_instance_cache=True, use_listings_cache=False,
                                     config_kwargs={"connect_timeout": 10, "read_timeout": 60,
                                                    "retries": {"max_attempts": 3, "mode": "standard"}})
+        self.fs.retries = 2  # s3fs's own, around botocore's: a lost connection is retried, not waited out
 
     def read(self, key: str) -> bytes | None:
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             try:
                 return bytes(self.fs.cat_file(self._path(key)))
             except FileNotFoundError:
@@ -61,30 +64,30 @@ class S3Store:
 
     def upload(self, local: Path, key: str, sha256: str) -> None:
         content_type = mimetypes.guess_type(local.name)[0] or "application/octet-stream"
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             self.fs.put_file(str(local), self._path(key), Metadata={"sha256": sha256}, ContentType=content_type)
 
     def replace(self, version_key: str, key: str, local: Path, sha256: str, log: FindingLog) -> None:
         """One server-side copy: the stable key holds the old object until the new one is whole."""
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             self.fs.copy(self._path(version_key), self._path(key))
 
     def sha256(self, key: str, thorough: bool) -> str | None:
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             try:
                 return self.fs.metadata(self._path(key)).get("sha256")
             except FileNotFoundError:
                 return None
 
     def versions(self) -> list[str]:
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             try:
                 return sorted(Path(p).name for p in self.fs.ls(self._path("published"), detail=False))
             except FileNotFoundError:
                 return []
 
     def remove_version(self, name: str) -> None:
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             self.fs.rm(self._path(f"published/{name}"), recursive=True)
 
     def tidy(self) -> None:

@@ -27,6 +27,7 @@ from feedcheck.publish.destinations import DestinationError, translated
 TIMEOUT = 30.0  # seconds to connect, authenticate, or wait on one answer of the server
 _TEMPORARY = ".feedcheck-"
 _ASIDE = f"{_TEMPORARY}old-"  # + uuid hex + "-" + the name it held: the old file moved aside without posix-rename
+_REFUSED = "The server does not let this user write there: check the folder's owner and permissions, or quota."
 _INSTALL = "publishing to sftp:// needs paramiko: pip install 'feedcheck[remote]'"
 
 
@@ -64,7 +65,7 @@ class SftpStore:
         self._sftp: Any = None
 
     def read(self, key: str) -> bytes | None:
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             try:
                 with self._session().open(self._path(key), "rb") as remote:
                     return bytes(remote.read())
@@ -82,7 +83,7 @@ class SftpStore:
         if not thorough:
             return None
         digest = hashlib.sha256()
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             try:
                 with self._session().open(self._path(key), "rb") as remote:
                     remote.prefetch()
@@ -93,7 +94,7 @@ class SftpStore:
         return digest.hexdigest()
 
     def versions(self) -> list[str]:
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             try:
                 return sorted(self._session().listdir(self._path("published")))
             except FileNotFoundError:
@@ -101,7 +102,7 @@ class SftpStore:
 
     def remove_version(self, name: str) -> None:
         folder = self._path(f"published/{name}")
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             sftp = self._session()
             for entry in sftp.listdir(folder):
                 sftp.remove(f"{folder}/{entry}")
@@ -109,7 +110,7 @@ class SftpStore:
 
     def tidy(self) -> None:
         """Remove the temporary uploads a killed run left, beside the stable files and in the versions."""
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             sftp = self._session()
             folders = [self.root] + [self._path(f"published/{name}") for name in self.versions()]
             for folder in folders:
@@ -142,10 +143,10 @@ class SftpStore:
                                banner_timeout=TIMEOUT, auth_timeout=TIMEOUT, allow_agent=True, look_for_keys=True)
             except paramiko.SSHException as exc:
                 client.close()
-                raise DestinationError(f"{self.shown}: {_connect_reason(exc)}") from None
+                raise DestinationError(_connect_reason(exc)) from None
             except OSError as exc:
                 client.close()
-                raise DestinationError(f"{self.shown}: cannot connect ({exc.strerror or exc}).") from None
+                raise DestinationError(f"cannot connect ({exc.strerror or exc}).") from None
             self._client, self._sftp = client, client.open_sftp()
             self._sftp.get_channel().settimeout(TIMEOUT)
         return self._sftp
@@ -154,7 +155,7 @@ class SftpStore:
         final = self._path(key)
         folder = posixpath.dirname(final)
         temporary = f"{folder}/{_TEMPORARY}{uuid.uuid4().hex}.tmp"
-        with translated(self.shown, *self._errors):
+        with translated(*self._errors, refused=_REFUSED):
             sftp = self._session()
             self._makedirs(folder)
             try:
