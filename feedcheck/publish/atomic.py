@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -35,9 +35,11 @@ class PublishResult:
     outcome: str
     manifest: dict[str, Any] | None
     reason: str = ""
+    destination: str = ""  # where, without credentials: a folder or a URL
 
     def as_dict(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "reason": self.reason, "current": self.manifest}
+        return {"outcome": self.outcome, "reason": self.reason, "current": self.manifest,
+                "destination": self.destination}
 
 
 @dataclass(frozen=True)
@@ -107,13 +109,13 @@ def publish_catalog(candidate: Candidate, spool: CatalogSpool, out: str | os.Pat
         with destination.locked():
             refusal = destination.prepare(log)
             if refusal:
-                return PublishResult("refused", None, reason=refusal)
+                return PublishResult("refused", None, refusal, destination.shown)
             result = _publish(candidate, spool, destination, options, log)
             destination.settle(result.manifest, options.keep, log)
-            return result
+            return replace(result, destination=destination.shown)
     except DestinationError as exc:
         log.add(make_finding("publish.failed", value=destination.shown, detail=str(exc)))
-        return PublishResult("refused", None, reason=str(exc))
+        return PublishResult("refused", None, str(exc), destination.shown)
     finally:
         destination.close()
 

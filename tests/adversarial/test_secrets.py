@@ -2,7 +2,7 @@
 they are meant for, and appear in no report, finding, log line, artifact, flow parameter or exception: through
 the CLI (with --verbose), the library (at DEBUG) and the flows (with urllib3's request lines in the run's logs).
 The alert goes to a port where nothing listens, so its failure is reported too, and must not show the webhook
-either."""
+either.  AWS keys used to publish to S3, right or wrong, appear nowhere either."""
 
 from __future__ import annotations
 
@@ -17,12 +17,14 @@ import pytest
 
 from feedcheck import Auth, check_feed
 from tests.adversarial.harness import forked, fresh, held_by_prefect
-from tests.conftest import FEEDS, FeedServer, send
+from tests.conftest import FEEDS, FeedServer, run, send
+from tests.servers import S3Keys
 
 TOKEN = "SENTINEL-TOKEN-3b9f"
 PASSWORD = "SENTINEL-PASSWORD-e02a"
 QUERY = "SENTINEL-QUERY-77ac"
 HOOK = "SENTINEL-HOOK-c41d"
+AWS_SECRET = "SENTINEL-AWS-SECRET-5d1e"
 SECRETS = (TOKEN, PASSWORD, QUERY, HOOK)
 
 
@@ -117,3 +119,15 @@ def test_the_flows_use_the_credentials_and_show_none_of_them(tmp_path: Path, ser
     seen = held_by_prefect(state.state_details.flow_run_id)
     assert '"GET /feed.csv?' in seen, "urllib3's request line is missing"
     _no_secret_in(_everything_in(tmp_path / "out") + seen + str(state))
+
+
+def test_publishing_to_s3_shows_none_of_the_aws_credentials(tmp_path: Path, s3_guarded: str, s3_iam: S3Keys,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"{s3_guarded}feeds/shop/"
+    published = run("check", str(FEEDS / "tiktok_clean.csv"), "--out", url, "--work", str(tmp_path / "ok"), "-v")
+    assert published.returncode == 0, published.stderr
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", AWS_SECRET)
+    refused = run("check", str(FEEDS / "tiktok_clean.csv"), "--out", url, "--work", str(tmp_path / "bad"), "-v")
+    assert refused.returncode == 3 and "publish.failed" in (tmp_path / "bad" / "findings.csv").read_text()
+    shown = published.stdout + published.stderr + refused.stdout + refused.stderr + _everything_in(tmp_path)
+    assert [secret for secret in (AWS_SECRET, s3_iam.writer[1]) if secret in shown] == []
