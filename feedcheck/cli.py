@@ -21,13 +21,14 @@ from feedcheck.clock import NOW_VARIABLE, parse_now
 from feedcheck.cluster import dask_executor
 from feedcheck.errors import ConfigError, ExitCode, FeedcheckError
 from feedcheck.events.checker import check_events
-from feedcheck.feeds import Alerts, FeedConfig, find_feed, load_feeds
+from feedcheck.feeds import Alerts, FeedConfig, find_feed, fleet_folder, load_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.pipeline import Steps, run_feed
 from feedcheck.publish.destinations import check_destination, is_remote
 from feedcheck.publish.formats import FORMATS
 from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.reports.alerts import resolve_webhook
+from feedcheck.reports.fleet import write_fleet_page
 from feedcheck.reports.progress import Progress
 from feedcheck.reports.render import count
 from feedcheck.reports.terminal import events_summary, feed_summary, paths_line
@@ -357,6 +358,7 @@ def _run(args: argparse.Namespace) -> int:
         if len(args.feeds) == 1:
             state = flows.check_one_feed(args.feeds[0], config, args.force, now=_now(args), return_state=True)
             outcomes = [state.result(raise_on_failure=False)]
+            write_fleet_page(config)  # check-all-feeds writes it itself
         else:
             state = flows.check_all_feeds(config, args.feeds or None, args.force, now=_now(args), return_state=True)
             outcomes = state.result(raise_on_failure=False)
@@ -376,6 +378,7 @@ def _run(args: argparse.Namespace) -> int:
         if outcome.get("report"):
             print(f"          report: {outcome['report']}")
         codes.append(int(outcome["exit_code"]))
+    print(f"every feed: {fleet_folder(config) / 'index.html'}")
     return max(codes, default=ExitCode.INTERNAL)
 
 

@@ -52,7 +52,7 @@ _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
 _FEED_KEYS = {"name", "source", "channel", "events", "out", "work", "format", "currency", "countries", "schedule",
               "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask"}
-_DEFAULT_KEYS = {"out", "work", "channel", "format", "countries", "gate", "alerts", "schedule", "dask"}
+_DEFAULT_KEYS = {"out", "work", "fleet_page", "channel", "format", "countries", "gate", "alerts", "schedule", "dask"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
 
@@ -141,16 +141,8 @@ def load_feeds(path: str | Path) -> list[FeedConfig]:
         ConfigError: the file is missing, is not TOML, or an entry is wrong (the message names it).
     """
     file = Path(path)
-    try:
-        document = tomllib.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"No feeds file at {file}; pass --config with the path of your feeds.toml.") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{file} is not valid TOML ({exc}).") from None
-    unknown = sorted(set(document) - {"defaults", "feed"})
-    if unknown:
-        raise ConfigError(f"{file}: unknown section(s) {', '.join(unknown)}; use [defaults] and [[feed]].")
-    defaults = _table(document.get("defaults", {}), "[defaults]", _DEFAULT_KEYS)
+    document, defaults = _document(file)
+    _fleet_folder(defaults, file.parent)
     entries = document.get("feed")
     if not isinstance(entries, list) or not entries:
         raise ConfigError(f"{file} lists no feeds; add a [[feed]] table with at least name and source.")
@@ -161,6 +153,42 @@ def load_feeds(path: str | Path) -> list[FeedConfig]:
             raise ConfigError(f"{file}: two feeds are named '{feed.name}'; names must be unique.")
         seen.add(feed.name)
     return feeds
+
+
+def fleet_folder(path: str | Path) -> Path:
+    """Where ``feedcheck run`` and ``check-all-feeds`` write the fleet page: ``[defaults].fleet_page``, else
+    ``[defaults].out`` when it is a folder, else ``[defaults].work``, else ``out`` beside the file.
+
+    Raises:
+        ConfigError: as :func:`load_feeds`, or ``fleet_page`` is not a folder's path.
+    """
+    file = Path(path)
+    return _fleet_folder(_document(file)[1], file.parent)
+
+
+def _fleet_folder(defaults: dict[str, Any], base: Path) -> Path:
+    shared = _text(defaults.get("out", "out"), "[defaults]", "out")
+    if "fleet_page" in defaults:
+        folder = _text(defaults["fleet_page"], "[defaults]", "fleet_page")
+        if is_remote(folder):
+            raise ConfigError("[defaults]: 'fleet_page' is a local folder; the page is not published.")
+    else:
+        folder = shared if not is_remote(shared) else _text(defaults.get("work", "out"), "[defaults]", "work")
+    return _resolve(base, folder)
+
+
+def _document(file: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The feeds file's tables, and its defaults checked for unknown keys."""
+    try:
+        document = tomllib.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"No feeds file at {file}; pass --config with the path of your feeds.toml.") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{file} is not valid TOML ({exc}).") from None
+    unknown = sorted(set(document) - {"defaults", "feed"})
+    if unknown:
+        raise ConfigError(f"{file}: unknown section(s) {', '.join(unknown)}; use [defaults] and [[feed]].")
+    return document, _table(document.get("defaults", {}), "[defaults]", _DEFAULT_KEYS)
 
 
 def find_feed(feeds: list[FeedConfig], name: str) -> FeedConfig:

@@ -7,8 +7,9 @@ validate, clean) is cached by the content hash of the source, so an unchanged
 feed is not read again; each run leaves artifacts under stable keys per feed
 (``<feed>-summary``, ``<feed>-findings``, ``<feed>-report``); and a feed that
 fails or is refused ends in a Failed state with the reason, while
-:func:`check_all_feeds` runs the feeds side by side and ends in a state that
-says how many failed.
+:func:`check_all_feeds` runs the feeds side by side, writes the fleet page
+(:mod:`feedcheck.reports.fleet`) and ends in a state that says how many
+failed.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, task
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
@@ -26,6 +27,7 @@ from feedcheck.errors import ConfigError, ExitCode, exit_code_of
 from feedcheck.feeds import FeedConfig, find_feed, load_feeds
 from feedcheck.flows.steps import TaskSteps
 from feedcheck.pipeline import run_feed
+from feedcheck.reports.fleet import write_fleet_page
 from feedcheck.reports.render import count, percent
 from feedcheck.steps import check_settings, start_clock
 
@@ -84,7 +86,10 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     outcomes = [future.result() for future in futures]
     failed = [o for o in outcomes if ExitCode(o["exit_code"]).failed]
     table = [{"feed": o["feed"], "status": o["status"], "message": o["message"]} for o in outcomes]
-    create_table_artifact(table, key="feedcheck-all-feeds", description="The last run of every feed")
+    page = write_fleet_page(config)["html"].resolve().as_uri()
+    create_table_artifact(table, key="feedcheck-all-feeds",
+                          description=f"The last run of every feed; the fleet page: [{page}]({page})")
+    create_link_artifact(page, link_text="feedcheck: every feed", key="feedcheck-fleet")
     message = f"{len(failed)} of {len(outcomes)} feeds failed" + (
         ": " + ", ".join(f"{o['feed']} ({o['status']})" for o in failed) if failed else "")
     return (Failed if failed else Completed)(message=message, data=outcomes)

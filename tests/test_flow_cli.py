@@ -48,6 +48,7 @@ def test_run_one_feed_prints_its_report_and_exits_with_its_code(tmp_path: Path) 
     assert done.stdout.splitlines() == [
         "ERRORS    northwind-meta: errors, 3 of 4 items valid; published",
         f"          report: {report}",
+        f"every feed: {tmp_path / 'out' / 'index.html'}",
     ]
     assert done.stderr == ""  # the flow's own log lines stay in Prefect, not on the terminal
     assert json.loads(report.read_text())["publish"]["outcome"] == "published"

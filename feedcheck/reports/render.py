@@ -194,7 +194,7 @@ def _md(text: str) -> str:
 
 # HTML -------------------------------------------------------------------------------------------
 
-_STYLE = """
+STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2433;background:#f5f6f8}
 main{max-width:1040px;margin:0 auto;padding:24px}
 h1{font-size:26px;margin:0 0 4px} h2{font-size:19px;margin:28px 0 10px}
@@ -218,7 +218,7 @@ def render_html(report: dict[str, Any], findings: Iterable[Finding]) -> str:
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>feedcheck: {e(_HEADLINES.get(status, status))}</title>",
-        f"<style>{_STYLE}</style></head><body><main>",
+        f"<style>{STYLE}</style></head><body><main>",
         f'<h1 id="headline">{e(_HEADLINES.get(status, status))}</h1>',
         f'<p><span class="badge {e(status)}">{e(status)}</span> <small>{e(report.get("started_at", ""))}</small></p>',
     ]
