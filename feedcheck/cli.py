@@ -420,8 +420,6 @@ def _event_settings(args: argparse.Namespace) -> EventOptions:
         if not name or not path:
             raise ConfigError(f"--field takes NAME=PATH, e.g. event_id=properties.eventId; got '{pair}'.")
         fields[name.strip()] = path.strip()
-    if not args.dedup_window > 0:  # also refuses nan
-        raise ConfigError("--dedup-window must be a positive number of hours.")
     return EventOptions(
         purchase_events=frozenset(args.purchase_event) or PURCHASE_EVENTS,
         catalog_events=frozenset(args.catalog_event) or CATALOG_EVENTS,

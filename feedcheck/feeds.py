@@ -13,6 +13,8 @@
     name = "northwind-tiktok"
     source = "https://shop.example/feeds/tiktok.csv"
     events = ["logs/server/*.jsonl.gz"]
+    event_options = { fields = { event_id = "properties.eventId" }, id_patterns = ["^myshop-(.+)$"],
+                      purchase_events = ["Purchase", "Subscribe"], dedup_window_hours = 48 }
     schedule = { cron = "0 * * * *", timezone = "Europe/Berlin" }   # or { interval = "30m" }
     auth = { header_env = { Authorization = "FEED_TOKEN" } }       # or { basic_env = ["USER", "PASSWORD"] }
     gate = { max_drop = 0.1 }
@@ -51,8 +53,10 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
 _FEED_KEYS = {"name", "source", "channel", "events", "out", "work", "format", "currency", "countries", "schedule",
-              "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask"}
-_DEFAULT_KEYS = {"out", "work", "fleet_page", "channel", "format", "countries", "gate", "alerts", "schedule", "dask"}
+              "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask", "event_options"}
+_DEFAULT_KEYS = {"out", "work", "fleet_page", "channel", "format", "countries", "gate", "alerts", "schedule", "dask",
+                 "event_options"}
+_EVENT_KEYS = {"fields", "id_patterns", "purchase_events", "catalog_events", "dedup_window_hours"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
 
@@ -252,6 +256,10 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
         limits=_limits(entry.get("limits", {}), where),
         fetch_limits=_fetch_limits(entry, where),
         dask=_dask(entry.get("dask", defaults.get("dask")), where),
+        event_options=_event_options(_table(defaults.get("event_options", {}), "[defaults.event_options]",
+                                            _EVENT_KEYS)
+                                     | _table(entry.get("event_options", {}), f"{where} event_options", _EVENT_KEYS),
+                                     where),
     )
 
 
@@ -383,6 +391,17 @@ def _fetch_limits(entry: dict[str, Any], where: str) -> FetchLimits:
 def _gate(table: dict[str, Any], where: str, fmt: str) -> PublishOptions:
     try:
         return PublishOptions(format=fmt, **table)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc.finding.message}") from None
+
+
+def _event_options(table: dict[str, Any], where: str) -> EventOptions:
+    """How the feed's event logs are read and judged; lists become the sets and tuples of the options."""
+    kinds = {"purchase_events": frozenset, "catalog_events": frozenset, "id_patterns": tuple}
+    values = {key: kinds[key](value) if key in kinds and isinstance(value, list) else value
+              for key, value in table.items()}
+    try:
+        return EventOptions(**values)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc.finding.message}") from None
 

@@ -139,12 +139,27 @@ class EventOptions:
     processes: int = 0  # that parse the blocks of a log of many, without a cluster (0: one per processor; 1: none)
 
     def __post_init__(self) -> None:
-        """Refuse a reader feedcheck does not have, blocks too small to hold a line, or a negative number of
-        processes.
+        """Refuse options of the wrong kind, a reader feedcheck does not have, blocks too small to hold a line,
+        or a negative number of processes.  (Field names and id patterns are checked where they are used:
+        :meth:`feedcheck.events.shapes.FieldMap.from_options`, :meth:`feedcheck.events.catalog.Catalog.use_patterns`.)
 
         Raises:
-            ConfigError: an unknown reader, ``block_bytes`` under 256, or ``processes`` under 0.
+            ConfigError: names the option and what it takes.
         """
+        for name in ("purchase_events", "catalog_events"):
+            names = getattr(self, name)
+            if not isinstance(names, frozenset) or not names or not all(isinstance(n, str) and n for n in names):
+                raise ConfigError(f"events {name} is a list of event names such as [\"Purchase\"]; got {names!r}.")
+        if not isinstance(self.fields, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                        for k, v in self.fields.items()):
+            raise ConfigError(f"events fields maps field names to dotted paths, e.g. {{ event_id = "
+                              f"\"properties.eventId\" }}; got {self.fields!r}.")
+        if not isinstance(self.id_patterns, tuple) or not all(isinstance(p, str) for p in self.id_patterns):
+            raise ConfigError(f"events id_patterns is a list of regular expressions; got {self.id_patterns!r}.")
+        window = self.dedup_window_hours
+        if isinstance(window, bool) or not isinstance(window, (int, float)) or not window > 0:  # also refuses nan
+            raise ConfigError(f"events dedup_window_hours (--dedup-window) is a positive number of hours; "
+                              f"got {window!r}.")
         if self.reader not in EVENT_READERS:
             raise ConfigError(f"events reader {self.reader!r} is not one of {', '.join(EVENT_READERS)}.")
         if isinstance(self.block_bytes, bool) or not isinstance(self.block_bytes, int) or self.block_bytes < 256:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from feedcheck.errors import ConfigError
-from feedcheck.feeds import find_feed, load_feeds
-from feedcheck.settings import FetchLimits
+from feedcheck.feeds import find_feed, fleet_folder, load_feeds
+from feedcheck.settings import CATALOG_EVENTS, FetchLimits
 from tests.conftest import FIXTURES
 
 DEMO = FIXTURES / "demo" / "feeds.toml"
@@ -103,3 +103,104 @@ def test_the_feeds_file_and_the_command_line_refuse_an_option_in_the_same_words(
     assert caught.value.finding.message.startswith(f"feed 'shop': {message}")
     assert main(["check", str(FIXTURES / "feeds" / "tiktok_clean.csv"), "--out", str(tmp_path / "out"), *argv]) == 2
     assert capsys.readouterr().err.startswith(f"feedcheck: {message}")
+
+
+def test_event_options_are_read_from_the_feeds_file_as_the_cli_takes_them(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text("""
+[defaults.event_options]
+purchase_events = ["Purchase", "Subscribe"]
+
+[[feed]]
+name = "shop"
+source = "catalog.csv"
+events = ["logs/*.jsonl"]
+event_options = { fields = { event_id = "properties.eventId" }, id_patterns = ["^myshop-(.+)$"], dedup_window_hours = 24 }
+""")
+    options = load_feeds(config)[0].event_options
+    assert (options.purchase_events, options.catalog_events, options.fields, options.id_patterns,
+            options.dedup_window_hours) == (frozenset({"Purchase", "Subscribe"}), CATALOG_EVENTS,
+                                            {"event_id": "properties.eventId"}, ("^myshop-(.+)$",), 24)
+
+
+@pytest.mark.parametrize("options, message", [
+    ('purchase_events = "Purchase"', "purchase_events is a list of event names"),
+    ("catalog_events = []", "catalog_events is a list of event names"),
+    ('fields = ["event_id"]', "fields maps field names to dotted paths"),
+    ("id_patterns = [1]", "id_patterns is a list of regular expressions"),
+    ("dedup_window_hours = 0", "dedup_window_hours (--dedup-window) is a positive number"),
+    ("window = 3", "unknown key"),
+])
+def test_wrong_event_options_name_the_feed_and_the_key(tmp_path: Path, options: str, message: str) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[[feed]]\nname = "shop"\nsource = "catalog.csv"\nevent_options = {{ {options} }}\n')
+    with pytest.raises(ConfigError) as raised:
+        load_feeds(config)
+    assert "feed 'shop'" in str(raised.value) and message in str(raised.value)
+
+
+def test_a_feed_publishes_to_a_url_and_keeps_its_state_in_a_local_folder(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text("""
+[defaults]
+out = "s3://catalogs/feeds"
+work = "state"
+
+[[feed]]
+name = "bucket"
+source = "catalog.csv"
+
+[[feed]]
+name = "server"
+source = "catalog.csv"
+out = "sftp://publisher@files.shop.example:2222/srv/catalogs/"
+work = "/var/lib/feedcheck/server"
+
+[[feed]]
+name = "folder"
+source = "catalog.csv"
+out = "public/folder"
+""")
+    feeds = load_feeds(config)
+    assert [(f.name, f.destination, f.out) for f in feeds] == [
+        ("bucket", "s3://catalogs/feeds/bucket", tmp_path / "state" / "bucket"),
+        ("server", "sftp://publisher@files.shop.example:2222/srv/catalogs/", Path("/var/lib/feedcheck/server")),
+        ("folder", None, tmp_path / "public" / "folder"),
+    ]
+    assert fleet_folder(config) == tmp_path / "state"
+
+
+@pytest.mark.parametrize("out, message", [
+    ("ftp://files.shop.example/catalogs/", "cannot publish to ftp://"),
+    ("gs://catalogs/feeds/", "cannot publish to gs://"),
+    ("sftp://files.shop.example/catalogs/", "sftp://user@host[:port]/path/"),
+    ("sftp://publisher:hunter2@files.shop.example/catalogs/", "credentials"),
+    ("s3://catalogs/feeds/?region=eu-west-1", "credentials or options"),
+    ("s3:///feeds/", "s3://bucket/prefix/"),
+])
+def test_a_destination_feedcheck_cannot_publish_to_atomically_is_refused(tmp_path: Path, out: str,
+                                                                         message: str) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[[feed]]\nname = "shop"\nsource = "catalog.csv"\nout = "{out}"\n')
+    with pytest.raises(ConfigError) as raised:
+        load_feeds(config)
+    assert "feed 'shop': 'out'" in str(raised.value) and message in str(raised.value)
+    assert "hunter2" not in str(raised.value)
+
+
+def test_work_is_only_for_a_feed_that_publishes_to_a_url(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text('[[feed]]\nname = "shop"\nsource = "catalog.csv"\nout = "public"\nwork = "state"\n')
+    with pytest.raises(ConfigError, match="'work' is the local folder of a feed that publishes to a URL"):
+        load_feeds(config)
+
+
+def test_the_fleet_page_goes_to_the_shared_out_folder_or_where_fleet_page_says(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text('[defaults]\nout = "public"\n\n[[feed]]\nname = "shop"\nsource = "catalog.csv"\n')
+    assert fleet_folder(config) == tmp_path / "public"
+    config.write_text('[defaults]\nfleet_page = "/srv/www/feeds"\n\n[[feed]]\nname = "shop"\nsource = "c.csv"\n')
+    assert fleet_folder(config) == Path("/srv/www/feeds")
+    config.write_text('[defaults]\nfleet_page = "s3://x/y"\n\n[[feed]]\nname = "shop"\nsource = "c.csv"\n')
+    with pytest.raises(ConfigError, match="'fleet_page' is a local folder"):
+        load_feeds(config)
