@@ -44,6 +44,7 @@ from feedcheck.settings import (
     PublishOptions,
     ReadLimits,
 )
+from feedcheck.starter import write_starter
 from feedcheck.steps import check_feed, check_settings
 
 _PREFECT_DEFAULTS = {  # as prefect.toml sets them in the project, wherever the CLI runs; the user's settings win
@@ -152,6 +153,22 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="fetch even if the server says a feed is unchanged")
     run.add_argument("--now", metavar="WHEN", help=_NOW_HELP)
     run.set_defaults(run=_run)
+    init = sub.add_parser(
+        "init",
+        help="write a commented starter feeds.toml for a channel and a source",
+        description="Write a commented starter feeds file for one feed, to edit and then run with "
+        "'feedcheck run --config FILE'. An existing file is not replaced unless --force is given.",
+    )
+    init.add_argument("file", nargs="?", type=Path, default=Path("feeds.toml"), help="default ./feeds.toml")
+    init.add_argument("--channel", choices=CHANNEL_NAMES, required=True, help="the channel the catalog is for")
+    init.add_argument("--source", required=True, help="the feed's path or URL")
+    init.add_argument("--name", help="the feed's name (default: from the source's file name)")
+    init.add_argument("--out", default="out/feeds", metavar="FOLDER|URL",
+                      help="where each feed publishes: a folder, s3://bucket/prefix or sftp://user@host/path "
+                      "(default out/feeds)")
+    init.add_argument("--force", action="store_true", help="replace an existing file")
+    init.add_argument("-v", "--verbose", action="store_true", help="show tracebacks for internal errors")
+    init.set_defaults(run=_init)
     serve = sub.add_parser(
         "serve",
         parents=[_feeds_file_options()],
@@ -380,6 +397,12 @@ def _run(args: argparse.Namespace) -> int:
         codes.append(int(outcome["exit_code"]))
     print(f"every feed: {fleet_folder(config) / 'index.html'}")
     return max(codes, default=ExitCode.INTERNAL)
+
+
+def _init(args: argparse.Namespace) -> int:
+    written = write_starter(args.file, args.channel, args.source, name=args.name, out=args.out, force=args.force)
+    print(f"wrote {written}: check it, then run every feed with: feedcheck run --config {written}")
+    return ExitCode.OK
 
 
 def _serve(args: argparse.Namespace) -> int:

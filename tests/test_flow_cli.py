@@ -14,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from feedcheck.feeds import load_feeds
 from tests.conftest import FIXTURES
 
 DEMO = FIXTURES / "demo" / "feeds.toml"
@@ -144,3 +145,19 @@ def _completed_run(api: str) -> dict | None:
         "COMPLETED"]}}}}, timeout=10)
     runs = [r for r in answer.json() if r.get("auto_scheduled")] if answer.ok else []
     return runs[0] if runs else None
+
+
+def test_init_writes_a_starter_feeds_file_that_runs_and_is_never_overwritten(tmp_path: Path) -> None:
+    source = FIXTURES / "feeds" / "google_clean.xml"
+    written = feedcheck(tmp_path, "init", "--channel", "google", "--source", str(source))
+    assert written.returncode == 0 and written.stdout.startswith("wrote feeds.toml")
+    (feed,) = load_feeds(tmp_path / "feeds.toml")
+    assert (feed.name, feed.source, feed.channel, feed.format, feed.out, feed.destination) == (
+        "google_clean", str(source), "google", "xml", tmp_path / "out" / "feeds" / "google_clean", None)
+    assert feed.schedule is not None and feed.schedule.interval == 3600
+    text = (tmp_path / "feeds.toml").read_text()
+    again = feedcheck(tmp_path, "init", "--channel", "tiktok", "--source", "other.csv")
+    assert again.returncode == 2 and "exists" in again.stderr and (tmp_path / "feeds.toml").read_text() == text
+    done = feedcheck(tmp_path, "run", "--config", "feeds.toml")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "out" / "feeds" / "google_clean" / "catalog.xml").is_file()
