@@ -97,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="event logs (files, folders or globs; JSON lines or arrays, plain or .gz) to check "
                        "and reconcile with the feed")
     check.add_argument("--force", action="store_true", help="fetch even if the server says the feed is unchanged")
+    check.add_argument("--publish-reports", action="store_true",
+                       help="with a URL in --out, also publish the reports there, in reports/")
     check.add_argument("--format", choices=FORMATS, default=PublishOptions.format,
                        help="format of the published DIR/catalog.<ext> (default %(default)s)")
     check.add_argument("--keep", type=int, default=PublishOptions.keep, metavar="N",
@@ -256,7 +258,7 @@ def _check(args: argparse.Namespace) -> int:
     feed = _feed_config(args, args.source, args.events, name=args.name or Path(str(args.source)).name,
                         format=args.format, gate=_publish_options(args),
                         alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
-                        publish=not args.no_publish)
+                        publish=not args.no_publish, publish_reports=args.publish_reports)
     with _progress() as progress:
         webhook = resolve_webhook(args.alert) if args.alert else None
         run = run_feed(feed, Steps(force=args.force, webhook=webhook, progress=progress))

@@ -53,9 +53,9 @@ _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
 _FEED_KEYS = {"name", "source", "channel", "events", "out", "work", "format", "currency", "countries", "schedule",
-              "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask", "event_options"}
+              "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask", "event_options", "publish_reports"}
 _DEFAULT_KEYS = {"out", "work", "fleet_page", "channel", "format", "countries", "gate", "alerts", "schedule", "dask",
-                 "event_options"}
+                 "event_options", "publish_reports"}
 _EVENT_KEYS = {"fields", "id_patterns", "purchase_events", "catalog_events", "dedup_window_hours"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
@@ -109,6 +109,7 @@ class FeedConfig:
     out: Path  # the feed's local folder: reports, history, state, and the catalog unless it goes to destination
     format: str
     destination: str | None = None  # where the catalog is published when not into out: s3://… or sftp://…
+    publish_reports: bool = False  # also publish the reports to destination/reports/
     events: tuple[str, ...] = ()
     currency: str | None = None
     countries: tuple[str, ...] = ()  # as ChannelOptions reads them
@@ -242,6 +243,8 @@ def _feed(entry: Any, number: int, defaults: dict[str, Any], base: Path) -> Feed
         channel=channel,
         out=_resolve(base, folder),
         destination=destination,
+        publish_reports=_flag(entry.get("publish_reports", defaults.get("publish_reports", False)), where,
+                              "publish_reports"),
         format=fmt,
         events=tuple(str(_resolve(base, e)) for e in events),
         currency=currency,
@@ -304,6 +307,12 @@ def _table(value: Any, where: str, allowed: set[str]) -> dict[str, Any]:
     unknown = sorted(set(value) - allowed)
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}.")
+    return value
+
+
+def _flag(value: Any, where: str, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: '{key}' is true or false, got {value!r}.")
     return value
 
 

@@ -237,12 +237,28 @@ def alert(feed: FeedConfig, summary: dict[str, Any], webhook: str | None) -> Non
 def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict[str, Path]:
     """Write the reports (each file atomically) and remember the run for the next conditional request."""
     paths = write_reports(feed.out, summary, report.log, report.mismatches)
+    if feed.publish and feed.publish_reports and not _reports_published(feed, paths, report.log):
+        summary["findings"] = report.log.summary()
+        paths = write_reports(feed.out, summary, report.log, report.mismatches)  # saying that they were not
     publish = report.publish
     # A later run may stand on this one only when the current catalog is this source's, from its items alone.
     ours = publish is not None and publish.outcome in ("published", "unchanged") and publish.manifest and not feed.events
     remember(feed.out, _run_key(feed), report.fetched, report.exit_code,
              publish.manifest["sha256"] if ours else None, report.window)
     return paths
+
+
+def _reports_published(feed: FeedConfig, paths: dict[str, Path], log: FindingLog) -> bool:
+    """Put the run's reports beside its catalog; a finding says when they could not be."""
+    destination = open_destination(feed.destination or feed.out, feed.out)
+    try:
+        destination.place_reports(list(paths.values()))
+    except DestinationError as exc:
+        log.add(make_finding("publish.reports_failed", value=destination.shown, detail=str(exc)))
+        return False
+    finally:
+        destination.close()
+    return True
 
 
 def report_link(feed: FeedConfig) -> str:

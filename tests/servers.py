@@ -16,7 +16,9 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
+import paramiko
 import pytest
 
 
@@ -38,6 +40,14 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, second
     raise RuntimeError(f"{what} did not listen on {port} in {seconds} s")
 
 
+def s3_client() -> Any:
+    """An S3 client with the credentials and endpoint the environment has now (boto3's default session would
+    keep the first it read)."""
+    import boto3
+
+    return boto3.session.Session().client("s3")
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
     """moto's standalone S3 server, one per test process."""
@@ -55,14 +65,12 @@ def s3_endpoint() -> Iterator[str]:
 @pytest.fixture
 def s3(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh bucket on the S3 server, with the environment a user sets for an S3-compatible store; its URL."""
-    import boto3
-
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "feedcheck-test")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "feedcheck-test-secret")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     bucket = f"shop-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3").create_bucket(Bucket=bucket)
+    s3_client().create_bucket(Bucket=bucket)
     return f"s3://{bucket}/"
 
 
@@ -88,7 +96,7 @@ def s3_iam() -> Iterator[S3Keys]:
     try:
         wait_for_port(port, server, "moto_server")
         endpoint = f"http://127.0.0.1:{port}"
-        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
+        iam = boto3.session.Session().client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
                            aws_secret_access_key="testing")
         keys = {}
         for user, actions in (("writer", ["s3:*"]), ("reader", ["s3:GetObject", "s3:ListBucket"])):
@@ -106,14 +114,12 @@ def s3_iam() -> Iterator[S3Keys]:
 @pytest.fixture
 def s3_guarded(s3_iam: S3Keys, monkeypatch: pytest.MonkeyPatch) -> str:
     """A fresh bucket on the S3 server that checks keys, with the writer's key in the environment; its URL."""
-    import boto3
-
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_iam.writer[0])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.writer[1])
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_iam.endpoint)
     bucket = f"shop-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3").create_bucket(Bucket=bucket)
+    s3_client().create_bucket(Bucket=bucket)
     return f"s3://{bucket}/"
 
 
@@ -247,3 +253,103 @@ def _reset(connection: socket.socket) -> None:
         connection.close()
     except OSError:
         pass
+
+
+class _Folder(paramiko.SFTPServerInterface):
+    """An SFTP server's view of this machine's files, as paramiko serves them; without OpenSSH's
+    posix-rename extension (paramiko answers it "unsupported" unless the interface implements it)."""
+
+    def list_folder(self, path: str) -> Any:
+        try:
+            return [self._attributes(os.path.join(path, name), name) for name in os.listdir(path)]
+        except OSError as exc:
+            return paramiko.SFTPServer.convert_errno(exc.errno)
+
+    def stat(self, path: str) -> Any:
+        try:
+            return paramiko.SFTPAttributes.from_stat(os.stat(path))
+        except OSError as exc:
+            return paramiko.SFTPServer.convert_errno(exc.errno)
+
+    lstat = stat
+
+    def open(self, path: str, flags: int, attr: Any) -> Any:
+        try:
+            fd = os.open(path, flags, 0o644)
+        except OSError as exc:
+            return paramiko.SFTPServer.convert_errno(exc.errno)
+        mode = "rb" if flags & (os.O_WRONLY | os.O_RDWR) == 0 else "r+b" if flags & os.O_RDWR else "wb"
+        handle = paramiko.SFTPHandle(flags)
+        handle.readfile = handle.writefile = os.fdopen(fd, mode)
+        return handle
+
+    def remove(self, path: str) -> int:
+        return self._call(os.remove, path)
+
+    def rename(self, oldpath: str, newpath: str) -> int:
+        if os.path.exists(newpath):  # SSH_FXP_RENAME does not replace a file
+            return paramiko.SFTP_FAILURE
+        return self._call(os.rename, oldpath, newpath)
+
+    def mkdir(self, path: str, attr: Any) -> int:
+        return self._call(os.mkdir, path)
+
+    def rmdir(self, path: str) -> int:
+        return self._call(os.rmdir, path)
+
+    @staticmethod
+    def _attributes(path: str, name: str) -> Any:
+        attributes = paramiko.SFTPAttributes.from_stat(os.stat(path))
+        attributes.filename = name
+        return attributes
+
+    @staticmethod
+    def _call(fn: Any, *args: str) -> int:
+        try:
+            fn(*args)
+        except OSError as exc:
+            return paramiko.SFTPServer.convert_errno(exc.errno)
+        return paramiko.SFTP_OK
+
+
+class _KeyOnly(paramiko.ServerInterface):
+    def __init__(self, allowed: paramiko.PKey) -> None:
+        self.allowed = allowed
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        return paramiko.AUTH_SUCCESSFUL if key == self.allowed else paramiko.AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        return paramiko.OPEN_SUCCEEDED if kind == "session" else paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+
+@pytest.fixture
+def sftp_without_posix_rename(sftp: Sshd) -> Iterator[Sshd]:
+    """A second SFTP server, paramiko's, that lacks posix-rename; the same keys and a known host key."""
+    host_key = paramiko.Ed25519Key.from_private_key_file(str(sftp.keys / "host_key"))
+    allowed = paramiko.Ed25519Key.from_private_key_file(str(sftp.keys / "writer"))
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    transports: list[paramiko.Transport] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            transport = paramiko.Transport(connection)
+            transport.add_server_key(host_key)
+            transport.set_subsystem_handler("sftp", paramiko.SFTPServer, _Folder)
+            transport.start_server(server=_KeyOnly(allowed))
+            transports.append(transport)
+
+    threading.Thread(target=serve, daemon=True).start()
+    sftp.trust(port)
+    yield replace(sftp, port=port)
+    listener.close()
+    for transport in transports:
+        transport.close()

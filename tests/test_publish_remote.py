@@ -11,14 +11,13 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import boto3
 import pytest
 
 from feedcheck.findings import FindingLog
 from feedcheck.publish.atomic import publish_catalog as publish
 from feedcheck.settings import PublishOptions
 from tests.conftest import FEEDS, ROOT, run
-from tests.servers import CuttingProxy, S3Keys, Sshd
+from tests.servers import CuttingProxy, S3Keys, Sshd, s3_client
 from tests.test_publish import candidate, items, spool_of
 
 
@@ -36,7 +35,7 @@ def served(url: str, key: str) -> bytes | None:
     SFTP, from the server's disk, which is this machine's)."""
     parts = urlsplit(url)
     if parts.scheme == "s3":
-        client = boto3.client("s3")
+        client = s3_client()
         try:
             return client.get_object(Bucket=parts.netloc, Key=parts.path.strip("/") + "/" + key)["Body"].read()
         except client.exceptions.NoSuchKey:
@@ -49,7 +48,7 @@ def listed(url: str) -> list[str]:
     """Every key under the destination."""
     parts = urlsplit(url)
     if parts.scheme == "s3":
-        pages = boto3.client("s3").get_paginator("list_objects_v2").paginate(Bucket=parts.netloc)
+        pages = s3_client().get_paginator("list_objects_v2").paginate(Bucket=parts.netloc)
         prefix = parts.path.strip("/") + "/"
         return sorted(o["Key"][len(prefix):] for page in pages for o in page.get("Contents", []))
     root = Path(parts.path)
@@ -192,13 +191,11 @@ def test_a_connection_dropped_mid_upload_keeps_the_last_good_catalog(
 
 
 def failed_publish(url: str, tmp_path: Path) -> str:
-    """The message of a publish that fails, after checking that the destination was left as it was."""
-    old = served(url, "catalog.csv")
+    """The message of a publish that fails (the tests check afterwards that the destination is as it was)."""
     log = FindingLog()
     result = publish(candidate(12), spool_of(items(12, "NEW"), tmp_path), url, PublishOptions(), log,
                      work=tmp_path / "work")
     assert result.outcome == "refused" and [f.code for f in log] == ["publish.failed"]
-    assert served(url, "catalog.csv") == old
     return next(iter(log)).message
 
 
@@ -296,3 +293,60 @@ work = "state/server"
     assert [p["outcome"] for p in published] == ["unchanged"] * 3
     assert [p["current"]["sha256"] for p in published] == [hashlib.sha256(local).hexdigest()] * 3
     assert not (tmp_path / "out" / "bucket" / "catalog.csv").exists()
+
+
+def test_an_sftp_server_without_posix_rename_gets_the_safest_order_and_a_warning(
+        sftp_without_posix_rename: Sshd, tmp_path: Path) -> None:
+    url = sftp_without_posix_rename.url(tmp_path / "served")
+    assert publish_to(url, tmp_path, 10) == ("published", ["publish.published"])
+    outcome, codes = publish_to(url, tmp_path, 11, "NEW")
+    assert (outcome, codes) == ("published", ["publish.no_atomic_rename", "publish.published"])
+    assert consistent(url)["items"] == 11
+    assert not [key for key in listed(url) if ".feedcheck-" in key]
+
+
+def test_a_catalog_left_aside_by_a_killed_run_is_put_back(sftp_without_posix_rename: Sshd, tmp_path: Path) -> None:
+    url = sftp_without_posix_rename.url(tmp_path / "served")
+    publish_to(url, tmp_path, 10)
+    served_at = tmp_path / "served"
+    (served_at / "catalog.csv").rename(served_at / ".feedcheck-old-0f1e2d-catalog.csv")  # killed between renames
+    assert publish_to(url, tmp_path, 10) == ("unchanged", ["publish.unchanged"])
+    assert consistent(url)["items"] == 10 and not [key for key in listed(url) if ".feedcheck-" in key]
+
+
+def test_a_stable_catalog_deleted_at_the_destination_is_published_again(remote: str, tmp_path: Path) -> None:
+    publish_to(remote, tmp_path, 10)
+    parts = urlsplit(remote)
+    if parts.scheme == "s3":
+        s3_client().delete_object(Bucket=parts.netloc, Key=parts.path.strip("/") + "/catalog.csv")
+    else:
+        (Path(parts.path) / "catalog.csv").unlink()
+    assert publish_to(remote, tmp_path, 10) == ("published", ["publish.layout", "publish.published"])
+    assert consistent(remote)["items"] == 10
+
+
+def test_reports_are_published_beside_the_catalog_when_asked(remote: str, tmp_path: Path) -> None:
+    done = run("check", str(FEEDS / "tiktok_clean.csv"), "--out", remote, "--work", str(tmp_path / "work"),
+               "--publish-reports")
+    assert done.returncode == 0, done.stderr
+    local = tmp_path / "work"
+    assert {key for key in listed(remote) if key.startswith("reports/")} == {
+        "reports/findings.csv", "reports/report.html", "reports/report.json", "reports/report.md"}
+    assert served(remote, "reports/report.json") == (local / "report.json").read_bytes()
+    assert served(remote, "catalog.csv") == served(remote, f"published/{consistent(remote)['sha256'][:12]}/catalog.csv")
+
+
+def test_reports_that_cannot_be_published_say_so_in_the_local_reports(
+        s3_guarded: str, s3_iam: S3Keys, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = s3_guarded + "feeds/shop/"
+    args = ("check", str(FEEDS / "tiktok_clean.csv"), "--out", url, "--work", str(tmp_path / "work"),
+            "--publish-reports")
+    assert run(*args).returncode == 0
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_iam.reader[0])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.reader[1])
+    again = run(*args)  # the same catalog: nothing to write but the reports, which this key may not
+    assert again.returncode == 0, again.stderr
+    report = json.loads((tmp_path / "work" / "report.json").read_text())
+    assert report["publish"]["outcome"] == "unchanged"
+    assert report["findings"]["by_code"]["publish.reports_failed"] == {"count": 1, "severity": "warning"}
+    assert "publish.reports_failed" in (tmp_path / "work" / "report.html").read_text()

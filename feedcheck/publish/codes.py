@@ -60,6 +60,12 @@ declare({
         "{value} does not offer the posix-rename extension, so the catalog was replaced by moving the old file "
         "aside first: for a moment there was no file to fetch. Use a server that offers it (OpenSSH does).",
     ),
+    "publish.reports_failed": code(
+        "Reports not published",
+        "warning",
+        "The reports could not be published beside the catalog at {value}: {detail} They are in the run's "
+        "local folder; the next run publishes its own.",
+    ),
     "publish.layout": code("Output folder not as feedcheck left it", "warning", "{detail}"),
     "publish.column_skipped": code("Column left out of the XML catalog", "warning", "{detail}"),
     "publish.formula_value": code(

@@ -125,6 +125,9 @@ class LocalDestination:
             _ensure_link(self.out / link, Path("current") / link, log)
         self._prune(keep)
 
+    def place_reports(self, files: list[Path]) -> None:
+        """Nothing to do: the reports are written into this folder, beside the catalog."""
+
     def close(self) -> None:
         return None
 

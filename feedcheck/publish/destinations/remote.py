@@ -50,6 +50,7 @@ class Store(Protocol):
     shown: str
 
     def read(self, key: str) -> bytes | None: ...  # None: there is no such key
+    def exists(self, key: str) -> bool: ...
     def upload(self, local: Path, key: str, sha256: str) -> None: ...  # the key appears whole, or not at all
     def replace(self, version_key: str, key: str, local: Path, sha256: str, log: FindingLog) -> None: ...
     def sha256(self, key: str, thorough: bool) -> str | None: ...  # None: no such key, or not known cheaply
@@ -89,7 +90,14 @@ class RemoteDestination:
         return None
 
     def current_manifest(self, log: FindingLog) -> dict[str, Any] | None:
-        return self._stable_manifest(log)
+        """The stable manifest, when the stable catalog it names is there too (else the catalog is published
+        again, whatever the manifest says)."""
+        manifest = self._stable_manifest(log)
+        if manifest is not None and not self.store.exists(str(manifest.get("file"))):
+            log.add(make_finding("publish.layout", detail=f"{self.shown}{manifest.get('file')} is missing though "
+                                 "its manifest is there; the catalog is published again."))
+            return None
+        return manifest
 
     def newest_published(self) -> dict[str, Any] | None:
         return newest(self.store.read(f"{VERSIONS}/{name}/{MANIFEST}") for name in self.store.versions())
@@ -131,6 +139,11 @@ class RemoteDestination:
         for _, name in sorted(dated, reverse=True)[max(keep, 1):]:
             if not current or name != str(current.get("sha256", ""))[:12]:
                 self.store.remove_version(name)
+
+    def place_reports(self, files: list[Path]) -> None:
+        """Upload the run's reports to ``reports/``, each file whole or not at all."""
+        for file in files:
+            self.store.upload(file, f"reports/{file.name}", hashlib.sha256(file.read_bytes()).hexdigest())
 
     def close(self) -> None:
         self.store.close()

@@ -62,6 +62,10 @@ class S3Store:
             except FileNotFoundError:
                 return None
 
+    def exists(self, key: str) -> bool:
+        with translated(*self._errors, refused=_REFUSED):
+            return bool(self.fs.exists(self._path(key)))
+
     def upload(self, local: Path, key: str, sha256: str) -> None:
         content_type = mimetypes.guess_type(local.name)[0] or "application/octet-stream"
         with translated(*self._errors, refused=_REFUSED):

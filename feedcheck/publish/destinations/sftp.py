@@ -63,6 +63,7 @@ class SftpStore:
         self._errors = (OSError, EOFError, paramiko.SSHException)
         self._client: Any = None
         self._sftp: Any = None
+        self._warned = False
 
     def read(self, key: str) -> bytes | None:
         with translated(*self._errors, refused=_REFUSED):
@@ -71,6 +72,14 @@ class SftpStore:
                     return bytes(remote.read())
             except FileNotFoundError:
                 return None
+
+    def exists(self, key: str) -> bool:
+        with translated(*self._errors, refused=_REFUSED):
+            try:
+                self._session().stat(self._path(key))
+            except FileNotFoundError:
+                return False
+        return True
 
     def upload(self, local: Path, key: str, sha256: str) -> None:
         self._put_and_rename(local, key, FindingLog())
@@ -184,7 +193,9 @@ class SftpStore:
         sftp.rename(temporary, final)
         if aside:
             sftp.remove(aside)
-        log.add(make_finding("publish.no_atomic_rename", value=self.shown))
+            if not self._warned:  # a file was missing for a moment: once a run is enough to say so
+                log.add(make_finding("publish.no_atomic_rename", value=self.shown))
+                self._warned = True
 
     def _makedirs(self, folder: str) -> None:
         sftp = self._session()
