@@ -96,8 +96,8 @@ def s3_iam() -> Iterator[S3Keys]:
     try:
         wait_for_port(port, server, "moto_server")
         endpoint = f"http://127.0.0.1:{port}"
-        iam = boto3.session.Session().client("iam", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="testing",
-                           aws_secret_access_key="testing")
+        iam = boto3.session.Session().client("iam", endpoint_url=endpoint, region_name="us-east-1",
+                                             aws_access_key_id="testing", aws_secret_access_key="testing")
         keys = {}
         for user, actions in (("writer", ["s3:*"]), ("reader", ["s3:GetObject", "s3:ListBucket"])):
             iam.create_user(UserName=user)

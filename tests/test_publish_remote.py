@@ -17,6 +17,7 @@ from feedcheck.findings import FindingLog
 from feedcheck.publish.atomic import publish_catalog as publish
 from feedcheck.settings import PublishOptions
 from tests.conftest import FEEDS, ROOT, run
+from tests.test_fleet import screenshot
 from tests.servers import CuttingProxy, S3Keys, Sshd, s3_client
 from tests.test_publish import candidate, items, spool_of
 
@@ -293,6 +294,12 @@ work = "state/server"
     assert [p["outcome"] for p in published] == ["unchanged"] * 3
     assert [p["current"]["sha256"] for p in published] == [hashlib.sha256(local).hexdigest()] * 3
     assert not (tmp_path / "out" / "bucket" / "catalog.csv").exists()
+    fleet = json.loads((tmp_path / "out" / "index.json").read_text())
+    assert [(f["feed"], f["status"], f["destination"]) for f in fleet["feeds"]] == [
+        ("bucket", "ok", f"{s3}feeds/bucket/"), ("local", "ok", str(tmp_path / "out" / "local")),
+        ("server", "ok", sftp.url(tmp_path / "served"))]
+    shot = screenshot(tmp_path / "out" / "index.html", tmp_path / "fleet.png")
+    assert shot.stat().st_size > 20_000
 
 
 def test_an_sftp_server_without_posix_rename_gets_the_safest_order_and_a_warning(
