@@ -74,7 +74,7 @@ def test_the_fleet_page_lists_every_feed_failing_ones_first(tmp_path: Path) -> N
 
 
 def test_the_fleet_page_renders_in_headless_chromium(tmp_path: Path) -> None:
-    assert CHROMIUM, "Debian's chromium is needed: run tests/ensure-chromium.sh (the README's test command does)"
+    assert CHROMIUM, "Debian's chromium is needed: run sh tests/ensure-system.sh (the README's test command does)"
     config = str(fleet_file(tmp_path))
     feedcheck(tmp_path, "run", "clean", "defects", "gone", "matched", "--config", config)
     page = (tmp_path / "out" / "index.html").as_uri()
@@ -87,7 +87,7 @@ def test_the_fleet_page_renders_in_headless_chromium(tmp_path: Path) -> None:
 
 def screenshot(page: Path, shot: Path) -> Path:
     """``page`` as headless Chromium draws it, in the PNG file ``shot``."""
-    assert CHROMIUM, "Debian's chromium is needed: run tests/ensure-chromium.sh (the README's test command does)"
+    assert CHROMIUM, "Debian's chromium is needed: run sh tests/ensure-system.sh (the README's test command does)"
     done = subprocess.run([CHROMIUM, *_BROWSER, f"--screenshot={shot}", "--window-size=1400,700", page.as_uri()],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

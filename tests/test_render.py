@@ -24,7 +24,7 @@ def three_runs(out: Path) -> None:
 
 
 def test_report_html_renders_in_headless_chromium(tmp_path: Path) -> None:
-    assert CHROMIUM, "Debian's chromium is needed: run tests/ensure-chromium.sh (the README's test command does)"
+    assert CHROMIUM, "Debian's chromium is needed: run sh tests/ensure-system.sh (the README's test command does)"
     out = tmp_path / "out"
     three_runs(out)
     page = (out / "report.html").as_uri()
