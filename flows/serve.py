@@ -8,16 +8,21 @@ same flows deploy to a work pool with ``prefect deploy`` and ``prefect.yaml``.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from prefect import serve
+from prefect import get_client, serve
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron, Interval, Schedule
+from prefect.settings import get_current_settings
 
+from feedcheck.errors import ConfigError
 from feedcheck.feeds import FeedConfig, load_feeds
 from feedcheck.flows.check import check_all_feeds, check_one_feed
+
+API_WAIT = 120.0  # seconds serve waits for the API of a server started beside it
 
 
 def deployments(config: str | Path) -> list[RunnerDeployment]:
@@ -45,9 +50,34 @@ def deployments(config: str | Path) -> list[RunnerDeployment]:
     return made
 
 
-def serve_feeds(config: str | Path) -> None:
-    """Serve the feeds' deployments until interrupted (Ctrl-C)."""
-    serve(*deployments(config), print_starting_message=True)
+def serve_feeds(config: str | Path, api_wait: float = API_WAIT) -> None:
+    """Serve the feeds' deployments until interrupted (Ctrl-C or SIGTERM), once Prefect's API answers.
+
+    Raises:
+        ConfigError: the feeds file is wrong, or the API did not answer within ``api_wait`` seconds.
+    """
+    made = deployments(config)
+    wait_for_api(api_wait)
+    serve(*made, print_starting_message=True)
+
+
+def wait_for_api(seconds: float) -> None:
+    """Return once Prefect's API answers its health check: started beside its server (a Procfile, a service
+    manager), serve comes up before the server does.
+
+    Raises:
+        ConfigError: no answer within ``seconds``.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        with get_client(sync_client=True) as client:
+            error = client.api_healthcheck()
+        if error is None:
+            return
+        if time.monotonic() >= deadline:
+            raise ConfigError(f"Prefect's API at {get_current_settings().api.url} did not answer in {seconds:.0f} s "
+                              f"({type(error).__name__}); start its server, or check PREFECT_API_URL.")
+        time.sleep(1.0)
 
 
 def _schedule(feed: FeedConfig) -> Schedule:

@@ -370,7 +370,17 @@ class Postgres:
     @property
     def url(self) -> str:
         """Prefect's connection URL for the database ``prefect``."""
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/prefect"
+        return self.database("prefect")
+
+    def database(self, name: str) -> str:
+        """Prefect's connection URL for the database ``name`` (made by :meth:`create`)."""
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
+
+    def create(self, name: str) -> str:
+        """A new database ``name``; its connection URL."""
+        subprocess.run(_as_postgres([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
+                                     "postgres", name]), check=True, capture_output=True, timeout=60)
+        return self.database(name)
 
     def ctl(self, *args: str) -> None:
         subprocess.run(_as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data / "data"), "-w", *args]),
@@ -405,8 +415,7 @@ def postgres() -> Iterator[Postgres]:
                                  "postgres", "-E", "UTF8"]), check=True, capture_output=True, timeout=120)
     cluster.start()
     try:
-        subprocess.run(_as_postgres([str(cluster.bin / "createdb"), "-h", "127.0.0.1", "-p", str(cluster.port),
-                                     "-U", "postgres", "prefect"]), check=True, capture_output=True, timeout=60)
+        cluster.create("prefect")
         yield cluster
     finally:
         cluster.ctl("stop", "-m", "fast")

@@ -3,14 +3,16 @@ and feedcheck's runs going on through restarts of either."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from pathlib import Path
 
 import requests
 
-from tests.conftest import FEEDS
-from tests.servers import Postgres, PrefectServer
-from tests.test_flow_cli import BIN, env_for
+from tests.conftest import FEEDS, ROOT
+from tests.servers import Postgres, PrefectServer, free_port
+from tests.test_flow_cli import BIN, _completed_run, _deployments, _healthy, demo_copy, env_for, wait_for
 
 CLEAN = [("tiktok", FEEDS / "tiktok_clean.csv"), ("google", FEEDS / "google_clean.xml")]
 
@@ -49,3 +51,27 @@ def test_a_fleet_runs_on_prefect_with_postgresql_through_restarts_of_both(
     assert flow_runs(prefect_on_postgres, "COMPLETED") - before == 36
     assert flow_runs(prefect_on_postgres, "RUNNING") == 0
     assert all((tmp_path / "out" / f"shop-{n:03d}" / "manifest.json").is_file() for n in range(12))
+
+
+def test_the_procfile_serves_the_feeds_on_a_server_on_postgresql(tmp_path: Path, postgres: Postgres) -> None:
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    feeds = demo_copy(tmp_path, schedule="schedule = { interval = 60 }")
+    env = env_for(tmp_path, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+                  PREFECT_API_DATABASE_CONNECTION_URL=postgres.create("procfile"), PREFECT_SERVER_API_PORT=str(port),
+                  PREFECT_API_URL=api, FEEDCHECK_FEEDS=str(feeds),
+                  PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false",
+                  PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS="2", PREFECT_RUNNER_POLL_FREQUENCY="2")
+    with (tmp_path / "honcho.log").open("w") as log:
+        honcho = subprocess.Popen([str(BIN / "honcho"), "start", "-f", str(ROOT / "Procfile")], cwd=ROOT, env=env,
+                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_for(lambda: _healthy(api), 180, "the Prefect server")
+            names = wait_for(lambda: _deployments(api), 120, "the deployments")
+            assert sorted(names) == ["all", "northwind-google", "northwind-meta", "northwind-tiktok"]
+            run = wait_for(lambda: _completed_run(api), 150, "a scheduled run to complete")
+            assert run["auto_scheduled"] is True
+        finally:
+            os.killpg(honcho.pid, signal.SIGTERM)  # as a service manager stops it: honcho stops both processes
+            honcho.wait(timeout=90)  # or the test fails: a process outlived the runner
+    assert (tmp_path / "out" / run["name"] / "report.json").is_file()
