@@ -8,13 +8,19 @@ same flows deploy to a work pool with ``prefect deploy`` and ``prefect.yaml``.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from prefect import get_client, serve
+from prefect.automations import Automation
+from prefect.client.schemas.objects import StateType
 from prefect.deployments.runner import RunnerDeployment
+from prefect.events.actions import ChangeFlowRunState
+from prefect.events.schemas.automations import EventTrigger, Posture
+from prefect.events.schemas.events import ResourceSpecification
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.settings import get_current_settings
 
@@ -58,6 +64,7 @@ def serve_feeds(config: str | Path, api_wait: float = API_WAIT) -> None:
     """
     made = deployments(config)
     wait_for_api(api_wait)
+    crash_silent_runs()
     serve(*made, print_starting_message=True)
 
 
@@ -78,6 +85,36 @@ def wait_for_api(seconds: float) -> None:
             raise ConfigError(f"Prefect's API at {get_current_settings().api.url} did not answer in {seconds:.0f} s "
                               f"({type(error).__name__}); start its server, or check PREFECT_API_URL.")
         time.sleep(1.0)
+
+
+ZOMBIES = "feedcheck: crash flow runs that stopped reporting"
+HEARTBEATS_MISSED = 3  # a run is declared dead after this many heartbeats in a row did not come
+
+
+def crash_silent_runs() -> None:
+    """Make sure the server has the automation that marks a flow run Crashed once its heartbeats stop (its
+    process was killed, or its machine lost), as Prefect's "detect zombie flows" guide sets it up; a run
+    would otherwise stay Running for ever.  The heartbeat's period is PREFECT_FLOWS_HEARTBEAT_FREQUENCY."""
+    with contextlib.suppress(ValueError):  # the automation is there already
+        Automation.read(name=ZOMBIES)
+        return
+    period = get_current_settings().flows.heartbeat_frequency or 180
+    Automation(
+        name=ZOMBIES,
+        description=f"Marks a flow run Crashed when {HEARTBEATS_MISSED} heartbeats in a row did not come.",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"},
+            posture=Posture.Proactive,
+            threshold=1,
+            within=timedelta(seconds=HEARTBEATS_MISSED * period),
+        ),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message="Its heartbeats stopped: the process running it was killed or lost.")],
+    ).create()
 
 
 def _schedule(feed: FeedConfig) -> Schedule:

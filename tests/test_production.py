@@ -3,14 +3,17 @@ and feedcheck's runs going on through restarts of either."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
+import time
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import requests
 
-from tests.conftest import FEEDS, ROOT
+from tests.conftest import FEEDS, ROOT, FeedServer
 from tests.servers import Postgres, PrefectServer, free_port
 from tests.test_flow_cli import BIN, _completed_run, _deployments, _healthy, demo_copy, env_for, wait_for
 
@@ -75,3 +78,57 @@ def test_the_procfile_serves_the_feeds_on_a_server_on_postgresql(tmp_path: Path,
             os.killpg(honcho.pid, signal.SIGTERM)  # as a service manager stops it: honcho stops both processes
             honcho.wait(timeout=90)  # or the test fails: a process outlived the runner
     assert (tmp_path / "out" / run["name"] / "report.json").is_file()
+
+
+def test_a_run_whose_processes_are_killed_is_marked_crashed_not_left_running(
+        tmp_path: Path, postgres: Postgres, server: FeedServer) -> None:
+    def drip(handler: BaseHTTPRequestHandler) -> None:  # a feed that takes ten minutes to arrive
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(1 << 20))
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            handler.wfile.write(b"id,title,price\n")
+            for _ in range(600):
+                time.sleep(1)
+                handler.wfile.write(b"a")
+                handler.wfile.flush()
+
+    server.routes["/slow.csv"] = drip
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[[feed]]\nname = "slow"\nsource = "{server.url("/slow.csv")}"\n')
+    prefect = PrefectServer(free_port(), env_for(tmp_path, PREFECT_API_DATABASE_CONNECTION_URL=postgres.create(
+        "zombies"), PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_UI_ENABLED="false"))
+    prefect.start()
+    serve = None
+    try:
+        serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)], cwd=tmp_path,
+                                 env=env_for(tmp_path, PREFECT_API_URL=prefect.api, PREFECT_RUNNER_POLL_FREQUENCY="2",
+                                             PREFECT_FLOWS_HEARTBEAT_FREQUENCY="30"),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        wait_for(lambda: len(_names(prefect.api)) == 2, 120, "the deployments")
+        run = _start(prefect.api, "slow")
+        wait_for(lambda: _state(prefect.api, run) == "RUNNING", 120, "the run to start")
+        time.sleep(5)  # its first heartbeat
+        os.killpg(serve.pid, signal.SIGKILL)  # serve and the run's process, as when their machine is lost
+        serve.wait()
+        wait_for(lambda: _state(prefect.api, run) == "CRASHED", 300, "the silent run to be marked Crashed")
+    finally:
+        if serve is not None and serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)
+        prefect.stop()
+
+
+def _names(api: str) -> list[str]:
+    answer = requests.post(f"{api}/deployments/filter", json={}, timeout=10)
+    return [d["name"] for d in answer.json()] if answer.ok else []
+
+
+def _start(api: str, name: str) -> str:
+    deployment = requests.get(f"{api}/deployments/name/check-feed/{name}", timeout=10).json()
+    answer = requests.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={}, timeout=10)
+    answer.raise_for_status()
+    return str(answer.json()["id"])
+
+
+def _state(api: str, run: str) -> str:
+    return str(requests.get(f"{api}/flow_runs/{run}", timeout=10).json()["state"]["type"])
