@@ -46,6 +46,7 @@ from feedcheck.publish.formats import FORMATS
 from feedcheck.rules.channels import CHANNEL_NAMES
 from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, PublishOptions, ReadLimits, share
 from feedcheck.sources.fetch import Auth
+from feedcheck.sources.redact import redact_url
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _INTERVAL = re.compile(r"^(\d+)\s*([smhd])$")
@@ -157,6 +158,9 @@ def load_feeds(path: str | Path) -> list[FeedConfig]:
         if feed.name in seen:
             raise ConfigError(f"{file}: two feeds are named '{feed.name}'; names must be unique.")
         seen.add(feed.name)
+    places = [str(f.destination or f.out).rstrip("/") for f in feeds]
+    for place in {p for p in places if places.count(p) > 1}:
+        raise ConfigError(f"{file}: two feeds publish to {redact_url(place)}; each feed needs a place of its own.")
     return feeds
 
 
@@ -407,12 +411,14 @@ def _gate(table: dict[str, Any], where: str, fmt: str) -> PublishOptions:
 def _event_options(table: dict[str, Any], where: str) -> EventOptions:
     """How the feed's event logs are read and judged; lists become the sets and tuples of the options."""
     kinds = {"purchase_events": frozenset, "catalog_events": frozenset, "id_patterns": tuple}
-    values = {key: kinds[key](value) if key in kinds and isinstance(value, list) else value
-              for key, value in table.items()}
     try:
-        return EventOptions(**values)
+        return EventOptions(**{key: kinds[key](value) if key in kinds and isinstance(value, list) else value
+                               for key, value in table.items()})
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc.finding.message}") from None
+    except TypeError:  # a list of lists cannot become a set
+        raise ConfigError(f"{where}: event_options takes lists of names and patterns, and a table of fields; "
+                          f"got {table!r}.") from None
 
 
 def _alerts(table: dict[str, Any], where: str) -> Alerts:

@@ -27,6 +27,7 @@ from prefect.settings import get_current_settings
 from feedcheck.errors import ConfigError
 from feedcheck.feeds import FeedConfig, load_feeds
 from feedcheck.flows.check import check_all_feeds, check_one_feed
+from feedcheck.sources.redact import redact_url
 
 API_WAIT = 120.0  # seconds serve waits for the API of a server started beside it
 
@@ -82,7 +83,8 @@ def wait_for_api(seconds: float) -> None:
         if error is None:
             return
         if time.monotonic() >= deadline:
-            raise ConfigError(f"Prefect's API at {get_current_settings().api.url} did not answer in {seconds:.0f} s "
+            raise ConfigError(f"Prefect's API at {redact_url(str(get_current_settings().api.url))} did not answer in "
+                              f"{seconds:.0f} s "
                               f"({type(error).__name__}); start its server, or check PREFECT_API_URL.")
         time.sleep(1.0)
 
@@ -95,10 +97,12 @@ def crash_silent_runs() -> None:
     """Make sure the server has the automation that marks a flow run Crashed once its heartbeats stop (its
     process was killed, or its machine lost), as Prefect's "detect zombie flows" guide sets it up; a run
     would otherwise stay Running for ever.  The heartbeat's period is PREFECT_FLOWS_HEARTBEAT_FREQUENCY."""
-    with contextlib.suppress(ValueError):  # the automation is there already
-        Automation.read(name=ZOMBIES)
-        return
-    period = get_current_settings().flows.heartbeat_frequency or 180
+    within = timedelta(seconds=HEARTBEATS_MISSED * (get_current_settings().flows.heartbeat_frequency or 180))
+    with contextlib.suppress(ValueError):  # there already: kept when its window is this period's
+        existing = Automation.read(name=ZOMBIES)
+        if getattr(existing.trigger, "within", None) == within:
+            return
+        existing.delete()
     Automation(
         name=ZOMBIES,
         description=f"Marks a flow run Crashed when {HEARTBEATS_MISSED} heartbeats in a row did not come.",
@@ -110,7 +114,7 @@ def crash_silent_runs() -> None:
             for_each={"prefect.resource.id"},
             posture=Posture.Proactive,
             threshold=1,
-            within=timedelta(seconds=HEARTBEATS_MISSED * period),
+            within=within,
         ),
         actions=[ChangeFlowRunState(state=StateType.CRASHED,
                                     message="Its heartbeats stopped: the process running it was killed or lost.")],

@@ -204,3 +204,18 @@ def test_the_fleet_page_goes_to_the_shared_out_folder_or_where_fleet_page_says(t
     config.write_text('[defaults]\nfleet_page = "s3://x/y"\n\n[[feed]]\nname = "shop"\nsource = "c.csv"\n')
     with pytest.raises(ConfigError, match="'fleet_page' is a local folder"):
         load_feeds(config)
+
+
+def test_two_feeds_that_would_publish_to_one_place_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text('[[feed]]\nname = "a"\nsource = "a.csv"\nout = "s3://catalogs/shop/"\n\n'
+                      '[[feed]]\nname = "b"\nsource = "b.csv"\nout = "s3://catalogs/shop"\n')
+    with pytest.raises(ConfigError, match="two feeds publish to s3://catalogs/shop; each feed needs a place"):
+        load_feeds(config)
+
+
+def test_event_options_of_the_wrong_shape_are_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text('[[feed]]\nname = "shop"\nsource = "c.csv"\nevent_options = { purchase_events = [["Purchase"]] }\n')
+    with pytest.raises(ConfigError, match="feed 'shop': event_options takes lists"):
+        load_feeds(config)

@@ -8,6 +8,10 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from feedcheck.feeds import load_feeds
+from feedcheck.reports.fleet import fleet, render_fleet_html
 from tests.conftest import FEEDS, FIXTURES
 from tests.test_flow_cli import feedcheck
 from tests.test_render import _BROWSER, CHROMIUM
@@ -93,3 +97,27 @@ def screenshot(page: Path, shot: Path) -> Path:
     assert done.returncode == 0, done.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     return shot
+
+
+@pytest.mark.parametrize("report", [
+    "[]",
+    '{"status": ""}',
+    '{"status": null}',
+    '{"status": "ok", "items": {"total": "3"}}',
+    '{"status": "ok", "findings": {"by_code": {"item.x": {"count": 1, "severity": "fatal"}}}}',
+    '{"status": "ok", "history": [{"started_at": 12, "status": "ok", "items_valid": 1, "errors": 0}]}',
+    '{"status": "ok", "events": {"revenue_at_risk": {"USD": "lots"}}}',
+])
+def test_a_report_feedcheck_did_not_write_is_one_row_that_says_so(tmp_path: Path, report: str) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "out"\n\n[[feed]]\nname = "odd"\nsource = "{FEEDS / "tiktok_clean.csv"}"\n'
+                      f'\n[[feed]]\nname = "idle"\nsource = "{FEEDS / "tiktok_clean.csv"}"\n')
+    odd = tmp_path / "out" / "odd" / "report.json"
+    odd.parent.mkdir(parents=True)
+    odd.write_text(report)
+    try:
+        state = fleet(load_feeds(config), tmp_path / "out", "2026-11-20T12:00:00+00:00")
+    finally:
+        odd.unlink()  # the suite checks every report.json left behind against the schema
+    assert [(f["feed"], f["status"]) for f in state["feeds"]] == [("odd", "unreadable report"), ("idle", "never run")]
+    assert 'class="feed"' in render_fleet_html(state)

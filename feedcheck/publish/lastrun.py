@@ -59,10 +59,10 @@ class LastRun:
     window: Window
 
 
-def skippable(out: Path, key: str, now: str, published: Callable[[], dict[str, Any] | None]) -> LastRun | None:
+def skippable(out: Path, key: str, now: str, published: Callable[[], dict[str, Any] | None] | None) -> LastRun | None:
     """The last run into ``out``, when it was ``key``'s, its reports are there, its catalog is still the one
-    ``published`` (the manifest its destination serves, asked last) and its verdicts hold at ``now``; else
-    ``None`` (fetch the source whole)."""
+    ``published`` (the manifest its destination serves, asked last; ``None``: already known to be) and its
+    verdicts hold at ``now``; else ``None`` (fetch the source whole)."""
     last = _last_run(out)
     if last is None or last.get("key") != key or not last.get("catalog"):
         return None
@@ -76,7 +76,7 @@ def skippable(out: Path, key: str, now: str, published: Callable[[], dict[str, A
         return None
     if not all((out / name).is_file() for name in ("report.json", "findings.csv")):
         return None
-    manifest = published()
+    manifest = published() if published is not None else {"sha256": last["catalog"]}
     if manifest is None or manifest.get("sha256") != last["catalog"]:
         return None
     validators = Validators(etag=last.get("etag"), last_modified=last.get("last_modified"))

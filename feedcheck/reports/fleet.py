@@ -23,10 +23,12 @@ from feedcheck.reports.write import atomic_write
 
 FLEET_VERSION = "1"
 NEVER_RUN = "never run"
+UNREADABLE = "unreadable report"
 TOP_CODES = 3
 TREND_RUNS = 20
 # The order of the page: what failed, what has errors, what has not run, what is well.
-_RANK = {"crashed": 0, "fatal": 1, "refused": 2, "invalid": 3, "errors": 4, NEVER_RUN: 5, "unchanged": 6, "ok": 7}
+_RANK = {"crashed": 0, "fatal": 1, "refused": 2, "invalid": 3, "errors": 4, UNREADABLE: 5, NEVER_RUN: 6,
+         "unchanged": 7, "ok": 8}
 
 
 def fleet(feeds: list[FeedConfig], page: Path, now: str) -> dict[str, Any]:
@@ -62,25 +64,56 @@ def _entry(feed: FeedConfig, page: Path) -> dict[str, Any]:
     try:
         report = json.loads((feed.out / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return entry | {"status": NEVER_RUN, "last_run": None, "items": None, "valid": None, "valid_share": None,
-                        "top_codes": [], "match_rate": None, "revenue_at_risk": {}, "trend": []}
-    items = report.get("items") or {}
-    events = report.get("events") or {}
-    total, valid = items.get("total"), items.get("valid")
-    return entry | {
-        "status": report.get("status", NEVER_RUN),
-        "last_run": report.get("started_at"),
+        return entry | _blank(NEVER_RUN)
+    try:  # a report.json of another version, or edited by hand, gives one row that says so, not a broken page
+        return entry | _state(report)
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return entry | _blank(UNREADABLE)
+
+
+def _state(report: dict[str, Any]) -> dict[str, Any]:
+    """What the page shows of a feed's last ``report.json``.
+
+    Raises:
+        TypeError, ValueError, KeyError, AttributeError: the report is not one feedcheck writes.
+    """
+    items, events = report.get("items") or {}, report.get("events") or {}
+    total, valid = _typed(items.get("total"), int), _typed(items.get("valid"), int)
+    status = _typed(report.get("status"), str)
+    if not status:
+        raise ValueError("no status")
+    by_code = report.get("findings", {}).get("by_code", {})
+    return {
+        "status": status,
+        "last_run": _typed(report.get("started_at"), str),
         "items": total,
         "valid": valid,
-        "valid_share": valid / total if total else None,
-        "top_codes": [{"code": code, "count": v["count"], "severity": v["severity"]}
-                      for code, v in ranked(report.get("findings", {}).get("by_code", {}))
-                      if v["severity"] != "info"][:TOP_CODES],
-        "match_rate": events.get("match_rate"),
-        "revenue_at_risk": events.get("revenue_at_risk") or {},
-        "trend": [{k: run.get(k) for k in ("started_at", "status", "items_valid", "errors")}
+        "valid_share": valid / total if total and valid is not None else None,
+        "top_codes": [{"code": code, "count": _typed(v["count"], int), "severity": v["severity"]}
+                      for code, v in ranked(by_code) if v["severity"] != "info"][:TOP_CODES],
+        "match_rate": _typed(events.get("match_rate"), (int, float)),
+        "revenue_at_risk": {_typed(c, str): float(_typed(a, (int, float)))
+                            for c, a in (events.get("revenue_at_risk") or {}).items()},
+        "trend": [{"started_at": _typed(run["started_at"], str), "status": _typed(run["status"], str),
+                   "items_valid": _typed(run["items_valid"], int), "errors": _typed(run["errors"], int)}
                   for run in (report.get("history") or [])[-TREND_RUNS:]],
     }
+
+
+def _blank(status: str) -> dict[str, Any]:
+    return {"status": status, "last_run": None, "items": None, "valid": None, "valid_share": None,
+            "top_codes": [], "match_rate": None, "revenue_at_risk": {}, "trend": []}
+
+
+def _typed(value: Any, kinds: type | tuple[type, ...]) -> Any:
+    """``value`` when it is ``None`` or of ``kinds`` (never a bool).
+
+    Raises:
+        TypeError: it is not.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+        raise TypeError(f"{value!r} is not {kinds}")
+    return value
 
 
 def _link(feed: FeedConfig, page: Path) -> str:
@@ -93,7 +126,7 @@ def _link(feed: FeedConfig, page: Path) -> str:
 # HTML -----------------------------------------------------------------------------------------------
 
 _FLEET_STYLE = """
-main{max-width:1280px} .never{background:#94a3b8}.crashed,.invalid{background:#7f1d1d}
+main{max-width:1280px} .never,.unreadable{background:#94a3b8}.crashed,.invalid{background:#7f1d1d}
 td small{display:block} small.where{overflow-wrap:anywhere} td.when,td .badge,td.n{white-space:nowrap}
 """
 _STATUS_WORDS = {"errors": "with errors"}

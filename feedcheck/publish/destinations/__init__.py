@@ -42,7 +42,12 @@ SCHEMES = {"s3": "feedcheck.publish.destinations.s3", "sftp": "feedcheck.publish
 
 
 class DestinationError(Exception):
-    """A destination that cannot be reached or refuses a write; nothing was made current there."""
+    """A destination that cannot be reached or refuses a step.  ``live`` is the manifest of a catalog that was
+    made current before the step that failed (its stable manifest was not replaced); ``None``: nothing was."""
+
+    def __init__(self, message: str, live: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.live = live
 
 
 class Destination(Protocol):

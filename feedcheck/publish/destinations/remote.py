@@ -18,9 +18,10 @@ keeps each object's sha256 in its metadata, so this needs no download; over
 SFTP the run's local folder keeps a note of the switch under way, and the
 stable catalog is hashed only when such a note is left.
 
-The run's lock, staging folder and that note are in its local folder
-(``work``): two runs on one machine wait for each other.  Runs on two
-machines must not publish to one destination (one writer per destination).
+The run's staging folder and that note are in its local folder (``work``);
+two publishes to one destination from one machine wait for each other (a
+lock named after the destination).  Runs on two machines must not publish to
+one destination (one writer per destination).
 """
 
 from __future__ import annotations
@@ -35,8 +36,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from feedcheck.findings import FindingLog, make_finding
+from feedcheck.publish.destinations import DestinationError
 from feedcheck.publish.destinations.local import exclusive
 from feedcheck.publish.destinations.manifests import NotAManifest, newest, parsed, readable
+from feedcheck.publish.formats import FORMATS
 
 MANIFEST = "manifest.json"
 VERSIONS = "published"
@@ -55,6 +58,7 @@ class Store(Protocol):
     def replace(self, version_key: str, key: str, local: Path, sha256: str, log: FindingLog) -> None: ...
     def sha256(self, key: str, thorough: bool) -> str | None: ...  # None: no such key, or not known cheaply
     def versions(self) -> list[str]: ...
+    def remove(self, key: str) -> None: ...
     def remove_version(self, name: str) -> None: ...
     def tidy(self) -> None: ...  # temporary uploads a killed run left
     def close(self) -> None: ...
@@ -69,7 +73,9 @@ class RemoteDestination:
         self.shown = store.shown
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
-        return exclusive(self.work / ".publish.lock")
+        """One publish at a time to this destination from this machine, whichever local folder its run has."""
+        key = hashlib.sha256(self.shown.encode()).hexdigest()[:24]
+        return exclusive(Path(tempfile.gettempdir()) / "feedcheck-destinations" / f"{key}.lock")
 
     def prepare(self, log: FindingLog) -> str | None:
         """Remove leftovers, here and there, and finish a switch that a crash left half-made."""
@@ -123,12 +129,20 @@ class RemoteDestination:
         note = self.work / SWITCH_NOTE
         note.write_text(json.dumps({"file": name, "sha256": manifest["sha256"]}))
         self.store.replace(f"{version}/{name}", name, staging / name, manifest["sha256"], log)
-        self.store.replace(f"{version}/{MANIFEST}", MANIFEST, staging / MANIFEST, manifest_sha, log)
+        try:
+            self.store.replace(f"{version}/{MANIFEST}", MANIFEST, staging / MANIFEST, manifest_sha, log)
+        except DestinationError as exc:  # the catalog is live: the note stays, for the next run to finish
+            raise DestinationError(str(exc), live=manifest) from None
         note.unlink()
 
     def settle(self, manifest: dict[str, Any] | None, keep: int, log: FindingLog) -> None:
-        """Remove the versions beyond the newest ``keep``, never the current one."""
+        """Remove the versions beyond the newest ``keep`` (never the current one), and a stable catalog of
+        another format than the current one's: a channel still fetching it would get an old catalog."""
         current = self._stable_manifest(FindingLog())
+        if current is not None:
+            for name in {f"catalog.{f.extension}" for f in FORMATS.values()} - {current.get("file")}:
+                if self.store.exists(name):
+                    self.store.remove(name)
         dated = []
         for name in self.store.versions():
             try:

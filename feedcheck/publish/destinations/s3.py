@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from feedcheck.errors import ConfigError
 from feedcheck.findings import FindingLog
 from feedcheck.publish.destinations import translated
+from feedcheck.sources.redact import redact_url
 
 _REFUSED = ("Check the credentials the run has (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ~/.aws or the "
             "machine's role): they are wrong, or may not write under this prefix.")
@@ -29,7 +30,7 @@ def check_url(url: str, where: str) -> None:
     """
     parts = urlsplit(url)
     if not parts.hostname or parts.username is not None:
-        raise ConfigError(f"{where}: an S3 destination is s3://bucket/prefix/, got {url!r}.")
+        raise ConfigError(f"{where}: an S3 destination is s3://bucket/prefix/, got {redact_url(url)!r}.")
     if importlib.util.find_spec("s3fs") is None:
         raise ConfigError(f"{where}: {_INSTALL}.")
 
@@ -89,6 +90,10 @@ class S3Store:
                 return sorted(Path(p).name for p in self.fs.ls(self._path("published"), detail=False))
             except FileNotFoundError:
                 return []
+
+    def remove(self, key: str) -> None:
+        with translated(*self._errors, refused=_REFUSED):
+            self.fs.rm_file(self._path(key))
 
     def remove_version(self, name: str) -> None:
         with translated(*self._errors, refused=_REFUSED):

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from feedcheck.errors import ConfigError
 from feedcheck.findings import FindingLog, make_finding
 from feedcheck.publish.destinations import DestinationError, translated
+from feedcheck.sources.redact import redact_text, redact_url
 
 TIMEOUT = 30.0  # seconds to connect, authenticate, or wait on one answer of the server
 _TEMPORARY = ".feedcheck-"
@@ -39,9 +40,10 @@ def check_url(url: str, where: str) -> None:
     try:
         parts.port
     except ValueError:
-        raise ConfigError(f"{where}: the port of {url!r} is not a number.") from None
+        raise ConfigError(f"{where}: the port of {redact_url(url)!r} is not a number.") from None
     if not parts.hostname or not parts.username:
-        raise ConfigError(f"{where}: an SFTP destination is sftp://user@host[:port]/path/, got {url!r}.")
+        raise ConfigError(f"{where}: an SFTP destination is sftp://user@host[:port]/path/, got "
+                          f"{redact_url(url)!r}.")
     if importlib.util.find_spec("paramiko") is None:
         raise ConfigError(f"{where}: {_INSTALL}.")
 
@@ -58,7 +60,7 @@ class SftpStore:
 
         parts = urlsplit(url)
         self.host, self.port, self.user = parts.hostname or "", parts.port or 22, parts.username or ""
-        self.root = parts.path.rstrip("/") or "."
+        self.root = parts.path.rstrip("/")  # the path is absolute: sftp://user@host/ is the server's root
         self.shown = f"sftp://{self.user}@{self.host}:{self.port}{self.root}/"
         self._errors = (OSError, EOFError, paramiko.SSHException)
         self._client: Any = None
@@ -109,6 +111,10 @@ class SftpStore:
             except FileNotFoundError:
                 return []
 
+    def remove(self, key: str) -> None:
+        with translated(*self._errors, refused=_REFUSED):
+            self._session().remove(self._path(key))
+
     def remove_version(self, name: str) -> None:
         folder = self._path(f"published/{name}")
         with translated(*self._errors, refused=_REFUSED):
@@ -121,7 +127,8 @@ class SftpStore:
         """Remove the temporary uploads a killed run left, beside the stable files and in the versions."""
         with translated(*self._errors, refused=_REFUSED):
             sftp = self._session()
-            folders = [self.root] + [self._path(f"published/{name}") for name in self.versions()]
+            folders = [self.root or "/", self._path("reports")] + [self._path(f"published/{name}")
+                                                                  for name in self.versions()]
             for folder in folders:
                 try:
                     names = sftp.listdir(folder)
@@ -150,14 +157,19 @@ class SftpStore:
             try:
                 client.connect(self.host, port=self.port, username=self.user, timeout=TIMEOUT,
                                banner_timeout=TIMEOUT, auth_timeout=TIMEOUT, allow_agent=True, look_for_keys=True)
+                session = client.open_sftp()
             except paramiko.SSHException as exc:
                 client.close()
                 raise DestinationError(_connect_reason(exc)) from None
-            except OSError as exc:
+            except (OSError, EOFError) as exc:
                 client.close()
-                raise DestinationError(f"cannot connect ({exc.strerror or exc}).") from None
-            self._client, self._sftp = client, client.open_sftp()
-            self._sftp.get_channel().settimeout(TIMEOUT)
+                raise DestinationError(redact_text(f"cannot connect ({getattr(exc, 'strerror', None) or exc}).")) \
+                    from None
+            except BaseException:
+                client.close()
+                raise
+            session.get_channel().settimeout(TIMEOUT)
+            self._client, self._sftp = client, session
         return self._sftp
 
     def _put_and_rename(self, local: Path, key: str, log: FindingLog) -> None:
@@ -190,7 +202,12 @@ class SftpStore:
             sftp.rename(final, aside)
         except FileNotFoundError:
             aside = ""
-        sftp.rename(temporary, final)
+        try:
+            sftp.rename(temporary, final)
+        except BaseException:
+            if aside:
+                sftp.rename(aside, final)  # the old file back in its place, rather than none
+            raise
         if aside:
             sftp.remove(aside)
             if not self._warned:  # a file was missing for a moment: once a run is enough to say so
@@ -211,7 +228,7 @@ class SftpStore:
             sftp.mkdir(path)
 
     def _path(self, key: str) -> str:
-        return f"{self.root}/{key}"
+        return f"{self.root}/{key}"  # root "" is the server's root: /key
 
 
 def _connect_reason(exc: Exception) -> str:
@@ -223,4 +240,4 @@ def _connect_reason(exc: Exception) -> str:
         return "the server refused the SSH key (from ~/.ssh or the agent)."
     if "not found in known_hosts" in str(exc):
         return "the server's host key is not in ~/.ssh/known_hosts; add it (ssh-keyscan, then check it)."
-    return f"SSH failed ({type(exc).__name__}: {exc})."
+    return redact_text(f"SSH failed ({type(exc).__name__}: {exc}).")
