@@ -216,6 +216,7 @@ def test_two_feeds_that_would_publish_to_one_place_are_refused(tmp_path: Path) -
 
 def test_event_options_of_the_wrong_shape_are_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "feeds.toml"
-    config.write_text('[[feed]]\nname = "shop"\nsource = "c.csv"\nevent_options = { purchase_events = [["Purchase"]] }\n')
+    config.write_text('[[feed]]\nname = "shop"\nsource = "c.csv"\n'
+                      'event_options = { purchase_events = [["Purchase"]] }\n')
     with pytest.raises(ConfigError, match="feed 'shop': event_options takes lists"):
         load_feeds(config)
