@@ -12,8 +12,9 @@ of events are logged twice.  With ``--shape eapi1`` a log is Events API 1.x
 ``pixel/track`` bodies instead, with the legacy names of that time
 (``CompletePayment`` for a purchase) and ISO 8601 timestamps.
 
-Everything is written as it is generated, so a 10M-event log needs no more
-memory than a 1,000-event one.
+Feeds come as CSV, TSV, RSS 2.0 or Atom 1.0 (the same items in each), and a
+path ending in ``.gz`` is written gzipped.  Everything is written as it is
+generated, so a 10M-event log needs no more memory than a 1,000-event one.
 """
 
 from __future__ import annotations
@@ -199,6 +200,27 @@ def _content_id(rng: random.Random, product: int, miss: float) -> str:
     return f"GONE-{product:07d}"
 
 
+def write_atom(path: Path, count: int, seed: int) -> None:
+    """Atom 1.0 as Google takes it: ``id``, ``title``, ``summary`` and ``link href`` in Atom's names, the rest
+    in the ``g:`` namespace."""
+    atom_names = {"id": "id", "title": "title", "description": "summary"}
+    with _open(path) as out:
+        out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+                  '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:g="http://base.google.com/ns/1.0">\n'
+                  f'<title>Bench shop</title>\n<link rel="self" href="{_BASE}/feed.atom"/>\n'
+                  "<updated>2026-11-20T12:00:00Z</updated>\n")
+        for item in items(count, seed):
+            out.write("  <entry>\n")
+            for name in COLUMNS:
+                if name == "link":
+                    out.write(f'    <link href="{escape(item[name], {chr(34): "&quot;"})}"/>\n')
+                    continue
+                tag = atom_names.get(name, f"g:{name}")
+                out.write(f"    <{tag}>{escape(item[name])}</{tag}>\n")
+            out.write("  </entry>\n")
+        out.write("</feed>\n")
+
+
 def _open(path: Path) -> IO[str]:
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".gz":
@@ -208,7 +230,8 @@ def _open(path: Path) -> IO[str]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kind", choices=("csv", "tsv", "rss", "events"))
+    parser.add_argument("kind", choices=("csv", "tsv", "rss", "atom", "events"),
+                        help="what to write; a path ending in .gz is written gzipped")
     parser.add_argument("path", type=Path)
     parser.add_argument("--items", type=int, default=200_000, help="catalog items (for events: the ids to use)")
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -221,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
         write_events(args.path, args.events, args.items, args.seed, args.miss, args.shape)
     elif args.kind == "rss":
         write_rss(args.path, args.items, args.seed)
+    elif args.kind == "atom":
+        write_atom(args.path, args.items, args.seed)
     else:
         write_delimited(args.path, args.items, args.seed, "," if args.kind == "csv" else "\t")
 
