@@ -17,14 +17,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from feedcheck.clock import NOW_VARIABLE, parse_now
+from feedcheck.cli_settings import event_settings, feed_config, local_folder, now_of, publish_options
+from feedcheck.clock import NOW_VARIABLE
 from feedcheck.cluster import dask_executor
 from feedcheck.errors import ConfigError, ExitCode, FeedcheckError
 from feedcheck.events.checker import check_events
-from feedcheck.feeds import Alerts, FeedConfig, find_feed, fleet_folder, load_feeds
+from feedcheck.feeds import Alerts, find_feed, fleet_folder, load_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.pipeline import Steps, run_feed
-from feedcheck.publish.destinations import check_destination, is_remote
 from feedcheck.publish.formats import FORMATS
 from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.reports.alerts import resolve_webhook
@@ -35,10 +35,7 @@ from feedcheck.reports.terminal import events_summary, feed_summary, paths_line
 from feedcheck.reports.write import write_reports
 from feedcheck.rules.channels import CHANNEL_NAMES
 from feedcheck.settings import (
-    CATALOG_EVENTS,
     EVENT_FIELDS,
-    PURCHASE_EVENTS,
-    ChannelOptions,
     EventOptions,
     FetchLimits,
     PublishOptions,
@@ -255,8 +252,8 @@ def _event_options() -> argparse.ArgumentParser:
 
 
 def _check(args: argparse.Namespace) -> int:
-    feed = _feed_config(args, args.source, args.events, name=args.name or Path(str(args.source)).name,
-                        format=args.format, gate=_publish_options(args),
+    feed = feed_config(args, args.source, args.events, name=args.name or Path(str(args.source)).name,
+                        format=args.format, gate=publish_options(args),
                         alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
                         publish=not args.no_publish, publish_reports=args.publish_reports)
     with _progress() as progress:
@@ -281,47 +278,9 @@ def _progress() -> Iterator[Progress | None]:
             progress.close()
 
 
-def _feed_config(args: argparse.Namespace, source: str, events: list[str], **settings: Any) -> FeedConfig:
-    """The command's options as the settings of one feed, as a feeds file would give them."""
-    headers, basic = _auth_vars(args)
-    return FeedConfig(**{
-        "name": Path(str(source)).name,
-        "source": source,
-        "channel": args.channel,
-        "out": _local_folder(args),
-        "destination": args.out if is_remote(args.out) else None,
-        "format": PublishOptions.format,
-        "events": tuple(events),
-        "currency": args.currency.upper() if args.currency else None,
-        "countries": ChannelOptions(countries=tuple(c for c in args.countries.split(",") if c.strip())).countries,
-        "header_env": headers,
-        "basic_env": basic,
-        "limits": _limits(args.limit),
-        "fetch_limits": FetchLimits(deadline=args.timeout, max_bytes=args.max_bytes),
-        "read_limits": ReadLimits(max_findings_per_code=args.max_findings, processes=args.processes),
-        "event_options": _event_settings(args),
-        "dask": args.dask,
-        "now": _now(args),
-    } | settings)
-
-
-def _local_folder(args: argparse.Namespace) -> Path:
-    """The run's local folder: --out, or --work when --out is a URL.
-
-    Raises:
-        ConfigError: --out names a destination feedcheck cannot publish to, or --work comes with a folder.
-    """
-    if not is_remote(check_destination(args.out, "--out")):
-        if args.work is not None:
-            raise ConfigError("--work is the local folder of a run that publishes to a URL; --out is a folder "
-                              "here, and holds everything.")
-        return Path(args.out)
-    return args.work if args.work is not None else Path("out")
-
-
 def _events(args: argparse.Namespace) -> int:
     if args.catalog:
-        feed = _feed_config(args, args.catalog, args.logs)
+        feed = feed_config(args, args.catalog, args.logs)
         with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor, \
                 _progress() as progress:
             report = check_feed(feed.source, feed.channel, options=feed.channel_options(),
@@ -333,9 +292,9 @@ def _events(args: argparse.Namespace) -> int:
         unusable = report.events is not None and report.events.unusable
         return max(report.exit_code, ExitCode.UNUSABLE) if unusable else report.exit_code
     with dask_executor(args.dask) if args.dask else contextlib.nullcontext() as executor, _progress() as progress:
-        only = check_events(args.logs, options=_event_settings(args),
+        only = check_events(args.logs, options=event_settings(args),
                             log=FindingLog(max_per_code=args.max_findings), progress=progress, executor=executor)
-    paths = write_reports(_local_folder(args), only.to_dict(), only.log)
+    paths = write_reports(local_folder(args), only.to_dict(), only.log)
     print(events_summary(only.summary, only.log))
     print(paths_line(paths))
     return only.exit_code
@@ -375,11 +334,11 @@ def _run(args: argparse.Namespace) -> int:
     config = str(args.config.resolve())
     try:
         if len(args.feeds) == 1:
-            state = flows.check_one_feed(args.feeds[0], config, args.force, now=_now(args), return_state=True)
+            state = flows.check_one_feed(args.feeds[0], config, args.force, now=now_of(args), return_state=True)
             outcomes = [state.result(raise_on_failure=False)]
             write_fleet_page(config)  # check-all-feeds writes it itself
         else:
-            state = flows.check_all_feeds(config, args.feeds or None, args.force, now=_now(args), return_state=True)
+            state = flows.check_all_feeds(config, args.feeds or None, args.force, now=now_of(args), return_state=True)
             outcomes = state.result(raise_on_failure=False)
             if not isinstance(outcomes, list):
                 outcomes = [outcomes]
@@ -431,59 +390,6 @@ def _flows(quiet: bool) -> Any:
         raise ConfigError(f"This command runs Prefect flows, and Prefect is not installed ({exc.name}); "
                           "install it with: pip install 'feedcheck[flows]'.") from None
     return flows
-
-
-def _publish_options(args: argparse.Namespace) -> PublishOptions:
-    return PublishOptions(format=args.format, keep=args.keep, max_drop=args.max_drop,
-                          max_error_share=args.max_error_share, accept_drop=args.accept_drop)
-
-
-def _event_settings(args: argparse.Namespace) -> EventOptions:
-    fields = {}
-    for pair in args.field:
-        name, _, path = pair.partition("=")
-        if not name or not path:
-            raise ConfigError(f"--field takes NAME=PATH, e.g. event_id=properties.eventId; got '{pair}'.")
-        fields[name.strip()] = path.strip()
-    return EventOptions(
-        purchase_events=frozenset(args.purchase_event) or PURCHASE_EVENTS,
-        catalog_events=frozenset(args.catalog_event) or CATALOG_EVENTS,
-        fields=fields,
-        dedup_window_hours=args.dedup_window,
-        id_patterns=tuple(args.id_pattern),
-        processes=args.processes,
-    )
-
-
-def _now(args: argparse.Namespace) -> str | None:
-    return parse_now(args.now, "--now") if args.now else None
-
-
-def _limits(pairs: list[str]) -> dict[str, int]:
-    limits = {}
-    for pair in pairs:
-        name, _, number = pair.partition("=")
-        if not number.isdigit():
-            raise ConfigError(f"--limit takes FIELD=N with a whole number, got '{pair}'.")
-        limits[name.strip()] = int(number)
-    return limits
-
-
-def _auth_vars(args: argparse.Namespace) -> tuple[dict[str, str], tuple[str, str] | None]:
-    """The names of the environment variables holding the feed's credentials."""
-    headers = {}
-    for pair in args.header_env:
-        header, _, var = pair.partition("=")
-        if not header or not var:
-            raise ConfigError(f"--header-env takes HEADER=VAR, got '{pair}'.")
-        headers[header] = var
-    basic = None
-    if args.basic_auth_env:
-        user, _, password = args.basic_auth_env.partition(":")
-        if not user or not password:
-            raise ConfigError("--basic-auth-env takes USER_VAR:PASSWORD_VAR.")
-        basic = (user, password)
-    return headers, basic
 
 
 if __name__ == "__main__":
