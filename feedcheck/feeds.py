@@ -128,6 +128,11 @@ class FeedConfig:
     dask: str | None = None
     now: str | None = None  # the run's clock (see feedcheck.clock), fixed when the run starts
 
+    @property
+    def publishes_to(self) -> str:
+        """Where the catalog goes, as people read it: the destination URL, or the feed's folder."""
+        return self.destination or str(self.out)
+
     def channel_options(self) -> ChannelOptions:
         """The validation choices this feed makes."""
         return ChannelOptions(currency=self.currency, limits=self.limits, now=self.now, countries=self.countries)
@@ -159,7 +164,7 @@ def load_feeds(path: str | Path) -> list[FeedConfig]:
         if feed.name in seen:
             raise ConfigError(f"{file}: two feeds are named '{feed.name}'; names must be unique.")
         seen.add(feed.name)
-    places = [str(f.destination or f.out).rstrip("/") for f in feeds]
+    places = [f.publishes_to.rstrip("/") for f in feeds]
     for place in {p for p in places if places.count(p) > 1}:
         raise ConfigError(f"{file}: two feeds publish to {redact_url(place)}; each feed needs a place of its own.")
     return feeds

@@ -44,7 +44,7 @@ from feedcheck.findings import FindingLog, HeldFindings, make_finding
 from feedcheck.outcome import Checked, FeedReport, FeedRun
 from feedcheck.publish.atomic import publish_catalog, version
 from feedcheck.publish.clean import CatalogSpool, Cleaner
-from feedcheck.publish.destinations import DestinationError, open_destination
+from feedcheck.publish.destinations import Destination, DestinationError, open_destination
 from feedcheck.publish.destinations.local import exclusive
 from feedcheck.publish.history import record_run
 from feedcheck.publish.lastrun import remember, run_key, skippable
@@ -113,7 +113,7 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
 def published_manifest(feed: FeedConfig) -> dict[str, Any] | None:
     """The manifest of the catalog the feed's destination serves now; ``None`` when it has none or cannot be
     reached (the run then fetches in full, and its publish says what is wrong)."""
-    destination = open_destination(feed.destination or feed.out, feed.out)
+    destination = _destination(feed)
     try:
         return destination.current_manifest(FindingLog())
     except DestinationError:
@@ -213,8 +213,8 @@ def publish_and_record(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
     """
     report = checked.report
     if feed.publish:
-        report.publish = publish_catalog(report.candidate(checked.fingerprint), checked.spool,
-                                         feed.destination or feed.out, feed.gate, report.log, work=feed.out)
+        report.publish = publish_catalog(report.candidate(checked.fingerprint), checked.spool, feed.publishes_to,
+                                         feed.gate, report.log, work=feed.out)
     summary = report.to_dict()
     items = None if report.fatal else checked.spool.chunks()
     summary |= record_run(feed.out, summary, items, report.log, check=checked.fingerprint)
@@ -250,7 +250,7 @@ def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict
 
 def _reports_published(feed: FeedConfig, paths: dict[str, Path], log: FindingLog) -> bool:
     """Put the run's reports beside its catalog; a finding says when they could not be."""
-    destination = open_destination(feed.destination or feed.out, feed.out)
+    destination = _destination(feed)
     try:
         destination.place_reports(list(paths.values()))
     except DestinationError as exc:
@@ -259,6 +259,11 @@ def _reports_published(feed: FeedConfig, paths: dict[str, Path], log: FindingLog
     finally:
         destination.close()
     return True
+
+
+def _destination(feed: FeedConfig) -> Destination:
+    """The feed's destination, with its folder as the run's local one; close it after use."""
+    return open_destination(feed.publishes_to, feed.out)
 
 
 def report_link(feed: FeedConfig) -> str:

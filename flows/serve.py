@@ -48,7 +48,7 @@ def deployments(config: str | Path) -> list[RunnerDeployment]:
             concurrency_limit=1,  # two runs of one feed would only race for its folder
             tags=["feedcheck", feed.channel],
             description=f"Check {feed.name} ({feed.channel}) and publish its cleaned catalog to "
-                        f"{feed.destination or feed.out}.",
+                        f"{feed.publishes_to}.",
         )
         for feed in feeds
     ]
@@ -83,9 +83,9 @@ def wait_for_api(seconds: float) -> None:
         if error is None:
             return
         if time.monotonic() >= deadline:
-            raise ConfigError(f"Prefect's API at {redact_url(str(get_current_settings().api.url))} did not answer in "
-                              f"{seconds:.0f} s "
-                              f"({type(error).__name__}); start its server, or check PREFECT_API_URL.")
+            api = redact_url(str(get_current_settings().api.url))
+            raise ConfigError(f"Prefect's API at {api} did not answer in {seconds:.0f} s ({type(error).__name__}); "
+                              "start its server, or check PREFECT_API_URL.")
         time.sleep(1.0)
 
 

@@ -76,8 +76,7 @@ def skippable(out: Path, key: str, now: str, published: Callable[[], dict[str, A
         return None
     if not all((out / name).is_file() for name in ("report.json", "findings.csv")):
         return None
-    manifest = published() if published is not None else {"sha256": last["catalog"]}
-    if manifest is None or manifest.get("sha256") != last["catalog"]:
+    if published is not None and (published() or {}).get("sha256") != last["catalog"]:
         return None
     validators = Validators(etag=last.get("etag"), last_modified=last.get("last_modified"))
     return LastRun(validators, int(last.get("exit_code", 0)), last["catalog"], window)

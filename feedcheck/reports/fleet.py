@@ -8,7 +8,6 @@ its own styles and inline SVG trends: no scripts, nothing fetched.
 
 from __future__ import annotations
 
-import html
 import json
 import os
 from collections import Counter
@@ -16,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.clock import utc_now
+from feedcheck.errors import exit_code_of
 from feedcheck.feeds import FeedConfig, fleet_folder, load_feeds
 from feedcheck.reports.messages import money
-from feedcheck.reports.render import STYLE, percent, ranked
+from feedcheck.reports.render import STYLE, escaped, percent, ranked
 from feedcheck.reports.write import atomic_write
 
 FLEET_VERSION = "1"
@@ -60,7 +60,7 @@ def write_fleet(page: Path, state: dict[str, Any]) -> dict[str, Path]:
 
 def _entry(feed: FeedConfig, page: Path) -> dict[str, Any]:
     entry: dict[str, Any] = {"feed": feed.name, "channel": feed.channel,
-                             "destination": feed.destination or str(feed.out), "report": _link(feed, page)}
+                             "destination": feed.publishes_to, "report": _link(feed, page)}
     try:
         report = json.loads((feed.out / "report.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -134,7 +134,7 @@ _STATUS_WORDS = {"errors": "with errors"}
 
 def render_fleet_html(state: dict[str, Any]) -> str:
     """``index.html``: one standalone page, a row per feed."""
-    e = _h
+    e = escaped
     counts = ", ".join(f"{n} {_STATUS_WORDS.get(status, status)}" for status, n in
                        sorted(state["by_status"].items(), key=lambda kv: _RANK.get(kv[0], 0)))
     rows = "".join(_row(entry) for entry in state["feeds"])
@@ -154,7 +154,7 @@ def render_fleet_html(state: dict[str, Any]) -> str:
 
 
 def _row(entry: dict[str, Any]) -> str:
-    e = _h
+    e = escaped
     status = entry["status"]
     codes = "".join(f'<small><code>{e(c["code"])}</code> <span class="{e(c["severity"])}">{c["count"]:,}</span>'
                     "</small>" for c in entry["top_codes"]) or "-"
@@ -166,6 +166,14 @@ def _row(entry: dict[str, Any]) -> str:
             f'<td class="n">{percent(entry["match_rate"])}</td>'
             f'<td class="n">{e(money(entry["revenue_at_risk"]) or "-")}</td>'
             f'<td class="spark">{_sparkline(entry["trend"])}</td></tr>')
+
+
+def _failed(status: str) -> bool:
+    """Whether a run that ended with ``status`` failed (as its exit code says)."""
+    try:
+        return exit_code_of(status).failed
+    except KeyError:  # not a run's status
+        return False
 
 
 def _when(moment: str | None) -> str:
@@ -186,13 +194,9 @@ def _sparkline(trend: list[dict[str, Any]]) -> str:
               for i, v in enumerate(values)]
     dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"/>'
                    for i, ((x, y), run) in enumerate(zip(points, trend))
-                   if (colour := "#b91c1c" if _RANK.get(run.get("status") or "", 9) <= 3
-                       else "#2563eb" if i == len(trend) - 1 else ""))
+                   if (colour := "#b91c1c" if _failed(run["status"]) else "#2563eb" if i == len(trend) - 1 else ""))
     line = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
     return (f'<svg role="img" aria-label="valid items over the last {len(values)} runs" width="{width}" '
             f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
             f'<polyline points="{line}" fill="none" stroke="#2563eb" stroke-width="1.5"/>{dots}</svg>')
 
-
-def _h(text: object) -> str:
-    return html.escape(str(text), quote=True)

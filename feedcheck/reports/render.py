@@ -211,7 +211,7 @@ code{background:#eef1f5;padding:1px 5px;border-radius:4px;font-size:13px}
 
 def render_html(report: dict[str, Any], findings: Iterable[Finding]) -> str:
     """``report.html``: one standalone page, no external assets."""
-    e = _h
+    e = escaped
     status = report["status"]
     parts = [
         "<!DOCTYPE html>",
@@ -284,11 +284,12 @@ def _chart(history: list[dict[str, Any]]) -> str:
         for i, n in enumerate(errors)
     )
     points = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(valid))
-    dots = "".join(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="4" fill="#2563eb"><title>{_h(r["started_at"])}: '
+    dots = "".join(f'<circle cx="{x(i):.1f}" cy="{y(v):.1f}" r="4" fill="#2563eb"><title>{escaped(r["started_at"])}: '
                    f'{count(v, "valid item")}, {r["status"]}</title></circle>' for i, (v, r) in enumerate(zip(valid, history)))
-    labels = (f'<text x="{pad}" y="{height - 12}" font-size="12" fill="#64748b">{_h(history[0]["started_at"][:16])}'
-              f'</text><text x="{width - pad}" y="{height - 12}" font-size="12" fill="#64748b" text-anchor="end">'
-              f'{_h(history[-1]["started_at"][:16])}</text><text x="{pad}" y="{pad - 12}" font-size="12" '
+    labels = (f'<text x="{pad}" y="{height - 12}" font-size="12" fill="#64748b">'
+              f'{escaped(history[0]["started_at"][:16])}</text>'
+              f'<text x="{width - pad}" y="{height - 12}" font-size="12" fill="#64748b" text-anchor="end">'
+              f'{escaped(history[-1]["started_at"][:16])}</text><text x="{pad}" y="{pad - 12}" font-size="12" '
               f'fill="#2563eb">valid items (max {top:,})</text><text x="{width - pad}" y="{pad - 12}" font-size="12" '
               f'fill="#b45309" text-anchor="end">error findings (max {top_errors:,})</text>')
     return (f'<svg id="history-chart" role="img" aria-label="Valid items and errors per run" '
@@ -297,5 +298,6 @@ def _chart(history: list[dict[str, Any]]) -> str:
             f'{bars}<polyline points="{points}" fill="none" stroke="#2563eb" stroke-width="2.5"/>{dots}{labels}</svg>')
 
 
-def _h(text: object) -> str:
+def escaped(text: object) -> str:
+    """``text`` safe in HTML text and in a quoted attribute."""
     return html.escape(str(text), quote=True)

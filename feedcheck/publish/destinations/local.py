@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import shutil
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.findings import FindingLog, make_finding
-from feedcheck.publish.destinations.manifests import newest, readable
+from feedcheck.publish.destinations.manifests import newest, past_keep, readable
 from feedcheck.reports.write import atomic_write
 
 
@@ -134,14 +133,8 @@ class LocalDestination:
     def _prune(self, keep: int) -> None:
         """Remove published versions beyond the newest ``keep`` (never the current one), and stale links."""
         current = (self.out / "current").resolve()
-        versions = []
-        for folder in (self.out / "published").iterdir():
-            try:
-                stamp = json.loads((folder / "manifest.json").read_text())["published_at"]
-            except (OSError, ValueError, KeyError, TypeError):
-                stamp = ""
-            versions.append((stamp, folder))
-        for _, folder in sorted(versions, reverse=True)[max(keep, 1):]:
+        versions = ((_bytes_or_none(folder / "manifest.json"), folder) for folder in (self.out / "published").iterdir())
+        for folder in past_keep(versions, keep):
             if folder.resolve() != current:
                 shutil.rmtree(folder, ignore_errors=True)
         for link in self.out.glob("catalog.*"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from feedcheck.findings import FindingLog, make_finding
 
@@ -41,6 +41,23 @@ def readable(data: bytes, shown: str, log: FindingLog) -> dict[str, Any] | None:
     except NotAManifest as exc:
         log.add(make_finding("publish.manifest_unreadable", detail=f"{shown} {exc}."))
         return None
+
+
+Version = TypeVar("Version")
+
+
+def past_keep(versions: Iterable[tuple[bytes | None, Version]], keep: int) -> list[Version]:
+    """The versions beyond the newest ``keep`` (at least one is kept), each given with its manifest's bytes
+    (``None``: unreadable), by the manifests' ``published_at``; one without it counts as the oldest."""
+    dated = sorted(((_published_at(data), version) for data, version in versions), reverse=True)
+    return [version for _, version in dated[max(keep, 1):]]
+
+
+def _published_at(data: bytes | None) -> str:
+    try:
+        return str(json.loads((data or b"").decode("utf-8"))["published_at"])
+    except (ValueError, KeyError, TypeError):
+        return ""
 
 
 def newest(contents: Iterable[bytes | None]) -> dict[str, Any] | None:

@@ -38,7 +38,7 @@ from typing import Any, Protocol
 from feedcheck.findings import FindingLog, make_finding
 from feedcheck.publish.destinations import DestinationError
 from feedcheck.publish.destinations.local import exclusive
-from feedcheck.publish.destinations.manifests import NotAManifest, newest, parsed, readable
+from feedcheck.publish.destinations.manifests import NotAManifest, newest, parsed, past_keep, readable
 from feedcheck.publish.formats import FORMATS
 
 MANIFEST = "manifest.json"
@@ -143,14 +143,8 @@ class RemoteDestination:
             for name in {f"catalog.{f.extension}" for f in FORMATS.values()} - {current.get("file")}:
                 if self.store.exists(name):
                     self.store.remove(name)
-        dated = []
-        for name in self.store.versions():
-            try:
-                stamp = str(parsed(self.store.read(f"{VERSIONS}/{name}/{MANIFEST}") or b"").get("published_at"))
-            except NotAManifest:
-                stamp = ""
-            dated.append((stamp, name))
-        for _, name in sorted(dated, reverse=True)[max(keep, 1):]:
+        versions = ((self.store.read(f"{VERSIONS}/{name}/{MANIFEST}"), name) for name in self.store.versions())
+        for name in past_keep(versions, keep):
             if not current or name != str(current.get("sha256", ""))[:12]:
                 self.store.remove_version(name)
 
