@@ -56,6 +56,10 @@ _NESTED_SLOTS = {
     "certification": (("certification_authority",), ("certification_name",), ("certification_code",)),
     "consumer_notice": (("consumer_notice_type",), ("consumer_notice_message",)),
     "variant_option": (("name",), ("value",)),
+    "shipping_handling_business_days": (("country",), ("business_days",)),
+    "shipping_transit_business_days": (("country",), ("business_days",)),
+    "structured_title": (("digital_source_type",), ("content",)),
+    "structured_description": (("digital_source_type",), ("content",)),
 }
 
 

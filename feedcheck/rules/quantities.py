@@ -1,5 +1,5 @@
-"""Rules on quantities: whole numbers (a multipack, handling days), and measures written as a number and a
-unit (dimensions, weights, unit pricing)."""
+"""Rules on quantities: whole numbers (a multipack, handling days), plain numbers (a value for bidding), and
+measures written as a number and a unit (dimensions, weights, unit pricing)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,13 @@ declare({
         "error",
         "'{field}' is '{value}'; it takes a whole number of at least {minimum}{hint}.",
         sources={"google": _GOOGLE + "6324488"},
+    ),
+    "item.decimal_invalid": code(
+        "Not a number",
+        "warning",
+        "'{field}' is '{value}'; it takes a number of at least 0, with a point for decimals and no currency "
+        "(such as 9.99).",
+        sources={"google": _GOOGLE + "6069387"},
     ),
     "item.measure_invalid": code(
         "Not a number and a unit",
@@ -49,6 +56,14 @@ def _whole(value: str) -> int | None:
 def whole_number(series: pd.Series, *, minimum: int, maximum: int | None = None) -> pd.Series:
     top = maximum if maximum is not None else float("inf")
     return each_distinct(series, lambda value: (number := _whole(value)) is not None and minimum <= number <= top)
+
+
+_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,6})?")
+
+
+@rule("item.decimal_invalid")
+def decimal_number(series: pd.Series) -> pd.Series:
+    return each_distinct(series, lambda value: _DECIMAL.fullmatch(value.strip()) is not None)
 
 
 def _measure_problem(value: str, units: list[str], low: float, high: float, steps: list[int] | None,
