@@ -64,7 +64,7 @@ class Steps:
         return fetch_feed(feed, force=self.force)
 
     def unchanged(self, feed: FeedConfig, fetched: Fetched) -> FeedRun:
-        return unchanged_run(feed, fetched)
+        return unchanged_run(feed, fetched, alert=lambda summary: self.alert(feed, summary))
 
     def check(self, feed: FeedConfig, fetched: Fetched) -> Checked:
         if feed.dask:

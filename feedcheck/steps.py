@@ -167,15 +167,20 @@ def failed_check(feed: FeedConfig, error: FeedcheckError) -> Checked:
     return Checked(report, None, CatalogSpool())
 
 
-def unchanged_run(feed: FeedConfig, fetched: Fetched) -> FeedRun:
+def unchanged_run(feed: FeedConfig, fetched: Fetched,
+                  alert: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> FeedRun:
     """A run cut short by "not modified": the last run into the folder was this source's (the conditional
     request is made only then), so its check stands.  Its reports are written again as this run's, with the
-    status ``unchanged``, and its exit code is kept."""
+    status ``unchanged``, and its exit code is kept.  A change of state that Slack has not taken yet is sent
+    again through ``alert`` (the run's alert step), so that a recovery is not lost to an unchanged feed."""
     last = skippable(feed.out, _run_key(feed), run_now(feed.now), None)  # the fetch asked the destination
     assert last is not None, "a conditional request is only made when the last run can be skipped"
     report = _unread(feed)
     report.fetched = fetched
     previous = json.loads((feed.out / "report.json").read_text())
+    pending = previous.get("alert") or {}
+    if alert is not None and pending.get("changed") and not pending.get("sent"):
+        previous = alert(previous)
     fetch = previous["fetch"] | {"unchanged": True}  # the bytes are those the standing check read
     summary = previous | {"status": "unchanged", "started_at": report.started_at, "now": report.now, "seconds": 0.0,
                           "checked_at": previous.get("checked_at", previous["started_at"]), "fetch": fetch}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from feedcheck.errors import ConfigError
+from feedcheck.errors import ConfigError, ExitCode
 from feedcheck.reports.alerts import alert_on_change, feed_state, resolve_webhook, send
 from tests.conftest import FEEDS, FeedServer, run
 from tests.conftest import send as answer
@@ -92,6 +92,54 @@ def test_slack_down_or_refusing_never_fails_the_run(tmp_path: Path, server: Feed
                               report_link="x", retries=1, backoff=0.01)
     assert section["changed"] and not section["sent"]
     assert "SECRETPART" not in caplog.text
+
+
+def test_a_change_slack_missed_is_sent_by_the_next_run_and_only_then_recorded(tmp_path: Path,
+                                                                             server: FeedServer) -> None:
+    url = slack(server, [503, 503, 503, 503])  # down for the first run's attempt and its three retries
+    runs = [report("fatal"), report("fatal"), report("fatal")]
+    sections = [alert_on_change(tmp_path, "shop", r, url, max_error_share=0.5, min_match_rate=None,
+                                report_link="x", backoff=0.01) for r in runs]
+    assert [(s["changed"], s["sent"]) for s in sections] == [(True, False), (True, True), (False, False)]
+    assert sections[0]["detail"] == "Slack answered 503 Service Unavailable"
+    assert [m["text"] for m in posted(server)] == [":rotating_light: shop could not be fetched or read"] * 5
+
+
+def test_without_a_webhook_a_change_is_recorded_and_not_sent_later(tmp_path: Path, server: FeedServer) -> None:
+    url = slack(server)
+    first = alert_on_change(tmp_path, "shop", report("fatal"), None, max_error_share=0.5, min_match_rate=None,
+                            report_link="x")
+    second = alert_on_change(tmp_path, "shop", report("fatal"), url, max_error_share=0.5, min_match_rate=None,
+                             report_link="x")
+    assert (first["detail"], second["changed"], posted(server)) == ("no Slack webhook configured", False, [])
+
+
+def test_a_recovery_slack_missed_is_sent_by_the_next_run_even_when_the_feed_is_unchanged(
+        tmp_path: Path, server: FeedServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    body, etag = (FEEDS / "tiktok_clean.csv").read_bytes(), '"v1"'
+    monkeypatch.setenv("SHOP_HOOK", slack(server, [200, 503, 503, 503, 503]))
+    gone = True
+
+    def feed(handler) -> None:
+        if gone:
+            answer(handler, 404, b"")
+        elif handler.headers.get("If-None-Match") == etag:
+            answer(handler, 304, b"", ETag=etag)
+        else:
+            answer(handler, 200, body, ETag=etag)
+
+    server.routes["/feed.csv"] = feed
+    check = ["check", server.url("/feed.csv"), "--out", str(tmp_path), "--alert", "env:SHOP_HOOK", "--name", "shop"]
+    assert run(*check).returncode == ExitCode.UNUSABLE  # Slack hears of it
+    gone = False
+    assert run(*check).returncode == ExitCode.OK  # recovered, while Slack answers 503 to the alert and its retries
+    skipped = run(*check)
+    assert skipped.returncode == 0 and "unchanged" in skipped.stdout
+    assert [m["text"].split(" ", 1)[1] for m in posted(server)] == ["shop could not be fetched or read"] + [
+        "shop has recovered"] * 5
+    alert = json.loads((tmp_path / "report.json").read_text())["alert"]
+    assert (alert["state"], alert["sent"]) == ("healthy", True)
+    assert run(*check).returncode == 0 and len(posted(server)) == 6  # delivered: never again
 
 
 def test_webhook_references(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,9 +8,11 @@ changes, and the state is kept in the feed's run history, so an hourly
 schedule does not send an hourly alert; a feed that becomes healthy again
 sends a recovery message.
 
-Delivery is best effort: Slack being down, slow or answering 4xx is retried
-(5xx and 429, with backoff) and logged, and never fails the feed's run.  The
-webhook URL is a secret: it is read from an environment variable at send
+Delivery is at least once: Slack being down, slow or answering 4xx is retried
+(5xx and 429, with backoff) and logged, and never fails the feed's run; a change
+that could not be delivered is not recorded, so the next run sends it again
+(a run killed after Slack's answer and before the record may send it twice).
+The webhook URL is a secret: it is read from an environment variable at send
 time and appears in no log line, report, finding or exception.
 """
 
@@ -156,11 +158,12 @@ def _post(url: str, payload: dict[str, Any], retries: int, backoff: float, timeo
 def alert_on_change(out: Path, feed: str, report: dict[str, Any], webhook: str | None, *,
                     max_error_share: float, min_match_rate: float | None, report_link: str,
                     retries: int = 3, backoff: float = 0.5) -> dict[str, Any]:
-    """Send an alert if this run's state differs from the last one; return the ``alert`` section for the report.
+    """Send an alert if this run's state differs from the last one delivered; return the ``alert`` section for
+    the report.
 
-    The new state is recorded even when no webhook is configured or Slack is
-    down, so a failure that started while Slack was unreachable is not sent
-    again and again later; the report says it was not delivered.
+    The new state is recorded once Slack has taken the alert, or when no webhook is configured (there is no
+    one to tell). While Slack is down the change stays unrecorded and each run tries again, so no alert is
+    lost; the report says it was not delivered.
     """
     state = feed_state(report, max_error_share, min_match_rate)
     previous = _previous_state(out)
@@ -174,6 +177,8 @@ def alert_on_change(out: Path, feed: str, report: dict[str, Any], webhook: str |
             delivery = send(webhook, message(feed, state, previous, report, report_link), retries=retries,
                             backoff=backoff)
             section |= {"sent": delivery.sent, "detail": delivery.detail}
+            if not delivery.sent:
+                return section
     _save_state(out, state)
     return section
 
