@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import itertools
 import json
 import random
 from collections.abc import Iterator
@@ -106,11 +107,15 @@ def _spoil(item: dict[str, str], defect: str, number: int) -> None:
 
 def write_delimited(path: Path, count: int, seed: int, delimiter: str) -> None:
     """CSV or TSV with TikTok's header names (``sku_id`` for the id)."""
-    header = ["sku_id", *COLUMNS[1:]]
     with _open(path) as out:
-        out.write(delimiter.join(header) + "\n")
-        for item in items(count, seed):
-            out.write(delimiter.join(_cell(item[c], delimiter) for c in COLUMNS) + "\n")
+        out.writelines(delimited(count, seed, delimiter))
+
+
+def delimited(count: int, seed: int, delimiter: str) -> Iterator[str]:
+    """The lines :func:`write_delimited` writes."""
+    yield delimiter.join(["sku_id", *COLUMNS[1:]]) + "\n"
+    for item in items(count, seed):
+        yield delimiter.join(_cell(item[c], delimiter) for c in COLUMNS) + "\n"
 
 
 def _cell(value: str, delimiter: str) -> str:
@@ -122,16 +127,21 @@ def _cell(value: str, delimiter: str) -> str:
 def write_rss(path: Path, count: int, seed: int) -> None:
     """RSS 2.0 with every product field in Google's ``g:`` namespace, pretty-printed as shops export it."""
     with _open(path) as out:
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
-                  '<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0">\n<channel>\n'
-                  f"<title>Bench shop</title>\n<link>{_BASE}</link>\n<description>Benchmark feed</description>\n")
-        for item in items(count, seed):
-            out.write("  <item>\n")
-            for name in COLUMNS:
-                tag = name if name in ("title", "description", "link") else f"g:{name}"
-                out.write(f"    <{tag}>{escape(item[name])}</{tag}>\n")
-            out.write("  </item>\n")
-        out.write("</channel>\n</rss>\n")
+        out.writelines(rss(count, seed))
+
+
+def rss(count: int, seed: int) -> Iterator[str]:
+    """The text :func:`write_rss` writes, a piece at a time."""
+    yield ('<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<rss xmlns:g="http://base.google.com/ns/1.0" version="2.0">\n<channel>\n'
+           f"<title>Bench shop</title>\n<link>{_BASE}</link>\n<description>Benchmark feed</description>\n")
+    for item in items(count, seed):
+        yield "  <item>\n"
+        for name in COLUMNS:
+            tag = name if name in ("title", "description", "link") else f"g:{name}"
+            yield f"    <{tag}>{escape(item[name])}</{tag}>\n"
+        yield "  </item>\n"
+    yield "</channel>\n</rss>\n"
 
 
 def write_events(path: Path, count: int, catalog_items: int, seed: int, miss: float = 0.03,
@@ -139,16 +149,23 @@ def write_events(path: Path, count: int, catalog_items: int, seed: int, miss: fl
     """JSON lines in time order: Events API 2.0 server events and browser pixel events (``shape`` "eapi2"), or
     1.x bodies with legacy names ("eapi1"); ``miss`` of the content ids are not the catalog's (a near miss or an
     unknown id)."""
+    with _open(path) as out:
+        out.writelines(event_lines(count, catalog_items, seed, miss, shape))
+
+
+def event_lines(count: int | None, catalog_items: int, seed: int, miss: float = 0.03,
+                shape: str = "eapi2") -> Iterator[str]:
+    """The lines :func:`write_events` writes, one at a time (without end when ``count`` is ``None``: a log
+    that keeps growing)."""
     rng = random.Random(seed)
     start = 1_795_000_000
     previous: str | None = None
-    with _open(path) as out:
-        for number in range(count):
-            if previous is not None and rng.random() < 0.01:
-                out.write(previous)
-                continue
-            previous = _event_line(rng, number, start + number // 10, catalog_items, miss, shape)
-            out.write(previous)
+    for number in itertools.count() if count is None else range(count):
+        if previous is not None and rng.random() < 0.01:
+            yield previous
+            continue
+        previous = _event_line(rng, number, start + number // 10, catalog_items, miss, shape)
+        yield previous
 
 
 def _event_line(rng: random.Random, number: int, when: int, catalog_items: int, miss: float,
@@ -203,22 +220,34 @@ def _content_id(rng: random.Random, product: int, miss: float) -> str:
 def write_atom(path: Path, count: int, seed: int) -> None:
     """Atom 1.0 as Google takes it: ``id``, ``title``, ``summary`` and ``link href`` in Atom's names, the rest
     in the ``g:`` namespace."""
-    atom_names = {"id": "id", "title": "title", "description": "summary"}
     with _open(path) as out:
-        out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
-                  '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:g="http://base.google.com/ns/1.0">\n'
-                  f'<title>Bench shop</title>\n<link rel="self" href="{_BASE}/feed.atom"/>\n'
-                  "<updated>2026-11-20T12:00:00Z</updated>\n")
-        for item in items(count, seed):
-            out.write("  <entry>\n")
-            for name in COLUMNS:
-                if name == "link":
-                    out.write(f'    <link href="{escape(item[name], {chr(34): "&quot;"})}"/>\n')
-                    continue
-                tag = atom_names.get(name, f"g:{name}")
-                out.write(f"    <{tag}>{escape(item[name])}</{tag}>\n")
-            out.write("  </entry>\n")
-        out.write("</feed>\n")
+        out.writelines(atom(count, seed))
+
+
+def atom(count: int, seed: int) -> Iterator[str]:
+    """The text :func:`write_atom` writes, a piece at a time."""
+    atom_names = {"id": "id", "title": "title", "description": "summary"}
+    yield ('<?xml version="1.0" encoding="UTF-8"?>\n'
+           '<feed xmlns="http://www.w3.org/2005/Atom" xmlns:g="http://base.google.com/ns/1.0">\n'
+           f'<title>Bench shop</title>\n<link rel="self" href="{_BASE}/feed.atom"/>\n'
+           "<updated>2026-11-20T12:00:00Z</updated>\n")
+    for item in items(count, seed):
+        yield "  <entry>\n"
+        for name in COLUMNS:
+            if name == "link":
+                yield f'    <link href="{escape(item[name], {chr(34): "&quot;"})}"/>\n'
+                continue
+            tag = atom_names.get(name, f"g:{name}")
+            yield f"    <{tag}>{escape(item[name])}</{tag}>\n"
+        yield "  </entry>\n"
+    yield "</feed>\n"
+
+
+def feed_text(kind: str, count: int, seed: int) -> str:
+    """A whole feed of ``kind`` (csv, tsv, rss or atom) as text."""
+    pieces = {"csv": lambda: delimited(count, seed, ","), "tsv": lambda: delimited(count, seed, "\t"),
+              "rss": lambda: rss(count, seed), "atom": lambda: atom(count, seed)}[kind]()
+    return "".join(pieces)
 
 
 def _open(path: Path) -> IO[str]:

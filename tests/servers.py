@@ -1,10 +1,9 @@
 """Real servers on 127.0.0.1 for the tests: moto's S3 API server, OpenSSH's sshd (and paramiko's SFTP server),
-a TCP proxy that drops a connection midway, PostgreSQL and a Prefect server on it.  Loaded by ``conftest.py``
-as a pytest plugin."""
+a TCP proxy that drops a connection midway, PostgreSQL and a Prefect server on it (:mod:`bench.services`, which
+the soak starts too).  Loaded by ``conftest.py`` as a pytest plugin."""
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
@@ -23,13 +22,8 @@ from typing import Any
 
 import paramiko
 import pytest
-import requests
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from bench.services import Postgres, PrefectServer, free_port, start_postgres
 
 
 def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, seconds: float = 30) -> None:
@@ -359,103 +353,16 @@ def sftp_without_posix_rename(sftp: Sshd) -> Iterator[Sshd]:
         transport.close()
 
 
-@dataclass
-class Postgres:
-    """A PostgreSQL cluster on 127.0.0.1, run by the ``postgres`` user when the tests run as root."""
-
-    port: int
-    data: Path
-    bin: Path
-
-    @property
-    def url(self) -> str:
-        """Prefect's connection URL for the database ``prefect``."""
-        return self.database("prefect")
-
-    def database(self, name: str) -> str:
-        """Prefect's connection URL for the database ``name`` (made by :meth:`create`)."""
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{name}"
-
-    def create(self, name: str) -> str:
-        """A new database ``name``; its connection URL."""
-        subprocess.run(_as_postgres([str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U",
-                                     "postgres", name]), check=True, capture_output=True, timeout=60)
-        return self.database(name)
-
-    def ctl(self, *args: str) -> None:
-        subprocess.run(_as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data / "data"), "-w", *args]),
-                       check=True, capture_output=True, timeout=120)
-
-    def start(self) -> None:
-        self.ctl("-l", str(self.data / "postgres.log"), "-o",
-                 f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1", "start")
-
-    def restart(self) -> None:
-        self.ctl("-l", str(self.data / "postgres.log"), "-m", "fast", "restart")  # the log: no pipe held open
-
-
-def _as_postgres(command: list[str]) -> list[str]:
-    """``command`` as the ``postgres`` user when this is root (initdb and pg_ctl refuse to run as root)."""
-    return ["runuser", "-u", "postgres", "--", *command] if os.geteuid() == 0 else command
-
-
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
-    """Debian's PostgreSQL (installed by tests/ensure-system.sh): a cluster in a temporary folder on a free
-    port, with the database ``prefect``."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if not found:
-        raise RuntimeError("PostgreSQL is not installed: run sh tests/ensure-system.sh (the README's test command "
-                           "does)")
+    """A cluster in a temporary folder on a free port, with the database ``prefect``."""
     data = Path(tempfile.mkdtemp(prefix="feedcheck-pg-"))  # not under pytest's folder, which postgres cannot enter
-    if os.geteuid() == 0:
-        shutil.chown(data, "postgres")
-    cluster = Postgres(free_port(), data, found[-1].parent)
-    subprocess.run(_as_postgres([str(cluster.bin / "initdb"), "-D", str(data / "data"), "--auth=trust", "-U",
-                                 "postgres", "-E", "UTF8"]), check=True, capture_output=True, timeout=120)
-    cluster.start()
+    cluster = start_postgres(data)
     try:
-        cluster.create("prefect")
         yield cluster
     finally:
         cluster.ctl("stop", "-m", "fast")
         shutil.rmtree(data, ignore_errors=True)
-
-
-@dataclass
-class PrefectServer:
-    """``prefect server start`` on 127.0.0.1 with its database in PostgreSQL."""
-
-    port: int
-    env: dict[str, str]
-    process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def api(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).with_name("prefect")), "server", "start", "--host", "127.0.0.1", "--port",
-             str(self.port)], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"prefect server exited with {self.process.returncode}")
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{self.api}/health", timeout=2).ok:
-                    return
-            time.sleep(0.5)
-        raise RuntimeError("prefect server did not answer in 120 s")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(timeout=60)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
 
 
 @pytest.fixture(scope="session")
