@@ -335,11 +335,11 @@ def _run(args: argparse.Namespace) -> int:
     try:
         if len(args.feeds) == 1:
             state = flows.check_one_feed(args.feeds[0], config, args.force, now=now_of(args), return_state=True)
-            outcomes = [state.result(raise_on_failure=False)]
+            outcomes = [flows.outcome_of(state)]
             write_fleet_page(config)  # check-all-feeds writes it itself
         else:
             state = flows.check_all_feeds(config, args.feeds or None, args.force, now=now_of(args), return_state=True)
-            outcomes = state.result(raise_on_failure=False)
+            outcomes = flows.outcome_of(state)
             if not isinstance(outcomes, list):
                 outcomes = [outcomes]
     except (RuntimeError, OSError) as exc:  # Prefect's API never answered; no flow ran

@@ -51,12 +51,29 @@ def check_one_feed(name: str, config: str = "feeds.toml", force: bool = False, f
                   run.exit_code)
 
 
+class FlowFailed(Exception):
+    """A feed's run, or a run of every feed, that failed: the message of its Failed state, and its outcome (a
+    feed's, or the list of every feed's).  A Failed state's result must be an exception: a worker running the
+    flow raises it, and any other value made Prefect's engine log a TypeError for every failed feed."""
+
+    def __init__(self, message: str, outcome: Any) -> None:
+        super().__init__(message, outcome)
+        self.outcome = outcome
+
+
+def outcome_of(state: State) -> Any:
+    """What a run of :func:`check_one_feed` or :func:`check_all_feeds` ended with, Completed or Failed: a
+    feed's outcome (``feed``, ``status``, ``exit_code``, ``report``, ``message``) or the list of them."""
+    result = state.result(raise_on_failure=False)
+    return result.outcome if isinstance(result, FlowFailed) else result
+
+
 @task(name="feed", cache_policy=NO_CACHE)
 def feed_task(name: str, config: str, force: bool, fetch_retries: int, retry_delay_seconds: float,
               now: str | None) -> dict[str, Any]:
     """Run one feed's flow and hand back how it ended, whatever happened inside it."""
     state = check_one_feed(name, config, force, fetch_retries, retry_delay_seconds, now, return_state=True)
-    outcome = state.result(raise_on_failure=False)
+    outcome = outcome_of(state)
     if not isinstance(outcome, dict):  # the flow crashed: a bug, its exception is in the flow run's logs
         outcome = {"feed": name, "status": "crashed", "exit_code": exit_code_of("crashed"),
                    "message": state.message or ""}
@@ -92,7 +109,8 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     create_link_artifact(page, link_text="feedcheck: every feed", key="feedcheck-fleet")
     message = f"{len(failed)} of {len(outcomes)} feeds failed" + (
         ": " + ", ".join(f"{o['feed']} ({o['status']})" for o in failed) if failed else "")
-    return (Failed if failed else Completed)(message=message, data=outcomes)
+    return Failed(message=message, data=FlowFailed(message, outcomes)) if failed else Completed(message=message,
+                                                                                               data=outcomes)
 
 
 def _ended(name: str, status: str, message: str, report: str = "", exit_code: int | None = None) -> State:
@@ -100,7 +118,9 @@ def _ended(name: str, status: str, message: str, report: str = "", exit_code: in
     ``exit_code`` is the status's own unless given (a run skipped as unchanged keeps its check's)."""
     code = ExitCode(exit_code_of(status) if exit_code is None else exit_code)
     outcome = {"feed": name, "status": status, "exit_code": int(code), "report": report, "message": message}
-    return (Failed if code.failed else Completed)(message=message, data=outcome)
+    if code.failed:
+        return Failed(message=message, data=FlowFailed(message, outcome))
+    return Completed(message=message, data=outcome)
 
 
 def _headline(feed: FeedConfig, status: str, summary: dict[str, Any] | None) -> str:

@@ -16,10 +16,11 @@ import pytest
 from prefect.artifacts import Artifact
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterName
+from prefect.flow_engine import run_flow
 from prefect.states import State
 
 from bench import generate
-from feedcheck.flows import check_all_feeds, check_one_feed
+from feedcheck.flows import FlowFailed, check_all_feeds, check_one_feed, outcome_of
 from feedcheck.settings import ReadLimits
 from tests.conftest import FEEDS, FIXTURES, FeedServer, send
 
@@ -277,7 +278,17 @@ def test_a_missing_source_is_not_retried_and_fails_the_feed_with_a_report(tmp_pa
     assert task_states(state)["fetch"] == ["Failed"]
     report = json.loads((tmp_path / "out" / "gone" / "report.json").read_text())
     assert report["status"] == "fatal" and report["fatal"]["code"] == "fetch.not_found"
-    assert state.result(raise_on_failure=False)["exit_code"] == 3
+    assert outcome_of(state)["exit_code"] == 3
+
+
+def test_a_failed_feed_run_by_a_worker_raises_its_outcome_not_a_type_error(tmp_path: Path) -> None:
+    config = str(feeds_file(tmp_path, f'name = "gone"\nsource = "{tmp_path / "nowhere.csv"}"'))
+    with pytest.raises(FlowFailed) as failed:  # as Prefect's engine runs a flow run in a worker or serve
+        run_flow(check_one_feed, parameters={"name": "gone", "config": config, "fetch_retries": 0})
+    assert (failed.value.outcome["status"], failed.value.outcome["exit_code"]) == ("fatal", 3)
+    with pytest.raises(FlowFailed) as every:
+        run_flow(check_all_feeds, parameters={"config": config, "fetch_retries": 0})
+    assert [o["feed"] for o in every.value.outcome] == ["gone"]
 
 
 def test_one_failing_feed_stops_no_other_and_the_state_counts_failures(tmp_path: Path,
@@ -294,7 +305,7 @@ def test_one_failing_feed_stops_no_other_and_the_state_counts_failures(tmp_path:
     state = check_all_feeds(config, return_state=True)
     assert state.is_failed()
     assert state.message == "3 of 5 feeds failed: missing (fatal), down (fatal), odd (invalid)"
-    outcomes = {o["feed"]: o for o in state.result(raise_on_failure=False)}
+    outcomes = {o["feed"]: o for o in outcome_of(state)}
     assert {name: o["status"] for name, o in outcomes.items()} == {
         "good": "ok", "missing": "fatal", "down": "fatal", "meta": "errors", "odd": "invalid"}
     assert "gtin" in outcomes["odd"]["message"] and not (tmp_path / "out" / "odd").exists()
