@@ -12,10 +12,22 @@ import contextlib
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from prefect import get_client, serve
 from prefect.automations import Automation
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.filters import (
+    DeploymentFilter,
+    DeploymentFilterId,
+    DeploymentFilterName,
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
 from prefect.client.schemas.objects import StateType
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events.actions import ChangeFlowRunState
@@ -23,6 +35,7 @@ from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.settings import get_current_settings
+from prefect.states import Crashed
 
 from feedcheck.errors import ConfigError
 from feedcheck.feeds import FeedConfig, load_feeds
@@ -66,6 +79,7 @@ def serve_feeds(config: str | Path, api_wait: float = API_WAIT) -> None:
     made = deployments(config)
     wait_for_api(api_wait)
     crash_silent_runs()
+    crash_orphaned_runs([deployment.name for deployment in made])
     serve(*made, print_starting_message=True)
 
 
@@ -119,6 +133,41 @@ def crash_silent_runs() -> None:
         actions=[ChangeFlowRunState(state=StateType.CRASHED,
                                     message="Its heartbeats stopped: the process running it was killed or lost.")],
     ).create()
+
+
+ORPHANED = ("PENDING", "RUNNING", "CANCELLING")
+FLOWS = ["check-feed", "check-all-feeds"]
+
+
+def crash_orphaned_runs(names: list[str]) -> int:
+    """Mark Crashed the runs of these deployments that a serve process before this one left Pending or Running;
+    return how many.
+
+    Served deployments run only in the serve process that serves them, so when serve starts, such a run has
+    no process: serve was killed, or its machine lost. A Running run's heartbeats stop and the automation of
+    :func:`crash_silent_runs` crashes it in time, but a Pending one never sent any, and each feed's deployment
+    runs one run at a time: its next runs would wait behind it for ever.
+    """
+    crashed = 0
+    with get_client(sync_client=True) as client:
+        for deployment in _served(client, names):
+            stale = client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment])),
+                flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
+                    any_=[StateType[state] for state in ORPHANED]))))
+            for run in stale:
+                client.set_flow_run_state(run.id, Crashed(message="The serve process running it was stopped or "
+                                                                  "lost; serve started again without it."),
+                                          force=True)
+                crashed += 1
+    return crashed
+
+
+def _served(client: SyncPrefectClient, names: list[str]) -> list[UUID]:
+    """The ids of the deployments of these names that the server already has (from an earlier serve)."""
+    found = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)),
+                                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names)))
+    return [deployment.id for deployment in found]
 
 
 def _schedule(feed: FeedConfig) -> Schedule:

@@ -12,7 +12,13 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import requests
+from prefect import get_client
+from prefect.deployments import run_deployment
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.states import Pending
 
+from feedcheck.flows import check_one_feed
+from feedcheck.flows.serve import crash_orphaned_runs, deployments
 from tests.conftest import FEEDS, ROOT, FeedServer
 from tests.servers import Postgres, PrefectServer, free_port
 from tests.test_flow_cli import BIN, _completed_run, _deployments, _healthy, demo_copy, env_for, wait_for
@@ -116,6 +122,22 @@ def test_a_run_whose_processes_are_killed_is_marked_crashed_not_left_running(
         if serve is not None and serve.poll() is None:
             os.killpg(serve.pid, signal.SIGKILL)
         prefect.stop()
+
+
+def test_serve_started_again_crashes_the_runs_its_killed_predecessor_left_pending(
+        tmp_path: Path, prefect_on_postgres: PrefectServer) -> None:
+    config = fleet_of(tmp_path, 2)
+    with temporary_settings({PREFECT_API_URL: prefect_on_postgres.api}):
+        for deployment in deployments(config):
+            deployment.apply()
+        left = [run_deployment(f"check-feed/shop-00{n}", timeout=0) for n in range(2)]
+        with get_client(sync_client=True) as client:
+            for run in left:
+                client.set_flow_run_state(run.id, Pending(), force=True)  # as a killed serve leaves them
+            other = client.create_flow_run(flow=check_one_feed, state=Pending())  # not serve's: left alone
+            assert crash_orphaned_runs(["shop-000", "shop-001", "all"]) == 2
+            assert [client.read_flow_run(run.id).state.type.value for run in left] == ["CRASHED", "CRASHED"]
+            assert client.read_flow_run(other.id).state.type.value == "PENDING"
 
 
 def _names(api: str) -> list[str]:
