@@ -6,6 +6,7 @@
     [defaults]
     out = "out/feeds"                 # each feed publishes to out/<name>/ (or s3://…/<name>/, sftp://…/<name>/)
     work = "state"                    # with a URL in out: each feed's reports and state in state/<name>/
+    feeds_at_once = 4                 # check-all-feeds: feeds checked side by side (more on PostgreSQL)
     channel = "tiktok"
     format = "csv"
 
@@ -56,8 +57,8 @@ _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
 _FEED_KEYS = {"name", "source", "channel", "events", "out", "work", "format", "currency", "countries", "schedule",
               "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask", "event_options", "publish_reports"}
-_DEFAULT_KEYS = {"out", "work", "fleet_page", "channel", "format", "countries", "gate", "alerts", "schedule", "dask",
-                 "event_options", "publish_reports"}
+_DEFAULT_KEYS = {"out", "work", "fleet_page", "feeds_at_once", "channel", "format", "countries", "gate", "alerts",
+                 "schedule", "dask", "event_options", "publish_reports"}
 _EVENT_KEYS = {"fields", "id_patterns", "purchase_events", "catalog_events", "dedup_window_hours"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
@@ -179,6 +180,26 @@ def fleet_folder(path: str | Path) -> Path:
     """
     file = Path(path)
     return _fleet_folder(_document(file)[1], file.parent)
+
+
+# Feeds that check-all-feeds checks side by side unless the file says: enough to overlap downloads and reads,
+# few enough that Prefect's temporary SQLite server keeps up (twenty at once made it answer 503 and crash the
+# run); a server on PostgreSQL holds more (the README's "Running in production" has figures).
+FEEDS_AT_ONCE = 4
+MOST_AT_ONCE = 32
+
+
+def feeds_at_once(path: str | Path) -> int:
+    """How many feeds ``check-all-feeds`` checks side by side: ``[defaults].feeds_at_once``, else 4.
+
+    Raises:
+        ConfigError: as :func:`load_feeds`, or the value is not a whole number from 1 to 32.
+    """
+    value = _document(Path(path))[1].get("feeds_at_once", FEEDS_AT_ONCE)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MOST_AT_ONCE:
+        raise ConfigError(f"[defaults]: 'feeds_at_once' must be a whole number from 1 to {MOST_AT_ONCE}, "
+                          f"got {value!r}.")
+    return value
 
 
 def _fleet_folder(defaults: dict[str, Any], base: Path) -> Path:

@@ -19,12 +19,13 @@ from typing import Any
 from prefect import flow, task
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, wait
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from feedcheck.clock import run_now
 from feedcheck.errors import ConfigError, ExitCode, exit_code_of
-from feedcheck.feeds import FeedConfig, find_feed, load_feeds
+from feedcheck.feeds import MOST_AT_ONCE, FeedConfig, feeds_at_once, find_feed, load_feeds
 from feedcheck.flows.steps import TaskSteps
 from feedcheck.pipeline import run_feed
 from feedcheck.reports.fleet import write_fleet_page
@@ -80,17 +81,13 @@ def feed_task(name: str, config: str, force: bool, fetch_retries: int, retry_del
     return outcome
 
 
-# Feeds checked side by side: enough to overlap downloads and reads, few enough that a temporary local
-# server's database keeps up (twenty feeds at once made it answer 503 and crash the run).
-FEEDS_AT_ONCE = 4
-
-
 @flow(name="check-all-feeds", flow_run_name="all-feeds", log_prints=False,
-      task_runner=ThreadPoolTaskRunner(max_workers=FEEDS_AT_ONCE))
+      task_runner=ThreadPoolTaskRunner(max_workers=MOST_AT_ONCE))
 def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, force: bool = False,
                     fetch_retries: int = 3, retry_delay_seconds: float = 30.0, now: str | None = None) -> State:
-    """Check every feed of ``config`` (or those in ``names``) side by side; one failing feed stops no other.
-    Each feed's fetch is retried as :func:`check_one_feed`'s is, and all judge at one ``now``.
+    """Check every feed of ``config`` (or those in ``names``) side by side, ``[defaults].feeds_at_once`` at a
+    time; one failing feed stops no other. Each feed's fetch is retried as :func:`check_one_feed`'s is, and
+    all judge at one ``now``.
 
     Ends Completed when every feed could be used and published, Failed otherwise, with a message that says
     how many feeds failed and which; the result lists each feed's outcome.
@@ -98,8 +95,13 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     feeds = load_feeds(config)
     now = run_now(now)
     chosen = list(dict.fromkeys(find_feed(feeds, n).name for n in names)) if names else [f.name for f in feeds]
-    futures = [feed_task.with_options(task_run_name=n).submit(n, config, force, fetch_retries,
-                                                              retry_delay_seconds, now) for n in chosen]
+    at_once = feeds_at_once(config)
+    futures: list[PrefectFuture[dict[str, Any]]] = []
+    for name in chosen:
+        while sum(not future.state.is_final() for future in futures) >= at_once:
+            wait(futures, timeout=0.5)
+        futures.append(feed_task.with_options(task_run_name=name).submit(name, config, force, fetch_retries,
+                                                                         retry_delay_seconds, now))
     outcomes = [future.result() for future in futures]
     failed = [o for o in outcomes if ExitCode(o["exit_code"]).failed]
     table = [{"feed": o["feed"], "status": o["status"], "message": o["message"]} for o in outcomes]

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from feedcheck.errors import ConfigError
-from feedcheck.feeds import find_feed, fleet_folder, load_feeds
+from feedcheck.feeds import feeds_at_once, find_feed, fleet_folder, load_feeds
 from feedcheck.settings import CATALOG_EVENTS, FetchLimits
 from tests.conftest import FIXTURES
 
@@ -220,3 +220,19 @@ def test_event_options_of_the_wrong_shape_are_a_config_error(tmp_path: Path) -> 
                       'event_options = { purchase_events = [["Purchase"]] }\n')
     with pytest.raises(ConfigError, match="feed 'shop': event_options takes lists"):
         load_feeds(config)
+
+
+@pytest.mark.parametrize("value", ["0", "33", "2.5", "true", '"8"'])
+def test_feeds_at_once_is_a_whole_number_from_1_to_32(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text(f'[defaults]\nfeeds_at_once = {value}\n\n[[feed]]\nname = "a"\nsource = "a.csv"\n')
+    with pytest.raises(ConfigError, match="'feeds_at_once' must be a whole number from 1 to 32"):
+        feeds_at_once(path)
+
+
+def test_feeds_at_once_is_4_unless_the_file_says(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text('[[feed]]\nname = "a"\nsource = "a.csv"\n')
+    assert feeds_at_once(path) == 4
+    path.write_text('[defaults]\nfeeds_at_once = 12\n\n[[feed]]\nname = "a"\nsource = "a.csv"\n')
+    assert feeds_at_once(path) == 12 and len(load_feeds(path)) == 1

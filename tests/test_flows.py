@@ -8,6 +8,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
@@ -289,6 +291,28 @@ def test_a_failed_feed_run_by_a_worker_raises_its_outcome_not_a_type_error(tmp_p
     with pytest.raises(FlowFailed) as every:
         run_flow(check_all_feeds, parameters={"config": config, "fetch_retries": 0})
     assert [o["feed"] for o in every.value.outcome] == ["gone"]
+
+
+def test_check_all_feeds_checks_as_many_feeds_at_once_as_the_feeds_file_says(tmp_path: Path,
+                                                                              server: FeedServer) -> None:
+    body = (FEEDS / "tiktok_clean.csv").read_bytes()
+    active, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow(handler: BaseHTTPRequestHandler) -> None:  # each download takes a second
+        with lock:
+            active[0] += 1
+            most[0] = max(most[0], active[0])
+        time.sleep(1.0)
+        with lock:
+            active[0] -= 1
+        send(handler, 200, body)
+
+    server.routes["/feed.csv"] = slow
+    entries = [f'name = "shop-{n}"\nsource = "{server.url("/feed.csv")}"' for n in range(5)]
+    state = check_all_feeds(str(feeds_file(tmp_path, *entries, defaults="feeds_at_once = 2")), return_state=True)
+    assert state.is_completed() and len(outcome_of(state)) == 5
+    assert most[0] == 2
 
 
 def test_one_failing_feed_stops_no_other_and_the_state_counts_failures(tmp_path: Path,
