@@ -1,0 +1,250 @@
+"""What the soak checks once the fleet has run: each check is a number in the soak's report, and holds or not.
+
+- catalogs: every feed's current catalog is complete, matches its manifest's sha256, and is the newest
+  version published (which the history's last run names too);
+- leftovers: no temporary or partial file anywhere the runs write;
+- history: one row per run that finished and was not skipped as unchanged (a killed run may have got as far
+  as its row), no row twice, and no run left Running or Pending in Prefect;
+- alerts: every change of a feed's state reached Slack, at least once; repeats at most one per kill;
+- schedules: each feed ran as often as its schedule implies, within one;
+- memory: the long-running processes' resident memory is flat.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import requests
+from lxml import etree
+
+from bench.soak.fleet import Feed
+from bench.soak.hosts import Message
+
+FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
+# What a run writes for a moment and a finished run never leaves: staging folders, temporary links and files,
+# downloads and unpacked feeds.
+LEFTOVER = re.compile(r"^\.staging-|\.tmp$|\.download$|^feedcheck-unpacked-|^feedcheck-diff-")
+UNCHANGED = "unchanged since the last run"
+FLAT = 1.25  # the last quarter's memory against the second quarter's, at most
+CATALOGS = "catalogs complete, as their manifests say, the newest published"
+LEFTOVERS = "no temporary or partial files"
+HISTORY = "history: one row per finished run, none twice, none left running"
+ALERTS = "alerts: every change reached Slack; repeats at most one per kill"
+SCHEDULES = "schedules: runs per feed within one of the schedule"
+MEMORY = "memory of the long-running processes is flat"
+CHECKS = (CATALOGS, LEFTOVERS, HISTORY, ALERTS, SCHEDULES, MEMORY)  # in the report's order
+
+
+@dataclass
+class Check:
+    name: str
+    holds: bool
+    figure: str
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Runs:
+    """The flow runs of one feed's deployment, as Prefect has them."""
+
+    feed: str
+    runs: list[dict[str, Any]]
+
+    def of(self, *states: str) -> list[dict[str, Any]]:
+        return [run for run in self.runs if run["state"]["type"] in states]
+
+    @property
+    def recorded(self) -> list[dict[str, Any]]:
+        """Finished runs that append to the history: all but those skipped as unchanged."""
+        return [run for run in self.of("COMPLETED", "FAILED") if UNCHANGED not in (run["state"]["message"] or "")]
+
+
+def flow_runs(api: str, deployments: dict[str, str]) -> dict[str, Runs]:
+    """Every flow run of each feed's deployment (``deployments``: feed name to deployment id)."""
+    found = {}
+    for name, deployment in deployments.items():
+        runs: list[dict[str, Any]] = []
+        while True:
+            answer = requests.post(f"{api}/flow_runs/filter", timeout=60, json={
+                "deployments": {"id": {"any_": [deployment]}}, "offset": len(runs), "limit": 200})
+            answer.raise_for_status()
+            runs += answer.json()
+            if len(answer.json()) < 200:
+                break
+        found[name] = Runs(name, runs)
+    return found
+
+
+def catalogs(feeds: list[Feed], outs: dict[str, Path]) -> Check:
+    problems = [f"{feed.name}: {problem}" for feed in feeds if (problem := _catalog_problem(outs[feed.name]))]
+    return Check(CATALOGS, not problems,
+                 f"{len(feeds) - len(problems)} of {len(feeds)} feeds", problems)
+
+
+def _catalog_problem(out: Path) -> str:
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        data = (out / manifest["file"]).read_bytes()
+    except (OSError, ValueError, KeyError) as exc:
+        return f"no current catalog ({type(exc).__name__})"
+    if hashlib.sha256(data).hexdigest() != manifest["sha256"]:
+        return "the catalog's sha256 is not its manifest's"
+    rows = _items(out / manifest["file"], manifest["format"])
+    if rows != manifest["items"]:
+        return f"{rows} rows, the manifest says {manifest['items']}"
+    versions = [json.loads(path.read_text()) for path in (out / "published").glob("*/manifest.json")]
+    newest = max(versions, key=lambda version: version["published_at"])
+    if newest["sha256"] != manifest["sha256"] and newest["published_at"] != manifest["published_at"]:
+        return f"the current catalog is not the newest published ({newest['published_at']})"
+    last = _history(out, "SELECT published_sha256 FROM runs ORDER BY run_id DESC LIMIT 1")
+    if last and last[0][0] != manifest["sha256"]:
+        return "the history's last run names another catalog"
+    return ""
+
+
+def _items(path: Path, kind: str) -> int:
+    """How many items the published catalog at ``path`` holds, read as its format's reader would."""
+    if kind == "parquet":
+        return int(pq.read_metadata(path).num_rows)
+    if kind == "xml":
+        return sum(1 for _ in etree.iterparse(str(path), tag="item"))
+    with path.open(encoding="utf-8", newline="") as text:
+        return sum(1 for _ in csv.reader(text, delimiter="\t" if kind == "tsv" else ",")) - 1
+
+
+def leftovers(folders: Iterable[Path], feeds: list[Feed], outs: dict[str, Path]) -> Check:
+    found = [str(path) for folder in folders for path in folder.rglob("*") if LEFTOVER.search(path.name)]
+    for feed in feeds:
+        spools = list((outs[feed.name] / ".cache").glob(".feedcheck-spool-*"))
+        found += [str(path) for path in spools[1:]]  # the cached check keeps one
+    return Check(LEFTOVERS, not found, f"{len(found)} found", found[:20])
+
+
+def history(feeds: list[Feed], outs: dict[str, Path], runs: dict[str, Runs]) -> Check:
+    problems = []
+    rows_in_all = 0
+    for feed in feeds:
+        rows = _history(outs[feed.name], "SELECT started_at FROM runs")
+        rows_in_all += len(rows)
+        finished, killed = len(runs[feed.name].recorded), len(runs[feed.name].of("CRASHED"))
+        if not finished <= len(rows) <= finished + killed:
+            problems.append(f"{feed.name}: {len(rows)} rows for {finished} finished runs and {killed} killed")
+        if len({row[0] for row in rows}) != len(rows):
+            problems.append(f"{feed.name}: a run recorded twice")
+    stuck = [f"{name}: {run['name']} {run['state']['name']}" for name, of in runs.items()
+             for run in of.of("RUNNING", "PENDING", "CANCELLING")]
+    return Check(HISTORY, not problems + stuck,
+                 f"{rows_in_all} rows; {sum(len(r.of('CRASHED')) for r in runs.values())} runs crashed, "
+                 f"{len(stuck)} left running", problems + stuck)
+
+
+def _history(out: Path, query: str) -> list[tuple[Any, ...]]:
+    try:
+        with sqlite3.connect(f"file:{out / 'history.sqlite'}?mode=ro", uri=True) as db:
+            return db.execute(query).fetchall()
+    except sqlite3.Error:
+        return []
+
+
+def alerts(feeds: list[Feed], outs: dict[str, Path], messages: list[Message], kills: int) -> Check:
+    """Each change of state in a feed's history reached Slack, in order: a change that a later one replaced
+    while Slack was down may be missing (the later one stands for it), and a message may come twice after a
+    kill (at least once: Slack answered, and the run died before it recorded that)."""
+    missing, repeats = [], 0
+    for feed in feeds:
+        changes = _changes([_state(row[0]) for row in _history(outs[feed.name], "SELECT status FROM runs")])
+        sent = [m.state for m in messages if m.feed == feed.name]
+        deduplicated = [state for i, state in enumerate(sent) if i == 0 or sent[i - 1] != state]
+        repeats += len(sent) - len(deduplicated)
+        if not _in_order(deduplicated, changes):
+            missing.append(f"{feed.name}: changes {changes}, Slack got {sent}")
+    holds = not missing and repeats <= kills
+    return Check(ALERTS, holds,
+                 f"{len(messages)} messages, {repeats} repeated ({kills} kills)", missing)
+
+
+def _state(status: str) -> str:
+    return {"fatal": "failed", "refused": "refused"}.get(status, "healthy")
+
+
+def _changes(states: list[str]) -> list[str]:
+    changes, last = [], "healthy"
+    for state in states:
+        if state != last:
+            changes.append(state)
+        last = state
+    return changes
+
+
+def _in_order(sent: list[str], changes: list[str]) -> bool:
+    """Whether Slack's messages are the changes, save changes that a later one replaced before delivery: the
+    last change always arrives."""
+    if not changes:
+        return not sent
+    if not sent or sent[-1] != changes[-1]:
+        return False
+    position = 0
+    for state in sent:
+        while position < len(changes) and changes[position] != state:
+            position += 1
+        if position == len(changes):
+            return False
+        position += 1
+    return True
+
+
+def schedules(runs: dict[str, Runs], start: datetime, end: datetime, interval: int) -> Check:
+    """Runs expected in [start, end] on the interval's slots against the runs that started there."""
+    slots = int(end.timestamp() // interval) - int(start.timestamp() // interval)
+    problems = []
+    for name, of in runs.items():
+        ran = [run for run in of.of(*FINAL) if run.get("auto_scheduled")
+               and start <= datetime.fromisoformat(run["expected_start_time"]) <= end]
+        if abs(len(ran) - slots) > 1:
+            problems.append(f"{name}: {len(ran)} runs, the schedule implies {slots}")
+    return Check(SCHEDULES, not problems,
+                 f"{slots} slots per feed; {len(problems)} feeds off", problems)
+
+
+def lateness(runs: dict[str, Runs]) -> dict[str, float]:
+    """How long after its scheduled time each run started: the median, the 95th percentile and the most (in
+    seconds). A fleet the machine holds starts its runs within seconds of their time."""
+    late = sorted((datetime.fromisoformat(run["start_time"]) - datetime.fromisoformat(run["expected_start_time"])
+                   ).total_seconds() for of in runs.values() for run in of.runs
+                  if run.get("start_time") and run.get("auto_scheduled"))
+    if not late:
+        return {}
+    return {"median": round(late[len(late) // 2], 1), "p95": round(late[int(len(late) * 0.95)], 1),
+            "most": round(late[-1], 1)}
+
+
+def memory(samples: dict[str, list[tuple[float, int]]]) -> Check:
+    """Each long-running process's resident memory: its last quarter's median against its second quarter's
+    (the first is warm-up)."""
+    figures, problems = [], []
+    for process, series in samples.items():
+        values = [rss for _, rss in series]
+        if len(values) < 8:
+            problems.append(f"{process}: {len(values)} samples, too few to tell")
+            continue
+        quarter = len(values) // 4
+        early, late = _median(values[quarter:2 * quarter]), _median(values[-quarter:])
+        figures.append(f"{process} {early / 2**20:.0f} → {late / 2**20:.0f} MiB")
+        if late > FLAT * early:
+            problems.append(f"{process} grew from {early / 2**20:.0f} to {late / 2**20:.0f} MiB")
+    return Check(MEMORY, not problems, "; ".join(figures), problems)
+
+
+def _median(values: list[int]) -> float:
+    ordered = sorted(values)
+    return float(ordered[len(ordered) // 2])

@@ -1,0 +1,29 @@
+"""A short soak: 20 feeds on ``feedcheck serve`` against a Prefect server on PostgreSQL for a few minutes, with
+serve killed, a flow run killed, the Prefect server and PostgreSQL restarted, Slack down and a full disk
+(``bench/soak``, which also runs the long one on demand)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from bench.soak.checks import CHECKS
+from tests.conftest import ROOT
+
+
+def test_a_short_soak_through_every_fault_loses_nothing(tmp_path: Path) -> None:
+    folder = tmp_path / "soak"
+    done = subprocess.run([sys.executable, "-m", "bench.soak", "--feeds", "20", "--minutes", "4", "--workdir",
+                           str(folder)], cwd=ROOT, capture_output=True, text=True, timeout=1500)
+    report = json.loads((folder / "soak-report.json").read_text())
+    assert [(check["name"], check["holds"]) for check in report["checks"]] == [(name, True) for name in CHECKS], \
+        done.stdout + done.stderr[-3000:]
+    assert done.returncode == 0
+    faults = [fault["fault"] for fault in report["faults"]]
+    assert faults == ["kill serve", "Slack down", "kill a run", "restart Prefect server", "Slack up", "disk full",
+                      "restart PostgreSQL", "disk freed"]
+    assert "none killed" not in json.dumps(report["faults"])
+    assert report["runs"].get("CRASHED", 0) >= 1  # a kill landed in a run, and the run was marked so
+    assert {"vanished", "unavailable", "truncated", "dripped", "unchanged"} <= set(report["host"])
