@@ -27,8 +27,8 @@ Everything is checked on load: a mistake is a :class:`~feedcheck.errors.ConfigEr
 that names the feed, the key and what is allowed.  Credentials are only ever
 named (an environment variable, or a Prefect block as ``block:NAME``), never
 written in the file; a webhook URL in the file is refused.  Relative paths are
-relative to the file.  (One module for the whole file, a little over 400
-lines: each key's check sits beside the others'.)
+relative to the file.  (One module for the whole file, about 450 lines:
+each key's check sits beside the others'.)
 """
 
 from __future__ import annotations

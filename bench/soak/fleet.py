@@ -85,7 +85,7 @@ def fleet(size: int, items: int) -> list[Feed]:
 
 
 def feeds_file(feeds: list[Feed], host: str, folder: Path, small_disk: Path, interval: int) -> str:
-    """The feeds file (TOML) of the fleet: each feed from ``host`` every ``interval`` seconds, its output in
+    """The feeds file (TOML) of the fleet: each feed from ``host`` on its :func:`schedule`, its output in
     ``folder`` (or on the small file system), its event log in ``folder/events``."""
     lines = ['[defaults]', f'out = "{folder / "out"}"', '',
              '[defaults.gate]', 'max_drop = 0.2', 'keep = 3', '',
@@ -93,13 +93,22 @@ def feeds_file(feeds: list[Feed], host: str, folder: Path, small_disk: Path, int
     for feed in feeds:
         lines += ["[[feed]]", f'name = "{feed.name}"', f'channel = "{feed.channel}"',
                   f'source = "{host}{feed.path}"', f'format = "{_FORMATS[feed.kind]}"',
-                  f"schedule = {{ interval = {interval} }}"]
+                  f"schedule = {schedule(feed, interval)}"]
         if feed.small_disk:
             lines.append(f'out = "{small_disk / feed.name}"')
         if feed.events:
             lines.append(f'events = ["{event_log(folder, feed)}"]')
         lines.append("")
     return "\n".join(lines)
+
+
+def schedule(feed: Feed, interval: int) -> str:
+    """Every ``interval`` seconds; where that is several minutes, the feeds take turns minute by minute (as a
+    fleet's owners spread their cron schedules), rather than all starting on the same second."""
+    minutes = interval // 60
+    if interval % 60 or minutes < 2 or 60 % minutes:
+        return f"{{ interval = {interval} }}"
+    return f'{{ cron = "{feed.number % minutes}-59/{minutes} * * * *" }}'
 
 
 def event_log(folder: Path, feed: Feed) -> Path:
