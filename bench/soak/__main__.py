@@ -24,7 +24,7 @@ from typing import Any
 import requests
 
 from bench import generate
-from bench.services import Postgres, PrefectServer, free_port, start_postgres
+from bench.services import PrefectServer, free_port, start_postgres
 from bench.soak import checks
 from bench.soak.faults import KILLS, Serve, SmallDisk, children_of, rss_of, timeline
 from bench.soak.fleet import Feed, event_log, feeds_file, fleet
@@ -44,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drain", type=float, default=300.0, help="seconds the runs due get to finish at the end")
     parser.add_argument("--workdir", type=Path, default=Path(".soak"))
     parser.add_argument("--no-faults", action="store_true", help="no faults: how many runs a minute the set-up holds")
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql",
+                        help="the Prefect server's database (SQLite: to compare; no PostgreSQL restart then)")
     args = parser.parse_args(argv)
     report = Soak(args).run()
     print(table(report))
@@ -73,8 +75,9 @@ class Soak:
         _clean(self.folder)
         slack = SlackSink()
         pg_folder = Path(tempfile.mkdtemp(prefix="feedcheck-soak-pg-"))  # a folder the postgres user may enter
-        postgres = start_postgres(pg_folder)
-        prefect = PrefectServer(free_port(), _server_env(self.folder, postgres))
+        postgres = start_postgres(pg_folder) if self.args.database == "postgresql" else None
+        database = postgres.url if postgres else f"sqlite+aiosqlite:///{self.folder / 'prefect.db'}"
+        prefect = PrefectServer(free_port(), _server_env(self.folder, database))
         disk = SmallDisk(self.folder / "small-disk")
         serve = None
         try:
@@ -91,7 +94,8 @@ class Soak:
             if serve is not None:
                 serve.stop()
             prefect.stop()
-            postgres.ctl("stop", "-m", "fast")
+            if postgres is not None:
+                postgres.ctl("stop", "-m", "fast")
             shutil.rmtree(pg_folder, ignore_errors=True)
             disk.unmount(disk.folder)
             self.host.close()
@@ -116,9 +120,13 @@ class Soak:
     def _deployments(self, api: str, serve: Serve) -> dict[str, str]:
         """The feeds' deployments, once serve has made them all."""
         deadline = time.monotonic() + 300
+        names = [feed.name for feed in self.feeds]
         while time.monotonic() < deadline and serve.process is not None and serve.process.poll() is None:
-            answer = requests.post(f"{api}/deployments/filter", json={}, timeout=30)
-            found = {d["name"]: d["id"] for d in answer.json()} if answer.ok else {}
+            found = {}
+            for start in range(0, len(names), 200):
+                answer = requests.post(f"{api}/deployments/filter", timeout=30, json={
+                    "deployments": {"name": {"any_": names[start:start + 200]}}, "limit": 200})
+                found |= {d["name"]: d["id"] for d in answer.json()} if answer.ok else {}
             if all(feed.name in found for feed in self.feeds):
                 return {feed.name: found[feed.name] for feed in self.feeds}
             time.sleep(2)
@@ -188,7 +196,8 @@ class Soak:
         states = [run["state"]["type"] for of in runs.values() for run in of.runs
                   if datetime.fromisoformat(run["expected_start_time"]) <= ended]
         report = {
-            "feeds": len(self.feeds), "minutes": self.args.minutes, "interval_s": self.args.interval,
+            "database": self.args.database, "feeds": len(self.feeds), "minutes": self.args.minutes,
+            "interval_s": self.args.interval,
             "items_per_feed": self.args.items,
             "runs": {state: states.count(state) for state in sorted(set(states))},
             "runs_per_minute": round(sum(len(of.of(*checks.FINAL)) for of in runs.values()) / self.args.minutes, 1),
@@ -236,10 +245,10 @@ def _longest(samples: dict[str, list[tuple[float, int]]]) -> dict[str, list[tupl
     return {name: samples[name] for name in kinds.values()}
 
 
-def _server_env(folder: Path, postgres: Postgres) -> dict[str, str]:
+def _server_env(folder: Path, database: str) -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
         "PREFECT_HOME": str(folder / "prefect-server"),
-        "PREFECT_API_DATABASE_CONNECTION_URL": postgres.url,
+        "PREFECT_API_DATABASE_CONNECTION_URL": database,
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": "false",
         "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "10",
@@ -254,7 +263,8 @@ def _clean(folder: Path) -> None:
 
 
 def table(report: dict[str, Any]) -> str:
-    lines = [f"soak: {report['feeds']} feeds every {report['interval_s']} s for {report['minutes']} min; "
+    lines = [f"soak on {report['database']}: {report['feeds']} feeds every {report['interval_s']} s for "
+             f"{report['minutes']} min; "
              f"{report['runs_per_minute']} runs a minute; runs by state {report['runs']}; "
              f"started late by (s) {report['late_s']}", "",
              "| check | holds | figure |", "|---|---|---|"]

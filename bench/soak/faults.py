@@ -133,9 +133,9 @@ class Fault:
     act: Callable[[], str]  # does it; says what it did
 
 
-def timeline(serve: Serve, prefect: PrefectServer, postgres: Postgres, slack: SlackSink,
+def timeline(serve: Serve, prefect: PrefectServer, postgres: Postgres | None, slack: SlackSink,
              disk: SmallDisk) -> list[Fault]:
-    """The faults of a soak, in the order they come."""
+    """The faults of a soak, in the order they come (with no PostgreSQL, all but its restart)."""
     def kill_serve() -> str:
         runs = len(_running(serve))
         serve.kill()
@@ -163,6 +163,7 @@ def timeline(serve: Serve, prefect: PrefectServer, postgres: Postgres, slack: Sl
         return "Prefect server stopped and started"
 
     def restart_postgres() -> str:
+        assert postgres is not None
         postgres.restart()
         return "PostgreSQL restarted (fast)"
 
@@ -181,7 +182,7 @@ def timeline(serve: Serve, prefect: PrefectServer, postgres: Postgres, slack: Sl
         Fault(0.45, "restart Prefect server", restart_prefect),
         Fault(0.48, "Slack up", slack_up),
         Fault(0.52, "disk full", disk_full),
-        Fault(0.60, "restart PostgreSQL", restart_postgres),
+        *([Fault(0.60, "restart PostgreSQL", restart_postgres)] if postgres else []),
         Fault(0.70, "disk freed", disk_freed),
     ], key=lambda fault: fault.at)
 

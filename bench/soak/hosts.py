@@ -19,7 +19,7 @@ from bench.soak.fleet import Feed
 
 # Parts of the soak (0 at its start, 1 at its end) in which a behaviour shows.
 VANISHED = (0.30, 0.55)
-UNAVAILABLE = (0.62, 0.70)
+UNAVAILABLE = (0.56, 0.80)
 SHRUNK_FROM = 0.40
 DRIP_PIECES, DRIP_PAUSE = 8, 0.5
 
@@ -33,12 +33,28 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
 
 
+class _Host:
+    """A server on a free port of 127.0.0.1, answering in threads of its own until closed."""
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        self.server = _Server(("127.0.0.1", 0), handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class _Quiet(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 
 
-class FeedHost:
+class FeedHost(_Host):
     """Serves each feed of the fleet at its path, as its behaviour says at this phase of the soak."""
 
     def __init__(self, feeds: list[Feed], phase: Callable[[], float]) -> None:
@@ -56,16 +72,7 @@ class FeedHost:
             def do_GET(self) -> None:
                 host.answer(self)
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().__init__(Handler)
 
     def answer(self, handler: BaseHTTPRequestHandler) -> None:
         feed = self.feeds.get(handler.path)
@@ -141,7 +148,7 @@ _HEADLINES = {"could not be fetched or read": "failed", "was not published": "re
               "has recovered": "healthy"}
 
 
-class SlackSink:
+class SlackSink(_Host):
     """An incoming-webhook endpoint that answers 503 while it is down and keeps what it received."""
 
     def __init__(self) -> None:
@@ -163,16 +170,11 @@ class SlackSink:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-        self.server = _Server(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/services/T0SOAK/B0SOAK/soak"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        return super().url + "/services/T0SOAK/B0SOAK/soak"
 
 
 def _message(headline: str) -> Message:
