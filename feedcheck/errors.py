@@ -8,6 +8,7 @@ exit code it ends the command line with::
       FeedFormatError         the bytes are not a feed feedcheck can read             exit 3
                               (decode.*, feed.*, xml.*, csv.*)
       ConfigError             bad options or settings; nothing was read               exit 2
+      OutputError             the run's files could not be written (a full disk)     exit 3
 
 Problems with individual items are never exceptions: they are findings.
 """
@@ -15,10 +16,14 @@ Problems with individual items are never exceptions: they are findings.
 from __future__ import annotations
 
 import enum
+import os
 
 from feedcheck.findings import Finding, code, declare, make_finding
 
-declare({"config.invalid": code("Invalid options", "error", "{detail}", True)})
+declare({
+    "config.invalid": code("Invalid options", "error", "{detail}", True),
+    "publish.reports_unwritable": code("Reports could not be written", "error", "{detail}", True),
+})
 
 
 class ExitCode(enum.IntEnum):
@@ -93,3 +98,20 @@ class ConfigError(FeedcheckError):
 
     def __init__(self, message: str) -> None:
         super().__init__(make_finding("config.invalid", detail=message))
+
+
+class OutputError(FeedcheckError):
+    """The run's files (parked items, catalog, history, reports) could not be written to its folder (the disk
+    is full, or read-only); what was published stays as it was."""
+
+    @classmethod
+    def writing(cls, folder: object, error: OSError) -> "OutputError":
+        return cls(make_finding("publish.reports_unwritable", detail=(
+            f"The run's files could not be written to {folder}: {_reason(error)}. The "
+            "catalog published last stays in place; free some space (or make the folder writable) and run "
+            "again.")))
+
+
+def _reason(error: OSError) -> str:
+    """What the system says of ``error``: "No space left on device" (pyarrow's own wording is longer)."""
+    return os.strerror(error.errno) if error.errno else str(error)

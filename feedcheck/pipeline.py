@@ -12,7 +12,8 @@ without spelling the sequence again.  The steps themselves are in
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+import errno
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor
 from pathlib import Path
 from types import TracebackType
@@ -20,7 +21,7 @@ from typing import Any
 
 from feedcheck.clock import utc_now
 from feedcheck.cluster import dask_executor
-from feedcheck.errors import ConfigError, FeedcheckError
+from feedcheck.errors import ConfigError, FeedcheckError, OutputError
 from feedcheck.feeds import FeedConfig
 from feedcheck.outcome import Checked, FeedRun
 from feedcheck.sources.fetch import Fetched
@@ -104,7 +105,7 @@ def run_feed(feed: FeedConfig, steps: Steps | None = None) -> FeedRun:
     steps = steps or Steps()
     feed = start_clock(feed)
     check_settings(feed)
-    with feed_lock(feed), steps:
+    with feed_lock(feed), steps, _output_errors(feed):
         started = utc_now()
         try:
             fetched = steps.fetch(feed)
@@ -128,3 +129,20 @@ def run_feed(feed: FeedConfig, steps: Steps | None = None) -> FeedRun:
         finally:
             steps.release(feed, checked)
     return FeedRun(feed, checked.report, summary, paths, checked.report.exit_code)
+
+
+# What makes an output folder refuse a write, whichever step meets it first (parked items, the catalog, the
+# history, the reports).
+_OUTPUT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+@contextlib.contextmanager
+def _output_errors(feed: FeedConfig) -> Iterator[None]:
+    """A full disk (or a read-only one) under the feed's folder ends the run with :class:`OutputError`, which
+    says so, rather than as a crash; every write is atomic, so what was published stays whole."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _OUTPUT_ERRNOS:
+            raise
+        raise OutputError.writing(feed.out, exc) from None

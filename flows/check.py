@@ -24,7 +24,7 @@ from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from feedcheck.clock import run_now
-from feedcheck.errors import ConfigError, ExitCode, exit_code_of
+from feedcheck.errors import ConfigError, ExitCode, OutputError, exit_code_of
 from feedcheck.feeds import MOST_AT_ONCE, FeedConfig, feeds_at_once, find_feed, load_feeds
 from feedcheck.flows.steps import TaskSteps
 from feedcheck.pipeline import run_feed
@@ -47,7 +47,11 @@ def check_one_feed(name: str, config: str = "feeds.toml", force: bool = False, f
         check_settings(feed)
     except ConfigError as exc:  # nothing was fetched; the feeds file needs fixing
         return _ended(name, "invalid", f"{name}: {exc.finding.message}")
-    run = run_feed(feed, TaskSteps(force=force, fetch_retries=fetch_retries, retry_delay_seconds=retry_delay_seconds))
+    try:
+        run = run_feed(feed, TaskSteps(force=force, fetch_retries=fetch_retries,
+                                       retry_delay_seconds=retry_delay_seconds))
+    except OutputError as exc:  # the disk is full: the run says so, and the last catalog stands
+        return _ended(name, "fatal", f"{name}: {exc.finding.message}")
     return _ended(feed.name, run.status, _headline(feed, run.status, run.summary), str(run.paths["report"]),
                   run.exit_code)
 

@@ -3,8 +3,8 @@
 - catalogs: every feed's current catalog is complete, matches its manifest's sha256, and is the newest
   version published (which the history's last run names too);
 - leftovers: no temporary or partial file anywhere the runs write;
-- history: one row per run that finished and was not skipped as unchanged (a killed run may have got as far
-  as its row), no row twice, and no run left Running or Pending in Prefect;
+- history: one row per run that finished and was not skipped as unchanged or stopped by the full disk (a
+  killed run may have got as far as its row), no row twice, and no run left Running or Pending in Prefect;
 - alerts: every change of a feed's state reached Slack, at least once; repeats at most one per kill;
 - schedules: each feed ran as often as its schedule implies, within one;
 - memory: the long-running processes' resident memory is flat.
@@ -35,6 +35,7 @@ FINAL = ("COMPLETED", "FAILED", "CRASHED", "CANCELLED")
 # downloads and unpacked feeds.
 LEFTOVER = re.compile(r"^\.staging-|\.tmp$|\.download$|^feedcheck-unpacked-|^feedcheck-diff-")
 UNCHANGED = "unchanged since the last run"
+UNWRITABLE = "could not be written"  # a run onto the full disk: it can record nothing, and says so
 FLAT = 1.25  # the last quarter's memory against the second quarter's, at most
 CATALOGS = "catalogs complete, as their manifests say, the newest published"
 LEFTOVERS = "no temporary or partial files"
@@ -65,8 +66,10 @@ class Runs:
 
     @property
     def recorded(self) -> list[dict[str, Any]]:
-        """Finished runs that append to the history: all but those skipped as unchanged."""
-        return [run for run in self.of("COMPLETED", "FAILED") if UNCHANGED not in (run["state"]["message"] or "")]
+        """Finished runs that append to the history: all but those skipped as unchanged, and those that could
+        not write to a full disk."""
+        return [run for run in self.of("COMPLETED", "FAILED")
+                if not any(words in (run["state"]["message"] or "") for words in (UNCHANGED, UNWRITABLE))]
 
 
 def flow_runs(api: str, deployments: dict[str, str]) -> dict[str, Runs]:

@@ -97,7 +97,10 @@ def write_reports(
     mismatches: Iterable[dict[str, Any]] | None = None,
 ) -> dict[str, Path]:
     """Write ``findings.csv``, ``report.json``, ``report.md``, ``report.html`` and (after an event check)
-    ``mismatches.csv``; return their paths."""
+    ``mismatches.csv``; return their paths.
+
+    Each file is written atomically: a write that fails (a full disk) leaves the old file whole.
+    """
     findings = list(findings)
     paths = {"findings": out_dir / "findings.csv", "report": out_dir / "report.json",
              "markdown": out_dir / "report.md", "html": out_dir / "report.html"}
