@@ -108,7 +108,9 @@ def schedule(feed: Feed, interval: int) -> str:
     minutes = interval // 60
     if interval % 60 or minutes < 2 or 60 % minutes:
         return f"{{ interval = {interval} }}"
-    return f'{{ cron = "{feed.number % minutes}-59/{minutes} * * * *" }}'
+    # The turn comes from the feed's number past its behaviour's, so that each behaviour has feeds on every
+    # turn (the number's last digit picks the behaviour).
+    return f'{{ cron = "{feed.number // len(BEHAVIOURS) % minutes}-59/{minutes} * * * *" }}'
 
 
 def event_log(folder: Path, feed: Feed) -> Path:
