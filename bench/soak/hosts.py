@@ -105,7 +105,7 @@ class FeedHost(_Host):
         return self.bodies[feed.path]
 
     def _send(self, handler: BaseHTTPRequestHandler, feed: Feed, number: int, body: bytes) -> None:
-        if feed.behaviour == "truncates" and number % 3 == 0:
+        if feed.behaviour == "truncates" and number % 2 == 0:
             handler.wfile.write(body[: len(body) // 2])
             handler.wfile.flush()
             handler.connection.shutdown(socket.SHUT_RDWR)
