@@ -6,7 +6,7 @@ A feed's behaviour is what its host does to it over the soak (see :mod:`bench.so
 - ``steady``: the same bytes every time, with an ETag, so most runs are conditional and skipped as unchanged;
 - ``flaky``: 503 for a while, then well again;
 - ``drip``: the body arrives slowly, in pieces;
-- ``truncates``: every second answer stops halfway through the declared length;
+- ``truncates``: no ETag, and every second answer stops halfway through the declared length;
 - ``shrinks``: from some point on, half of the items are gone (the gate must refuse it and keep the last good
   catalog);
 - ``changes``: other prices on every answer, so every run publishes;
