@@ -9,12 +9,14 @@ same flows deploy to a work pool with ``prefect deploy`` and ``prefect.yaml``.
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import httpx
 from prefect import get_client, serve
 from prefect.automations import Automation
 from prefect.client.orchestration import SyncPrefectClient
@@ -25,14 +27,17 @@ from prefect.client.schemas.filters import (
     FlowFilter,
     FlowFilterName,
     FlowRunFilter,
+    FlowRunFilterExpectedStartTime,
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.client.schemas.responses import DeploymentResponse
 from prefect.deployments.runner import RunnerDeployment
 from prefect.events.actions import ChangeFlowRunState
 from prefect.events.schemas.automations import EventTrigger, Posture
 from prefect.events.schemas.events import ResourceSpecification
+from prefect.exceptions import ObjectNotFound
 from prefect.schedules import Cron, Interval, Schedule
 from prefect.settings import get_current_settings
 from prefect.states import Crashed
@@ -77,9 +82,12 @@ def serve_feeds(config: str | Path, api_wait: float = API_WAIT) -> None:
         ConfigError: the feeds file is wrong, or the API did not answer within ``api_wait`` seconds.
     """
     made = deployments(config)
+    names = [deployment.name for deployment in made]
     wait_for_api(api_wait)
     crash_silent_runs()
-    crash_orphaned_runs([deployment.name for deployment in made])
+    crash_orphaned_runs(names)
+    threading.Thread(target=_keep_deleting_dangling_runs, args=(names,), name="feedcheck-dangling-runs",
+                     daemon=True).start()
     serve(*made, print_starting_message=True)
 
 
@@ -152,7 +160,7 @@ def crash_orphaned_runs(names: list[str]) -> int:
     with get_client(sync_client=True) as client:
         for deployment in _served(client, names):
             stale = client.read_flow_runs(
-                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment])),
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment.id])),
                 flow_run_filter=FlowRunFilter(state=FlowRunFilterState(type=FlowRunFilterStateType(
                     any_=[StateType[state] for state in ORPHANED]))))
             for run in stale:
@@ -163,11 +171,71 @@ def crash_orphaned_runs(names: list[str]) -> int:
     return crashed
 
 
-def _served(client: SyncPrefectClient, names: list[str]) -> list[UUID]:
-    """The ids of the deployments of these names that the server already has (from an earlier serve)."""
-    found = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)),
-                                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names)))
-    return [deployment.id for deployment in found]
+SWEEP_EVERY = 30.0  # seconds between two looks for dangling runs
+SWEEP_AHEAD = timedelta(minutes=5)  # how far ahead a look goes
+PREFETCH = timedelta(seconds=30)  # serve's runner takes runs due in 10 s (its default): a margin past that
+
+
+def delete_dangling_runs(names: list[str], now: datetime | None = None) -> int:
+    """Delete the Scheduled runs of these deployments that a schedule they no longer have made; return how many.
+
+    Each time serve starts it applies its deployments, and Prefect's server replaces their schedules with new
+    ones. When the server's scheduler was mid-tick, it inserts the runs it had made from the old schedules
+    after the replacement: a second run of the same feed at the same time (Prefect issues 17703, 18894).
+    Only runs due after the runner's prefetch are deleted, so none that serve may be starting goes.
+    """
+    now = now or datetime.now(timezone.utc)
+    soonest = now + PREFETCH
+    deleted = 0
+    with get_client(sync_client=True) as client:
+        schedules = {deployment.id: {schedule.id for schedule in deployment.schedules}
+                     for deployment in _served(client, names)}
+        for run in _scheduled(client, list(schedules), soonest, now + SWEEP_AHEAD):
+            made_by = run.created_by
+            if made_by and made_by.type == "SCHEDULE" and made_by.id not in schedules.get(run.deployment_id, {}):
+                with contextlib.suppress(ObjectNotFound):
+                    client.delete_flow_run(run.id)
+                    deleted += 1
+    return deleted
+
+
+def _keep_deleting_dangling_runs(names: list[str]) -> None:
+    """:func:`delete_dangling_runs` every :data:`SWEEP_EVERY` seconds for as long as serve runs; a server that
+    does not answer is asked again next time."""
+    while True:
+        time.sleep(SWEEP_EVERY)
+        with contextlib.suppress(httpx.HTTPError):
+            delete_dangling_runs(names)
+
+
+PAGE = 200  # the most a filter of Prefect's API returns at once
+
+
+def _served(client: SyncPrefectClient, names: list[str]) -> list[DeploymentResponse]:
+    """The deployments of these names that the server already has (from an earlier serve), a page at a time."""
+    found: list[DeploymentResponse] = []
+    for start in range(0, len(names), PAGE):
+        found += client.read_deployments(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)),
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names[start:start + PAGE])),
+            limit=PAGE)
+    return found
+
+
+def _scheduled(client: SyncPrefectClient, deployments: list[UUID], after: datetime,
+               before: datetime) -> list[FlowRun]:
+    """The Scheduled runs of these deployments expected between two moments, a page at a time."""
+    found: list[FlowRun] = []
+    while True:
+        page = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=deployments)),
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.SCHEDULED])),
+                expected_start_time=FlowRunFilterExpectedStartTime(after_=after, before_=before)),
+            offset=len(found), limit=PAGE)
+        found += page
+        if len(page) < PAGE:
+            return found
 
 
 def _schedule(feed: FeedConfig) -> Schedule:

@@ -3,22 +3,29 @@ and feedcheck's runs going on through restarts of either."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import signal
 import subprocess
 import time
+from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
+from uuid import UUID
 
+import prefect.server.models as prefect_models
 import requests
 from prefect import get_client
+from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
-from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.server.database import provide_database_interface
+from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_API_URL, temporary_settings
 from prefect.states import Pending
 
 from feedcheck.flows import check_one_feed
-from feedcheck.flows.serve import crash_orphaned_runs, deployments
+from feedcheck.flows.serve import crash_orphaned_runs, delete_dangling_runs, deployments
 from tests.conftest import FEEDS, ROOT, FeedServer
 from tests.servers import Postgres, PrefectServer, free_port
 from tests.test_flow_cli import BIN, _completed_run, _deployments, _healthy, demo_copy, env_for, wait_for
@@ -154,3 +161,55 @@ def _start(api: str, name: str) -> str:
 
 def _state(api: str, run: str) -> str:
     return str(requests.get(f"{api}/flow_runs/{run}", timeout=10).json()["state"]["type"])
+
+
+def test_serve_deletes_the_runs_a_schedule_replaced_mid_tick_left_behind(
+        tmp_path: Path, prefect_on_postgres: PrefectServer) -> None:
+    """Serve re-applies its deployments each time it starts, and Prefect's server replaces their schedules.
+    When its scheduler was mid-tick, it inserts the runs it made from the old schedule afterwards (Prefect
+    issues 17703 and 18894): two runs of one feed at each time. The scheduler's two steps run here around the
+    re-apply, as that race interleaves them."""
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "out"\n\n[[feed]]\nname = "minutely"\nchannel = "tiktok"\n'
+                      f'source = "{CLEAN[0][1]}"\nschedule = {{ cron = "* * * * *" }}\n')
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0) + timedelta(hours=1)
+    database = prefect_on_postgres.env["PREFECT_API_DATABASE_CONNECTION_URL"]
+    with temporary_settings({PREFECT_API_URL: prefect_on_postgres.api,
+                             PREFECT_API_DATABASE_CONNECTION_URL: database}):
+        deployments(config)[0].apply()
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name("check-feed/minutely").id
+        made = asyncio.run(_scheduler_makes_runs(deployment, now))
+        deployments(config)[0].apply()  # serve started again
+        asyncio.run(_scheduler_inserts_runs(made))
+        assert _minutes_of(_runs_made(deployment, made), now) == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        assert delete_dangling_runs(["minutely", "all"], now=now) == 5
+        assert _minutes_of(_runs_made(deployment, made), now) == [0, 6, 7, 8, 9]  # now, and past 5 minutes
+
+
+def _runs_made(deployment: UUID, made: list[dict[str, object]]) -> list[FlowRun]:
+    keys = {run["idempotency_key"] for run in made}
+    with get_client(sync_client=True) as client:
+        return [run for run in client.read_flow_runs(deployment_filter=DeploymentFilter(
+            id=DeploymentFilterId(any_=[deployment]))) if run.idempotency_key in keys]
+
+
+def _minutes_of(runs: list[FlowRun], now: datetime) -> list[int]:
+    return sorted(int((run.expected_start_time - now).total_seconds()) // 60 for run in runs)
+
+
+async def _scheduler_makes_runs(deployment: UUID, now: datetime) -> list[dict[str, object]]:
+    """The first step of a tick of Prefect's scheduler: the runs of the next ten minutes, from the deployment's
+    schedules as they are now."""
+    db = provide_database_interface()
+    async with db.session_context() as session:
+        return await prefect_models.deployments._generate_scheduled_flow_runs(
+            db, session=session, deployment_id=deployment, start_time=now, end_time=now + timedelta(minutes=10),
+            min_time=timedelta(minutes=10), min_runs=10, max_runs=10)
+
+
+async def _scheduler_inserts_runs(runs: list[dict[str, object]]) -> None:
+    """The second step of the tick: insert the runs it made."""
+    db = provide_database_interface()
+    async with db.session_context(begin_transaction=True) as session:
+        await prefect_models.deployments._insert_scheduled_flow_runs(session=session, runs=runs)

@@ -5,6 +5,7 @@ Everything runs on 127.0.0.1: PostgreSQL (Debian's, as the tests start it), the 
 and the Slack endpoint of :mod:`bench.soak.hosts`, and serve. Run as root: the soak mounts a small tmpfs to
 fill up. Its report (``soak-report.json`` in the work folder, and a table on standard output) gives each
 check of :mod:`bench.soak.checks` with its figure; the exit code is 0 when every check holds, 1 otherwise.
+``soak-runs.json`` beside it keeps each feed's flow runs as Prefect had them, to explain a check that failed.
 """
 
 from __future__ import annotations
@@ -207,6 +208,8 @@ class Soak:
             "checks": [vars(check) for check in found],
         }
         (self.folder / "soak-report.json").write_text(json.dumps(report, indent=2) + "\n")
+        (self.folder / "soak-runs.json").write_text(json.dumps(
+            {name: [_brief(run) for run in of.runs] for name, of in runs.items()}, indent=1) + "\n")
         return report
 
     def _while_full(self, runs: dict[str, checks.Runs]) -> list[str]:
@@ -218,6 +221,14 @@ class Soak:
                 for feed in self.feeds if feed.small_disk for run in runs[feed.name].runs
                 if run.get("start_time") and at["disk full"] <= datetime.fromisoformat(run["start_time"])
                 < at["disk freed"]]
+
+
+def _brief(run: dict[str, Any]) -> dict[str, Any]:
+    """What a flow run's record says of how it was scheduled and ended, to read after a soak."""
+    return {key: run.get(key) for key in ("name", "expected_start_time", "start_time", "end_time", "created",
+                                          "auto_scheduled", "idempotency_key")} | {
+        "state": run["state"]["type"], "state_name": run["state"]["name"],
+        "message": (run["state"]["message"] or "")[:200]}
 
 
 def _runs(api: str, deployments: list[str], states: list[str], *, before: datetime | None = None,
