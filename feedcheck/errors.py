@@ -47,6 +47,7 @@ class ExitCode(enum.IntEnum):
 # skipped as unchanged keeps the exit code of the check that stands.
 _BY_STATUS = {"ok": ExitCode.OK, "unchanged": ExitCode.OK, "errors": ExitCode.ERRORS, "invalid": ExitCode.USAGE,
               "fatal": ExitCode.UNUSABLE, "refused": ExitCode.UNUSABLE, "crashed": ExitCode.INTERNAL}
+STATUSES = frozenset(_BY_STATUS)  # every status a run ends with
 
 
 def exit_code_of(status: str) -> ExitCode:

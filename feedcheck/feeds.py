@@ -7,6 +7,7 @@
     out = "out/feeds"                 # each feed publishes to out/<name>/ (or s3://…/<name>/, sftp://…/<name>/)
     work = "state"                    # with a URL in out: each feed's reports and state in state/<name>/
     feeds_at_once = 4                 # check-all-feeds: feeds checked side by side (more on PostgreSQL)
+    spread = "threads"                # or "deployments": check-all-feeds runs each feed's own deployment
     channel = "tiktok"
     format = "csv"
 
@@ -27,7 +28,7 @@ Everything is checked on load: a mistake is a :class:`~feedcheck.errors.ConfigEr
 that names the feed, the key and what is allowed.  Credentials are only ever
 named (an environment variable, or a Prefect block as ``block:NAME``), never
 written in the file; a webhook URL in the file is refused.  Relative paths are
-relative to the file.  (One module for the whole file, about 450 lines:
+relative to the file.  (One module for the whole file, about 470 lines:
 each key's check sits beside the others'.)
 """
 
@@ -57,8 +58,8 @@ _CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?LW#]+$")
 _SECRET_REF = re.compile(r"^(env|block):[A-Za-z_][A-Za-z0-9_.-]*$")
 _FEED_KEYS = {"name", "source", "channel", "events", "out", "work", "format", "currency", "countries", "schedule",
               "auth", "gate", "alerts", "timeout", "max_bytes", "limits", "dask", "event_options", "publish_reports"}
-_DEFAULT_KEYS = {"out", "work", "fleet_page", "feeds_at_once", "channel", "format", "countries", "gate", "alerts",
-                 "schedule", "dask", "event_options", "publish_reports"}
+_DEFAULT_KEYS = {"out", "work", "fleet_page", "feeds_at_once", "spread", "channel", "format", "countries", "gate",
+                 "alerts", "schedule", "dask", "event_options", "publish_reports"}
 _EVENT_KEYS = {"fields", "id_patterns", "purchase_events", "catalog_events", "dedup_window_hours"}
 _GATE_KEYS = {"max_drop", "max_error_share", "keep"}
 _ALERT_KEYS = {"slack_webhook", "min_match_rate", "report_url"}
@@ -200,6 +201,23 @@ def feeds_at_once(path: str | Path) -> int:
         raise ConfigError(f"[defaults]: 'feeds_at_once' must be a whole number from 1 to {MOST_AT_ONCE}, "
                           f"got {value!r}.")
     return value
+
+
+# How check-all-feeds spreads its feeds: over threads of its own process, or over the processes that run the
+# feeds' deployments (serve, or a work pool's workers on several machines), each feed a run of check-feed/<feed>.
+SPREADS = ("threads", "deployments")
+
+
+def spread(path: str | Path) -> str:
+    """How ``check-all-feeds`` spreads the feeds: ``[defaults].spread``, else ``threads``.
+
+    Raises:
+        ConfigError: as :func:`load_feeds`, or the value is not one of :data:`SPREADS`.
+    """
+    value = _document(Path(path))[1].get("spread", SPREADS[0])
+    if value not in SPREADS:
+        raise ConfigError(f"[defaults]: 'spread' must be one of {', '.join(SPREADS)}, got {value!r}.")
+    return str(value)
 
 
 def _fleet_folder(defaults: dict[str, Any], base: Path) -> Path:

@@ -14,21 +14,27 @@ failed.
 
 from __future__ import annotations
 
+import time
 from typing import Any
+from uuid import UUID
 
-from prefect import flow, task
+from prefect import flow, get_client, task
 from prefect.artifacts import create_link_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, wait
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from feedcheck.clock import run_now
-from feedcheck.errors import ConfigError, ExitCode, OutputError, exit_code_of
-from feedcheck.feeds import MOST_AT_ONCE, FeedConfig, feeds_at_once, find_feed, load_feeds
+from feedcheck.clock import run_now, utc_now
+from feedcheck.errors import STATUSES, ConfigError, ExitCode, OutputError, exit_code_of
+from feedcheck.feeds import MOST_AT_ONCE, FeedConfig, feeds_at_once, find_feed, fleet_folder, load_feeds, spread
 from feedcheck.flows.steps import TaskSteps
 from feedcheck.pipeline import run_feed
-from feedcheck.reports.fleet import write_fleet_page
+from feedcheck.reports.fleet import fleet, write_fleet_page
 from feedcheck.reports.render import count, percent
 from feedcheck.steps import check_settings, start_clock
 
@@ -88,25 +94,25 @@ def feed_task(name: str, config: str, force: bool, fetch_retries: int, retry_del
 @flow(name="check-all-feeds", flow_run_name="all-feeds", log_prints=False,
       task_runner=ThreadPoolTaskRunner(max_workers=MOST_AT_ONCE))
 def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, force: bool = False,
-                    fetch_retries: int = 3, retry_delay_seconds: float = 30.0, now: str | None = None) -> State:
+                    fetch_retries: int = 3, retry_delay_seconds: float = 30.0, now: str | None = None,
+                    start_within: float = 600.0) -> State:
     """Check every feed of ``config`` (or those in ``names``) side by side, ``[defaults].feeds_at_once`` at a
-    time; one failing feed stops no other. Each feed's fetch is retried as :func:`check_one_feed`'s is, and
-    all judge at one ``now``.
+    time, or, with ``[defaults] spread = "deployments"``, each as a run of its own deployment wherever those
+    run (every worker of a pool); one failing feed stops no other. Each feed's fetch is retried as
+    :func:`check_one_feed`'s is, and all judge at one ``now``. Spread over deployments, a feed's run that
+    nothing took within ``start_within`` seconds is withdrawn, and the feed failed.
 
     Ends Completed when every feed could be used and published, Failed otherwise, with a message that says
     how many feeds failed and which; the result lists each feed's outcome.
     """
     feeds = load_feeds(config)
-    now = run_now(now)
+    options = {"force": force, "fetch_retries": fetch_retries, "retry_delay_seconds": retry_delay_seconds,
+               "now": run_now(now)}
     chosen = list(dict.fromkeys(find_feed(feeds, n).name for n in names)) if names else [f.name for f in feeds]
-    at_once = feeds_at_once(config)
-    futures: list[PrefectFuture[dict[str, Any]]] = []
-    for name in chosen:
-        while sum(not future.state.is_final() for future in futures) >= at_once:
-            wait(futures, timeout=0.5)
-        futures.append(feed_task.with_options(task_run_name=name).submit(name, config, force, fetch_retries,
-                                                                         retry_delay_seconds, now))
-    outcomes = [future.result() for future in futures]
+    if spread(config) == "deployments":
+        outcomes = _across_deployments(chosen, config, options, start_within)
+    else:
+        outcomes = _across_threads(chosen, config, options)
     failed = [o for o in outcomes if ExitCode(o["exit_code"]).failed]
     table = [{"feed": o["feed"], "status": o["status"], "message": o["message"]} for o in outcomes]
     page = write_fleet_page(config)["html"].resolve().as_uri()
@@ -117,6 +123,86 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
         ": " + ", ".join(f"{o['feed']} ({o['status']})" for o in failed) if failed else "")
     return Failed(message=message, data=FlowFailed(message, outcomes)) if failed else Completed(message=message,
                                                                                                data=outcomes)
+
+
+def _across_threads(chosen: list[str], config: str, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each feed as a task of this run, ``[defaults].feeds_at_once`` side by side."""
+    at_once = feeds_at_once(config)
+    futures: list[PrefectFuture[dict[str, Any]]] = []
+    for name in chosen:
+        while sum(not future.state.is_final() for future in futures) >= at_once:
+            wait(futures, timeout=0.5)
+        futures.append(feed_task.with_options(task_run_name=name).submit(name, config, **options))
+    return [future.result() for future in futures]
+
+
+POLL = 2.0  # seconds between two looks at the feeds' runs
+PAGE = 200  # the most a filter of Prefect's API returns at once
+
+
+def _across_deployments(chosen: list[str], config: str, options: dict[str, Any],
+                        start_within: float) -> list[dict[str, Any]]:
+    """Each feed as a run of its own deployment, ``check-feed/<feed>``, all asked for at once: whatever runs the
+    deployments (serve, or a work pool's workers on several machines) decides how many run side by side. How
+    each ended comes from its flow run's state and from the report it wrote, which its ``out`` holds (on
+    storage every worker and this run reach)."""
+    started = {name: _start(name, options) for name in chosen}
+    ended = _ended_runs([run for run in started.values() if isinstance(run, UUID)], start_within)
+    feeds = {feed.name: feed for feed in load_feeds(config)}
+    statuses = {entry["feed"]: entry["status"]
+                for entry in fleet(list(feeds.values()), fleet_folder(config), utc_now())["feeds"]}
+    return [run if isinstance(run, dict) else
+            _outcome_of_run(feeds[name], ended.get(run), statuses[name], start_within)
+            for name, run in started.items()]
+
+
+def _start(name: str, options: dict[str, Any]) -> UUID | dict[str, Any]:
+    """Ask for a run of the feed's deployment; its id, or the feed's outcome when it has no deployment."""
+    try:
+        return run_deployment(f"check-feed/{name}", parameters=options, timeout=0).id
+    except ObjectNotFound:
+        message = (f"{name}: no deployment check-feed/{name} on the server; serve the feeds file "
+                   "(feedcheck serve) or deploy it (prefect deploy).")
+        return {"feed": name, "status": "invalid", "exit_code": int(exit_code_of("invalid")), "report": "",
+                "message": message}
+
+
+def _ended_runs(ids: list[UUID], start_within: float) -> dict[UUID, FlowRun]:
+    """These flow runs once every one has ended, looked at every :data:`POLL` seconds. A run that nothing took
+    within ``start_within`` seconds is deleted (it would run some day, unasked) and left out."""
+    deadline = time.monotonic() + start_within
+    with get_client(sync_client=True) as client:
+        while True:
+            runs = {}
+            for start in range(0, len(ids), PAGE):
+                runs |= {run.id: run for run in client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start:start + PAGE])), limit=PAGE)}
+            if time.monotonic() > deadline:
+                for run in [run for run in runs.values() if run.state is None or run.state.is_scheduled()]:
+                    client.delete_flow_run(run.id)
+                    del runs[run.id]
+            if all(run.state is not None and run.state.is_final() for run in runs.values()):
+                return runs
+            time.sleep(POLL)
+
+
+def _outcome_of_run(feed: FeedConfig, run: FlowRun | None, status: str, start_within: float) -> dict[str, Any]:
+    """A feed's outcome from its deployment's run: failed when the run did not end Completed, with the
+    ``status`` of the report the run wrote (a run that failed before it wrote one says why in its message)."""
+    if run is None or run.state is None:
+        message = (f"{feed.name}: nothing took its run of check-feed/{feed.name} within {start_within:.0f} s; "
+                   "is feedcheck serve, or a worker of the deployment's pool, running?")
+        return {"feed": feed.name, "status": "fatal", "exit_code": int(exit_code_of("fatal")), "report": "",
+                "message": message}
+    state = run.state
+    if state.is_crashed() or state.is_cancelled():
+        status = "crashed"
+    elif state.is_failed() and not (status in STATUSES and exit_code_of(status).failed):
+        status = "fatal"
+    elif state.is_completed() and status not in STATUSES:
+        status = "ok"
+    return {"feed": feed.name, "status": status, "exit_code": int(exit_code_of(status)),
+            "report": str(feed.out / "report.json"), "message": state.message or ""}
 
 
 def _ended(name: str, status: str, message: str, report: str = "", exit_code: int | None = None) -> State:

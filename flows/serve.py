@@ -44,7 +44,7 @@ from prefect.states import Crashed
 
 from feedcheck.errors import ConfigError
 from feedcheck.feeds import FeedConfig, load_feeds
-from feedcheck.flows.check import check_all_feeds, check_one_feed
+from feedcheck.flows.check import PAGE, check_all_feeds, check_one_feed
 from feedcheck.sources.redact import redact_url
 
 API_WAIT = 120.0  # seconds serve waits for the API of a server started beside it
@@ -206,9 +206,6 @@ def _keep_deleting_dangling_runs(names: list[str]) -> None:
         time.sleep(SWEEP_EVERY)
         with contextlib.suppress(httpx.HTTPError):
             delete_dangling_runs(names)
-
-
-PAGE = 200  # the most a filter of Prefect's API returns at once
 
 
 def _served(client: SyncPrefectClient, names: list[str]) -> list[DeploymentResponse]:

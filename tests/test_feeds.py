@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from feedcheck.errors import ConfigError
-from feedcheck.feeds import feeds_at_once, find_feed, fleet_folder, load_feeds
+from feedcheck.feeds import feeds_at_once, find_feed, fleet_folder, load_feeds, spread
 from feedcheck.settings import CATALOG_EVENTS, FetchLimits
 from tests.conftest import FIXTURES
 
@@ -236,3 +236,14 @@ def test_feeds_at_once_is_4_unless_the_file_says(tmp_path: Path) -> None:
     assert feeds_at_once(path) == 4
     path.write_text('[defaults]\nfeeds_at_once = 12\n\n[[feed]]\nname = "a"\nsource = "a.csv"\n')
     assert feeds_at_once(path) == 12 and len(load_feeds(path)) == 1
+
+
+def test_check_all_feeds_spreads_over_threads_unless_the_file_says_deployments(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.toml"
+    path.write_text('[[feed]]\nname = "a"\nsource = "a.csv"\n')
+    assert spread(path) == "threads"
+    path.write_text('[defaults]\nspread = "deployments"\n\n[[feed]]\nname = "a"\nsource = "a.csv"\n')
+    assert spread(path) == "deployments" and len(load_feeds(path)) == 1
+    path.write_text('[defaults]\nspread = "workers"\n\n[[feed]]\nname = "a"\nsource = "a.csv"\n')
+    with pytest.raises(ConfigError, match="'spread' must be one of threads, deployments, got 'workers'"):
+        spread(path)

@@ -24,7 +24,7 @@ from prefect.server.database import provide_database_interface
 from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, PREFECT_API_URL, temporary_settings
 from prefect.states import Pending
 
-from feedcheck.flows import check_one_feed
+from feedcheck.flows import check_all_feeds, check_one_feed, outcome_of
 from feedcheck.flows.serve import crash_orphaned_runs, delete_dangling_runs, deployments
 from tests.conftest import FEEDS, ROOT, FeedServer
 from tests.servers import Postgres, PrefectServer, free_port
@@ -213,3 +213,52 @@ async def _scheduler_inserts_runs(runs: list[dict[str, object]]) -> None:
     db = provide_database_interface()
     async with db.session_context(begin_transaction=True) as session:
         await prefect_models.deployments._insert_scheduled_flow_runs(session=session, runs=runs)
+
+
+def test_check_all_feeds_spread_over_deployments_runs_each_feed_where_serve_runs_its_deployment(
+        tmp_path: Path, prefect_on_postgres: PrefectServer) -> None:
+    config = tmp_path / "feeds.toml"
+    sources = [CLEAN[0], CLEAN[1], ("tiktok", tmp_path / "gone.csv")]
+    config.write_text('[defaults]\nout = "out"\nspread = "deployments"\n' + "".join(
+        f'\n[[feed]]\nname = "spread-{n}"\nchannel = "{channel}"\nsource = "{source}"\n'
+        for n, (channel, source) in enumerate(sources)))
+    env = env_for(tmp_path, PREFECT_API_URL=prefect_on_postgres.api)
+    serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: {"spread-0", "spread-1", "spread-2"} <= set(_names(prefect_on_postgres.api)), 120,
+                 "serve's deployments")
+        done = subprocess.run([str(BIN / "feedcheck"), "run", "--config", str(config)], capture_output=True,
+                              text=True, timeout=600, env=env, cwd=tmp_path)
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(timeout=60)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines() if not line.startswith(" ")][:3] == [
+        "OK", "OK", "FATAL"]
+    assert _runs_of_deployments(prefect_on_postgres.api, "spread-") == [
+        ("spread-0", "COMPLETED"), ("spread-1", "COMPLETED"), ("spread-2", "FAILED")]
+
+
+def _runs_of_deployments(api: str, prefix: str) -> list[tuple[str, str]]:
+    """Each run of the deployments whose name begins with ``prefix``: its deployment's name and its state."""
+    deployments = requests.post(f"{api}/deployments/filter", json={}, timeout=10).json()
+    names = {d["id"]: d["name"] for d in deployments if d["name"].startswith(prefix)}
+    runs = requests.post(f"{api}/flow_runs/filter", timeout=10, json={
+        "deployments": {"id": {"any_": list(names)}}}).json()
+    return sorted((names[run["deployment_id"]], run["state"]["type"]) for run in runs)
+
+
+def test_check_all_feeds_spread_over_deployments_withdraws_a_run_nothing_took_and_fails_its_feed(
+        tmp_path: Path, prefect_on_postgres: PrefectServer) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "out"\nspread = "deployments"\n\n[[feed]]\nname = "unserved"\n'
+                      f'channel = "tiktok"\nsource = "{CLEAN[0][1]}"\n')
+    with temporary_settings({PREFECT_API_URL: prefect_on_postgres.api}):
+        deployments(config)[0].apply()  # and no serve, nor worker, to run it
+        state = check_all_feeds(str(config), start_within=3, return_state=True)
+    assert outcome_of(state) == [{
+        "feed": "unserved", "status": "fatal", "exit_code": 3, "report": "",
+        "message": "unserved: nothing took its run of check-feed/unserved within 3 s; is feedcheck serve, or a "
+                   "worker of the deployment's pool, running?"}]
+    assert _runs_of_deployments(prefect_on_postgres.api, "unserved") == []
