@@ -105,6 +105,21 @@ def test_a_change_slack_missed_is_sent_by_the_next_run_and_only_then_recorded(tm
     assert [m["text"] for m in posted(server)] == [":rotating_light: shop could not be fetched or read"] * 5
 
 
+def test_a_change_that_was_over_before_slack_came_back_is_still_told_late_and_in_order(
+        tmp_path: Path, server: FeedServer) -> None:
+    url = slack(server, [200, 503, 503, 503, 503])  # down for the second run's alert and its three retries
+    sections = [alert_on_change(tmp_path, "shop", r, url, max_error_share=0.5, min_match_rate=None,
+                                report_link="x", backoff=0.01)
+                for r in [report("fatal"), report(), report("fatal"), report()]]
+    assert [(s["state"], s["sent"], s["waiting"]) for s in sections] == [
+        ("failed", True, 0), ("healthy", False, 1), ("failed", True, 0), ("healthy", True, 0)]
+    delivered = posted(server)
+    assert [m["text"].split(" ", 1)[1] for m in delivered] == ["shop could not be fetched or read"] + [
+        "shop has recovered"] * 5 + ["shop could not be fetched or read", "shop has recovered"]
+    assert delivered[5]["blocks"][-1]["elements"][0]["text"].startswith("Sent late: this happened at ")
+    assert not delivered[6]["blocks"][-1]["elements"][0]["text"].startswith("Sent late")
+
+
 def test_without_a_webhook_a_change_is_recorded_and_not_sent_later(tmp_path: Path, server: FeedServer) -> None:
     url = slack(server)
     first = alert_on_change(tmp_path, "shop", report("fatal"), None, max_error_share=0.5, min_match_rate=None,

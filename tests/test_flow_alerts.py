@@ -89,7 +89,7 @@ def test_a_failing_feed_alerts_once_then_recovers(tmp_path: Path, server: FeedSe
     assert [a["text"] for a in received] == [alert["text"], ":white_check_mark: shop has recovered"]
     report = json.loads((tmp_path / "out" / "shop" / "report.json").read_text())
     assert report["alert"] | {"detail": ""} == {"state": "healthy", "previous_state": "failed", "changed": True,
-                                               "sent": True, "detail": ""}
+                                               "sent": True, "detail": "", "waiting": 0}
     assert_secret_nowhere(tmp_path, caplog, states)
 
 

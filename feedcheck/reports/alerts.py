@@ -8,16 +8,19 @@ changes, and the state is kept in the feed's run history, so an hourly
 schedule does not send an hourly alert; a feed that becomes healthy again
 sends a recovery message.
 
-Delivery is at least once: Slack being down, slow or answering 4xx is retried
-(5xx and 429, with backoff) and logged, and never fails the feed's run; a change
-that could not be delivered is not recorded, so the next run sends it again
-(a run killed after Slack's answer and before the record may send it twice).
+Delivery is at least once, in order: Slack being down, slow or answering 4xx is
+retried (5xx and 429, with backoff) and logged, and never fails the feed's run;
+a change waits in a queue beside the history until Slack has taken it, and each
+run sends what waits, so no change is lost, even one that was over by the time
+Slack came back (a run killed after Slack's answer and before the record may
+send one twice).
 The webhook URL is a secret: it is read from an environment variable at send
 time and appears in no log line, report, finding or exception.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -158,51 +161,105 @@ def _post(url: str, payload: dict[str, Any], retries: int, backoff: float, timeo
 def alert_on_change(out: Path, feed: str, report: dict[str, Any], webhook: str | None, *,
                     max_error_share: float, min_match_rate: float | None, report_link: str,
                     retries: int = 3, backoff: float = 0.5) -> dict[str, Any]:
-    """Send an alert if this run's state differs from the last one delivered; return the ``alert`` section for
-    the report.
+    """Alert on each change of the feed's state, in order; return the ``alert`` section for the report.
 
-    The new state is recorded once Slack has taken the alert, or when no webhook is configured (there is no
-    one to tell). While Slack is down the change stays unrecorded and each run tries again, so no alert is
-    lost; the report says it was not delivered.
+    A change is queued, and leaves the queue once Slack has taken it: while Slack is down, each run tries the
+    queue again, so no change is lost, even one that was over by the time Slack came back (its message says
+    when it happened). With no webhook configured, the state is only recorded (there is no one to tell).
     """
     state = feed_state(report, max_error_share, min_match_rate)
     previous = _previous_state(out)
     changed = state != (previous or HEALTHY)
     section: dict[str, Any] = {"state": state, "previous_state": previous, "changed": changed, "sent": False,
                                "detail": "no change since the last run" if not changed else ""}
-    if changed:
-        if webhook is None:
+    if webhook is None:
+        if changed:
             section["detail"] = "no Slack webhook configured"
-        else:
-            delivery = send(webhook, message(feed, state, previous, report, report_link), retries=retries,
-                            backoff=backoff)
-            section |= {"sent": delivery.sent, "detail": delivery.detail}
-            if not delivery.sent:
-                return section
-    _save_state(out, state)
+        _record(out, state)
+        return section
+    waiting = _queued(out)
+    last = waiting[-1].state if waiting else previous or HEALTHY
+    if state != last:
+        waiting.append(_queue(out, state, message(feed, state, last, report, report_link)))
+    for change in waiting:
+        payload = change.payload if change.fresh else _late(change)
+        delivery = send(webhook, payload, retries=retries, backoff=backoff)
+        section |= {"sent": delivery.sent, "detail": delivery.detail}
+        if not delivery.sent:
+            break
+        _record(out, change.state, change.number)
+    section["waiting"] = len(_queued(out))
     return section
+
+
+@dataclass(frozen=True)
+class _Change:
+    """A change of state waiting for Slack: its number in the queue (None: it could not be queued), when it
+    happened, and its message. ``fresh``: queued by this run."""
+
+    number: int | None
+    state: str
+    at: str
+    payload: dict[str, Any]
+    fresh: bool = False
+
+
+def _late(change: _Change) -> dict[str, Any]:
+    note = {"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f"Sent late: this happened at {change.at} (UTC), when Slack could not be reached.")}]}
+    return change.payload | {"blocks": [*change.payload["blocks"], note]}
 
 
 def _previous_state(out: Path) -> str | None:
     try:
         with sqlite3.connect(out / STORE, timeout=30) as db:
-            db.execute(_TABLE)
+            db.executescript(_TABLES)
             row = db.execute("SELECT state FROM alert_state WHERE id = 1").fetchone()
     except sqlite3.Error:
         return None
     return row[0] if row else None
 
 
-def _save_state(out: Path, state: str) -> None:
+def _queued(out: Path) -> list[_Change]:
     try:
         with sqlite3.connect(out / STORE, timeout=30) as db:
-            db.execute(_TABLE)
+            db.executescript(_TABLES)
+            rows = db.execute("SELECT number, state, at, payload FROM alert_queue ORDER BY number").fetchall()
+    except sqlite3.Error:
+        return []
+    return [_Change(number, state, at, json.loads(payload)) for number, state, at, payload in rows]
+
+
+def _queue(out: Path, state: str, payload: dict[str, Any]) -> _Change:
+    """Queue a change; one that cannot be queued (the history's database is unusable) is still sent once."""
+    at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    try:
+        with sqlite3.connect(out / STORE, timeout=30) as db:
+            db.executescript(_TABLES)
+            number = db.execute("INSERT INTO alert_queue (state, at, payload) VALUES (?, ?, ?)",
+                                (state, at, json.dumps(payload))).lastrowid
+    except sqlite3.Error as exc:
+        log.warning("alert not queued (%s); it is sent once, and not again if Slack misses it", type(exc).__name__)
+        number = None
+    return _Change(number, state, at, payload, fresh=True)
+
+
+def _record(out: Path, state: str, delivered: int | None = None) -> None:
+    """Record the state Slack knows, and take the change it was told of off the queue, in one transaction."""
+    try:
+        with sqlite3.connect(out / STORE, timeout=30) as db:
+            db.executescript(_TABLES)
             db.execute("INSERT INTO alert_state (id, state, changed_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE "
                        "SET state = excluded.state, changed_at = CASE WHEN alert_state.state = excluded.state "
                        "THEN alert_state.changed_at ELSE excluded.changed_at END",
                        (state, datetime.now(timezone.utc).isoformat(timespec="seconds")))
+            db.execute("DELETE FROM alert_queue WHERE number = ?", (delivered,))
     except sqlite3.Error as exc:
         log.warning("alert state not saved (%s); the next run may alert again", type(exc).__name__)
 
 
-_TABLE = "CREATE TABLE IF NOT EXISTS alert_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL, changed_at TEXT)"
+_TABLES = """
+CREATE TABLE IF NOT EXISTS alert_state (id INTEGER PRIMARY KEY, state TEXT NOT NULL, changed_at TEXT);
+CREATE TABLE IF NOT EXISTS alert_queue (number INTEGER PRIMARY KEY AUTOINCREMENT, state TEXT NOT NULL,
+                                        at TEXT NOT NULL, payload TEXT NOT NULL);
+"""
