@@ -190,7 +190,7 @@ class Soak:
             checks.leftovers([self.folder / "out", self.folder / "small-disk", self.folder / "tmp"], self.feeds,
                              outs),
             checks.history(self.feeds, outs, runs),
-            checks.alerts(self.feeds, outs, slack.messages, kills),
+            checks.alerts(runs, slack.messages, kills),
             checks.schedules(runs, start, until, self.args.interval),
             checks.memory(_longest(self.samples)),
         ]
@@ -204,6 +204,8 @@ class Soak:
             "runs_per_minute": round(sum(len(of.of(*checks.FINAL)) for of in runs.values()) / self.args.minutes, 1),
             "late_s": checks.lateness(runs),
             "faults": self.faults, "host": dict(self.host.answers), "slack_refused": slack.refused,
+            "slack_got": {feed.name: [m.state for m in slack.messages if m.feed == feed.name] for feed in self.feeds
+                          if any(m.feed == feed.name for m in slack.messages)},
             "while_the_disk_was_full": self._while_full(runs),
             "checks": [vars(check) for check in found],
         }
