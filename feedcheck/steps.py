@@ -24,6 +24,8 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor
@@ -109,7 +111,23 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
     conditional = not force and feed.publish and not feed.events and not feed.gate.accept_drop
     last = skippable(feed.out, _run_key(feed), run_now(feed.now), lambda: published_manifest(feed)) \
         if conditional else None
-    return fetch(feed.source, limits=feed.fetch_limits, previous=last.validators if last else None, auth=feed.auth())
+    return fetch(feed.source, limits=feed.fetch_limits, previous=last.validators if last else None, auth=feed.auth(),
+                 workdir=_downloads(feed))
+
+
+def _downloads(feed: FeedConfig) -> Path | None:
+    """The feed's own folder for its download in the system's temporary folder, emptied first: under the feed's
+    lock no other run uses it, so what is there a killed run left (a download, a feed unpacked beside it).
+    ``None`` (the temporary folder itself) when that name is taken by something else, such as a link."""
+    mark = hashlib.sha256(str(feed.out.resolve()).encode()).hexdigest()[:8]
+    folder = Path(tempfile.gettempdir()) / f"feedcheck-{feed.name}-{mark}"
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        folder.mkdir(mode=0o700)
+    except FileExistsError:
+        return None
+    return folder
 
 
 def published_manifest(feed: FeedConfig) -> dict[str, Any] | None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import os
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -189,3 +193,37 @@ def test_only_failures_that_may_pass_are_marked_transient(server: FeedServer) ->
         with pytest.raises(FetchError) as caught:
             fetch(url, limits=FetchLimits(retries=0, connect_timeout=1))
         assert caught.value.transient is transient, (url, caught.value.finding.code)
+
+
+def test_the_next_run_removes_the_download_a_killed_run_left_in_the_temporary_folder(
+        tmp_path: Path, server: FeedServer) -> None:
+    slow = True
+
+    def feed(handler) -> None:  # the first answer takes minutes: the run is killed while it downloads
+        body = (FEEDS / "tiktok_clean.csv").read_bytes()
+        if not slow:
+            return send(handler, 200, body)
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body) * 100))
+        handler.end_headers()
+        with contextlib.suppress(OSError):
+            for _ in range(300):
+                handler.wfile.write(body[:100])
+                handler.wfile.flush()
+                time.sleep(1)
+
+    server.routes["/feed.csv"] = feed
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    check = [sys.executable, "-m", "feedcheck", "check", server.url("/feed.csv"), "--out", str(tmp_path / "out"),
+             "--name", "shop"]
+    env = os.environ | {"TMPDIR": str(temporary)}
+    with subprocess.Popen(check, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as killed:
+        deadline = time.monotonic() + 60
+        while not list(temporary.rglob("*.download")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        killed.kill()
+    assert [path.suffix for path in temporary.rglob("*.download")] == [".download"]  # what the kill left
+    slow = False
+    assert subprocess.run(check, env=env, capture_output=True, timeout=120).returncode == 0
+    assert [path for path in temporary.rglob("*") if path.is_file()] == []
