@@ -14,8 +14,9 @@ import os
 import sys
 import traceback
 from collections.abc import Iterator, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from feedcheck.cli_settings import event_settings, feed_config, local_folder, now_of, publish_options
 from feedcheck.clock import NOW_VARIABLE
@@ -251,8 +252,14 @@ def _event_options() -> argparse.ArgumentParser:
     return options
 
 
+def _name_of(source: str) -> str:
+    """A feed's name when ``--name`` gives none: its file's name, without a URL's query (which may hold a
+    token, and the name goes to Slack)."""
+    return PurePosixPath(urlsplit(source).path).name or urlsplit(source).hostname or "feed"
+
+
 def _check(args: argparse.Namespace) -> int:
-    feed = feed_config(args, args.source, args.events, name=args.name or Path(str(args.source)).name,
+    feed = feed_config(args, args.source, args.events, name=args.name or _name_of(str(args.source)),
                         format=args.format, gate=publish_options(args),
                         alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
                         publish=not args.no_publish, publish_reports=args.publish_reports)

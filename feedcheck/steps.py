@@ -66,10 +66,19 @@ from feedcheck.sources.redact import redact_url
 @contextlib.contextmanager
 def feed_lock(feed: FeedConfig) -> Iterator[None]:
     """One run at a time per feed folder (a scheduled run, an on-demand one and a second process wait for each
-    other), so two runs never share the parked items, the state file or the alert state."""
+    other), so two runs never share the parked items, the state file, the alert state or the download folder
+    (:func:`downloads_of`). That folder is emptied when the run starts (a run that was killed left what is in
+    it) and removed when it ends."""
     feed.out.mkdir(parents=True, exist_ok=True)
     with exclusive(feed.out / ".run.lock"):
-        yield
+        folder = downloads_of(feed)
+        _remove_downloads(folder)
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+        try:
+            yield
+        finally:
+            _remove_downloads(folder)
 
 
 def start_clock(feed: FeedConfig, now: str | None = None) -> FeedConfig:
@@ -111,23 +120,23 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
     conditional = not force and feed.publish and not feed.events and not feed.gate.accept_drop
     last = skippable(feed.out, _run_key(feed), run_now(feed.now), lambda: published_manifest(feed)) \
         if conditional else None
+    folder = downloads_of(feed)
+    ours = folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid()
     return fetch(feed.source, limits=feed.fetch_limits, previous=last.validators if last else None, auth=feed.auth(),
-                 workdir=_downloads(feed))
+                 workdir=folder if ours else None)
 
 
-def _downloads(feed: FeedConfig) -> Path | None:
-    """The feed's own folder for its download in the system's temporary folder, emptied first: under the feed's
-    lock no other run uses it, so what is there a killed run left (a download, a feed unpacked beside it).
-    ``None`` (the temporary folder itself) when that name is taken by something else, such as a link."""
+def downloads_of(feed: FeedConfig) -> Path:
+    """The feed's own folder for its download (and the feed unpacked beside it) in the system's temporary
+    folder, which :func:`feed_lock` makes and removes. A name taken by something else (a link, another user's
+    folder) is left alone, and the download goes to the temporary folder itself."""
     mark = hashlib.sha256(str(feed.out.resolve()).encode()).hexdigest()[:8]
-    folder = Path(tempfile.gettempdir()) / f"feedcheck-{feed.name}-{mark}"
+    return Path(tempfile.gettempdir()) / f"feedcheck-{feed.name}-{mark}"
+
+
+def _remove_downloads(folder: Path) -> None:
     if folder.is_dir() and not folder.is_symlink():
         shutil.rmtree(folder, ignore_errors=True)
-    try:
-        folder.mkdir(mode=0o700)
-    except FileExistsError:
-        return None
-    return folder
 
 
 def published_manifest(feed: FeedConfig) -> dict[str, Any] | None:
