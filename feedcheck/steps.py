@@ -121,9 +121,8 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
     last = skippable(feed.out, _run_key(feed), run_now(feed.now), lambda: published_manifest(feed)) \
         if conditional else None
     folder = downloads_of(feed)
-    ours = folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid()
     return fetch(feed.source, limits=feed.fetch_limits, previous=last.validators if last else None, auth=feed.auth(),
-                 workdir=folder if ours else None)
+                 workdir=folder if _ours(folder) else None)
 
 
 def downloads_of(feed: FeedConfig) -> Path:
@@ -134,8 +133,13 @@ def downloads_of(feed: FeedConfig) -> Path:
     return Path(tempfile.gettempdir()) / f"feedcheck-{feed.name}-{mark}"
 
 
+def _ours(folder: Path) -> bool:
+    """Whether ``folder`` is a folder of this user's, not a link nor anybody else's."""
+    return folder.is_dir() and not folder.is_symlink() and folder.stat().st_uid == os.getuid()
+
+
 def _remove_downloads(folder: Path) -> None:
-    if folder.is_dir() and not folder.is_symlink():
+    if _ours(folder):
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -161,10 +161,8 @@ def _start(name: str, options: dict[str, Any]) -> UUID | dict[str, Any]:
     try:
         return run_deployment(f"check-feed/{name}", parameters=options, timeout=0).id
     except ObjectNotFound:
-        message = (f"{name}: no deployment check-feed/{name} on the server; serve the feeds file "
-                   "(feedcheck serve) or deploy it (prefect deploy).")
-        return {"feed": name, "status": "invalid", "exit_code": int(exit_code_of("invalid")), "report": "",
-                "message": message}
+        return _outcome(name, "invalid", f"{name}: no deployment check-feed/{name} on the server; serve the "
+                                         "feeds file (feedcheck serve) or deploy it (prefect deploy).")
 
 
 def _ended_runs(ids: list[UUID], start_within: float) -> dict[UUID, FlowRun]:
@@ -190,10 +188,9 @@ def _outcome_of_run(feed: FeedConfig, run: FlowRun | None, status: str, start_wi
     """A feed's outcome from its deployment's run: failed when the run did not end Completed, with the
     ``status`` of the report the run wrote (a run that failed before it wrote one says why in its message)."""
     if run is None or run.state is None:
-        message = (f"{feed.name}: nothing took its run of check-feed/{feed.name} within {start_within:.0f} s; "
-                   "is feedcheck serve, or a worker of the deployment's pool, running?")
-        return {"feed": feed.name, "status": "fatal", "exit_code": int(exit_code_of("fatal")), "report": "",
-                "message": message}
+        return _outcome(feed.name, "fatal", f"{feed.name}: nothing took its run of check-feed/{feed.name} within "
+                                            f"{start_within:.0f} s; is feedcheck serve, or a worker of the "
+                                            "deployment's pool, running?")
     state = run.state
     if state.is_crashed() or state.is_cancelled():
         status = "crashed"
@@ -201,18 +198,22 @@ def _outcome_of_run(feed: FeedConfig, run: FlowRun | None, status: str, start_wi
         status = "fatal"
     elif state.is_completed() and status not in STATUSES:
         status = "ok"
-    return {"feed": feed.name, "status": status, "exit_code": int(exit_code_of(status)),
-            "report": str(feed.out / "report.json"), "message": state.message or ""}
+    return _outcome(feed.name, status, state.message or "", str(feed.out / "report.json"))
 
 
 def _ended(name: str, status: str, message: str, report: str = "", exit_code: int | None = None) -> State:
     """How a feed's run ends: Failed when the feed could not be used, was refused or is misconfigured.
     ``exit_code`` is the status's own unless given (a run skipped as unchanged keeps its check's)."""
-    code = ExitCode(exit_code_of(status) if exit_code is None else exit_code)
-    outcome = {"feed": name, "status": status, "exit_code": int(code), "report": report, "message": message}
-    if code.failed:
+    outcome = _outcome(name, status, message, report, exit_code)
+    if ExitCode(outcome["exit_code"]).failed:
         return Failed(message=message, data=FlowFailed(message, outcome))
     return Completed(message=message, data=outcome)
+
+
+def _outcome(name: str, status: str, message: str, report: str = "", exit_code: int | None = None) -> dict[str, Any]:
+    """A feed's outcome: its status, its exit code (the status's own unless given), its report and message."""
+    code = exit_code_of(status) if exit_code is None else exit_code
+    return {"feed": name, "status": status, "exit_code": int(code), "report": report, "message": message}
 
 
 def _headline(feed: FeedConfig, status: str, summary: dict[str, Any] | None) -> str:

@@ -192,7 +192,7 @@ def delete_dangling_runs(names: list[str], now: datetime | None = None) -> int:
                      for deployment in _served(client, names)}
         for run in _scheduled(client, list(schedules), soonest, now + SWEEP_AHEAD):
             made_by = run.created_by
-            if made_by and made_by.type == "SCHEDULE" and made_by.id not in schedules.get(run.deployment_id, {}):
+            if made_by and made_by.type == "SCHEDULE" and made_by.id not in schedules[run.deployment_id]:
                 with contextlib.suppress(ObjectNotFound):
                     client.delete_flow_run(run.id)
                     deleted += 1

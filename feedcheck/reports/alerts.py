@@ -181,6 +181,7 @@ def alert_on_change(out: Path, feed: str, report: dict[str, Any], webhook: str |
     last = waiting[-1].state if waiting else previous or HEALTHY
     if state != last:
         waiting.append(_queue(out, state, message(feed, state, last, report, report_link)))
+    delivered = 0
     for change in waiting:
         payload = change.payload if change.fresh else _late(change)
         delivery = send(webhook, payload, retries=retries, backoff=backoff)
@@ -188,7 +189,8 @@ def alert_on_change(out: Path, feed: str, report: dict[str, Any], webhook: str |
         if not delivery.sent:
             break
         _record(out, change.state, change.number)
-    section["waiting"] = len(_queued(out))
+        delivered += 1
+    section["waiting"] = sum(change.number is not None for change in waiting[delivered:])
     return section
 
 
