@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+from feedcheck.check import check_feed
 from feedcheck.cli_settings import event_settings, feed_config, local_folder, now_of, publish_options
 from feedcheck.clock import NOW_VARIABLE
 from feedcheck.cluster import dask_executor
@@ -43,7 +44,7 @@ from feedcheck.settings import (
     ReadLimits,
 )
 from feedcheck.starter import write_starter
-from feedcheck.steps import check_feed, check_settings
+from feedcheck.steps import check_settings
 
 _PREFECT_DEFAULTS = {  # as prefect.toml sets them in the project, wherever the CLI runs; the user's settings win
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",

@@ -23,8 +23,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from typing import Any
 
-import pandas as pd
-
 from feedcheck.errors import ConfigError
 
 LOCAL_WORKERS = 2
@@ -133,5 +131,7 @@ class DaskExecutor(Executor):
         self.client = client
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        import pandas as pd  # loaded by then (the chunks are frames); not at the top, where every run would load it
+
         sent = [self.client.scatter(a, hash=False) if isinstance(a, (pd.DataFrame, bytes)) else a for a in args]
         return self.client.submit(fn, *sent, pure=False, **kwargs)

@@ -76,7 +76,8 @@ def code(title: str, severity: str, template: str, fatal: bool = False, *, on: M
 
 
 # Every finding code, declared by the part of feedcheck that raises it (``feedcheck/*/codes.py``, the exceptions
-# in :mod:`feedcheck.errors`), beside the rules and readers that raise them.  ``import feedcheck`` loads them all.
+# in :mod:`feedcheck.errors`), beside the rules and readers that raise them; each is here once its module is loaded,
+# and ``feedcheck.CODES`` loads them all.
 CODES: dict[str, Code] = {}
 
 

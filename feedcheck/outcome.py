@@ -6,18 +6,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from feedcheck.clock import Window
 from feedcheck.errors import exit_code_of
-from feedcheck.events.catalog import Catalog
-from feedcheck.feeds import FeedConfig
 from feedcheck.findings import FindingLog
-from feedcheck.publish.atomic import Candidate, PublishResult
-from feedcheck.publish.clean import CatalogSpool
-from feedcheck.readers import FeedInfo
 from feedcheck.reports.write import REPORT_VERSION
-from feedcheck.sources.fetch import Fetched
+
+if TYPE_CHECKING:  # the reading and publishing rooms bring pandas: a run that reads nothing does without them
+    from feedcheck.events.catalog import Catalog
+    from feedcheck.feeds import FeedConfig
+    from feedcheck.publish.atomic import Candidate, PublishResult
+    from feedcheck.publish.clean import CatalogSpool
+    from feedcheck.readers import FeedInfo
+    from feedcheck.sources.fetch import Fetched
 
 
 @dataclass
@@ -145,6 +147,8 @@ class FeedReport:
 
     def candidate(self, check: str | None = None) -> Candidate:
         """What this check offers the quality gate; ``check`` is its fingerprint, when known."""
+        from feedcheck.publish.atomic import Candidate  # publishing's room, loaded when a run publishes
+
         fetched = self.fetched
         return Candidate(
             channel=self.channel,

@@ -6,7 +6,8 @@ How each step is carried out is a :class:`Steps` object's: this one runs them
 here, one after the other; the flows' subclass runs each as a Prefect task
 (retries on the fetch, a cache on the check, artifacts with the reports)
 without spelling the sequence again.  The steps themselves are in
-:mod:`feedcheck.steps`.
+:mod:`feedcheck.steps`, and those that read the feed in :mod:`feedcheck.check`, which the methods that use
+them import: it loads pandas, pandera and the channels' rules, which a run on an unchanged feed does without.
 """
 
 from __future__ import annotations
@@ -25,19 +26,7 @@ from feedcheck.errors import ConfigError, FeedcheckError, OutputError
 from feedcheck.feeds import FeedConfig
 from feedcheck.outcome import Checked, FeedRun
 from feedcheck.sources.fetch import Fetched
-from feedcheck.steps import (
-    alert,
-    check_events_of,
-    check_fetched,
-    check_settings,
-    failed_check,
-    feed_lock,
-    fetch_feed,
-    publish_and_record,
-    start_clock,
-    unchanged_run,
-    write,
-)
+from feedcheck.steps import alert, check_settings, feed_lock, fetch_feed, start_clock, unchanged_run, write
 
 
 class Steps:
@@ -68,6 +57,8 @@ class Steps:
         return unchanged_run(feed, fetched, alert=lambda summary: self.alert(feed, summary))
 
     def check(self, feed: FeedConfig, fetched: Fetched) -> Checked:
+        from feedcheck.check import check_fetched
+
         if feed.dask:
             self._executor = self._cluster.enter_context(dask_executor(feed.dask))
         checked = check_fetched(feed, fetched, executor=self._executor, progress=self.progress)
@@ -76,10 +67,14 @@ class Steps:
         return checked
 
     def events(self, feed: FeedConfig, checked: Checked) -> Checked:
+        from feedcheck.check import check_events_of
+
         check_events_of(feed, checked, self.progress, self._executor)
         return checked
 
     def publish(self, feed: FeedConfig, checked: Checked) -> dict[str, Any]:
+        from feedcheck.check import publish_and_record
+
         return publish_and_record(feed, checked)
 
     def alert(self, feed: FeedConfig, summary: dict[str, Any]) -> dict[str, Any]:
@@ -112,6 +107,8 @@ def run_feed(feed: FeedConfig, steps: Steps | None = None) -> FeedRun:
         except ConfigError:
             raise
         except FeedcheckError as exc:
+            from feedcheck.check import failed_check
+
             checked = failed_check(feed, exc)
         else:
             try:

@@ -1,21 +1,16 @@
-"""The steps of a feed run, each a plain function of data; :mod:`feedcheck.pipeline` runs them in order.
+"""The steps of a feed run that read nothing, each a plain function of data; :mod:`feedcheck.pipeline` runs
+them in order with those that read (:mod:`feedcheck.check`).
 
 0. :func:`start_clock` and :func:`check_settings` — the run's ``now``, and unusable options refused before
    anything is fetched; :func:`feed_lock` — one run at a time per feed folder;
 1. :func:`fetch_feed` — raises :class:`~feedcheck.errors.FetchError` (its ``transient`` flag says whether
    trying again later may help), or answers "not modified", and then :func:`unchanged_run` ends the run;
-2. :func:`check_fetched` — read, validate and clean (through :func:`check_feed`, the library's own check), or
-   :func:`failed_check` when the fetch gave up;
-3. :func:`check_events_of` — the feed's purchase-event logs, if it has any;
-4. :func:`publish_and_record` — the quality gate, the atomic publish and the run history;
+2. to 4. read, validate and clean, the events, the gate and the history: :mod:`feedcheck.check`;
 5. :func:`alert` — the Slack alert on a change of state;
 6. :func:`write` — the reports, and the record of the run for the next conditional request.
 
-:func:`check_feed` never raises for a bad feed: an unreachable or unreadable source becomes a fatal finding
-in the returned :class:`~feedcheck.outcome.FeedReport`, so callers (the CLI, flows, notebooks) always get a
-report to write and show.  Given event logs, it reconciles their content ids with the feed just read.
-
-(A little over 400 lines: one short function a step, in the order of a run, which reads best in one place.)
+Nothing here imports pandas, pandera, lxml or the channels' rules, so a run that finds its feed unchanged
+starts in about half the time and memory (``tests/test_imports.py`` holds it to that).
 """
 
 from __future__ import annotations
@@ -26,40 +21,24 @@ import json
 import os
 import shutil
 import tempfile
-import time
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from feedcheck.clock import run_now, utc_now
-from feedcheck.cluster import LOCAL_FORMATS, check_address, local_executor
-from feedcheck.collector import fewer_collections
-from feedcheck.errors import ConfigError, FeedcheckError
-from feedcheck.events.catalog import Catalog
-from feedcheck.events.checker import check_events
-from feedcheck.events.read import expand_paths
-from feedcheck.events.shapes import FieldMap
+from feedcheck.cluster import check_address
 from feedcheck.feeds import FeedConfig
-from feedcheck.findings import FindingLog, HeldFindings, make_finding
-from feedcheck.outcome import Checked, FeedReport, FeedRun
-from feedcheck.publish.atomic import publish_catalog, version
-from feedcheck.publish.clean import CatalogSpool, Cleaner
+from feedcheck.findings import FindingLog, make_finding
+from feedcheck.outcome import FeedReport, FeedRun
+from feedcheck.publish import version
 from feedcheck.publish.destinations import Destination, DestinationError, open_destination
 from feedcheck.publish.destinations.local import exclusive
-from feedcheck.publish.history import record_run
-from feedcheck.publish.lastrun import remember, run_key, skippable
-from feedcheck.readers import FeedInfo, open_feed
-from feedcheck.readers.parts import READ_WHOLE, cut_feed
+from feedcheck.publish.lastrun import remember, run_key, skippable, was_last
 from feedcheck.reports.alerts import alert_on_change
 from feedcheck.reports.write import read_findings, write_reports
 from feedcheck.rules.channels import get_channel
-from feedcheck.rules.validate import ChunkVerdict, FeedValidator
-from feedcheck.settings import ChannelOptions, EventOptions, FetchLimits, ReadLimits
-from feedcheck.sources.fetch import Auth, Fetched, Validators, fetch
+from feedcheck.sources.fetch import Fetched, fetch
 from feedcheck.sources.redact import redact_url
 
 
@@ -94,17 +73,22 @@ def start_clock(feed: FeedConfig, now: str | None = None) -> FeedConfig:
 def check_settings(feed: FeedConfig) -> None:
     """Refuse options the channel or the event reader cannot use, before anything is fetched.
 
+    The channel's options are not checked again when the last run into the feed's folder had the same
+    settings (:func:`run_key`): that run took them, and checking them builds the channel's schema, which loads
+    pandas, pandera and the channel's rules, all needless to a run that finds its feed unchanged.
+
     Raises:
         ConfigError: names the option and what is allowed.
     """
-    get_channel(feed.channel).schema(currency=feed.currency, now=run_now(feed.now), limits=feed.limits,
-                                     countries=feed.countries)
+    if not was_last(feed.out, run_key_of(feed)):
+        get_channel(feed.channel).schema(currency=feed.currency, now=run_now(feed.now), limits=feed.limits,
+                                         countries=feed.countries)
     if feed.dask is not None:
         check_address(feed.dask, "dask")
-    if feed.events:
-        expand_paths(feed.events)
-        Catalog().use_patterns(feed.event_options.id_patterns)
-        FieldMap.from_options(feed.event_options)
+    if feed.events:  # a feed with events is read whole on every run: the reading steps are loaded anyway
+        from feedcheck.check import check_event_options
+
+        check_event_options(feed.events, feed.event_options)
 
 
 def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
@@ -118,7 +102,7 @@ def fetch_feed(feed: FeedConfig, *, force: bool = False) -> Fetched:
         FetchError: the source could not be fetched (``transient`` says whether a retry may help).
     """
     conditional = not force and feed.publish and not feed.events and not feed.gate.accept_drop
-    last = skippable(feed.out, _run_key(feed), run_now(feed.now), lambda: published_manifest(feed)) \
+    last = skippable(feed.out, run_key_of(feed), run_now(feed.now), lambda: published_manifest(feed)) \
         if conditional else None
     folder = downloads_of(feed)
     return fetch(feed.source, limits=feed.fetch_limits, previous=last.validators if last else None, auth=feed.auth(),
@@ -163,41 +147,22 @@ def fingerprint(feed: FeedConfig, fetched: Fetched) -> str | None:
     """
     if not fetched.sha256:
         return None
-    settings = (version(), fetched.sha256, fetched.charset, redact_url(feed.source), str(feed.out),
-                feed.destination, feed.channel,
-                feed.currency, sorted(feed.limits.items()), feed.countries, feed.read_limits, bool(feed.events))
+    settings = (fetched.sha256, fetched.charset, redact_url(feed.source), str(feed.out), feed.destination,
+                _check_settings(feed))
     return f"check-{hashlib.sha256(repr(settings).encode()).hexdigest()[:32]}"
 
 
-def check_fetched(feed: FeedConfig, fetched: Fetched, *, spool_dir: Path | None = None,
-                  executor: Executor | None = None, progress: Callable[[str, int], None] | None = None) -> Checked:
-    """Read and validate a fetched feed; park its cleaned items in ``spool_dir`` (a temporary folder by default).
-
-    With an ``executor``, chunks are validated side by side there (see :func:`check_feed`).
-
-    Raises:
-        ConfigError: the channel's options are wrong (e.g. an unknown field in ``limits``).
-    """
-    catalog = Catalog(redact_url(feed.source)) if feed.events else None
-    checked_as = fingerprint(feed, fetched)
-    spool = CatalogSpool(spool_dir)
-    try:
-        report = check_feed(feed.source, feed.channel, options=feed.channel_options(), read_limits=feed.read_limits,
-                            catalog=catalog, spool=spool, fetched=fetched, executor=executor,
-                            progress=progress)
-    except BaseException:
-        spool.cleanup()
-        raise
-    if catalog is not None and report.currency:
-        catalog.currency = report.currency
-    return Checked(report, catalog, spool, checked_as)
+def _check_settings(feed: FeedConfig) -> tuple[Any, ...]:
+    """What a check's verdicts depend on besides the bytes read and the clock."""
+    return (version(), feed.channel, feed.currency, sorted(feed.limits.items()), feed.countries, feed.read_limits,
+            bool(feed.events))
 
 
-def failed_check(feed: FeedConfig, error: FeedcheckError) -> Checked:
-    """The check of a feed that could not be fetched: a report holding the fatal finding, and no items."""
-    report = _unread(feed)
-    report.log.add(error.finding)
-    return Checked(report, None, CatalogSpool())
+def run_key_of(feed: FeedConfig) -> str:
+    """What the last run into the feed's folder must share with this one for this one to stand on it: the
+    source, the channel, the format and the check's settings (an upgrade or a new limit reads the feed again)."""
+    settings = hashlib.sha256(repr(_check_settings(feed)).encode()).hexdigest()[:16]
+    return run_key(feed.source, feed.channel, feed.format, settings)
 
 
 def unchanged_run(feed: FeedConfig, fetched: Fetched,
@@ -206,9 +171,9 @@ def unchanged_run(feed: FeedConfig, fetched: Fetched,
     request is made only then), so its check stands.  Its reports are written again as this run's, with the
     status ``unchanged``, and its exit code is kept.  A change of state that Slack has not taken yet is sent
     again through ``alert`` (the run's alert step), so that a recovery is not lost to an unchanged feed."""
-    last = skippable(feed.out, _run_key(feed), run_now(feed.now), None)  # the fetch asked the destination
+    last = skippable(feed.out, run_key_of(feed), run_now(feed.now), None)  # the fetch asked the destination
     assert last is not None, "a conditional request is only made when the last run can be skipped"
-    report = _unread(feed)
+    report = unread(feed)
     report.fetched = fetched
     previous = json.loads((feed.out / "report.json").read_text())
     pending = previous.get("alert") or {}
@@ -218,46 +183,14 @@ def unchanged_run(feed: FeedConfig, fetched: Fetched,
     summary = previous | {"status": "unchanged", "started_at": report.started_at, "now": report.now, "seconds": 0.0,
                           "checked_at": previous.get("checked_at", previous["started_at"]), "fetch": fetch}
     paths = write_reports(feed.out, summary, read_findings(feed.out / "findings.csv"))
-    remember(feed.out, _run_key(feed), fetched, last.exit_code, last.catalog, last.window)
+    remember(feed.out, run_key_of(feed), fetched, last.exit_code, last.catalog, last.window)
     return FeedRun(feed, report, None, paths, last.exit_code)
 
 
-def _unread(feed: FeedConfig) -> FeedReport:
+def unread(feed: FeedConfig) -> FeedReport:
     """The report of a run that read no item."""
     return FeedReport(source=redact_url(feed.source), channel=feed.channel, started_at=utc_now(), now=feed.now or "",
                       log=FindingLog(max_per_code=feed.read_limits.max_findings_per_code))
-
-
-def check_events_of(feed: FeedConfig, checked: Checked, progress: Callable[[str, int], None] | None = None,
-                    executor: Executor | None = None) -> None:
-    """Check the feed's event logs and reconcile them with its catalog (only checked, when the feed failed)."""
-    if not feed.events:
-        return
-    report = checked.report
-    started = time.perf_counter()
-    report.events = check_events(feed.events, None if report.fatal else checked.catalog,
-                                 options=feed.event_options, log=report.log, progress=progress,
-                                 executor=executor)
-    report.seconds += time.perf_counter() - started
-
-
-def publish_and_record(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
-    """Put the cleaned catalog through the gate (publishing it when it passes) and append the run to the
-    feed's history; return the ``report.json`` content so far.
-
-    The check's fingerprint goes with the catalog and the items: when the published catalog and the
-    history's items came from a check with the same fingerprint, neither is written or compared again,
-    which makes a run on an unchanged feed cheap.
-    """
-    report = checked.report
-    if feed.publish:
-        report.publish = publish_catalog(report.candidate(checked.fingerprint), checked.spool, feed.publishes_to,
-                                         feed.gate, report.log, work=feed.out)
-    summary = report.to_dict()
-    items = None if report.fatal else checked.spool.chunks()
-    summary |= record_run(feed.out, summary, items, report.log, check=checked.fingerprint)
-    summary["findings"] = report.log.summary()  # the history may have added a finding
-    return summary
 
 
 def alert(feed: FeedConfig, summary: dict[str, Any], webhook: str | None) -> None:
@@ -280,8 +213,9 @@ def write(feed: FeedConfig, report: FeedReport, summary: dict[str, Any]) -> dict
         paths = write_reports(feed.out, summary, report.log, report.mismatches)  # saying that they were not
     publish = report.publish
     # A later run may stand on this one only when the current catalog is this source's, from its items alone.
-    ours = publish is not None and publish.outcome in ("published", "unchanged") and publish.manifest and not feed.events
-    remember(feed.out, _run_key(feed), report.fetched, report.exit_code,
+    ours = (publish is not None and publish.outcome in ("published", "unchanged") and publish.manifest
+            and not feed.events)
+    remember(feed.out, run_key_of(feed), report.fetched, report.exit_code,
              publish.manifest["sha256"] if ours else None, report.window)
     return paths
 
@@ -309,137 +243,3 @@ def report_link(feed: FeedConfig) -> str:
     if feed.alerts.report_url:
         return feed.alerts.report_url.rstrip("/") + "/report.html"
     return (feed.out / "report.html").resolve().as_uri()
-
-
-def _run_key(feed: FeedConfig) -> str:
-    return run_key(feed.source, feed.channel, feed.format)
-
-
-def check_feed(
-    source: str | os.PathLike[str],
-    channel: str = "tiktok",
-    *,
-    options: ChannelOptions = ChannelOptions(),
-    fetch_limits: FetchLimits = FetchLimits(),
-    read_limits: ReadLimits = ReadLimits(),
-    previous: Validators | None = None,
-    auth: Auth | None = None,
-    workdir: Path | None = None,
-    events: Sequence[str | os.PathLike[str]] = (),
-    event_options: EventOptions = EventOptions(),
-    catalog: Catalog | None = None,
-    spool: CatalogSpool | None = None,
-    fetched: Fetched | None = None,
-    executor: Executor | None = None,
-    ahead: int = 2,
-    progress: Callable[[str, int], None] | None = None,
-) -> FeedReport:
-    """Fetch, read and validate a feed for ``channel``; return the report.
-
-    ``previous`` holds the ETag/Last-Modified of the last fetch: when the
-    server says nothing changed, the report's status is ``unchanged`` and
-    nothing is read.  ``events`` are event-log paths, folders or globs: their
-    events are checked and their content ids reconciled with this feed (which
-    is then always read in full, whatever ``previous`` says).  A ``catalog``
-    passed in is filled with the feed's items, to reconcile more logs later
-    with :func:`~feedcheck.events.checker.check_events`.  A ``spool`` receives the
-    cleaned catalog (accepted items, canonical spellings) for
-    :func:`feedcheck.publish.atomic.publish_catalog`.  A source already ``fetched``
-    (by a scheduler's retried fetch step) is read as it is, and left for the
-    caller to clean up.  With an ``executor`` (a process pool, or a Dask
-    client's ``get_executor()``), up to ``ahead`` chunks are validated at
-    once, in other processes; the report and the cleaned catalog are the
-    same as without it.  ``progress`` is called with ``("items", n)`` for
-    each chunk read and ``("events", n)`` for each batch of events (see
-    :class:`feedcheck.reports.progress.Progress`).
-
-    Raises:
-        ConfigError: unknown channel or a bad option (the feed is not touched).
-    """
-    spec = get_channel(channel)
-    log = FindingLog(max_per_code=read_limits.max_findings_per_code)
-    now = run_now(options.now)
-    report = FeedReport(source=redact_url(os.fspath(source)), channel=channel, log=log, started_at=utc_now(), now=now)
-    started = time.perf_counter()
-    validator = FeedValidator(spec, log, options, now=now)
-    spec.schema(currency=options.currency, now=now, limits=options.limits, countries=options.countries)  # fail fast
-    if catalog is None and events:
-        catalog = Catalog(report.source)
-    if events:  # fail fast on bad event options, before the feed is fetched
-        events = expand_paths(events)
-        Catalog().use_patterns(event_options.id_patterns)
-        FieldMap.from_options(event_options)
-    try:
-        report.fetched = fetched if fetched is not None else fetch(
-            source, limits=fetch_limits, previous=None if catalog is not None else previous, auth=auth,
-            workdir=workdir)
-        if report.fetched.unchanged:
-            log.add(make_finding("fetch.unchanged", detail=f"{report.source} has not changed since the last check."))
-        else:
-            with fewer_collections():
-                _read(report, validator, read_limits, catalog, spool, executor, ahead, progress)
-    except ConfigError:
-        raise
-    except FeedcheckError as exc:
-        log.add(exc.finding)
-    finally:
-        if report.fetched is not None and fetched is None:
-            report.fetched.cleanup()
-    report.items_total = validator.items_total
-    report.items_with_errors = validator.items_with_errors
-    report.items_with_warnings = validator.items_with_warnings
-    report.currency = validator.currency
-    report.currency_assumed = validator.currency_assumed
-    report.window = validator.window
-    if events:
-        if catalog is not None and validator.currency:
-            catalog.currency = validator.currency
-        report.events = check_events(events, None if report.fatal else catalog, options=event_options, log=log,
-                                     progress=progress, executor=executor)
-    report.seconds = time.perf_counter() - started
-    return report
-
-
-def _read(report: FeedReport, validator: FeedValidator, limits: ReadLimits, catalog: Catalog | None,
-          spool: CatalogSpool | None, executor: Executor | None, ahead: int,
-          progress: Callable[[str, int], None] | None) -> None:
-    assert report.fetched is not None and report.fetched.path is not None
-    cleaner = Cleaner(validator)
-    held = HeldFindings(report.log)  # the reader may run ahead of the findings
-    try:
-        with contextlib.ExitStack() as stack:
-            info, chunks = stack.enter_context(open_feed(report.fetched.path, held, limits=limits,
-                                                         shown=report.source, charset=report.fetched.charset))
-            report.info = info
-            for verdict in _verdicts(report, info, chunks, validator, limits, executor, ahead, held, stack):
-                if catalog is not None:
-                    catalog.add(verdict.items, verdict.errors)
-                if spool is not None:
-                    spool.add(cleaner.clean(verdict))
-                if progress is not None:
-                    progress("items", len(verdict.index))
-    finally:
-        held.release()
-    validator.finish()
-
-
-def _verdicts(report: FeedReport, info: FeedInfo, chunks: Iterator[pd.DataFrame], validator: FeedValidator,
-              limits: ReadLimits, executor: Executor | None, ahead: int, held: HeldFindings,
-              stack: contextlib.ExitStack) -> Iterator[ChunkVerdict]:
-    """The verdicts of a feed's chunks: of its parts read side by side on the cluster (``executor``) or, for a
-    feed of many chunks, on this machine (:func:`~feedcheck.cluster.local_executor`); else of the chunks read
-    here, in one pass (``--processes 1``, or a feed not cut)."""
-    assert report.fetched is not None and report.fetched.path is not None
-    cluster = executor is not None
-    local = limits.processes != 1 and info.format in LOCAL_FORMATS
-    parts = stack.enter_context(cut_feed(report.fetched.path, info, limits, report.source)) if cluster or local \
-        else "one process"
-    if isinstance(parts, str):
-        if cluster:
-            info.parts = 0
-            if parts != "small":
-                report.log.add(make_finding("feed.read_whole", why=READ_WHOLE[parts]))
-        return validator.validate_chunks(chunks, executor, ahead, held)
-    if not cluster:
-        executor = stack.enter_context(local_executor(info.format, limits.processes))
-    return validator.validate_parts(parts, chunks, executor, limits, info, ahead, held, cluster=cluster)

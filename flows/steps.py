@@ -1,58 +1,36 @@
 """The pipeline's steps as Prefect tasks: the fetch retried with backoff when its failure is transient, the
 check cached by the content of the source (so an unchanged feed is not read again), the events, the publish,
 the alert and the reports with the run's artifacts; on a Dask cluster, a chunk's rules and an event block's
-parse are tasks too.  :class:`TaskSteps` hands them to :func:`feedcheck.pipeline.run_feed`, which runs them in
-its one order.
+parse are tasks too (:mod:`feedcheck.flows.cluster`).  The tasks that read import the reading steps when
+they run (see :mod:`feedcheck.pipeline`).  :class:`TaskSteps` hands them to
+:func:`feedcheck.pipeline.run_feed`, which runs them in its one order.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
-from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import pandas as pd
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE, CachePolicy
-from prefect.client.orchestration import get_client
 from prefect.client.schemas.objects import State as StateObject
-from prefect.context import FlowRunContext, TaskRunContext
-from prefect.futures import PrefectFuture
+from prefect.context import TaskRunContext
 from prefect.tasks import exponential_backoff
 
 from feedcheck.clock import run_now
-from feedcheck.cluster import local_cluster_options, local_workers
 from feedcheck.errors import ConfigError, FeedcheckError, FetchError
-from feedcheck.events.read import Parsed, parse_block
 from feedcheck.feeds import FeedConfig
 from feedcheck.outcome import Checked
 from feedcheck.pipeline import Steps
-from feedcheck.readers.parts import Part
 from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.render import render_markdown, top_codes
-from feedcheck.rules.assess import Assessment, SchemaKey, assess
-from feedcheck.rules.validate import PartAssessed, assess_part
-from feedcheck.settings import EventOptions, ReadLimits
 from feedcheck.sources.fetch import Fetched
-from feedcheck.steps import (
-    alert,
-    check_events_of,
-    check_fetched,
-    fetch_feed,
-    fingerprint,
-    publish_and_record,
-    report_link,
-    write,
-)
-
-if TYPE_CHECKING:
-    from prefect_dask import DaskTaskRunner
+from feedcheck.steps import alert, fetch_feed, fingerprint, report_link, write
 
 CACHE_DIR = ".cache"  # in the feed's output folder: the check's cache records and parked items
 RESULTS_DIR = "results"  # in CACHE_DIR: the cached checks the records point to
@@ -84,62 +62,11 @@ def check_task(feed: FeedConfig, fetched: Fetched) -> Checked:
     ``read-part`` task on the flow's Dask cluster (each chunk's rules as an ``assess`` task, for a feed that is
     not cut).
     """
+    from feedcheck.check import check_fetched  # the reading steps (see feedcheck.pipeline)
+    from feedcheck.flows.cluster import ClusterTasks
+
     return check_fetched(feed, fetched, spool_dir=feed.out / CACHE_DIR,
-                         executor=_ClusterTasks() if feed.dask else None)
-
-
-@task(name="assess", cache_policy=NO_CACHE, persist_result=False)
-def assess_task(key: SchemaKey, chunk: pd.DataFrame, keep: int) -> Assessment:
-    """One chunk's rules, on a Dask worker; the check folds the results back in the feed's order."""
-    return assess(key, chunk, keep)
-
-
-@task(name="read-part", cache_policy=NO_CACHE, persist_result=False)
-def assess_part_task(key: SchemaKey, part: Part, data: bytes, limits: ReadLimits, keep: int) -> PartAssessed:
-    """One part of a feed cut into parts, read and its rules run on a Dask worker; folded back in order."""
-    return assess_part(key, part, data, limits, keep)
-
-
-@task(name="parse", cache_policy=NO_CACHE, persist_result=False)
-def parse_task(data: bytes, first_line: int, options: EventOptions) -> Parsed | None:
-    """One block of an event log read as columns, on a Dask worker; the events are checked in the log's order."""
-    return parse_block(data, first_line, options)
-
-
-class _ClusterTasks(Executor):
-    """Submits the library's pure steps (a chunk's rules, an event block's parse) as tasks to the running
-    flow's task runner, so that on a DaskTaskRunner each is a task run on the cluster."""
-
-    _TASKS: dict[Callable[..., Any], Any] = {assess: assess_task, assess_part: assess_part_task,
-                                             parse_block: parse_task}
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        task_of = self._TASKS.get(fn)
-        if task_of is None:
-            raise TypeError(f"{fn!r} has no task to run it on the cluster.")
-        return _TaskFuture(task_of.submit(*map(_scattered, args), **kwargs))
-
-
-def _scattered(arg: Any) -> Any:
-    """Bytes (a part of a feed, tens of megabytes) sent ahead to the flow's Dask cluster: inside the task's
-    graph they would go through the scheduler, which warns of a large graph.  Dask hands the task the bytes."""
-    runner = getattr(FlowRunContext.get(), "task_runner", None)
-    client = getattr(runner, "client", None)
-    return client.scatter(arg, hash=False) if isinstance(arg, bytes) and client is not None else arg
-
-
-class _TaskFuture:
-    """A Prefect future with what the library's readers ask of one: its result, or cancel it."""
-
-    def __init__(self, future: PrefectFuture[Any]) -> None:
-        self.future = future
-
-    def result(self) -> Any:
-        return self.future.result()
-
-    def cancel(self) -> bool:
-        wrapped = getattr(self.future, "wrapped_future", None)  # a Dask future, on a DaskTaskRunner
-        return bool(wrapped.cancel()) if wrapped is not None else False
+                         executor=ClusterTasks() if feed.dask else None)
 
 
 @task(name="events", cache_policy=NO_CACHE)
@@ -148,13 +75,18 @@ def events_task(feed: FeedConfig, checked: Checked, on_cluster: bool = False) ->
 
     ``on_cluster`` (in the Dask subflow): blocks of JSON lines are parsed as ``parse`` tasks on its cluster.
     """
-    check_events_of(feed, checked, executor=_ClusterTasks() if on_cluster else None)
+    from feedcheck.check import check_events_of
+    from feedcheck.flows.cluster import ClusterTasks
+
+    check_events_of(feed, checked, executor=ClusterTasks() if on_cluster else None)
     return checked
 
 
 @task(name="publish", cache_policy=NO_CACHE)
 def publish_task(feed: FeedConfig, checked: Checked) -> dict[str, Any]:
     """The quality gate, the atomic publish of the cleaned catalog, and the feed's run history."""
+    from feedcheck.check import publish_and_record
+
     return publish_and_record(feed, checked)
 
 
@@ -179,7 +111,9 @@ def _check(feed: FeedConfig, fetched: Fetched, key: str | None, force: bool) -> 
     if key and not _record_intact(cache / key):
         _forget(cache / key)
     if feed.dask:
-        on_dask = check_on_dask.with_options(task_runner=_dask_runner(feed.dask),
+        from feedcheck.flows.cluster import dask_runner
+
+        on_dask = check_on_dask.with_options(task_runner=dask_runner(feed.dask),
                                              flow_run_name=f"{feed.name}-on-dask")
         return on_dask(feed, fetched, force)
     return _cached_check(feed, fetched, force)
@@ -208,25 +142,6 @@ def _cached_check(feed: FeedConfig, fetched: Fetched, force: bool) -> Checked:
     if force:
         checked.fingerprint = None  # a fresh look: write and compare everything again
     return checked
-
-
-def _dask_runner(address: str) -> DaskTaskRunner:
-    """A local cluster started for the run (``local``, ``local:N``), or the scheduler at ``address``.
-
-    Raises:
-        ConfigError: prefect-dask is not installed.
-    """
-    try:
-        from prefect_dask import DaskTaskRunner
-    except ImportError:
-        raise ConfigError("The feed has dask set, but prefect-dask is not installed: pip install "
-                          "'feedcheck[flows,dask]'.") from None
-    workers = local_workers(address)
-    if workers is None:
-        return DaskTaskRunner(address=address)
-    with get_client(sync_client=True) as client:  # the workers report to this run's server, even a temporary one
-        api = str(client.api_url)
-    return DaskTaskRunner(cluster_kwargs=local_cluster_options(workers) | {"env": {"PREFECT_API_URL": api}})
 
 
 def _record_intact(record: Path) -> bool:

@@ -119,6 +119,23 @@ def test_a_skipped_run_stands_only_on_the_last_run_of_its_own_source(tmp_path: P
     assert check(a) == (0, "ok", None)
 
 
+def test_an_unchanged_source_is_checked_again_when_the_check_settings_change(tmp_path: Path,
+                                                                            server: FeedServer) -> None:
+    url = server.serve_with_etag("/good.csv", (FEEDS / "tiktok_clean.csv").read_bytes(), '"v1"')
+    runs = []
+    for limit in (["--limit", "title=28"], ["--limit", "title=28"], [], [], ["--limit", "gtin=5"]):
+        code = main(["check", url, "--out", str(tmp_path), *limit])
+        report = json.loads((tmp_path / "report.json").read_text())
+        runs.append((code, report["status"], report["findings"]["by_code"].get("item.too_long", {}).get("count")))
+    assert runs == [
+        (1, "errors", 3),
+        (1, "unchanged", 3),
+        (0, "ok", None),  # the default limit: the same bytes are read again, under it
+        (0, "unchanged", None),
+        (2, "unchanged", None),  # refused before anything is fetched: the last report stands
+    ]
+
+
 def test_a_source_that_has_not_changed_is_checked_again_once_a_sale_has_ended(tmp_path: Path,
                                                                                server: FeedServer) -> None:
     body = ("sku_id,title,description,availability,condition,price,link,image_link,brand,sale_price,"

@@ -20,6 +20,7 @@ import psutil
 import pytest
 
 from bench import generate  # the benchmark's generator: real-shaped feeds and logs with known defects
+from feedcheck.check import check_feed
 from feedcheck.cluster import dask_executor
 from feedcheck.errors import ConfigError
 from feedcheck.events.catalog import Catalog
@@ -31,7 +32,6 @@ from feedcheck.readers.delimited import Layout, arrow_chunks, delimited_chunks
 from feedcheck.readers.fields import ATOM_NS as ATOM
 from feedcheck.readers.fields import GOOGLE_NS as GOOGLE
 from feedcheck.settings import EventOptions, ReadLimits
-from feedcheck.steps import check_feed
 from tests.conftest import FEEDS, FIXTURES
 
 BIN = Path(sys.executable).parent

@@ -22,12 +22,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bench import generate  # the benchmark's generator: real-shaped feeds and logs with known defects
+from feedcheck.check import check_feed
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
 from feedcheck.events.read import RecordBlock, read_records
 from feedcheck.findings import FindingLog
 from feedcheck.settings import EventOptions
-from feedcheck.steps import check_feed
 from tests.conftest import FIXTURES
 
 CATALOG = FIXTURES / "events" / "northwind_catalog.csv"

@@ -24,12 +24,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from feedcheck.check import check_feed
 from feedcheck.events.catalog import Catalog
 from feedcheck.events.checker import check_events
 from feedcheck.events.rows import event_rows
 from feedcheck.findings import FindingLog, Severity
 from feedcheck.settings import EventOptions
-from feedcheck.steps import check_feed
 from tests.conftest import FIXTURES
 
 EVENTS = FIXTURES / "events"

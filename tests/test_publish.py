@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from feedcheck.check import check_feed
 from feedcheck.feeds import FeedConfig
 from feedcheck.findings import FindingLog
 from feedcheck.pipeline import run_feed
@@ -27,7 +28,7 @@ from feedcheck.publish.atomic import publish_catalog as publish
 from feedcheck.publish.clean import CatalogSpool
 from feedcheck.readers import open_feed
 from feedcheck.settings import PublishOptions
-from feedcheck.steps import check_feed, feed_lock
+from feedcheck.steps import feed_lock
 from tests.conftest import FEEDS, run
 
 COLUMNS = ["id", "title", "description", "price", "availability"]

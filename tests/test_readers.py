@@ -11,11 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from feedcheck.check import check_feed
 from feedcheck.errors import ConfigError, FeedFormatError
 from feedcheck.findings import FindingLog
 from feedcheck.readers import open_feed
 from feedcheck.settings import ReadLimits
-from feedcheck.steps import check_feed
 from tests.conftest import FEEDS, tuples
 
 

@@ -13,11 +13,11 @@ import hashlib
 import os
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from feedcheck.findings import FindingLog, make_finding
+from feedcheck.publish import version
 from feedcheck.publish.clean import CatalogSpool
 from feedcheck.publish.destinations import Destination, DestinationError, open_destination
 from feedcheck.publish.destinations.manifests import encode
@@ -55,14 +55,6 @@ class Candidate:
     etag: str | None
     last_modified: str | None
     check: str | None = None  # the check's fingerprint (feedcheck.steps.fingerprint); None: always write
-
-
-def version() -> str:
-    """feedcheck's installed version, recorded in every manifest."""
-    try:
-        return metadata.version("feedcheck")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def gate(candidate: Candidate, valid_items: int, previous: dict[str, Any] | None, options: PublishOptions,

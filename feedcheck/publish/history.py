@@ -20,9 +20,9 @@ from typing import Any
 import pandas as pd
 
 from feedcheck.findings import FindingLog, make_finding
+from feedcheck.publish import STORE
 from feedcheck.publish.snapshot import CatalogDiff, add_items, comparable, compare, create_table
 
-STORE = "history.sqlite"
 RECENT = 30
 _ITEMS_CHECK = "CREATE TABLE IF NOT EXISTS items_check (id INTEGER PRIMARY KEY CHECK (id = 1), fingerprint TEXT)"
 _RUNS = """CREATE TABLE IF NOT EXISTS runs (

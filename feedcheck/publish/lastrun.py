@@ -27,9 +27,16 @@ from feedcheck.sources.redact import redact_url
 STATE_FILE = ".feedcheck-state.json"
 
 
-def run_key(source: str, channel: str, fmt: str) -> str:
-    """What a skipped run must share with the last one: the source (masked), the channel and the format."""
-    return f"{redact_url(source)} {channel} {fmt}"
+def run_key(source: str, channel: str, fmt: str, settings: str) -> str:
+    """What a skipped run must share with the last one: the source (masked), the channel, the format and
+    ``settings``, a digest of everything else the check's verdicts depend on."""
+    return f"{redact_url(source)} {channel} {fmt} {settings}"
+
+
+def was_last(out: Path, key: str) -> bool:
+    """Whether the last run into ``out`` that wrote its reports was ``key``'s, and so took its settings."""
+    last = _last_run(out)
+    return last is not None and last.get("key") == key
 
 
 def remember(out: Path, key: str, fetched: Fetched | None, exit_code: int, catalog: str | None,

@@ -4,31 +4,33 @@ Every chunk is a ``DataFrame`` of strings with canonical column names, indexed
 by the item's row number in the source.  Chunks arrive lazily, so a feed of
 any size is read in bounded memory.  There is one reader per kind of document
 that :func:`~feedcheck.sources.decode.sniff` tells apart, in :data:`READERS`:
-a new format is one module and one entry there.
+a new format is one module and one entry there, ``module:function``, imported when a feed of that kind is
+opened (the readers bring pandas and lxml, which a run that reads nothing does without).
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 import feedcheck.readers.codes  # noqa: F401  (declares the finding codes this room raises)
 from feedcheck.findings import FindingLog
 from feedcheck.readers.base import FeedInfo
-from feedcheck.readers.delimited import read_delimited
-from feedcheck.readers.xml import read_xml
 from feedcheck.settings import ReadLimits
 from feedcheck.sources.decode import Opened, open_source
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["FeedInfo", "READERS", "open_feed"]
 
 # The document's kind, its reader: (the opened source, the log, the limits, the source as shown, the charset an
 # HTTP server declared) -> the feed's info and its chunks.
-Reader = Callable[[Opened, FindingLog, ReadLimits, str, "str | None"], tuple[FeedInfo, Iterator[pd.DataFrame]]]
-READERS: dict[str, Reader] = {"xml": read_xml, "delimited": read_delimited}
+Reader = Callable[[Opened, FindingLog, ReadLimits, str, "str | None"], "tuple[FeedInfo, Iterator[pd.DataFrame]]"]
+READERS = {"xml": "feedcheck.readers.xml:read_xml", "delimited": "feedcheck.readers.delimited:read_delimited"}
 
 
 @contextmanager
@@ -53,6 +55,12 @@ def open_feed(
     opened = open_source(path, max_decompressed=limits.max_decompressed_bytes, shown=name,
                          max_ratio=limits.max_gzip_ratio)
     try:
-        yield READERS[opened.kind](opened, log, limits, name, charset)
+        yield _reader(opened.kind)(opened, log, limits, name, charset)
     finally:
         opened.close()
+
+
+def _reader(kind: str) -> Reader:
+    module, function = READERS[kind].split(":")
+    reader: Reader = getattr(importlib.import_module(module), function)
+    return reader

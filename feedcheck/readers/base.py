@@ -5,11 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pandas as pd
-
-TEXT = pd.StringDtype("pyarrow", na_value=np.nan)  # pandas' own ``str``: the dtype every reader's columns have
-
 
 @dataclass
 class FeedInfo:

@@ -23,8 +23,9 @@ import pyarrow.csv as pa_csv
 
 from feedcheck.errors import FeedcheckError, FeedFormatError
 from feedcheck.findings import FindingLog, Severity, make_finding
-from feedcheck.readers.base import TEXT, FeedInfo
+from feedcheck.readers.base import FeedInfo
 from feedcheck.readers.fields import ID, canonical
+from feedcheck.readers.text import TEXT
 from feedcheck.settings import ReadLimits
 from feedcheck.sources.decode import DecodingReader, Opened, detect_text_encoding
 

@@ -21,8 +21,9 @@ from lxml import etree
 
 from feedcheck.errors import FeedFormatError
 from feedcheck.findings import FindingLog, make_finding
-from feedcheck.readers.base import TEXT, FeedInfo
+from feedcheck.readers.base import FeedInfo
 from feedcheck.readers.fields import ATOM_NS, GOOGLE_CUSTOM_NS, GOOGLE_NS, ID, KNOWN_FIELDS, canonical
+from feedcheck.readers.text import TEXT
 from feedcheck.settings import ReadLimits
 from feedcheck.sources.decode import Opened, declared_xml_encoding, xml_encoding_override
 

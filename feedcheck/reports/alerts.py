@@ -35,7 +35,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from feedcheck.errors import ConfigError
-from feedcheck.publish.history import STORE
+from feedcheck.publish import STORE
 from feedcheck.reports.messages import money
 from feedcheck.reports.render import percent
 from feedcheck.sources.redact import hidden_in_http_logs

@@ -5,13 +5,15 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-
-import pandera.pandas as pa
+from typing import TYPE_CHECKING
 
 from feedcheck.errors import ConfigError
 from feedcheck.findings import CODES, Severity
 from feedcheck.readers.fields import KNOWN_FIELDS, canonical, json_path_base
 from feedcheck.rules.attributes import Attribute, register
+
+if TYPE_CHECKING:  # the schema modules import pandera when a channel is used (see get_channel)
+    import pandera.pandas as pa
 
 CHANNEL_NAMES = ("tiktok", "google", "meta")
 

@@ -7,15 +7,12 @@ run); the publish step fsyncs the file and makes it current.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from feedcheck.findings import FindingLog
-from feedcheck.publish.formats.delimited import write_csv, write_tsv
-from feedcheck.publish.formats.parquet import write_parquet
-from feedcheck.publish.formats.rss import write_rss
 
 if TYPE_CHECKING:
     from feedcheck.publish.clean import CatalogSpool
@@ -23,15 +20,20 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Format:
-    """A published catalog's file extension and its writer."""
+    """A published catalog's file extension and its writer, ``module:function``, imported when a catalog is
+    written (the writers bring pandas, pyarrow and lxml, which choosing a format does not need)."""
 
     extension: str
-    write: Callable[[CatalogSpool, Path, dict[str, str], FindingLog], None]
+    writer: str
+
+    def write(self, spool: CatalogSpool, path: Path, names: dict[str, str], log: FindingLog) -> None:
+        module, function = self.writer.split(":")
+        getattr(importlib.import_module(module), function)(spool, path, names, log)
 
 
 FORMATS = {
-    "csv": Format("csv", write_csv),
-    "tsv": Format("tsv", write_tsv),
-    "xml": Format("xml", write_rss),
-    "parquet": Format("parquet", write_parquet),
+    "csv": Format("csv", "feedcheck.publish.formats.delimited:write_csv"),
+    "tsv": Format("tsv", "feedcheck.publish.formats.delimited:write_tsv"),
+    "xml": Format("xml", "feedcheck.publish.formats.rss:write_rss"),
+    "parquet": Format("parquet", "feedcheck.publish.formats.parquet:write_parquet"),
 }
