@@ -166,14 +166,15 @@ class Soak:
             log.write("".join(next(stream) for _ in range(count)))
 
     def _drain(self, api: str, deployments: dict[str, str], ended: datetime) -> None:
-        """Give the runs due by the end, and the killed ones' Crashed states, time to come; the runs scheduled
-        after the end are deleted as the scheduler makes them (a paused deployment would not start late runs)."""
+        """Give the runs due by the end, the runs serve has taken already (a late runner takes runs due after the
+        end too) and the killed ones' Crashed states time to come; the runs scheduled after the end and not taken
+        are deleted as the scheduler makes them (a paused deployment would not start late runs)."""
         ids = list(deployments.values())
         deadline = time.monotonic() + self.args.drain
         while True:
             for run in _runs(api, ids, ["SCHEDULED"], after=ended):
                 requests.delete(f"{api}/flow_runs/{run['id']}", timeout=30)
-            due = _runs(api, ids, ["SCHEDULED", "PENDING", "RUNNING", "CANCELLING"], before=ended)
+            due = _runs(api, ids, ["SCHEDULED"], before=ended) + _runs(api, ids, ["PENDING", "RUNNING", "CANCELLING"])
             if not due or time.monotonic() > deadline:
                 return
             time.sleep(3)
@@ -201,7 +202,7 @@ class Soak:
             "interval_s": self.args.interval,
             "items_per_feed": self.args.items,
             "runs": {state: states.count(state) for state in sorted(set(states))},
-            "runs_per_minute": round(sum(len(of.of(*checks.FINAL)) for of in runs.values()) / self.args.minutes, 1),
+            "runs_per_minute": checks.throughput(runs, start, ended),
             "late_s": checks.lateness(runs),
             "faults": self.faults, "host": dict(self.host.answers), "slack_refused": slack.refused,
             "slack_got": {feed.name: [m.state for m in slack.messages if m.feed == feed.name] for feed in self.feeds

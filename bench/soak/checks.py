@@ -231,6 +231,14 @@ def schedules(runs: dict[str, Runs], start: datetime, end: datetime, interval: i
                  f"{slots} slots per feed; {len(problems)} feeds off", problems)
 
 
+def throughput(runs: dict[str, Runs], start: datetime, ended: datetime) -> float:
+    """Runs a minute: those that started while the fleet ran and ended (the drain's are not counted, since the
+    drain's minutes are not)."""
+    done = [run for of in runs.values() for run in of.of(*FINAL)
+            if run.get("start_time") and start <= datetime.fromisoformat(run["start_time"]) <= ended]
+    return round(len(done) / ((ended - start).total_seconds() / 60), 1)
+
+
 def lateness(runs: dict[str, Runs]) -> dict[str, float]:
     """How long after its scheduled time each run started: the median, the 95th percentile and the most (in
     seconds). A fleet the machine holds starts its runs within seconds of their time."""
