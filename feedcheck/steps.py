@@ -74,7 +74,7 @@ def check_settings(feed: FeedConfig) -> None:
     """Refuse options the channel or the event reader cannot use, before anything is fetched.
 
     The channel's options are not checked again when the last run into the feed's folder had the same
-    settings (:func:`run_key`): that run took them, and checking them builds the channel's schema, which loads
+    settings (:func:`run_key_of`): that run took them, and checking them builds the channel's schema, which loads
     pandas, pandera and the channel's rules, all needless to a run that finds its feed unchanged.
 
     Raises:

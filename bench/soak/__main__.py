@@ -205,8 +205,7 @@ class Soak:
             "runs_per_minute": checks.throughput(runs, start, ended),
             "late_s": checks.lateness(runs),
             "faults": self.faults, "host": dict(self.host.answers), "slack_refused": slack.refused,
-            "slack_got": {feed.name: [m.state for m in slack.messages if m.feed == feed.name] for feed in self.feeds
-                          if any(m.feed == feed.name for m in slack.messages)},
+            "slack_got": checks.told(slack.messages),
             "while_the_disk_was_full": self._while_full(runs),
             "checks": [vars(check) for check in found],
         }

@@ -167,15 +167,24 @@ def _history(out: Path, query: str) -> list[tuple[Any, ...]]:
         return []
 
 
+def told(messages: list[Message]) -> dict[str, list[str]]:
+    """The states Slack was told, by feed, in the order they arrived."""
+    by_feed: dict[str, list[str]] = {}
+    for message in messages:
+        by_feed.setdefault(message.feed, []).append(message.state)
+    return dict(sorted(by_feed.items()))
+
+
 def alerts(runs: dict[str, Runs], messages: list[Message], kills: int) -> Check:
     """Each change of a feed's state, run after run, reached Slack, in order, at least once: a message may come
     twice after a kill (Slack answered, and the run died before it recorded that). A killed run's own change is
     told or not, as far as it got (and the change back from it, then): at most two messages per killed run
     beyond the finished runs' changes."""
     missing, repeats = [], 0
+    by_feed = told(messages)
     for name, of in runs.items():
         changes = _changes(_states(of))
-        sent = [m.state for m in messages if m.feed == name]
+        sent = by_feed.get(name, [])
         deduplicated = [state for i, state in enumerate(sent) if i == 0 or sent[i - 1] != state]
         repeats += len(sent) - len(deduplicated)
         extra = len(deduplicated) - len(changes)

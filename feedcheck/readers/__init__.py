@@ -10,7 +10,7 @@ opened (the readers bring pandas and lxml, which a run that reads nothing does w
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -55,12 +55,7 @@ def open_feed(
     opened = open_source(path, max_decompressed=limits.max_decompressed_bytes, shown=name,
                          max_ratio=limits.max_gzip_ratio)
     try:
-        yield _reader(opened.kind)(opened, log, limits, name, charset)
+        reader: Reader = pkgutil.resolve_name(READERS[opened.kind])
+        yield reader(opened, log, limits, name, charset)
     finally:
         opened.close()
-
-
-def _reader(kind: str) -> Reader:
-    module, function = READERS[kind].split(":")
-    reader: Reader = getattr(importlib.import_module(module), function)
-    return reader

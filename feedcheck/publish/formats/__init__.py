@@ -7,7 +7,7 @@ run); the publish step fsyncs the file and makes it current.
 
 from __future__ import annotations
 
-import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,8 +27,7 @@ class Format:
     writer: str
 
     def write(self, spool: CatalogSpool, path: Path, names: dict[str, str], log: FindingLog) -> None:
-        module, function = self.writer.split(":")
-        getattr(importlib.import_module(module), function)(spool, path, names, log)
+        pkgutil.resolve_name(self.writer)(spool, path, names, log)
 
 
 FORMATS = {
