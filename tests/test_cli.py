@@ -124,7 +124,7 @@ def test_an_unchanged_source_is_checked_again_when_the_check_settings_change(tmp
     url = server.serve_with_etag("/good.csv", (FEEDS / "tiktok_clean.csv").read_bytes(), '"v1"')
     runs = []
     for limit in (["--limit", "title=28"], ["--limit", "title=28"], [], [], ["--limit", "gtin=5"]):
-        code = main(["check", url, "--out", str(tmp_path), *limit])
+        code = main(["check", url, "--out", str(tmp_path), "--now", "2026-12-01", *limit])
         report = json.loads((tmp_path / "report.json").read_text())
         runs.append((code, report["status"], report["findings"]["by_code"].get("item.too_long", {}).get("count")))
     assert runs == [
