@@ -107,9 +107,15 @@ class PrefectServer:
         raise RuntimeError("prefect server did not answer in 120 s")
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
+        """Stop the server as a service manager does: SIGTERM, and SIGKILL if it has not stopped in a minute."""
+        if self.process is None:
+            return
+        self.process.terminate()
+        try:
             self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
     def restart(self) -> None:
         self.stop()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import io
 import os
 import pty
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -71,7 +73,10 @@ def _run(inputs: tuple[Path, Path], out: Path, terminal: bool, **env: str) -> tu
     with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=follower, env=environment) as child:
         os.close(follower)
         seen = bytearray()
-        while True:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            if not select.select([controller], [], [], 1.0)[0]:
+                continue
             try:
                 chunk = os.read(controller, 65536)
             except OSError:  # the terminal closed with the child
@@ -79,6 +84,8 @@ def _run(inputs: tuple[Path, Path], out: Path, terminal: bool, **env: str) -> tu
             if not chunk:
                 break
             seen += chunk
+        else:
+            child.kill()  # it hung: the test fails on its code, not waiting for ever
         stdout = child.stdout.read().decode() if child.stdout else ""
         code = child.wait(timeout=300)
     os.close(controller)

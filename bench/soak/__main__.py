@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -48,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql",
                         help="the Prefect server's database (SQLite: to compare; no PostgreSQL restart then)")
     args = parser.parse_args(argv)
+    # Stopped (a service manager, a test's deadline), the soak still stops the servers it started and unmounts
+    # its disk: SIGTERM ends it through the same clean-up as the end of the fleet.
+    signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
     report = Soak(args).run()
     print(table(report))
     return 0 if all(check["holds"] for check in report["checks"]) else 1
