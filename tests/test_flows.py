@@ -296,19 +296,24 @@ def test_a_failed_feed_run_by_a_worker_raises_its_outcome_not_a_type_error(tmp_p
 def test_check_all_feeds_checks_as_many_feeds_at_once_as_the_feeds_file_says(tmp_path: Path,
                                                                               server: FeedServer) -> None:
     body = (FEEDS / "tiktok_clean.csv").read_bytes()
-    active, most = [0], [0]
-    lock = threading.Lock()
+    active, most, arrived = [0], [0], [0]
+    pair = threading.Condition()
 
-    def slow(handler: BaseHTTPRequestHandler) -> None:  # each download takes a second
-        with lock:
+    def held(handler: BaseHTTPRequestHandler) -> None:
+        # Each download is answered once a second one runs beside it (the fifth has none), and a second later,
+        # in which a third would arrive if more ran at once; never on a sleep that a loaded machine outlasts.
+        with pair:
             active[0] += 1
+            arrived[0] += 1
             most[0] = max(most[0], active[0])
+            pair.notify_all()
+            pair.wait_for(lambda: active[0] >= 2 or arrived[0] == 5, timeout=60)
         time.sleep(1.0)
-        with lock:
+        with pair:
             active[0] -= 1
         send(handler, 200, body)
 
-    server.routes["/feed.csv"] = slow
+    server.routes["/feed.csv"] = held
     entries = [f'name = "shop-{n}"\nsource = "{server.url("/feed.csv")}"' for n in range(5)]
     state = check_all_feeds(str(feeds_file(tmp_path, *entries, defaults="feeds_at_once = 2")), return_state=True)
     assert state.is_completed() and len(outcome_of(state)) == 5
