@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -80,6 +81,19 @@ def start_postgres(data: Path) -> Postgres:
     return cluster
 
 
+def children_of(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 @dataclass
 class PrefectServer:
     """``prefect server start`` on 127.0.0.1 with its database in PostgreSQL."""
@@ -107,13 +121,17 @@ class PrefectServer:
         raise RuntimeError("prefect server did not answer in 120 s")
 
     def stop(self) -> None:
-        """Stop the server as a service manager does: SIGTERM, and SIGKILL if it has not stopped in a minute."""
+        """Stop the server as a service manager does: SIGTERM, and SIGKILL (to it and its
+        children) if it has not stopped in a minute."""
         if self.process is None:
             return
         self.process.terminate()
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
+            for child in children_of(self.process.pid):  # what it started, which would outlive it
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
             self.process.kill()
             self.process.wait()
 

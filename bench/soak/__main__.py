@@ -26,9 +26,9 @@ from typing import Any
 import requests
 
 from bench import generate
-from bench.services import PrefectServer, free_port, start_postgres
+from bench.services import PrefectServer, children_of, free_port, start_postgres
 from bench.soak import checks
-from bench.soak.faults import KILLS, Serve, SmallDisk, children_of, rss_of, timeline
+from bench.soak.faults import KILLS, Serve, SmallDisk, rss_of, timeline
 from bench.soak.fleet import Feed, event_log, feeds_file, fleet
 from bench.soak.hosts import FeedHost, SlackSink
 

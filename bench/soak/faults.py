@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.services import Postgres, PrefectServer
+from bench.services import Postgres, PrefectServer, children_of
 from bench.soak.hosts import SlackSink
 
 BIN = Path(sys.executable).parent
@@ -30,19 +30,6 @@ def rss_of(pid: int) -> int | None:
         return None
     line = next((line for line in status.splitlines() if line.startswith("VmRSS:")), None)
     return int(line.split()[1]) * 1024 if line else None
-
-
-def children_of(pid: int) -> list[int]:
-    """The processes whose parent is ``pid``."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 @dataclass
