@@ -15,6 +15,8 @@ failed.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -26,7 +28,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
 from prefect.futures import PrefectFuture, wait
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Crashed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from feedcheck.clock import run_now, utc_now
@@ -100,7 +102,8 @@ def check_all_feeds(config: str = "feeds.toml", names: list[str] | None = None, 
     time, or, with ``[defaults] spread = "deployments"``, each as a run of its own deployment wherever those
     run (every worker of a pool); one failing feed stops no other. Each feed's fetch is retried as
     :func:`check_one_feed`'s is, and all judge at one ``now``. Spread over deployments, a feed's run that
-    nothing took within ``start_within`` seconds is withdrawn, and the feed failed.
+    nothing took within ``start_within`` seconds is withdrawn, and the feed failed; one taken but still not
+    started ``start_within`` seconds later is marked Crashed, and the feed crashed.
 
     Ends Completed when every feed could be used and published, Failed otherwise, with a message that says
     how many feeds failed and which; the result lists each feed's outcome.
@@ -167,7 +170,8 @@ def _start(name: str, options: dict[str, Any]) -> UUID | dict[str, Any]:
 
 def _ended_runs(ids: list[UUID], start_within: float) -> dict[UUID, FlowRun]:
     """These flow runs once every one has ended, looked at every :data:`POLL` seconds. A run that nothing took
-    within ``start_within`` seconds is deleted (it would run some day, unasked) and left out."""
+    within ``start_within`` seconds is deleted (it would run some day, unasked) and left out; one that was taken
+    but has not started ``start_within`` seconds later is marked Crashed (see :func:`_stalled`)."""
     deadline = time.monotonic() + start_within
     with get_client(sync_client=True) as client:
         while True:
@@ -179,9 +183,23 @@ def _ended_runs(ids: list[UUID], start_within: float) -> dict[UUID, FlowRun]:
                 for run in [run for run in runs.values() if run.state is None or run.state.is_scheduled()]:
                     client.delete_flow_run(run.id)
                     del runs[run.id]
+                for run in _stalled(runs.values(), start_within):
+                    client.set_flow_run_state(run.id, Crashed(message=(
+                        f"Taken by a serve process or worker that had not started it {start_within:.0f} s later: "
+                        "it was stopped or lost in between.")), force=True)
             if all(run.state is not None and run.state.is_final() for run in runs.values()):
                 return runs
             time.sleep(POLL)
+
+
+def _stalled(runs: Iterable[FlowRun], start_within: float) -> list[FlowRun]:
+    """The runs Pending for more than ``start_within`` seconds. Whatever takes a run (serve, a worker) starts it
+    within seconds, so such a run's taker is gone; serve crashes the ones it left when it starts again
+    (:func:`feedcheck.flows.serve.crash_orphaned_runs`), but one that is not started again would leave this
+    run, and so :func:`check_all_feeds`, waiting for ever."""
+    now = datetime.now(timezone.utc)
+    return [run for run in runs if run.state is not None and run.state.is_pending()
+            and (now - run.state.timestamp).total_seconds() > start_within]
 
 
 def _outcome_of_run(feed: FeedConfig, run: FlowRun | None, status: str, start_within: float) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
@@ -262,3 +263,37 @@ def test_check_all_feeds_spread_over_deployments_withdraws_a_run_nothing_took_an
         "message": "unserved: nothing took its run of check-feed/unserved within 3 s; is feedcheck serve, or a "
                    "worker of the deployment's pool, running?"}]
     assert _runs_of_deployments(prefect_on_postgres.api, "unserved") == []
+
+
+def test_check_all_feeds_spread_over_deployments_crashes_a_run_taken_and_never_started(
+        tmp_path: Path, prefect_on_postgres: PrefectServer) -> None:
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "out"\nspread = "deployments"\n\n[[feed]]\nname = "stranded"\n'
+                      f'channel = "tiktok"\nsource = "{CLEAN[0][1]}"\n')
+    with temporary_settings({PREFECT_API_URL: prefect_on_postgres.api}):
+        deployments(config)[0].apply()
+        taker = threading.Thread(target=_take_and_vanish, args=(prefect_on_postgres.api, "stranded"), daemon=True)
+        taker.start()
+        state = check_all_feeds(str(config), start_within=10, return_state=True)
+    taker.join(timeout=60)
+    assert outcome_of(state) == [{
+        "feed": "stranded", "status": "crashed", "exit_code": 4,
+        "report": str(tmp_path / "out" / "stranded" / "report.json"),
+        "message": "Taken by a serve process or worker that had not started it 10 s later: it was stopped or lost "
+                   "in between."}]
+    assert _runs_of_deployments(prefect_on_postgres.api, "stranded") == [("stranded", "CRASHED")]
+
+
+def _take_and_vanish(api: str, feed: str) -> None:
+    """What serve does when it takes a run of a feed's deployment, Pending, and then nothing: it was killed
+    before it started the run, and never started again."""
+    deployment = requests.get(f"{api}/deployments/name/check-feed/{feed}", timeout=10).json()["id"]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for run in requests.post(f"{api}/flow_runs/filter", timeout=10, json={
+                "deployments": {"id": {"any_": [deployment]}},
+                "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}}}).json():
+            requests.post(f"{api}/flow_runs/{run['id']}/set_state", timeout=10,
+                          json={"state": {"type": "PENDING"}}).raise_for_status()
+            return
+        time.sleep(0.2)
