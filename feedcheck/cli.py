@@ -18,17 +18,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from feedcheck.check import check_feed
 from feedcheck.cli_settings import event_settings, feed_config, local_folder, now_of, publish_options
 from feedcheck.clock import NOW_VARIABLE
 from feedcheck.cluster import dask_executor
 from feedcheck.errors import ConfigError, ExitCode, FeedcheckError
-from feedcheck.events.checker import check_events
 from feedcheck.feeds import Alerts, find_feed, fleet_folder, load_feeds
 from feedcheck.findings import FindingLog
 from feedcheck.pipeline import Steps, run_feed
 from feedcheck.publish.formats import FORMATS
-from feedcheck.publish.snapshot import diff_feeds
 from feedcheck.reports.alerts import resolve_webhook
 from feedcheck.reports.fleet import write_fleet_page
 from feedcheck.reports.progress import Progress
@@ -260,6 +257,8 @@ def _name_of(source: str) -> str:
 
 
 def _check(args: argparse.Namespace) -> int:
+    """A run through the pipeline, as ``run`` and the flows make: one that finds its feed unchanged loads no
+    pandas, pandera or lxml (nor does this module at its top), which is most of a second of each run."""
     feed = feed_config(args, args.source, args.events, name=args.name or _name_of(str(args.source)),
                         format=args.format, gate=publish_options(args),
                         alerts=Alerts(slack_webhook=args.alert, min_match_rate=args.min_match_rate),
@@ -287,6 +286,9 @@ def _progress() -> Iterator[Progress | None]:
 
 
 def _events(args: argparse.Namespace) -> int:
+    from feedcheck.check import check_feed  # here and in _diff, not at the top: see _check
+    from feedcheck.events.checker import check_events
+
     if args.catalog:
         feed = feed_config(args, args.catalog, args.logs)
         with dask_executor(feed.dask) if feed.dask else contextlib.nullcontext() as executor, \
@@ -309,6 +311,8 @@ def _events(args: argparse.Namespace) -> int:
 
 
 def _diff(args: argparse.Namespace) -> int:
+    from feedcheck.publish.snapshot import diff_feeds
+
     try:
         changes, _ = diff_feeds(args.old, args.new, fetch_limits=FetchLimits(deadline=args.timeout))
     except ConfigError:

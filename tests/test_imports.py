@@ -44,6 +44,26 @@ def test_a_run_that_finds_its_feed_unchanged_loads_nothing_that_reads(tmp_path: 
     assert _run(feeds) == {"status": "refused", "loaded": list(READING)}
 
 
+CHECK = f"""
+import json, sys
+from feedcheck.cli import main
+
+code = main(sys.argv[1:])
+print(json.dumps({{"exit": code, "loaded": [m for m in {READING!r} if m in sys.modules]}}))
+"""
+
+
+def test_the_command_line_loads_nothing_that_reads_for_a_feed_that_is_unchanged(tmp_path: Path,
+                                                                                server: FeedServer) -> None:
+    url = server.serve_with_etag("/shop.csv", (FEEDS / "tiktok_clean.csv").read_bytes(), '"v1"')
+    command = [sys.executable, "-c", CHECK, "check", url, "--out", str(tmp_path / "out"), "--now", "2026-12-01"]
+    runs = [subprocess.run(command, capture_output=True, text=True, timeout=120) for _ in range(2)]
+    assert [json.loads(run.stdout.splitlines()[-1]) for run in runs] == [
+        {"exit": 0, "loaded": list(READING)},
+        {"exit": 0, "loaded": []},
+    ], runs[-1].stderr
+
+
 def test_the_public_names_load_on_first_use_and_the_codes_come_whole() -> None:
     codes = {"item.too_long", "events.currency_mismatch", "fetch.unchanged"}  # a rule's, an event's, a fetch's
     script = ("import sys, feedcheck; light = 'pandas' not in sys.modules; "
