@@ -36,6 +36,7 @@ from feedcheck.errors import STATUSES, ConfigError, ExitCode, OutputError, exit_
 from feedcheck.feeds import MOST_AT_ONCE, FeedConfig, feeds_at_once, find_feed, fleet_folder, load_feeds, spread
 from feedcheck.flows.steps import TaskSteps
 from feedcheck.pipeline import run_feed
+from feedcheck.publish.lastrun import kept_exit_code
 from feedcheck.reports.fleet import fleet, write_fleet_page
 from feedcheck.reports.render import count, percent
 from feedcheck.steps import check_settings, start_clock
@@ -210,13 +211,15 @@ def _outcome_of_run(feed: FeedConfig, run: FlowRun | None, status: str, start_wi
                                             f"{start_within:.0f} s; is feedcheck serve, or a worker of the "
                                             "deployment's pool, running?")
     state = run.state
+    kept = kept_exit_code(feed.out) if status == "unchanged" else None  # as check_one_feed's own outcome says
+    said = ExitCode(kept) if kept is not None else exit_code_of(status) if status in STATUSES else None
     if state.is_crashed() or state.is_cancelled():
-        status = "crashed"
-    elif state.is_failed() and not (status in STATUSES and exit_code_of(status).failed):
-        status = "fatal"
+        status, kept = "crashed", None
+    elif state.is_failed() and not (said is not None and said.failed):
+        status, kept = "fatal", None
     elif state.is_completed() and status not in STATUSES:
         status = "ok"
-    return _outcome(feed.name, status, state.message or "", str(feed.out / "report.json"))
+    return _outcome(feed.name, status, state.message or "", str(feed.out / "report.json"), kept)
 
 
 def _ended(name: str, status: str, message: str, report: str = "", exit_code: int | None = None) -> State:

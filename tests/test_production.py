@@ -241,6 +241,26 @@ def test_check_all_feeds_spread_over_deployments_runs_each_feed_where_serve_runs
         ("spread-0", "COMPLETED"), ("spread-1", "COMPLETED"), ("spread-2", "FAILED")]
 
 
+def test_check_all_feeds_spread_over_deployments_keeps_the_exit_code_of_the_check_an_unchanged_feed_stands_on(
+        tmp_path: Path, prefect_on_postgres: PrefectServer, server: FeedServer) -> None:
+    url = server.serve_with_etag("/flawed.csv", (FEEDS / "tiktok_defects.csv").read_bytes(), '"v1"')
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "out"\nspread = "deployments"\n\n[defaults.gate]\nmax_error_share = 1.0\n'
+                      f'\n[[feed]]\nname = "flawed"\nchannel = "tiktok"\nsource = "{url}"\n')
+    env = env_for(tmp_path, PREFECT_API_URL=prefect_on_postgres.api)
+    serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)], cwd=tmp_path, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: "flawed" in _names(prefect_on_postgres.api), 120, "serve's deployment")
+        runs = [subprocess.run([str(BIN / "feedcheck"), "run", "--config", str(config)], capture_output=True,
+                               text=True, timeout=600, env=env, cwd=tmp_path) for _ in range(2)]
+    finally:
+        os.killpg(serve.pid, signal.SIGTERM)
+        serve.wait(timeout=60)
+    assert [(run.returncode, run.stdout.split()[0]) for run in runs] == [(1, "ERRORS"), (1, "UNCHANGED")], \
+        runs[-1].stdout + runs[-1].stderr
+
+
 def _runs_of_deployments(api: str, prefix: str) -> list[tuple[str, str]]:
     """Each run of the deployments whose name begins with ``prefix``: its deployment's name and its state."""
     deployments = requests.post(f"{api}/deployments/filter", json={}, timeout=10).json()

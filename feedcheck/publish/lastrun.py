@@ -89,6 +89,14 @@ def skippable(out: Path, key: str, now: str, published: Callable[[], dict[str, A
     return LastRun(validators, int(last.get("exit_code", 0)), last["catalog"], window)
 
 
+def kept_exit_code(out: Path) -> int | None:
+    """The exit code of the last run into ``out`` (one skipped as unchanged keeps its check's); ``None`` when
+    no run left a record."""
+    last = _last_run(out)
+    code = last.get("exit_code") if last else None
+    return code if isinstance(code, int) else None
+
+
 def _last_run(out: Path) -> dict[str, Any] | None:
     """The last run's record; a missing, damaged or older file is none (the next run fetches in full)."""
     try:
