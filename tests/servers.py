@@ -4,6 +4,7 @@ the soak starts too).  Loaded by ``conftest.py`` as a pytest plugin."""
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -402,3 +403,29 @@ def prefect_on_postgres(postgres: Postgres, tmp_path_factory: pytest.TempPathFac
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def flows_against(api: str) -> Iterator[None]:
+    """Run flows in this process against the Prefect server at ``api``.
+
+    Prefect's events and log workers keep, for the life of the process, the API they were started with. They
+    are drained (and so started again when next needed) on the way in and on the way out: else a later test's
+    flows would send their task runs' events to this server, stopped by then, and never record those runs.
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    _drain_prefect_workers()
+    with temporary_settings({PREFECT_API_URL: api}):
+        try:
+            yield
+        finally:
+            _drain_prefect_workers()
+
+
+def _drain_prefect_workers() -> None:
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=30)
+    EventsWorker.drain_all(timeout=30)

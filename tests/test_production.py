@@ -10,6 +10,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -28,7 +29,7 @@ from prefect.states import Pending
 from feedcheck.flows import check_all_feeds, check_one_feed, outcome_of
 from feedcheck.flows.serve import crash_orphaned_runs, delete_dangling_runs, deployments
 from tests.conftest import FEEDS, ROOT, FeedServer
-from tests.servers import Postgres, PrefectServer, free_port
+from tests.servers import Postgres, PrefectServer, flows_against, free_port
 from tests.test_flow_cli import BIN, _completed_run, _deployments, _healthy, demo_copy, env_for, wait_for
 
 CLEAN = [("tiktok", FEEDS / "tiktok_clean.csv"), ("google", FEEDS / "google_clean.xml")]
@@ -223,17 +224,9 @@ def test_check_all_feeds_spread_over_deployments_runs_each_feed_where_serve_runs
     config.write_text('[defaults]\nout = "out"\nspread = "deployments"\n' + "".join(
         f'\n[[feed]]\nname = "spread-{n}"\nchannel = "{channel}"\nsource = "{source}"\n'
         for n, (channel, source) in enumerate(sources)))
-    env = env_for(tmp_path, PREFECT_API_URL=prefect_on_postgres.api)
-    serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)], cwd=tmp_path, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for(lambda: {"spread-0", "spread-1", "spread-2"} <= set(_names(prefect_on_postgres.api)), 120,
-                 "serve's deployments")
+    with _serving(config, prefect_on_postgres.api, {"spread-0", "spread-1", "spread-2"}) as env:
         done = subprocess.run([str(BIN / "feedcheck"), "run", "--config", str(config)], capture_output=True,
                               text=True, timeout=600, env=env, cwd=tmp_path)
-    finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        serve.wait(timeout=60)
     assert done.returncode == 3, done.stdout + done.stderr
     assert [line.split()[0] for line in done.stdout.splitlines() if not line.startswith(" ")][:3] == [
         "OK", "OK", "FATAL"]
@@ -244,21 +237,35 @@ def test_check_all_feeds_spread_over_deployments_runs_each_feed_where_serve_runs
 def test_check_all_feeds_spread_over_deployments_keeps_the_exit_code_of_the_check_an_unchanged_feed_stands_on(
         tmp_path: Path, prefect_on_postgres: PrefectServer, server: FeedServer) -> None:
     url = server.serve_with_etag("/flawed.csv", (FEEDS / "tiktok_defects.csv").read_bytes(), '"v1"')
-    config = tmp_path / "feeds.toml"
-    config.write_text(f'[defaults]\nout = "out"\nspread = "deployments"\n\n[defaults.gate]\nmax_error_share = 1.0\n'
-                      f'\n[[feed]]\nname = "flawed"\nchannel = "tiktok"\nsource = "{url}"\n')
-    env = env_for(tmp_path, PREFECT_API_URL=prefect_on_postgres.api)
-    serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)], cwd=tmp_path, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        wait_for(lambda: "flawed" in _names(prefect_on_postgres.api), 120, "serve's deployment")
+    config = _one_spread_feed(tmp_path, "flawed", url, "[defaults.gate]\nmax_error_share = 1.0\n")
+    with _serving(config, prefect_on_postgres.api, {"flawed"}) as env:
         runs = [subprocess.run([str(BIN / "feedcheck"), "run", "--config", str(config)], capture_output=True,
                                text=True, timeout=600, env=env, cwd=tmp_path) for _ in range(2)]
+    assert [(run.returncode, run.stdout.split()[0]) for run in runs] == [(1, "ERRORS"), (1, "UNCHANGED")], \
+        runs[-1].stdout + runs[-1].stderr
+
+
+def _one_spread_feed(tmp_path: Path, name: str, source: object, defaults: str = "") -> Path:
+    """A feeds file of one TikTok feed, spread over deployments, with more of ``[defaults]`` (its tables)."""
+    config = tmp_path / "feeds.toml"
+    config.write_text(f'[defaults]\nout = "out"\nspread = "deployments"\n\n{defaults}\n[[feed]]\nname = "{name}"\n'
+                      f'channel = "tiktok"\nsource = "{source}"\n')
+    return config
+
+
+@contextlib.contextmanager
+def _serving(config: Path, api: str, names: set[str]) -> Iterator[dict[str, str]]:
+    """``feedcheck serve`` of ``config`` on the server at ``api``, once its deployments ``names`` are there;
+    the environment to run feedcheck in beside it."""
+    env = env_for(config.parent, PREFECT_API_URL=api)
+    serve = subprocess.Popen([str(BIN / "feedcheck"), "serve", "--config", str(config)], cwd=config.parent, env=env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(lambda: names <= set(_names(api)), 120, "serve's deployments")
+        yield env
     finally:
         os.killpg(serve.pid, signal.SIGTERM)
         serve.wait(timeout=60)
-    assert [(run.returncode, run.stdout.split()[0]) for run in runs] == [(1, "ERRORS"), (1, "UNCHANGED")], \
-        runs[-1].stdout + runs[-1].stderr
 
 
 def _runs_of_deployments(api: str, prefix: str) -> list[tuple[str, str]]:
@@ -272,10 +279,8 @@ def _runs_of_deployments(api: str, prefix: str) -> list[tuple[str, str]]:
 
 def test_check_all_feeds_spread_over_deployments_withdraws_a_run_nothing_took_and_fails_its_feed(
         tmp_path: Path, prefect_on_postgres: PrefectServer) -> None:
-    config = tmp_path / "feeds.toml"
-    config.write_text(f'[defaults]\nout = "out"\nspread = "deployments"\n\n[[feed]]\nname = "unserved"\n'
-                      f'channel = "tiktok"\nsource = "{CLEAN[0][1]}"\n')
-    with temporary_settings({PREFECT_API_URL: prefect_on_postgres.api}):
+    config = _one_spread_feed(tmp_path, "unserved", CLEAN[0][1])
+    with flows_against(prefect_on_postgres.api):
         deployments(config)[0].apply()  # and no serve, nor worker, to run it
         state = check_all_feeds(str(config), start_within=3, return_state=True)
     assert outcome_of(state) == [{
@@ -287,10 +292,8 @@ def test_check_all_feeds_spread_over_deployments_withdraws_a_run_nothing_took_an
 
 def test_check_all_feeds_spread_over_deployments_crashes_a_run_taken_and_never_started(
         tmp_path: Path, prefect_on_postgres: PrefectServer) -> None:
-    config = tmp_path / "feeds.toml"
-    config.write_text(f'[defaults]\nout = "out"\nspread = "deployments"\n\n[[feed]]\nname = "stranded"\n'
-                      f'channel = "tiktok"\nsource = "{CLEAN[0][1]}"\n')
-    with temporary_settings({PREFECT_API_URL: prefect_on_postgres.api}):
+    config = _one_spread_feed(tmp_path, "stranded", CLEAN[0][1])
+    with flows_against(prefect_on_postgres.api):
         deployments(config)[0].apply()
         taker = threading.Thread(target=_take_and_vanish, args=(prefect_on_postgres.api, "stranded"), daemon=True)
         taker.start()
