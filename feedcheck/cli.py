@@ -92,7 +92,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--events", nargs="+", default=[], metavar="LOG",
                        help="event logs (files, folders or globs; JSON lines or arrays, plain or .gz) to check "
                        "and reconcile with the feed")
-    check.add_argument("--force", action="store_true", help="fetch even if the server says the feed is unchanged")
+    check.add_argument("--force", action="store_true",
+                       help="read the feed even if it is unchanged (its server says so, or a file has the same bytes)")
     check.add_argument("--publish-reports", action="store_true",
                        help="with a URL in --out, also publish the reports there, in reports/")
     check.add_argument("--format", choices=FORMATS, default=PublishOptions.format,
@@ -148,7 +149,8 @@ def _parser() -> argparse.ArgumentParser:
         "each feed's reports are. Exit 0 no errors, 1 error findings, 3 a feed failed or was refused.",
     )
     run.add_argument("feeds", nargs="*", metavar="FEED_NAME", help="feeds to run (default: all of them)")
-    run.add_argument("--force", action="store_true", help="fetch even if the server says a feed is unchanged")
+    run.add_argument("--force", action="store_true",
+                     help="read each feed even if it is unchanged (its server says so, or a file has the same bytes)")
     run.add_argument("--now", metavar="WHEN", help=_NOW_HELP)
     run.set_defaults(run=_run)
     init = sub.add_parser(

@@ -114,6 +114,12 @@ class FeedServer:
     def url(self, path: str) -> str:
         return self.base + path
 
+    def serve(self, path: str, body: bytes) -> str:
+        """Serve ``body`` at ``path`` whole to every request, with no validator to make a conditional request
+        with (a feed that is read each time, and that the check's cache spares); its URL."""
+        self.routes[path] = lambda handler: send(handler, 200, body)
+        return self.url(path)
+
     def serve_with_etag(self, path: str, body: bytes, etag: str, **headers: str) -> str:
         """Serve ``body`` at ``path`` with ``etag``, and a 304 to a request that sends the ETag back; its URL."""
 

@@ -179,6 +179,17 @@ def test_local_paths_and_file_urls(tmp_path: Path) -> None:
     assert caught.value.finding.code == "fetch.blocked"
 
 
+def test_a_file_whose_bytes_are_those_sent_last_is_not_modified(tmp_path: Path) -> None:
+    feed = tmp_path / "feed.csv"
+    feed.write_bytes((FEEDS / "tiktok_clean.csv").read_bytes())
+    first = fetch(feed)
+    assert first.validators.etag == f'"sha256:{first.sha256}"' and not first.unchanged
+    assert fetch(feed, previous=first.validators).unchanged
+    feed.write_bytes(feed.read_bytes() + b"\n")  # a byte more: read again
+    assert not fetch(feed, previous=first.validators).unchanged
+    assert not fetch(feed.as_uri(), previous=Validators('"v1"', None)).unchanged
+
+
 def test_only_failures_that_may_pass_are_marked_transient(server: FeedServer) -> None:
     """A scheduler retries transient failures later; a 404, a 401 or a redirect loop would fail the same way."""
     server.routes["/busy"] = lambda h: send(h, 503, b"busy", Retry_After="0")

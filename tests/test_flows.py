@@ -118,24 +118,28 @@ def findings_of(out: Path) -> dict[str, list[list[str]]]:
 
 def test_the_demo_run_three_times_finds_the_same_each_time(tmp_path: Path) -> None:
     config = str(demo_feeds(tmp_path))
-    runs = []
+    runs, statuses = [], []
     for _ in range(3):
         assert check_all_feeds(config, return_state=True).is_completed()
         runs.append(findings_of(tmp_path / "out"))
-    published = {feed: [row for row in rows if row[0] != "publish.published"] for feed, rows in runs[0].items()}
-    unchanged = {feed: [row for row in rows if row[0] != "publish.unchanged"] for feed, rows in runs[1].items()}
-    assert published == unchanged and runs[2] == runs[1]
-    assert {feed: sorted(row[0] for row in rows if row[0].startswith("publish.")) for feed, rows in runs[1].items()} \
-        == {feed: ["publish.unchanged"] for feed in runs[0]}
+        statuses.append({feed: json.loads((tmp_path / "out" / feed / "report.json").read_text())["status"]
+                         for feed in runs[-1]})
+    checked = [{feed: [row for row in rows if not row[0].startswith("publish.")] for feed, rows in run.items()}
+               for run in runs]
+    assert checked[0] == checked[1] == checked[2] and runs[2] == runs[1]
     assert [len(rows) for rows in runs[0].values()] == [2, 4, 26]
+    # The feed with events is checked again (from the cache: its events may have grown) and publishes the same
+    # catalog; the feeds without are unchanged, and their reports stand.
+    assert statuses[1] == statuses[2] == {"northwind-google": "unchanged", "northwind-meta": "unchanged",
+                                          "northwind-tiktok": "errors"}
+    assert [row[0] for row in runs[1]["northwind-tiktok"] if row[0].startswith("publish.")] == ["publish.unchanged"]
 
 
-def test_a_cached_check_is_judged_again_once_the_run_is_past_a_sale_end(tmp_path: Path) -> None:
-    feed = tmp_path / "feed.csv"
-    feed.write_text("sku_id,title,description,availability,condition,price,link,image_link,brand,sale_price,"
-                    "sale_price_effective_date\nSKU-1,Linen shirt,A shirt of washed linen,in stock,new,40.00 USD,"
-                    "https://shop.example/p/1,https://shop.example/p/1.jpg,Northwind,30.00 USD,"
-                    "2026-11-01T00:00Z/2026-12-01T00:00Z\n")
+def test_a_cached_check_is_judged_again_once_the_run_is_past_a_sale_end(tmp_path: Path, server: FeedServer) -> None:
+    feed = server.serve("/feed.csv", b"sku_id,title,description,availability,condition,price,link,image_link,brand,"
+                        b"sale_price,sale_price_effective_date\nSKU-1,Linen shirt,A shirt of washed linen,in stock,"
+                        b"new,40.00 USD,https://shop.example/p/1,https://shop.example/p/1.jpg,Northwind,30.00 USD,"
+                        b"2026-11-01T00:00Z/2026-12-01T00:00Z\n")
     config = str(feeds_file(tmp_path, f'name = "shop"\nsource = "{feed}"'))
     report = tmp_path / "out" / "shop" / "report.json"
     runs = []
@@ -218,16 +222,14 @@ def test_parked_items_removed_by_hand_make_the_check_run_again(tmp_path: Path) -
     assert manifest["items"] == 8
 
 
-def test_feeds_with_the_same_bytes_keep_their_own_cache_and_a_lost_result_is_recomputed(tmp_path: Path) -> None:
+def test_feeds_with_the_same_bytes_keep_their_own_cache_and_a_lost_result_is_recomputed(
+        tmp_path: Path, server: FeedServer) -> None:
     body = (FEEDS / "tiktok_clean.csv").read_bytes()
-    (tmp_path / "a.csv").write_bytes(body)
-    (tmp_path / "b.csv").write_bytes(body)
-    config = str(feeds_file(tmp_path, f'name = "a"\nsource = "{tmp_path / "a.csv"}"',
-                            f'name = "b"\nsource = "{tmp_path / "b.csv"}"'))
+    urls = {name: server.serve(f"/{name}.csv", body) for name in ("a", "b")}
+    config = str(feeds_file(tmp_path, f'name = "a"\nsource = "{urls["a"]}"', f'name = "b"\nsource = "{urls["b"]}"'))
     for name in ("a", "b", "a"):
         check_one_feed(name, config)
-        assert json.loads((tmp_path / "out" / name / "report.json").read_text())["source"] == str(
-            tmp_path / f"{name}.csv")
+        assert json.loads((tmp_path / "out" / name / "report.json").read_text())["source"] == urls[name]
     (record,) = (tmp_path / "out" / "a" / ".cache").glob("check-*")
     Path(json.loads(record.read_text())["storage_key"]).unlink()  # e.g. a new container without the old storage
     state = check_one_feed("a", config, return_state=True)
@@ -235,11 +237,12 @@ def test_feeds_with_the_same_bytes_keep_their_own_cache_and_a_lost_result_is_rec
     assert task_states(state)["check"] == ["Completed"]
 
 
-def test_a_check_cached_by_a_run_with_another_prefect_home_is_read_back(tmp_path: Path) -> None:
+def test_a_check_cached_by_a_run_with_another_prefect_home_is_read_back(tmp_path: Path, server: FeedServer) -> None:
     """A shell's ``feedcheck run`` and a worker under another user share the feed's folder, not Prefect's home."""
     from prefect.settings import PREFECT_API_URL
 
-    config = str(feeds_file(tmp_path, f'name = "a"\nsource = "{FEEDS / "tiktok_clean.csv"}"'))
+    url = server.serve("/a.csv", (FEEDS / "tiktok_clean.csv").read_bytes())
+    config = str(feeds_file(tmp_path, f'name = "a"\nsource = "{url}"'))
     home = tmp_path / "other-home"
     home.mkdir()
     shell = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {

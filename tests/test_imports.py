@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import FEEDS, FeedServer
 
 READING = ("pandas", "pandera", "lxml", "pyarrow", "numpy", "feedcheck.check", "feedcheck.schemas.tiktok")
@@ -53,10 +55,12 @@ print(json.dumps({{"exit": code, "loaded": [m for m in {READING!r} if m in sys.m
 """
 
 
-def test_the_command_line_loads_nothing_that_reads_for_a_feed_that_is_unchanged(tmp_path: Path,
-                                                                                server: FeedServer) -> None:
-    url = server.serve_with_etag("/shop.csv", (FEEDS / "tiktok_clean.csv").read_bytes(), '"v1"')
-    command = [sys.executable, "-c", CHECK, "check", url, "--out", str(tmp_path / "out"), "--now", "2026-12-01"]
+@pytest.mark.parametrize("served", [True, False], ids=["http-etag", "file"])
+def test_the_command_line_loads_nothing_that_reads_for_a_feed_that_is_unchanged(tmp_path: Path, server: FeedServer,
+                                                                                served: bool) -> None:
+    feed = FEEDS / "tiktok_clean.csv"
+    source = server.serve_with_etag("/shop.csv", feed.read_bytes(), '"v1"') if served else str(feed)
+    command = [sys.executable, "-c", CHECK, "check", source, "--out", str(tmp_path / "out"), "--now", "2026-12-01"]
     runs = [subprocess.run(command, capture_output=True, text=True, timeout=120) for _ in range(2)]
     assert [json.loads(run.stdout.splitlines()[-1]) for run in runs] == [
         {"exit": 0, "loaded": list(READING)},

@@ -29,7 +29,7 @@ from feedcheck.publish.clean import CatalogSpool
 from feedcheck.readers import open_feed
 from feedcheck.settings import PublishOptions
 from feedcheck.steps import feed_lock
-from tests.conftest import FEEDS, run
+from tests.conftest import FEEDS, FeedServer, run
 
 COLUMNS = ["id", "title", "description", "price", "availability"]
 
@@ -318,9 +318,11 @@ def test_cli_publishes_refuses_with_exit_3_and_accepts_the_drop(tmp_path: Path) 
     assert "nothing new to publish" in again.stdout
 
 
-def test_the_same_check_again_skips_the_writes_but_never_the_gate_or_a_change_in_between(tmp_path: Path) -> None:
+def test_the_same_check_again_skips_the_writes_but_never_the_gate_or_a_change_in_between(
+        tmp_path: Path, server: FeedServer) -> None:
     out = tmp_path / "out"
-    clean, defects = str(FEEDS / "tiktok_clean.csv"), str(FEEDS / "tiktok_defects.csv")
+    clean, defects = (server.serve(f"/{name}", (FEEDS / name).read_bytes())  # read each time: no validators
+                      for name in ("tiktok_clean.csv", "tiktok_defects.csv"))
     reports, codes = [], []
     loose = ["--max-error-share", "1", "--max-drop", "1"]
     for source, extra in ((clean, []), (clean, []), (defects, []), (clean, []), (defects, loose), (defects, [])):

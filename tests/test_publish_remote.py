@@ -292,14 +292,15 @@ work = "state/server"
     assert served(f"{s3}feeds/bucket/", "catalog.csv") == local
     assert served(sftp.url(tmp_path / "served"), "catalog.csv") == local
     reports = [tmp_path / "out" / "local", tmp_path / "out" / "bucket", tmp_path / "state" / "server"]
-    published = [json.loads((folder / "report.json").read_text())["publish"] for folder in reports]
-    assert [p["outcome"] for p in published] == ["unchanged"] * 3
+    summaries = [json.loads((folder / "report.json").read_text()) for folder in reports]
+    assert [summary["status"] for summary in summaries] == ["unchanged"] * 3  # the same bytes: the reports stand
+    published = [summary["publish"] for summary in summaries]
     assert [p["current"]["sha256"] for p in published] == [hashlib.sha256(local).hexdigest()] * 3
     assert not (tmp_path / "out" / "bucket" / "catalog.csv").exists()
     fleet = json.loads((tmp_path / "out" / "index.json").read_text())
     assert [(f["feed"], f["status"], f["destination"]) for f in fleet["feeds"]] == [
-        ("bucket", "ok", f"{s3}feeds/bucket/"), ("local", "ok", str(tmp_path / "out" / "local")),
-        ("server", "ok", sftp.url(tmp_path / "served"))]
+        ("bucket", "unchanged", f"{s3}feeds/bucket/"), ("local", "unchanged", str(tmp_path / "out" / "local")),
+        ("server", "unchanged", sftp.url(tmp_path / "served"))]
     shot = screenshot(tmp_path / "out" / "index.html", tmp_path / "fleet.png")
     assert shot.stat().st_size > 20_000
 
@@ -353,7 +354,8 @@ def test_reports_that_cannot_be_published_say_so_in_the_local_reports(
     assert run(*args).returncode == 0
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3_iam.reader[0])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3_iam.reader[1])
-    again = run(*args)  # the same catalog: nothing to write but the reports, which this key may not
+    again = run(*args, "--force")  # read again, the same catalog: nothing to write but the reports, which this
+    # key may not (without --force, the same bytes are unchanged, and an unchanged run publishes nothing)
     assert again.returncode == 0, again.stderr
     report = json.loads((tmp_path / "work" / "report.json").read_text())
     assert report["publish"]["outcome"] == "unchanged"

@@ -142,15 +142,17 @@ def fetch(
 
 
 def _path(text: str, limits: FetchLimits, previous: Validators | None, auth: Auth, workdir: Path | None) -> Fetched:
-    return _local(Path(text), text)
+    return _local(Path(text), text, previous)
 
 
 def _file_url(text: str, limits: FetchLimits, previous: Validators | None, auth: Auth,
               workdir: Path | None) -> Fetched:
-    return _local(Path(unquote(urlsplit(text).path)), text)
+    return _local(Path(unquote(urlsplit(text).path)), text, previous)
 
 
-def _local(path: Path, shown: str) -> Fetched:
+def _local(path: Path, shown: str, previous: Validators | None) -> Fetched:
+    """A file, whose ETag is its content's sha256: the same bytes again are "not modified", as a server says
+    it, and a run stands on the last one without reading them (nor loading what reads)."""
     if not path.is_file():
         what = "is a directory, not a file" if path.is_dir() else "does not exist"
         raise FetchError.of("fetch.not_found", f"{shown} {what}; check the path.")
@@ -158,7 +160,11 @@ def _local(path: Path, shown: str) -> Fetched:
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-    return Fetched(source=shown, path=path, sha256=digest.hexdigest(), size=path.stat().st_size)
+    validators = Validators(etag=f'"sha256:{digest.hexdigest()}"')
+    if previous is not None and previous.etag == validators.etag:
+        return Fetched(source=shown, path=None, validators=previous)
+    return Fetched(source=shown, path=path, sha256=digest.hexdigest(), size=path.stat().st_size,
+                   validators=validators)
 
 
 class _DeadlineRetry(Retry):
