@@ -160,8 +160,10 @@ def _check_settings(feed: FeedConfig) -> tuple[Any, ...]:
 
 def run_key_of(feed: FeedConfig) -> str:
     """What the last run into the feed's folder must share with this one for this one to stand on it: the
-    source, the channel, the format and the check's settings (an upgrade or a new limit reads the feed again)."""
-    settings = hashlib.sha256(repr(_check_settings(feed)).encode()).hexdigest()[:16]
+    source, the channel, the format, the check's settings and the gate's thresholds (an upgrade, a new limit or
+    a stricter gate reads the feed again: the gate may refuse what the last run published)."""
+    gate = (feed.gate.max_drop, feed.gate.max_error_share)
+    settings = hashlib.sha256(repr((_check_settings(feed), gate)).encode()).hexdigest()[:16]
     return run_key(feed.source, feed.channel, feed.format, settings)
 
 

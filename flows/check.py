@@ -194,8 +194,9 @@ def _ended_runs(ids: list[UUID], start_within: float) -> dict[UUID, FlowRun]:
 
 
 def _stalled(runs: Iterable[FlowRun], start_within: float) -> list[FlowRun]:
-    """The runs Pending for more than ``start_within`` seconds. Whatever takes a run (serve, a worker) starts it
-    within seconds, so such a run's taker is gone; serve crashes the ones it left when it starts again
+    """The runs Pending for more than ``start_within`` seconds. Serve or a process worker starts a run it takes
+    within seconds (a worker that starts a container may take minutes: its pool needs a larger
+    ``start_within``), so such a run's taker is gone; serve crashes the ones it left when it starts again
     (:func:`feedcheck.flows.serve.crash_orphaned_runs`), but one that is not started again would leave this
     run, and so :func:`check_all_feeds`, waiting for ever."""
     now = datetime.now(timezone.utc)

@@ -347,6 +347,17 @@ def test_the_same_check_again_skips_the_writes_but_never_the_gate_or_a_change_in
     assert (out / "catalog.csv").is_symlink() and (out / "catalog.csv").exists()  # links repaired on the shortcut too
 
 
+def test_a_stricter_gate_judges_an_unchanged_file_again(tmp_path: Path) -> None:
+    out, feed = tmp_path / "out", tmp_path / "feed.csv"
+    feed.write_bytes((FEEDS / "tiktok_defects.csv").read_bytes())
+    runs = []
+    for extra in (["--max-error-share", "1", "--max-drop", "1"], [], []):
+        code = run("check", str(feed), "--out", str(out), *extra).returncode
+        report = json.loads((out / "report.json").read_text())
+        runs.append((code, report["status"], report["publish"]["outcome"]))
+    assert runs == [(1, "errors", "published"), (3, "refused", "refused"), (3, "refused", "refused")]
+
+
 def test_a_second_run_of_a_feed_waits_for_the_first(tmp_path: Path) -> None:
     feed = FeedConfig(name="shop", source=str(FEEDS / "tiktok_clean.csv"), channel="tiktok", out=tmp_path / "out",
                       format="csv")

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from feedcheck.clock import Window
+from feedcheck.errors import ExitCode
 from feedcheck.reports.write import atomic_write
 from feedcheck.sources.fetch import Fetched, Validators
 from feedcheck.sources.redact import redact_url
@@ -91,10 +92,10 @@ def skippable(out: Path, key: str, now: str, published: Callable[[], dict[str, A
 
 def kept_exit_code(out: Path) -> int | None:
     """The exit code of the last run into ``out`` (one skipped as unchanged keeps its check's); ``None`` when
-    no run left a record."""
+    no run left a record, or one with no exit code feedcheck gives."""
     last = _last_run(out)
     code = last.get("exit_code") if last else None
-    return code if isinstance(code, int) else None
+    return code if type(code) is int and code in {int(known) for known in ExitCode} else None
 
 
 def _last_run(out: Path) -> dict[str, Any] | None:
