@@ -160,11 +160,11 @@ def _local(path: Path, shown: str, previous: Validators | None) -> Fetched:
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
-    validators = Validators(etag=f'"sha256:{digest.hexdigest()}"')
+    sha256 = digest.hexdigest()
+    validators = Validators(etag=f'"sha256:{sha256}"')
     if previous is not None and previous.etag == validators.etag:
         return Fetched(source=shown, path=None, validators=previous)
-    return Fetched(source=shown, path=path, sha256=digest.hexdigest(), size=path.stat().st_size,
-                   validators=validators)
+    return Fetched(source=shown, path=path, sha256=sha256, size=path.stat().st_size, validators=validators)
 
 
 class _DeadlineRetry(Retry):
